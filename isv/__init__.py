@@ -1,0 +1,1 @@
+"""ISV Pipeline Tracker: the domain package."""

@@ -1,0 +1,265 @@
+"""Passwords, login throttling, server-side sessions, roles → permissions, the viewer's scope.
+
+streamlit-authenticator draws the login form and keeps the cookie, but it counts failures per
+browser session and cannot revoke a cookie; everything that must hold across sessions and
+replicas lives here, in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from isv.config import get_settings
+from isv.errors import Forbidden
+from isv.models import User, UserSession
+from isv.services import audit
+from isv.types import utcnow
+
+LOGIN_REFUSED = (
+    "Login failed: wrong email or password, or too many attempts. "
+    "After 5 failures the account is locked for 15 minutes."
+)
+
+# Permissions (DESIGN.md, roles and scope). The CLI acts as `system`, which may do anything.
+READ_ALL = "read_all"
+WRITE_PARTNERS = "write_partners"
+WRITE_OPPORTUNITIES = "write_opportunities"
+OWN_WORK = "own_work"
+TEAM_READ = "team_read"
+TEAM_WRITE = "team_write"
+MANAGE_USERS = "manage_users"
+
+_PERMISSIONS: dict[str, frozenset[str]] = {
+    "vp": frozenset(
+        {READ_ALL, WRITE_PARTNERS, WRITE_OPPORTUNITIES, OWN_WORK, TEAM_READ, TEAM_WRITE,
+         MANAGE_USERS}
+    ),
+    "sales_manager": frozenset({READ_ALL, WRITE_PARTNERS, WRITE_OPPORTUNITIES, OWN_WORK,
+                                TEAM_READ}),
+    # A partnership manager writes partners and deals too, but only inside their scope.
+    "partnership_manager": frozenset({WRITE_PARTNERS, WRITE_OPPORTUNITIES, OWN_WORK}),
+    "admin": frozenset({READ_ALL, TEAM_READ, MANAGE_USERS}),
+    "system": frozenset(
+        {READ_ALL, WRITE_PARTNERS, WRITE_OPPORTUNITIES, OWN_WORK, TEAM_READ, TEAM_WRITE,
+         MANAGE_USERS}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: every service call carries one."""
+
+    id: uuid.UUID | None
+    email: str
+    role: str
+    name: str = ""
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(id=user.id, email=user.email, role=user.role, name=user.full_name)
+
+    @classmethod
+    def system(cls, label: str = "cli") -> Viewer:
+        return cls(id=None, email=label, role="system", name=label)
+
+    def can(self, permission: str) -> bool:
+        return permission in _PERMISSIONS.get(self.role, frozenset())
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.can(READ_ALL)
+
+
+def require(viewer: Viewer, permission: str, what: str) -> None:
+    """Raise Forbidden unless the viewer's role grants `permission`."""
+    if not viewer.can(permission):
+        raise Forbidden(f"Your role ({viewer.role}) may not {what}.")
+
+
+# --- passwords -------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    rounds = get_settings().bcrypt_rounds
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _burn_time(password: str) -> None:
+    # Check against a throwaway hash so an unknown email takes as long as a wrong
+    # password: response time must not reveal which accounts exist.
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password")
+    verify_password(password, _DUMMY_HASH)
+
+
+# --- login -----------------------------------------------------------------------------
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def authenticate(*, session: Session, email: str, password: str,
+                 now: datetime | None = None) -> User | None:
+    """Check a login attempt, apply the lockout and audit it; None means refused.
+
+    Returns instead of raising so that the caller's transaction commits the failure count.
+    """
+    settings = get_settings()
+    now = now or utcnow()
+    user = session.scalar(
+        select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
+    )
+    if user is None:
+        _burn_time(password)
+        audit.record(session, actor=None, actor_email=email.strip()[:255], action="login_failed",
+                     entity_type="user", entity_id=None, new={"reason": "unknown_user"})
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        _burn_time(password)
+        _refuse(session, user, "locked")
+        return None
+    ok = verify_password(password, user.password_hash)
+    if ok and user.is_active:
+        user.failed_login_count = 0
+        user.failed_login_window_start = None
+        user.locked_until = None
+        user.last_login_at = now
+        audit.record(session, actor=user, action="login_succeeded", entity_type="user",
+                     entity_id=user.id)
+        return user
+    if not ok:
+        window = timedelta(minutes=settings.login_window_minutes)
+        start = user.failed_login_window_start
+        if start is None or now - start > window:
+            user.failed_login_window_start = now
+            user.failed_login_count = 1
+        else:
+            user.failed_login_count += 1
+        if user.failed_login_count >= settings.login_max_failures:
+            user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+            user.failed_login_count = 0
+            user.failed_login_window_start = None
+            audit.record(session, actor=user, action="account_locked", entity_type="user",
+                         entity_id=user.id, new={"locked_until": user.locked_until})
+    _refuse(session, user, "wrong_password" if not ok else "inactive")
+    return None
+
+
+def _refuse(session: Session, user: User, reason: str) -> None:
+    audit.record(session, actor=user, action="login_failed", entity_type="user",
+                 entity_id=user.id, new={"reason": reason})
+
+
+# --- server-side sessions --------------------------------------------------------------
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _session_row(session: Session, token: str) -> UserSession | None:
+    return session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+
+
+def start_session(*, session: Session, user: User, token: str,
+                  now: datetime | None = None) -> UserSession:
+    """Record a signed-in browser; the oldest of a user's sessions beyond the cap ends."""
+    settings = get_settings()
+    now = now or utcnow()
+    existing = _session_row(session, token)
+    if existing is not None:
+        return existing
+    active = session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.created_at, UserSession.id)
+    ).all()
+    for old in active[: max(0, len(active) - settings.max_sessions_per_user + 1)]:
+        old.ended_at = now
+        old.end_reason = "replaced"
+    row = UserSession(user_id=user.id, token_hash=token_hash(token), created_at=now,
+                      last_seen_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    viewer: Viewer | None
+    reason: str | None = None
+
+
+_END_MESSAGES = {
+    "logout": "You signed out.",
+    "replaced": "You were signed out because you signed in elsewhere (at most "
+                "{n} sessions at once).",
+    "idle": "You were signed out after {idle} minutes without activity.",
+    "expired": "Your session reached its {hours}-hour limit. Please sign in again.",
+    "deactivated": "Your account has been deactivated.",
+    "unknown": "Please sign in.",
+}
+
+
+def end_message(reason: str | None) -> str:
+    s = get_settings()
+    return _END_MESSAGES.get(reason or "unknown", _END_MESSAGES["unknown"]).format(
+        n=s.max_sessions_per_user, idle=s.session_idle_minutes, hours=s.session_max_hours)
+
+
+def check_session(*, session: Session, token: str, now: datetime | None = None) -> SessionCheck:
+    """Return the viewer of a live session, ending it when idle, too old or deactivated."""
+    settings = get_settings()
+    now = now or utcnow()
+    row = _session_row(session, token)
+    if row is None:
+        return SessionCheck(None, "unknown")
+    if row.ended_at is not None:
+        return SessionCheck(None, row.end_reason)
+    user = session.get(User, row.user_id)
+    reason = None
+    if user is None or not user.is_active:
+        reason = "deactivated"
+    elif now - row.created_at > timedelta(hours=settings.session_max_hours):
+        reason = "expired"
+    elif now - row.last_seen_at > timedelta(minutes=settings.session_idle_minutes):
+        reason = "idle"
+    if reason:
+        row.ended_at = now
+        row.end_reason = reason
+        return SessionCheck(None, reason)
+    # One write a minute at most: enough for a 30-minute idle limit.
+    if now - row.last_seen_at > timedelta(seconds=60):
+        row.last_seen_at = now
+    return SessionCheck(Viewer.of(user))
+
+
+def end_session(*, session: Session, token: str, reason: str = "logout",
+                now: datetime | None = None) -> None:
+    """End a session for good: its cookie no longer signs anyone in."""
+    row = _session_row(session, token)
+    if row is not None and row.ended_at is None:
+        row.ended_at = now or utcnow()
+        row.end_reason = reason
+        user = session.get(User, row.user_id)
+        audit.record(session, actor=user, action="logout", entity_type="user",
+                     entity_id=row.user_id, new={"reason": reason})

@@ -1,0 +1,82 @@
+"""One settings object, read once from the environment (and `.env` when present)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = ""
+    redis_url: str | None = None
+    cookie_key: str = DEFAULT_COOKIE_KEY
+    cookie_name: str = "isv_auth"
+    timezone: str = "UTC"
+    bcrypt_rounds: int = 12
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    login_lock_minutes: int = 15
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    max_sessions_per_user: int = 3
+    log_level: str = "INFO"
+    log_format: str = "text"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def check_production_ready(self) -> None:
+        """Refuse to run production on development secrets."""
+        if self.is_production and self.cookie_key == DEFAULT_COOKIE_KEY:
+            raise RuntimeError(
+                "ISV_COOKIE_KEY is the development default; set a secret before running "
+                "with ISV_ENV=production"
+            )
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'isv.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    env = os.environ.get
+    return Settings(
+        env=env("ISV_ENV", "development"),
+        database_url=env("ISV_DATABASE_URL") or default_database_url(),
+        redis_url=env("ISV_REDIS_URL") or None,
+        cookie_key=env("ISV_COOKIE_KEY") or DEFAULT_COOKIE_KEY,
+        cookie_name=env("ISV_COOKIE_NAME", "isv_auth"),
+        timezone=env("ISV_TIMEZONE", "UTC"),
+        bcrypt_rounds=_int("ISV_BCRYPT_ROUNDS", 12),
+        login_max_failures=_int("ISV_LOGIN_MAX_FAILURES", 5),
+        login_window_minutes=_int("ISV_LOGIN_WINDOW_MINUTES", 15),
+        login_lock_minutes=_int("ISV_LOGIN_LOCK_MINUTES", 15),
+        session_idle_minutes=_int("ISV_SESSION_IDLE_MINUTES", 30),
+        session_max_hours=_int("ISV_SESSION_MAX_HOURS", 12),
+        max_sessions_per_user=_int("ISV_MAX_SESSIONS", 3),
+        log_level=env("LOG_LEVEL", "INFO"),
+        log_format=env("LOG_FORMAT", "text"),
+    )

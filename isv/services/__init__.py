@@ -1,0 +1,1 @@
+"""One module per feature; every rule and validation lives here."""

@@ -1,0 +1,69 @@
+"""The audit log: every write and every login attempt, with values before and after."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from isv.models import AuditEntry, User
+
+if TYPE_CHECKING:
+    from isv.auth import Viewer
+
+
+def plain(value: Any) -> Any:
+    """Make a value JSON-safe without losing precision (decimals and dates become text)."""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def record(session: Session, *, actor: Viewer | User | None, action: str, entity_type: str,
+           entity_id: Any, old: dict | None = None, new: dict | None = None,
+           actor_email: str | None = None) -> AuditEntry:
+    """Add an audit entry to the caller's transaction (it commits or rolls back with it)."""
+    entry = AuditEntry(
+        actor_id=getattr(actor, "id", None),
+        actor_email=actor_email or getattr(actor, "email", None),
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        old_values=plain(old) if old else None,
+        new_values=plain(new) if new else None,
+    )
+    session.add(entry)
+    return entry
+
+
+def changes(obj: Any, values: dict[str, Any]) -> tuple[dict, dict]:
+    """Split `values` into (old, new) for the fields that really change on `obj`."""
+    old, new = {}, {}
+    for key, value in values.items():
+        current = getattr(obj, key)
+        if current != value:
+            old[key], new[key] = current, value
+    return old, new
+
+
+def entries_for(session: Session, *, entity_type: str, entity_id: Any,
+                limit: int = 200) -> list[AuditEntry]:
+    """The trail of one record, newest first."""
+    return list(session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.at.desc())
+        .limit(limit)
+    ))

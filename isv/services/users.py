@@ -1,0 +1,126 @@
+"""Users: the people who sign in, their roles and passwords."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from isv import auth
+from isv.auth import MANAGE_USERS, Viewer, require
+from isv.errors import NotFound, ValidationError
+from isv.models import ROLES, User
+from isv.services import audit, validate
+
+MIN_PASSWORD = 8
+
+
+def _check_password(password: str) -> None:
+    if password is None or len(password) < MIN_PASSWORD:
+        raise ValidationError("password", f"must be at least {MIN_PASSWORD} characters")
+    if len(password.encode()) > 72:
+        # bcrypt reads 72 bytes at most; a longer password would be silently truncated.
+        raise ValidationError("password", "must be at most 72 bytes")
+
+
+def list_users(*, session: Session, viewer: Viewer, include_inactive: bool = True) -> list[User]:
+    """Every user, by name: people pickers need the names, so any signed-in role may read."""
+    stmt = select(User).order_by(User.first_name, User.last_name, User.email)
+    if not include_inactive:
+        stmt = stmt.where(User.is_active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def get_by_email(*, session: Session, viewer: Viewer, email: str) -> User:
+    user = auth.find_user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"No user with email {email!r}.")
+    return user
+
+
+def create_user(*, session: Session, viewer: Viewer, email: str, first_name: str,
+                last_name: str, role: str, password: str | None = None,
+                is_active: bool = True) -> User:
+    """Add a user; without a password they cannot sign in until one is set."""
+    require(viewer, MANAGE_USERS, "manage users")
+    email = validate.email("email", email, required=True)
+    first_name = validate.text("first_name", first_name, max_len=100, required=True)
+    last_name = validate.text("last_name", last_name, max_len=100, required=True)
+    role = validate.choice("role", role, ROLES)
+    if password is not None:
+        _check_password(password)
+    if auth.find_user_by_email(session, email) is not None:
+        raise ValidationError("email", f"{email} is already a user")
+    user = User(email=email, first_name=first_name, last_name=last_name, role=role,
+                is_active=bool(is_active),
+                password_hash=auth.hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=viewer, action="create", entity_type="user", entity_id=user.id,
+                 new={"email": email, "first_name": first_name, "last_name": last_name,
+                      "role": role, "is_active": user.is_active})
+    return user
+
+
+def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
+                first_name: str | None = None, last_name: str | None = None,
+                role: str | None = None) -> User:
+    """Change a user's name or role."""
+    require(viewer, MANAGE_USERS, "manage users")
+    user = get_user(session=session, viewer=viewer, user_id=user_id)
+    values = {}
+    if first_name is not None:
+        values["first_name"] = validate.text("first_name", first_name, max_len=100, required=True)
+    if last_name is not None:
+        values["last_name"] = validate.text("last_name", last_name, max_len=100, required=True)
+    if role is not None:
+        values["role"] = validate.choice("role", role, ROLES)
+        if viewer.id == user.id and values["role"] != user.role:
+            raise ValidationError("role", "you cannot change your own role")
+    old, new = audit.changes(user, values)
+    if new:
+        for key, value in new.items():
+            setattr(user, key, value)
+        audit.record(session, actor=viewer, action="update", entity_type="user",
+                     entity_id=user.id, old=old, new=new)
+    return user
+
+
+def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: bool) -> User:
+    """Deactivate or reactivate a user; a deactivated user's sessions end at once."""
+    require(viewer, MANAGE_USERS, "manage users")
+    user = get_user(session=session, viewer=viewer, user_id=user_id)
+    if not active and viewer.id == user.id:
+        raise ValidationError("is_active", "you cannot deactivate yourself")
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    audit.record(session, actor=viewer, action="activate" if active else "deactivate",
+                 entity_type="user", entity_id=user.id,
+                 old={"is_active": not active}, new={"is_active": active})
+    return user
+
+
+def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, password: str) -> User:
+    """Set a user's password (hashed with bcrypt) and lift any lockout."""
+    if viewer.id != user_id:
+        require(viewer, MANAGE_USERS, "set other users' passwords")
+    _check_password(password)
+    user = get_user(session=session, viewer=viewer, user_id=user_id)
+    user.password_hash = auth.hash_password(password)
+    user.locked_until = None
+    user.failed_login_count = 0
+    user.failed_login_window_start = None
+    # The password itself never reaches the log.
+    audit.record(session, actor=viewer, action="set_password", entity_type="user",
+                 entity_id=user.id)
+    return user
+

@@ -1,0 +1,114 @@
+"""Shared test setup: fast bcrypt, and the databases every integration test runs on."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("ISV_BCRYPT_ROUNDS", "4")
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from isv import migrate  # noqa: E402
+from isv.db import get_engine  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "ISV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_url(database: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _require_postgres() -> None:
+    if postgres_available():
+        return
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required in CI and did not answer at {PG_ADMIN_URL}")
+    pytest.skip("no PostgreSQL server answers; set ISV_TEST_POSTGRES_URL to run these")
+
+
+class PostgresDatabases:
+    """Create throwaway databases so parallel test runs never share one."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"isv_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        return _pg_url(name)
+
+    def drop_all(self) -> None:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    dbs = PostgresDatabases()
+    yield dbs
+    for name in dbs.created:
+        get_engine.cache_clear()
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'isv.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_url(pg_databases) -> str:
+    _require_postgres()
+    url = pg_databases.create()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """Each test that asks for a database runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("migrated_sqlite_url")
+    return request.getfixturevalue("migrated_pg_url")
+
+
+@pytest.fixture
+def session(db_url):
+    """A session inside a transaction that is rolled back after the test."""
+    engine = get_engine(db_url)
+    conn = engine.connect()
+    trans = conn.begin()
+    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+        trans.rollback()
+        conn.close()
