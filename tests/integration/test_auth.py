@@ -1,0 +1,109 @@
+"""Login throttling and server-side sessions hold across browser sessions and replicas."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from isv import auth
+from isv.models import AuditEntry
+from isv.types import utcnow
+from tests.factories import make_user
+
+
+def _audits(session, action):
+    return session.scalar(select(func.count()).select_from(AuditEntry)
+                          .where(AuditEntry.action == action))
+
+
+def test_right_password_signs_in_and_is_audited(session):
+    user = make_user(session, email="ann@example.com", password="correct horse")
+    assert auth.authenticate(session=session, email="ANN@example.com ",
+                             password="correct horse") is user
+    assert user.last_login_at is not None
+    assert _audits(session, "login_succeeded") == 1
+
+
+def test_unknown_user_and_wrong_password_both_refused_and_audited(session):
+    make_user(session, email="bob@example.com", password="correct horse")
+    assert auth.authenticate(session=session, email="nobody@example.com", password="x") is None
+    assert auth.authenticate(session=session, email="bob@example.com", password="wrong") is None
+    assert _audits(session, "login_failed") == 2
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(session):
+    user = make_user(session, email="cy@example.com", password="correct horse")
+    now = utcnow()
+    for i in range(5):
+        assert auth.authenticate(session=session, email="cy@example.com", password="bad",
+                                 now=now + timedelta(seconds=i)) is None
+    assert user.locked_until is not None
+    assert auth.authenticate(session=session, email="cy@example.com", password="correct horse",
+                             now=now + timedelta(minutes=14)) is None
+    assert auth.authenticate(session=session, email="cy@example.com", password="correct horse",
+                             now=now + timedelta(minutes=16)) is user
+
+
+def test_failures_spread_beyond_the_window_do_not_lock(session):
+    user = make_user(session, email="di@example.com", password="correct horse")
+    now = utcnow()
+    for i in range(6):
+        auth.authenticate(session=session, email="di@example.com", password="bad",
+                          now=now + timedelta(minutes=16 * i))
+    assert user.locked_until is None
+
+
+def test_deactivated_user_cannot_sign_in(session):
+    make_user(session, email="ed@example.com", password="correct horse", is_active=False)
+    assert auth.authenticate(session=session, email="ed@example.com",
+                             password="correct horse") is None
+
+
+def test_a_live_session_returns_its_viewer(session):
+    user = make_user(session, password="correct horse")
+    auth.start_session(session=session, user=user, token="t1")
+    check = auth.check_session(session=session, token="t1")
+    assert check.viewer is not None and check.viewer.id == user.id
+
+
+def test_logout_ends_the_session_for_good(session):
+    user = make_user(session, password="correct horse")
+    auth.start_session(session=session, user=user, token="t1")
+    auth.end_session(session=session, token="t1")
+    check = auth.check_session(session=session, token="t1")
+    assert check.viewer is None and check.reason == "logout"
+
+
+def test_idle_and_absolute_limits_end_sessions(session):
+    user = make_user(session, password="correct horse")
+    start = utcnow()
+    auth.start_session(session=session, user=user, token="idle", now=start)
+    assert auth.check_session(session=session, token="idle",
+                              now=start + timedelta(minutes=31)).reason == "idle"
+    auth.start_session(session=session, user=user, token="long", now=start)
+    now = start
+    for _ in range(50):  # active every 20 minutes, never idle
+        now += timedelta(minutes=20)
+        check = auth.check_session(session=session, token="long", now=now)
+        if check.viewer is None:
+            break
+    assert check.reason == "expired"
+    assert now - start <= timedelta(hours=12, minutes=20)
+
+
+def test_a_fourth_session_signs_out_the_oldest(session):
+    user = make_user(session, password="correct horse")
+    start = utcnow()
+    for i in range(4):
+        auth.start_session(session=session, user=user, token=f"s{i}",
+                           now=start + timedelta(seconds=i))
+    assert auth.check_session(session=session, token="s0").reason == "replaced"
+    assert all(auth.check_session(session=session, token=f"s{i}").viewer for i in (1, 2, 3))
+
+
+def test_deactivation_signs_the_user_out_on_next_check(session):
+    user = make_user(session, password="correct horse")
+    auth.start_session(session=session, user=user, token="t")
+    user.is_active = False
+    assert auth.check_session(session=session, token="t").reason == "deactivated"
