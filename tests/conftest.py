@@ -71,8 +71,7 @@ class PostgresDatabases:
 def pg_databases():
     dbs = PostgresDatabases()
     yield dbs
-    for name in dbs.created:
-        get_engine.cache_clear()
+    get_engine.cache_clear()  # close pooled connections so the databases can be dropped
     dbs.drop_all()
 
 

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from isv.auth import Viewer
-from isv.models import OPEN_STAGES, Opportunity, Partner, PartnerActivity, User
-from isv.services import scope
+from isv.auth import WRITE_PARTNERS, Viewer, require
+from isv.config import get_settings
+from isv.errors import Forbidden, NotFound, ValidationError
+from isv.models import (
+    ACTIVITY_TYPES,
+    DOMAINS,
+    HEALTH,
+    OPEN_STAGES,
+    Alert,
+    CommissionStructure,
+    Opportunity,
+    Partner,
+    PartnerActivity,
+    StageHistory,
+    Task,
+    User,
+)
+from isv.services import audit, scope, validate
 
 
 @dataclass(frozen=True)
@@ -70,3 +87,251 @@ def list_directory(*, session: Session, viewer: Viewer, search: str | None = Non
                      last_touch=r[7], open_deals=int(r[8]))
         for r in session.execute(stmt)
     ]
+
+
+# --- shared helpers --------------------------------------------------------------------
+
+NOTES_MAX = 10_000
+OWNER_ROLES = ("partnership_manager", "sales_manager", "vp")
+PARTNER_FIELDS = ("name", "domain", "website", "primary_contact_name", "primary_contact_email",
+                  "relationship_health", "owner_id", "notes")
+
+
+def local_today() -> date:
+    """Today in the deployment's time zone (ISV_TIMEZONE), which is what users mean by today."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def parse_id(field: str, value: Any) -> uuid.UUID:
+    """Accept a UUID or its text form; anything else is a validation error on `field`."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value).strip())
+    except (ValueError, AttributeError):
+        raise ValidationError(field, f"{value!r} is not a valid id") from None
+
+
+def writes_everything(viewer: Viewer) -> bool:
+    """vp, sales_manager and the CLI write every partner; a partnership manager only theirs."""
+    return viewer.can(WRITE_PARTNERS) and viewer.sees_everything
+
+
+def check_partner_writable(viewer: Viewer, partner: Partner) -> None:
+    """Raise Forbidden unless the viewer may change this partner and what hangs off it."""
+    require(viewer, WRITE_PARTNERS, "change partners")
+    if not writes_everything(viewer) and partner.owner_id != viewer.id:
+        raise Forbidden(f"You may only change partners you own; {partner.name} is not yours.")
+
+
+def partner_for_write(*, session: Session, viewer: Viewer, partner_id: Any) -> Partner:
+    """Load a partner the viewer is about to change: NotFound if absent, Forbidden if not theirs.
+
+    A write outside scope is Forbidden rather than NotFound: the caller already holds the id
+    (from a page or a link), so refusing plainly is clearer than pretending it is gone.
+    """
+    require(viewer, WRITE_PARTNERS, "change partners")
+    partner = session.get(Partner, parse_id("partner_id", partner_id))
+    if partner is None:
+        raise NotFound("No such partner.")
+    check_partner_writable(viewer, partner)
+    return partner
+
+
+def _snapshot(partner: Partner) -> dict[str, Any]:
+    return {f: getattr(partner, f) for f in PARTNER_FIELDS}
+
+
+def _check_owner(session: Session, owner_id: Any) -> uuid.UUID | None:
+    if owner_id is None or (isinstance(owner_id, str) and not owner_id.strip()):
+        return None
+    owner = session.get(User, parse_id("owner_id", owner_id))
+    if owner is None:
+        raise ValidationError("owner_id", "no such user")
+    if not owner.is_active:
+        raise ValidationError("owner_id", f"{owner.email} is deactivated")
+    if owner.role not in OWNER_ROLES:
+        raise ValidationError(
+            "owner_id", f"{owner.email} is {owner.role}; an owner must be one of "
+            f"{', '.join(OWNER_ROLES)}")
+    return owner.id
+
+
+def _check_website(value: Any) -> str | None:
+    website = validate.text("website", value, max_len=500)
+    if website is not None and not website.lower().startswith(("http://", "https://")):
+        raise ValidationError("website", "must start with http:// or https://")
+    if website is not None and any(c.isspace() for c in website):
+        raise ValidationError("website", "must not contain spaces")
+    return website
+
+
+def _check_name_free(session: Session, name: str, *, except_id: uuid.UUID | None) -> None:
+    stmt = select(Partner.name).where(func.lower(Partner.name) == name.lower())
+    if except_id is not None:
+        stmt = stmt.where(Partner.id != except_id)
+    taken = session.scalar(stmt.limit(1))
+    if taken is not None:
+        raise ValidationError("name", f"a partner named {taken!r} already exists")
+
+
+def _clean(session: Session, field: str, value: Any) -> Any:
+    if field == "name":
+        return validate.text("name", value, max_len=255, required=True)
+    if field == "domain":
+        return validate.choice("domain", value, DOMAINS)
+    if field == "relationship_health":
+        return validate.choice("relationship_health", value, HEALTH)
+    if field == "website":
+        return _check_website(value)
+    if field == "primary_contact_name":
+        return validate.text("primary_contact_name", value, max_len=255)
+    if field == "primary_contact_email":
+        return validate.email("primary_contact_email", value)
+    if field == "notes":
+        return validate.text("notes", value, max_len=NOTES_MAX)
+    if field == "owner_id":
+        return _check_owner(session, value)
+    raise ValidationError(field, "is not a partner field that can be changed")
+
+
+# --- partners --------------------------------------------------------------------------
+
+def get_partner(*, session: Session, viewer: Viewer, partner_id: Any) -> Partner:
+    """Return one partner the viewer may see; NotFound otherwise."""
+    partner = session.scalar(
+        select(Partner).where(Partner.id == parse_id("partner_id", partner_id),
+                              scope.partners_visible(viewer)))
+    if partner is None:
+        raise NotFound("No such partner.")
+    return partner
+
+
+def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
+                   website: str | None = None, primary_contact_name: str | None = None,
+                   primary_contact_email: str | None = None,
+                   relationship_health: str = "healthy", owner_id: Any = None,
+                   notes: str | None = None) -> Partner:
+    """Add a partner to the program.
+
+    The owner is given by `owner_id` (front ends resolve an email with
+    `users.get_by_email`); validation errors name `owner_id`. A partnership manager's new
+    partner is theirs: owner defaults to them and may not be anyone else.
+    """
+    require(viewer, WRITE_PARTNERS, "add partners")
+    if not writes_everything(viewer):
+        if owner_id is None:
+            owner_id = viewer.id
+        elif parse_id("owner_id", owner_id) != viewer.id:
+            raise Forbidden("A partnership manager may only add partners they own.")
+    values = {
+        "name": name, "domain": domain, "website": website,
+        "primary_contact_name": primary_contact_name,
+        "primary_contact_email": primary_contact_email,
+        "relationship_health": relationship_health if relationship_health is not None
+        else "healthy",
+        "owner_id": owner_id, "notes": notes,
+    }
+    values = {field: _clean(session, field, value) for field, value in values.items()}
+    _check_name_free(session, values["name"], except_id=None)
+    partner = Partner(**values)
+    session.add(partner)
+    session.flush()
+    audit.record(session, actor=viewer, action="create", entity_type="partner",
+                 entity_id=partner.id, new=values)
+    return partner
+
+
+def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
+                   **fields: Any) -> Partner:
+    """Change a partner's fields (any of PARTNER_FIELDS); only what really changes is audited."""
+    partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
+    if "owner_id" in fields and not writes_everything(viewer):
+        new_owner = fields["owner_id"]
+        if new_owner is None or parse_id("owner_id", new_owner) != viewer.id:
+            raise Forbidden("A partnership manager may not give their partner to someone else.")
+    values = {field: _clean(session, field, value) for field, value in fields.items()}
+    if "name" in values:
+        _check_name_free(session, values["name"], except_id=partner.id)
+    old, new = audit.changes(partner, values)
+    if new:
+        for field, value in new.items():
+            setattr(partner, field, value)
+        session.flush()
+        audit.record(session, actor=viewer, action="update", entity_type="partner",
+                     entity_id=partner.id, old=old, new=new)
+    return partner
+
+
+def delete_partner(*, session: Session, viewer: Viewer, partner_id: Any) -> None:
+    """Delete a partner with its deals, their stage history, its commissions and touches."""
+    partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
+    deal_ids = select(Opportunity.id).where(Opportunity.partner_id == partner.id)
+    counts = {
+        "opportunities": session.scalar(
+            select(func.count()).select_from(Opportunity)
+            .where(Opportunity.partner_id == partner.id)),
+        "commission_structures": session.scalar(
+            select(func.count()).select_from(CommissionStructure)
+            .where(CommissionStructure.partner_id == partner.id)),
+        "activities": session.scalar(
+            select(func.count()).select_from(PartnerActivity)
+            .where(PartnerActivity.partner_id == partner.id)),
+    }
+    # Explicit deletes rather than trusting ON DELETE CASCADE alone: the counts go to the
+    # audit log, and the session's identity map learns what disappeared.
+    session.execute(update(Task).where(Task.opportunity_id.in_(deal_ids))
+                    .values(opportunity_id=None), execution_options={"synchronize_session": False})
+    session.execute(delete(Alert).where(
+        or_(and_(Alert.entity_type == "partner", Alert.entity_id == partner.id),
+            and_(Alert.entity_type == "opportunity", Alert.entity_id.in_(deal_ids)))),
+        execution_options={"synchronize_session": False})
+    session.execute(delete(StageHistory).where(StageHistory.opportunity_id.in_(deal_ids)),
+                    execution_options={"synchronize_session": False})
+    session.execute(delete(Opportunity).where(Opportunity.partner_id == partner.id),
+                    execution_options={"synchronize_session": "fetch"})
+    session.execute(delete(CommissionStructure)
+                    .where(CommissionStructure.partner_id == partner.id),
+                    execution_options={"synchronize_session": "fetch"})
+    session.execute(delete(PartnerActivity).where(PartnerActivity.partner_id == partner.id),
+                    execution_options={"synchronize_session": "fetch"})
+    old = {**_snapshot(partner), **counts}
+    audit.record(session, actor=viewer, action="delete", entity_type="partner",
+                 entity_id=partner.id, old=old)
+    session.delete(partner)
+    session.flush()
+
+
+# --- touches ---------------------------------------------------------------------------
+
+def log_touch(*, session: Session, viewer: Viewer, partner_id: Any, activity_type: str,
+              occurred_on: Any, summary: str | None = None) -> PartnerActivity:
+    """Record a touch with a partner (call, meeting, email, qbr, event, other)."""
+    partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
+    activity_type = validate.choice("activity_type", activity_type, ACTIVITY_TYPES)
+    occurred_on = validate.day("occurred_on", occurred_on, required=True)
+    today = local_today()
+    if occurred_on > today:
+        raise ValidationError("occurred_on", f"{occurred_on} is in the future")
+    summary = validate.text("summary", summary, max_len=NOTES_MAX)
+    touch = PartnerActivity(partner_id=partner.id, user_id=viewer.id,
+                            activity_type=activity_type, occurred_on=occurred_on,
+                            summary=summary)
+    session.add(touch)
+    session.flush()
+    audit.record(session, actor=viewer, action="log_touch", entity_type="partner_activity",
+                 entity_id=touch.id,
+                 new={"partner_id": partner.id, "activity_type": activity_type,
+                      "occurred_on": occurred_on, "summary": summary})
+    return touch
+
+
+def list_touches(*, session: Session, viewer: Viewer, partner_id: Any,
+                 limit: int | None = None) -> list[PartnerActivity]:
+    """The touches with one partner the viewer may see, newest first."""
+    partner = get_partner(session=session, viewer=viewer, partner_id=partner_id)
+    stmt = (select(PartnerActivity).where(PartnerActivity.partner_id == partner.id)
+            .order_by(PartnerActivity.occurred_on.desc(), PartnerActivity.created_at.desc()))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

@@ -1,0 +1,14 @@
+"""ISV Pipeline Tracker: page config, the login gate, then the pages the viewer's role may use.
+
+Pages are registered in isv/ui/nav.py (path, title, icon, section, roles); frame.start()
+checks the login and the server session, draws the sidebar and calls st.navigation with
+only the pages the viewer's role may use.
+"""
+
+import streamlit as st
+
+from isv.ui import frame
+
+st.set_page_config(page_title=frame.PAGE_TITLE, page_icon=":material/hub:", layout="wide")
+page = frame.start()
+page.run()

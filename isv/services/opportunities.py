@@ -1,0 +1,585 @@
+"""Opportunities: partner-sourced deals, their stages, history and the pipeline grid."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, case, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
+from isv.config import get_settings
+from isv.errors import Conflict, Forbidden, NotFound, ValidationError
+from isv.models import (
+    CLOSED_STAGES,
+    DOMAINS,
+    STAGES,
+    Alert,
+    CommissionStructure,
+    Opportunity,
+    Partner,
+    StageHistory,
+    Task,
+    User,
+)
+from isv.services import audit, scope, validate
+from isv.services.partners import NOTES_MAX, local_today, parse_id
+from isv.types import utcnow
+
+# The probability a deal gets when it enters a stage and none is given.
+DEFAULT_PROBABILITY: dict[str, Decimal] = {
+    "lead": Decimal(10),
+    "demo": Decimal(25),
+    "poc": Decimal(50),
+    "proposal": Decimal(75),
+    "closed_won": Decimal(100),
+    "closed_lost": Decimal(0),
+}
+
+EDITABLE_FIELDS = (
+    "partner_id", "customer_name", "customer_contact_email", "deal_value", "stage",
+    "probability", "expected_close_date", "actual_close_date", "assigned_user_id",
+    "lost_reason", "notes", "external_id", "commission_structure_id",
+)
+_STAGE_FIELDS = ("stage", "probability", "actual_close_date", "lost_reason")
+MAX_PAGE = 5000
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+# --- scope and locking -----------------------------------------------------------------
+
+def can_write(viewer: Viewer, opportunity: Opportunity) -> bool:
+    """Whether the viewer may change this deal: all of them, or their partners' and their own."""
+    if not viewer.can(WRITE_OPPORTUNITIES):
+        return False
+    if viewer.sees_everything:
+        return True
+    return (opportunity.assigned_user_id == viewer.id
+            or opportunity.partner.owner_id == viewer.id)
+
+
+def _for_write(session: Session, viewer: Viewer, opportunity_id: Any) -> Opportunity:
+    require(viewer, WRITE_OPPORTUNITIES, "change opportunities")
+    opp = session.get(Opportunity, parse_id("opportunity_id", opportunity_id))
+    if opp is None:
+        raise NotFound("No such opportunity.")
+    # Outside scope a write is Forbidden, not NotFound: the caller already holds the id.
+    if not can_write(viewer, opp):
+        raise Forbidden("You may only change deals of your own partners or assigned to you.")
+    return opp
+
+
+def _changed_message(name: str | None, at: datetime | None) -> str:
+    who = name or "someone else"
+    when = f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+    return f"Changed by {who}{when} — reload to see their change"
+
+
+def _check_version(opp: Opportunity, expected_version: Any) -> None:
+    if expected_version is None:
+        return
+    try:
+        expected = int(expected_version)
+    except (TypeError, ValueError):
+        raise ValidationError("version", f"{expected_version!r} is not a version") from None
+    if expected != opp.version:
+        name = opp.updated_by.full_name if opp.updated_by is not None else None
+        raise Conflict(_changed_message(name, opp.updated_at))
+
+
+def _stale_conflict(session: Session, opportunity_id: uuid.UUID) -> Conflict:
+    # A failed flush has already rolled the session's transaction back and left the session
+    # unusable until the caller rolls back; we must not roll back on the caller's behalf (it
+    # would silently drop the rest of its unit of work), so who won is read on a connection
+    # of its own, where the other writer's commit is visible.
+    bind = session.get_bind()
+    row = None
+    if isinstance(bind, Engine):
+        try:
+            with bind.connect() as conn:
+                row = conn.execute(
+                    select(User.first_name, User.last_name, Opportunity.updated_at)
+                    .select_from(Opportunity)
+                    .outerjoin(User, User.id == Opportunity.updated_by_id)
+                    .where(Opportunity.id == opportunity_id)).first()
+        except SQLAlchemyError:
+            row = None
+    if row is None:
+        return Conflict(_changed_message(None, None))
+    name = f"{row[0]} {row[1]}" if row[0] is not None else None
+    return Conflict(_changed_message(name, row[2]))
+
+
+def _flush(session: Session, opportunity_id: uuid.UUID) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        # Two writers passed the version check at once; the database let only one win.
+        raise _stale_conflict(session, opportunity_id) from None
+
+
+# --- field rules -----------------------------------------------------------------------
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _partner_for_deal(session: Session, viewer: Viewer, partner_id: Any) -> Partner:
+    if _blank(partner_id):
+        raise ValidationError("partner_id", "is required")
+    partner = session.scalar(select(Partner).where(
+        Partner.id == parse_id("partner_id", partner_id), scope.partners_visible(viewer)))
+    if partner is None or not (viewer.sees_everything or partner.owner_id == viewer.id):
+        raise ValidationError("partner_id", "no such partner among those you may add deals to")
+    return partner
+
+
+def _assignee(session: Session, value: Any) -> uuid.UUID | None:
+    if _blank(value):
+        return None
+    user = session.get(User, parse_id("assigned_user_id", value))
+    if user is None:
+        raise ValidationError("assigned_user_id", "no such user")
+    if not user.is_active:
+        raise ValidationError("assigned_user_id", f"{user.email} is deactivated")
+    return user.id
+
+
+def _structure(session: Session, value: Any, partner_id: uuid.UUID) -> uuid.UUID | None:
+    if _blank(value):
+        return None
+    row = session.get(CommissionStructure, parse_id("commission_structure_id", value))
+    if row is None:
+        raise ValidationError("commission_structure_id", "no such commission structure")
+    if row.partner_id != partner_id:
+        raise ValidationError("commission_structure_id", "belongs to another partner")
+    return row.id
+
+
+def _external_id(session: Session, value: Any, except_id: uuid.UUID | None) -> str | None:
+    external_id = validate.text("external_id", value, max_len=100)
+    if external_id is None:
+        return None
+    stmt = select(Opportunity.id).where(Opportunity.external_id == external_id)
+    if except_id is not None:
+        stmt = stmt.where(Opportunity.id != except_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise ValidationError("external_id", f"{external_id!r} is used by another opportunity")
+    return external_id
+
+
+def _created_at(value: Any) -> datetime:
+    if value is None:
+        return utcnow()
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValidationError(
+                "created_at", f"{value!r} is not a time like 2026-03-01T09:30:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(get_settings().timezone))
+    if value > utcnow() + _CLOCK_SKEW:
+        raise ValidationError("created_at", f"{value:%Y-%m-%d %H:%M} is in the future")
+    if value.date() < validate.MIN_DATE:
+        raise ValidationError("created_at", f"{value:%Y-%m-%d} is before {validate.MIN_DATE}")
+    return value
+
+
+def _local_date(moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
+def _clean(session: Session, field: str, value: Any, except_id: uuid.UUID | None) -> Any:
+    if field == "customer_name":
+        return validate.text("customer_name", value, max_len=255, required=True)
+    if field == "customer_contact_email":
+        return validate.email("customer_contact_email", value)
+    if field == "deal_value":
+        return validate.money("deal_value", value, required=True)
+    if field == "expected_close_date":
+        return validate.day("expected_close_date", value)
+    if field == "assigned_user_id":
+        return _assignee(session, value)
+    if field == "notes":
+        return validate.text("notes", value, max_len=NOTES_MAX)
+    if field == "external_id":
+        return _external_id(session, value, except_id)
+    raise ValidationError(field, "is not an opportunity field that can be changed")
+
+
+def settle_stage(*, current_stage: str | None, current_close: date | None,
+                 current_reason: str | None, given: dict[str, Any], created_on: date,
+                 today: date) -> dict[str, Any]:
+    """Work out stage, probability, actual_close_date and lost_reason after a change.
+
+    `given` holds what the caller passed (any of those four keys). Entering a stage sets its
+    default probability unless one is given; a closed deal needs a close date (today when
+    none is given), no earlier than its creation and not in the future; a lost deal needs a
+    reason; an open deal has neither.
+    """
+    stage = (validate.choice("stage", given["stage"], STAGES) if "stage" in given
+             else current_stage)
+    moved = stage != current_stage
+    out: dict[str, Any] = {"stage": stage}
+
+    if not _blank(given.get("probability")):
+        out["probability"] = validate.percent("probability", given["probability"],
+                                              required=True)
+    elif moved:
+        out["probability"] = DEFAULT_PROBABILITY[stage]
+
+    raw_close = given.get("actual_close_date")
+    if stage in CLOSED_STAGES:
+        if not _blank(raw_close):
+            close = validate.day("actual_close_date", raw_close, required=True)
+        elif current_stage in CLOSED_STAGES and current_close is not None:
+            close = current_close
+        else:
+            close = today
+        if close != current_close:
+            if close > today:
+                raise ValidationError("actual_close_date", f"{close} is in the future")
+            if close < created_on:
+                raise ValidationError(
+                    "actual_close_date", f"{close} is before the deal was created ({created_on})")
+        out["actual_close_date"] = close
+    else:
+        if not _blank(raw_close):
+            raise ValidationError("actual_close_date", "only closed deals have a close date")
+        out["actual_close_date"] = None
+
+    reason = validate.text("lost_reason", given.get("lost_reason"), max_len=500)
+    if stage == "closed_lost":
+        if "lost_reason" not in given and not moved:
+            # Editing something else on a lost deal does not re-litigate its reason.
+            reason = current_reason
+        elif reason is None:
+            raise ValidationError("lost_reason", "is required when a deal is lost")
+        out["lost_reason"] = reason
+    else:
+        if reason is not None:
+            raise ValidationError("lost_reason", "only lost deals have a lost reason")
+        out["lost_reason"] = None
+    return out
+
+
+def _history(opp_id: uuid.UUID, from_stage: str | None, to_stage: str, viewer: Viewer,
+             at: datetime, note: str | None) -> StageHistory:
+    return StageHistory(opportunity_id=opp_id, from_stage=from_stage, to_stage=to_stage,
+                        changed_by=viewer.id, changed_at=at,
+                        notes=validate.text("note", note, max_len=NOTES_MAX))
+
+
+# --- writes ------------------------------------------------------------------------------
+
+def create_opportunity(*, session: Session, viewer: Viewer, partner_id: Any,
+                       customer_name: str, deal_value: Any, stage: str = "lead",
+                       probability: Any = None, customer_contact_email: str | None = None,
+                       expected_close_date: Any = None, actual_close_date: Any = None,
+                       assigned_user_id: Any = None, lost_reason: str | None = None,
+                       notes: str | None = None, external_id: str | None = None,
+                       commission_structure_id: Any = None, created_at: Any = None,
+                       note: str | None = None) -> Opportunity:
+    """Add a deal for a partner and open its stage history."""
+    require(viewer, WRITE_OPPORTUNITIES, "add opportunities")
+    partner = _partner_for_deal(session, viewer, partner_id)
+    created = _created_at(created_at)
+    raw = {"customer_name": customer_name, "customer_contact_email": customer_contact_email,
+           "deal_value": deal_value, "expected_close_date": expected_close_date,
+           "assigned_user_id": assigned_user_id, "notes": notes, "external_id": external_id}
+    values = {field: _clean(session, field, value, None) for field, value in raw.items()}
+    values.update(settle_stage(
+        current_stage=None, current_close=None, current_reason=None,
+        given={"stage": stage, "probability": probability,
+               "actual_close_date": actual_close_date, "lost_reason": lost_reason},
+        created_on=_local_date(created), today=local_today()))
+    values["commission_structure_id"] = _structure(session, commission_structure_id, partner.id)
+    history_note = validate.text("note", note, max_len=NOTES_MAX)
+    opp = Opportunity(partner_id=partner.id, updated_by_id=viewer.id, created_at=created,
+                      updated_at=utcnow(), **values)
+    session.add(opp)
+    session.flush()
+    session.add(_history(opp.id, None, opp.stage, viewer, created, history_note))
+    audit.record(session, actor=viewer, action="create", entity_type="opportunity",
+                 entity_id=opp.id, new={"partner_id": partner.id, **values})
+    session.flush()
+    return opp
+
+
+def _save(session: Session, viewer: Viewer, opp: Opportunity, given: dict[str, Any], *,
+          note: str | None, action: str) -> Opportunity:
+    """Validate `given` against the deal, apply what changes, record history and audit."""
+    values: dict[str, Any] = {}
+    partner_id = opp.partner_id
+    if "partner_id" in given:
+        partner_id = _partner_for_deal(session, viewer, given["partner_id"]).id
+        values["partner_id"] = partner_id
+    for field in ("customer_name", "customer_contact_email", "deal_value",
+                  "expected_close_date", "assigned_user_id", "notes", "external_id"):
+        if field in given:
+            values[field] = _clean(session, field, given[field], opp.id)
+    stage_given = {k: given[k] for k in _STAGE_FIELDS if k in given}
+    if stage_given:
+        values.update(settle_stage(
+            current_stage=opp.stage, current_close=opp.actual_close_date,
+            current_reason=opp.lost_reason, given=stage_given,
+            created_on=_local_date(opp.created_at), today=local_today()))
+    if "commission_structure_id" in given:
+        values["commission_structure_id"] = _structure(
+            session, given["commission_structure_id"], partner_id)
+    elif partner_id != opp.partner_id and opp.commission_structure_id is not None:
+        raise ValidationError("commission_structure_id",
+                              "belongs to the old partner; choose one of the new partner's")
+    history_note = validate.text("note", note, max_len=NOTES_MAX)
+
+    old, new = audit.changes(opp, values)
+    if not new:
+        return opp
+    from_stage = opp.stage
+    now = utcnow()
+    for field, value in new.items():
+        setattr(opp, field, value)
+    opp.updated_by_id = viewer.id
+    opp.updated_at = now
+    if "stage" in new:
+        session.add(_history(opp.id, from_stage, new["stage"], viewer, now, history_note))
+    audit.record(session, actor=viewer, action=action, entity_type="opportunity",
+                 entity_id=opp.id, old=old, new=new)
+    _flush(session, opp.id)
+    return opp
+
+
+def update_opportunity(*, session: Session, viewer: Viewer, opportunity_id: Any,
+                       expected_version: int | None, note: str | None = None,
+                       **fields: Any) -> Opportunity:
+    """Change a deal's fields (any of EDITABLE_FIELDS), refusing a save based on stale data.
+
+    A stage change here follows exactly the rules of `move_stage`; `note` goes on its
+    stage-history row.
+    """
+    opp = _for_write(session, viewer, opportunity_id)
+    _check_version(opp, expected_version)
+    for field in fields:
+        if field not in EDITABLE_FIELDS:
+            raise ValidationError(field, "is not an opportunity field that can be changed")
+    return _save(session, viewer, opp, fields, note=note, action="update")
+
+
+def move_stage(*, session: Session, viewer: Viewer, opportunity_id: Any, to_stage: str,
+               expected_version: int | None = None, note: str | None = None,
+               lost_reason: str | None = None, actual_close_date: Any = None,
+               probability: Any = None) -> Opportunity:
+    """Move an opportunity to another stage and record the change."""
+    opp = _for_write(session, viewer, opportunity_id)
+    _check_version(opp, expected_version)
+    given: dict[str, Any] = {"stage": to_stage}
+    if lost_reason is not None:
+        given["lost_reason"] = lost_reason
+    if actual_close_date is not None:
+        given["actual_close_date"] = actual_close_date
+    if probability is not None:
+        given["probability"] = probability
+    return _save(session, viewer, opp, given, note=note, action="move_stage")
+
+
+def delete_opportunity(*, session: Session, viewer: Viewer, opportunity_id: Any,
+                       expected_version: int | None = None) -> None:
+    """Delete a deal with its stage history."""
+    opp = _for_write(session, viewer, opportunity_id)
+    _check_version(opp, expected_version)
+    old = {f: getattr(opp, f) for f in EDITABLE_FIELDS}
+    # Explicit rather than left to ON DELETE rules: tasks keep existing without the link,
+    # and an alert about a deal that is gone would point nowhere.
+    session.execute(update(Task).where(Task.opportunity_id == opp.id)
+                    .values(opportunity_id=None).execution_options(synchronize_session=False))
+    session.execute(delete(Alert).where(Alert.entity_type == "opportunity",
+                                        Alert.entity_id == opp.id)
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(StageHistory).where(StageHistory.opportunity_id == opp.id)
+                    .execution_options(synchronize_session=False))
+    audit.record(session, actor=viewer, action="delete", entity_type="opportunity",
+                 entity_id=opp.id, old=old)
+    session.delete(opp)
+    _flush(session, opp.id)
+
+
+# --- reads -------------------------------------------------------------------------------
+
+def get_opportunity(*, session: Session, viewer: Viewer, opportunity_id: Any) -> Opportunity:
+    """Return one deal the viewer may see; NotFound otherwise."""
+    opp = session.scalar(select(Opportunity).where(
+        Opportunity.id == parse_id("opportunity_id", opportunity_id),
+        scope.opportunities_visible(viewer)))
+    if opp is None:
+        raise NotFound("No such opportunity.")
+    return opp
+
+
+def stage_history(*, session: Session, viewer: Viewer,
+                  opportunity_id: Any) -> list[StageHistory]:
+    """The deal's stage changes, oldest first."""
+    opp = get_opportunity(session=session, viewer=viewer, opportunity_id=opportunity_id)
+    return list(session.scalars(
+        select(StageHistory).where(StageHistory.opportunity_id == opp.id)
+        .order_by(StageHistory.changed_at, StageHistory.from_stage.is_not(None))))
+
+
+@dataclass(frozen=True)
+class OpportunityFilters:
+    """What the pipeline grid narrows by; empty means no narrowing.
+
+    The close-date range applies to the deal's close date: the actual one for closed deals,
+    the expected one for open deals. `text` searches customer name, notes and partner name.
+    """
+
+    partner_ids: tuple[uuid.UUID, ...] = ()
+    domains: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    owner_ids: tuple[uuid.UUID, ...] = ()  # assigned_user_id
+    close_from: date | None = None
+    close_to: date | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class OpportunityRow:
+    """One grid row: plain data, safe to cache and to hand to pandas."""
+
+    id: uuid.UUID
+    external_id: str | None
+    partner_id: uuid.UUID
+    partner_name: str
+    domain: str
+    customer_name: str
+    customer_contact_email: str | None
+    deal_value: Decimal
+    stage: str
+    probability: Decimal
+    expected_close_date: date | None
+    actual_close_date: date | None
+    assigned_user_id: uuid.UUID | None
+    assigned_user_name: str | None
+    assigned_user_email: str | None
+    commission_structure_id: uuid.UUID | None
+    lost_reason: str | None
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_Assignee = aliased(User, name="assignee")
+_STAGE_ORDER = case({s: i for i, s in enumerate(STAGES)}, value=Opportunity.stage)
+SORT_KEYS: dict[str, Any] = {
+    "customer_name": func.lower(Opportunity.customer_name),
+    "partner_name": func.lower(Partner.name),
+    "domain": Partner.domain,
+    "deal_value": Opportunity.deal_value,
+    "stage": _STAGE_ORDER,
+    "probability": Opportunity.probability,
+    "expected_close_date": Opportunity.expected_close_date,
+    "actual_close_date": Opportunity.actual_close_date,
+    "owner": func.lower(_Assignee.last_name),
+    "created_at": Opportunity.created_at,
+    "updated_at": Opportunity.updated_at,
+}
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(viewer: Viewer, f: OpportunityFilters) -> list[Any]:
+    where: list[Any] = [scope.opportunities_visible(viewer)]
+    if f.partner_ids:
+        where.append(Opportunity.partner_id.in_(
+            [parse_id("partner_id", p) for p in f.partner_ids]))
+    if f.domains:
+        for d in f.domains:
+            validate.choice("domain", d, DOMAINS)
+        where.append(Partner.domain.in_(f.domains))
+    if f.stages:
+        for s in f.stages:
+            validate.choice("stage", s, STAGES)
+        where.append(Opportunity.stage.in_(f.stages))
+    if f.owner_ids:
+        where.append(Opportunity.assigned_user_id.in_(
+            [parse_id("owner_id", o) for o in f.owner_ids]))
+    close_day = func.coalesce(Opportunity.actual_close_date, Opportunity.expected_close_date)
+    if f.close_from is not None:
+        where.append(close_day >= validate.day("close_from", f.close_from))
+    if f.close_to is not None:
+        where.append(close_day <= validate.day("close_to", f.close_to))
+    if f.close_from is not None and f.close_to is not None and f.close_to < f.close_from:
+        raise ValidationError("close_to", "is before close_from")
+    if f.text and f.text.strip():
+        pattern = _like(f.text.strip())
+        where.append(or_(
+            func.lower(Opportunity.customer_name).like(pattern, escape="\\"),
+            func.lower(func.coalesce(Opportunity.notes, "")).like(pattern, escape="\\"),
+            func.lower(Partner.name).like(pattern, escape="\\"),
+        ))
+    return where
+
+
+def list_opportunities(*, session: Session, viewer: Viewer,
+                       filters: OpportunityFilters | None = None, offset: int = 0,
+                       limit: int = 50, sort: str = "-updated_at"
+                       ) -> tuple[list[OpportunityRow], int]:
+    """One page of the deals the viewer may see, and how many match in all.
+
+    Filtering, sorting and paging all happen in SQL: only `limit` rows are ever loaded.
+    `sort` is a key of SORT_KEYS, prefixed with "-" for descending.
+    """
+    f = filters or OpportunityFilters()
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValidationError("offset", "must be a whole number ≥ 0")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise ValidationError("sort", f"{key!r} is not one of {', '.join(SORT_KEYS)}")
+    order = SORT_KEYS[key].desc() if descending else SORT_KEYS[key].asc()
+
+    where = _conditions(viewer, f)
+    total = session.scalar(
+        select(func.count()).select_from(Opportunity)
+        .join(Partner, Partner.id == Opportunity.partner_id).where(*where))
+    stmt = (
+        select(Opportunity.id, Opportunity.external_id, Opportunity.partner_id, Partner.name,
+               Partner.domain, Opportunity.customer_name, Opportunity.customer_contact_email,
+               Opportunity.deal_value, Opportunity.stage, Opportunity.probability,
+               Opportunity.expected_close_date, Opportunity.actual_close_date,
+               Opportunity.assigned_user_id, _Assignee.first_name, _Assignee.last_name,
+               _Assignee.email, Opportunity.commission_structure_id, Opportunity.lost_reason,
+               Opportunity.notes, Opportunity.version, Opportunity.created_at,
+               Opportunity.updated_at)
+        .join(Partner, Partner.id == Opportunity.partner_id)
+        .outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
+        .where(*where)
+        # NULLs last both ways, on both databases; the id makes pages stable.
+        .order_by(order.nulls_last(), Opportunity.id)
+        .offset(offset).limit(limit)
+    )
+    rows = [
+        OpportunityRow(
+            id=r[0], external_id=r[1], partner_id=r[2], partner_name=r[3], domain=r[4],
+            customer_name=r[5], customer_contact_email=r[6], deal_value=r[7], stage=r[8],
+            probability=r[9], expected_close_date=r[10], actual_close_date=r[11],
+            assigned_user_id=r[12],
+            assigned_user_name=f"{r[13]} {r[14]}" if r[13] is not None else None,
+            assigned_user_email=r[15], commission_structure_id=r[16], lost_reason=r[17],
+            notes=r[18], version=r[19], created_at=r[20], updated_at=r[21])
+        for r in session.execute(stmt)
+    ]
+    return rows, int(total or 0)

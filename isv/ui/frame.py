@@ -1,0 +1,65 @@
+"""The frame around every page: login gate, sidebar, role-filtered navigation, page guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from isv.auth import Viewer
+from isv.ui import login, nav, state
+from isv.ui.labels import role_label
+from isv.ui.widgets import escape_md
+
+PAGE_TITLE = "ISV Pipeline Tracker"
+LOGOUT_KEY = "isv_logout"
+
+
+def start() -> st.Page:
+    """Refuse unsafe production, gate on login, draw the sidebar; return the page to run.
+
+    Before login this runs the login page itself and stops the script.
+    """
+    login.refuse_unsafe_production()
+    gate = login.Gate()
+    viewer = gate.viewer()
+    if viewer is None:
+        st.navigation([st.Page(gate.login_page, title="Sign in", icon=":material/login:",
+                               url_path="login")], position="hidden").run()
+        st.stop()
+    sidebar(gate, viewer)
+    page = nav.navigation(viewer)
+    st.session_state[state.FRAME_RAN] = True
+    return page
+
+
+def sidebar(gate: login.Gate, viewer: Viewer) -> None:
+    """Who is signed in, in which role, and the way out."""
+    with st.sidebar:
+        st.markdown(f"**{escape_md(viewer.name or viewer.email)}**  \n"
+                    f"{escape_md(role_label(viewer.role))}")
+        if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
+            gate.sign_out("logout")
+
+
+def page_viewer(page_file: str | Path) -> Viewer:
+    """The first line of every page: the signed-in viewer, or the page stops.
+
+    Normally app.py has just run start() and the gate has checked the server session. But
+    while a `pages/` folder exists, Streamlit runs a file from it *directly* (without
+    app.py) until st.navigation has been called once in the process — on the first request
+    after a restart, and on every AppTest run after switch_page(). Such a run has not been
+    through the gate, so it goes through it here.
+    """
+    if not st.session_state.pop(state.FRAME_RAN, False):
+        st.set_page_config(page_title=PAGE_TITLE, layout="wide")
+        start()
+        st.session_state.pop(state.FRAME_RAN, None)
+    viewer = state.current_viewer()
+    spec = nav.spec_for_file(page_file)
+    if viewer is None:  # cannot happen after start(); kept so a page never runs signed out
+        st.stop()
+    if spec is None or viewer.role not in spec.roles:
+        st.error("This page is not available for your role.")
+        st.stop()
+    return viewer

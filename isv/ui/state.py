@@ -1,0 +1,34 @@
+"""What the login gate keeps in st.session_state for the pages of one browser session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from isv.auth import Viewer
+
+# The library's own keys (streamlit-authenticator sets and clears these itself).
+AUTH_STATUS = "authentication_status"
+LIBRARY_KEYS = ("name", "username", "email", "roles", AUTH_STATUS)
+
+# Ours.
+VIEWER = "isv_viewer"                # the signed-in Viewer, checked against the DB every rerun
+SESSION_TOKEN = "isv_session_token"  # f"{username}|{cookie exp_date}", the server session's key
+PENDING_USER = "isv_pending_login"   # user id between a form login and its server session
+LOGIN_ERROR = "isv_login_error"      # the refusal shown under the login form
+END_REASON = "isv_end_reason"        # why the last session ended, shown above the login form
+FLASH = "isv_flash"                  # a confirmation that survives one st.rerun()
+DELETE_COOKIE = "isv_delete_cookie"  # the login page deletes the cookie once more (see login)
+SET_COOKIE = "isv_set_cookie"        # the first run after login sets the cookie once more
+FRAME_RAN = "isv_frame_ran"          # set by frame.start(), taken by the page it runs
+
+
+def current_viewer() -> Viewer | None:
+    """The signed-in viewer of this browser session, or None before login."""
+    viewer = st.session_state.get(VIEWER)
+    return viewer if isinstance(viewer, Viewer) else None
+
+
+def clear_login() -> None:
+    """Forget who is signed in, in this browser session only."""
+    for key in (VIEWER, SESSION_TOKEN, PENDING_USER):
+        st.session_state.pop(key, None)

@@ -1,0 +1,91 @@
+"""Shared page pieces: calling a service, reporting its refusals, escaping user text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from isv.db import session_scope
+from isv.errors import Conflict, Forbidden, NotFound, ValidationError
+from isv.ui import state
+
+T = TypeVar("T")
+
+# Every ASCII character that Markdown (and Streamlit's additions: $ for math, : for
+# directives and emoji, ~ for strikethrough) may read as syntax. A backslash before ASCII
+# punctuation always renders as the character itself, so escaping all of them is safe.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=\"'^%@/;?])")
+
+
+def escape_md(text: Any) -> str:
+    """Make any text safe to show through st.markdown, st.error and friends: shown as typed."""
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+    # A newline would end a Markdown block (and could start a heading or list); keep it a
+    # line break instead.
+    return escaped.replace("\r\n", "\n").replace("\n", "  \n")
+
+
+class FieldErrors:
+    """Placeholders under a form's inputs, so a rejected value is reported next to its input.
+
+    Call `slot(field, label)` right after drawing the input for `field` (the name a service
+    puts in ValidationError.field); `show` writes the error into that placeholder, or at the
+    current position when the field has none.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Any] = {}
+        self._labels: dict[str, str] = {}
+
+    def slot(self, field: str, label: str) -> None:
+        self._labels[field] = label
+        self._slots[field] = st.empty()
+
+    def message(self, error: ValidationError) -> str:
+        label = self._labels.get(error.field, error.field.replace("_", " ").capitalize())
+        return f"{label}: {error.reason}"
+
+    def show(self, error: ValidationError) -> None:
+        target = self._slots.get(error.field, st)
+        target.error(escape_md(self.message(error)), icon=":material/error:")
+
+
+def run(fn: Callable[..., T], /, *, errors: FieldErrors | None = None, **kwargs: Any) -> T | None:
+    """Call a service in one transaction as the signed-in viewer; report a refusal and return None.
+
+    A ValidationError goes next to its input (see FieldErrors); Forbidden, NotFound and
+    Conflict are shown as an error at the current position. Anything else is a bug and
+    propagates.
+    """
+    viewer = state.current_viewer()
+    if viewer is None:
+        st.error("Please sign in.")
+        return None
+    try:
+        with session_scope() as session:
+            return fn(session=session, viewer=viewer, **kwargs)
+    except ValidationError as exc:
+        (errors or FieldErrors()).show(exc)
+    except (Forbidden, NotFound, Conflict) as exc:
+        st.error(escape_md(str(exc)), icon=":material/block:")
+    return None
+
+
+def flash(message: str) -> None:
+    """Keep a confirmation to show after the next st.rerun()."""
+    st.session_state[state.FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(state.FLASH, None)
+    if message:
+        st.success(escape_md(message), icon=":material/check_circle:")
+
+
+def reset(*keys: str) -> None:
+    """Forget widget values so the widgets start empty on the next run."""
+    for key in keys:
+        st.session_state.pop(key, None)

@@ -1,0 +1,95 @@
+"""Users: who may sign in, in which role; add, change role, deactivate, set a password."""
+
+import streamlit as st
+
+from isv import ui
+from isv.services import users
+from isv.ui.labels import ROLES, role_label
+from isv.ui.tables import USER_COLUMNS, users_frame
+
+viewer = ui.page_viewer(__file__)
+
+st.title("Users")
+ui.show_flash()
+people = ui.run(users.list_users)
+if people is None:
+    st.stop()
+st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS)
+
+add_col, change_col = st.columns(2, gap="large")
+
+ADD_KEYS = ("add_email", "add_first", "add_last", "add_role", "add_password")
+with add_col:
+    st.subheader("Add a user")
+    add_errors = ui.FieldErrors()
+    with st.form("add_user"):
+        email = st.text_input("Email", key="add_email")
+        add_errors.slot("email", "Email")
+        first_col, last_col = st.columns(2)
+        with first_col:
+            first_name = st.text_input("First name", key="add_first")
+            add_errors.slot("first_name", "First name")
+        with last_col:
+            last_name = st.text_input("Last name", key="add_last")
+            add_errors.slot("last_name", "Last name")
+        role = st.selectbox("Role", ROLES, format_func=role_label, key="add_role")
+        add_errors.slot("role", "Role")
+        password = st.text_input("Initial password (optional)", type="password",
+                                 key="add_password",
+                                 help="Without one, the user cannot sign in until a password "
+                                      "is set.")
+        add_errors.slot("password", "Initial password")
+        add = st.form_submit_button("Add user", key="add_submit", type="primary")
+    if add:
+        created = ui.run(users.create_user, errors=add_errors, email=email,
+                         first_name=first_name, last_name=last_name, role=role,
+                         password=password or None)
+        if created is not None:
+            ui.flash(f"Added {created.full_name} ({created.email}).")
+            ui.reset(*ADD_KEYS)
+            st.rerun()
+
+with change_col:
+    st.subheader("Change a user")
+    by_id = {person.id: person for person in people}
+    chosen = st.selectbox(
+        "User", list(by_id), key="change_user",
+        format_func=lambda uid: f"{by_id[uid].full_name} <{by_id[uid].email}>"
+                                + ("" if by_id[uid].is_active else " (inactive)"))
+    person = by_id[chosen]
+
+    role_errors = ui.FieldErrors()
+    with st.form("change_role"):
+        new_role = st.selectbox("Role", ROLES, index=ROLES.index(person.role),
+                                format_func=role_label, key=f"role_{chosen}")
+        role_errors.slot("role", "Role")
+        if st.form_submit_button("Change role", key="role_submit"):
+            changed = ui.run(users.update_user, errors=role_errors, user_id=chosen,
+                             role=new_role)
+            if changed is not None:
+                ui.flash(f"{changed.full_name} is now {role_label(changed.role)}.")
+                st.rerun()
+
+    active_errors = ui.FieldErrors()
+    verb = "Deactivate" if person.is_active else "Reactivate"
+    active_errors.slot("is_active", "Active")
+    if st.button(verb, key="active_submit",
+                 help="A deactivated user is signed out at their next click and cannot "
+                      "sign in." if person.is_active else None):
+        changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
+                         active=not person.is_active)
+        if changed is not None:
+            ui.flash(f"{changed.full_name} is {'active' if changed.is_active else 'inactive'}.")
+            st.rerun()
+
+    password_errors = ui.FieldErrors()
+    with st.form("set_password"):
+        new_password = st.text_input("New password", type="password", key="new_password")
+        password_errors.slot("password", "New password")
+        if st.form_submit_button("Set password", key="password_submit"):
+            changed = ui.run(users.set_password, errors=password_errors, user_id=chosen,
+                             password=new_password)
+            if changed is not None:
+                ui.flash(f"Password set for {changed.full_name}.")
+                ui.reset("new_password")
+                st.rerun()

@@ -1,0 +1,119 @@
+"""AppTest setup: a migrated SQLite database per test, one user per role, and a login helper.
+
+Tests log in through the login form itself (the text inputs and the submit button that
+streamlit-authenticator draws), so the gate under test is the one users meet: our
+controller, the failure count in the database, the server session started after the form.
+The cookie path cannot be exercised here (AppTest has no browser); tests/e2e covers it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from isv import config, db, migrate
+from isv.auth import Viewer
+from isv.services import users
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    password: str
+    role: str
+    name: str
+
+
+LOGINS = {
+    "vp": Login("vera.vp@example.com", PASSWORD, "vp", "Vera Vale"),
+    "sales_manager": Login("sid.sales@example.com", PASSWORD, "sales_manager", "Sid Sato"),
+    "partnership_manager": Login("pia.partner@example.com", PASSWORD, "partnership_manager",
+                                 "Pia Park"),
+    "admin": Login("ada.admin@example.com", PASSWORD, "admin", "Ada Ames"),
+}
+ROLES = tuple(LOGINS)
+
+
+def _clear_caches() -> None:
+    config.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    db._factory.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """Migrate once and add the users; each test gets a copy of this file."""
+    path = tmp_path_factory.mktemp("app_template") / "isv.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    with db.session_scope(url) as session:
+        for login in LOGINS.values():
+            first, last = login.name.split()
+            users.create_user(session=session, viewer=Viewer.system("tests"), email=login.email,
+                              first_name=first, last_name=last, role=login.role,
+                              password=login.password)
+    # Closing the last connection checkpoints SQLite's WAL into the file we copy.
+    db.get_engine(url).dispose()
+    _clear_caches()
+    return path
+
+
+@pytest.fixture
+def app_db(template_db, tmp_path, monkeypatch) -> str:
+    """A fresh copy of the template database, configured as the app's database."""
+    path = tmp_path / "isv.db"
+    shutil.copy(template_db, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "4")
+    _clear_caches()
+    yield url
+    db.get_engine(url).dispose()
+    _clear_caches()
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def submit_login(at: AppTest, email: str, password: str) -> AppTest:
+    """Fill in the login form and press Sign in."""
+    at.text_input[0].set_value(email)
+    at.text_input[1].set_value(password)
+    at.button[0].click()
+    return at.run()
+
+
+def signed_in(at: AppTest) -> bool:
+    return any(button.key == "isv_logout" for button in at.sidebar.button)
+
+
+def login_as(role: str) -> AppTest:
+    login = LOGINS[role]
+    at = submit_login(new_app().run(), login.email, login.password)
+    assert not at.exception, at.exception
+    assert signed_in(at), [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def login(app_db):
+    """login(role) -> an AppTest signed in through the form as that role's user."""
+    return login_as
+
+
+def plain(markdown: str) -> str:
+    """Undo escape_md, so tests can compare messages with the text a user reads."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("  \n", "\n")
+
+
+def messages(elements) -> list[str]:
+    return [plain(element.value) for element in elements]

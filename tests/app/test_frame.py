@@ -1,0 +1,56 @@
+"""Every page renders for every role that may use it, and a role's navigation is exactly its pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from isv.ui.labels import role_label
+from isv.ui.nav import PAGES, pages_for
+from tests.app.conftest import LOGINS, ROLES, messages, new_app
+
+ALLOWED = [(role, page) for role in ROLES for page in pages_for(role)]
+
+
+@pytest.mark.parametrize(("role", "page"), ALLOWED,
+                         ids=[f"{role}-{page.title}" for role, page in ALLOWED])
+def test_every_page_renders_for_every_role_that_may_use_it(login, role, page):
+    at = login(role)
+    at.switch_page(page.path).run()
+    assert not at.exception, at.exception
+    assert [title.value for title in at.title] == [page.title]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_navigation_registers_exactly_the_roles_pages(login, role):
+    at = login(role)
+    reachable = set()
+    for page in PAGES:
+        try:
+            at.switch_page(page.path)
+        except ValueError:  # AppTest refuses a file st.navigation did not register
+            continue
+        reachable.add(page.path)
+    assert reachable == {page.path for page in pages_for(role)}
+
+
+def test_users_page_is_only_for_vp_and_admin():
+    assert {role for role in ROLES if any(p.path == "pages/users.py" for p in pages_for(role))} \
+        == {"vp", "admin"}
+
+
+def test_sidebar_shows_name_and_role(login):
+    at = login("partnership_manager")
+    text = " ".join(messages(at.sidebar.markdown))
+    assert LOGINS["partnership_manager"].name in text
+    assert role_label("partnership_manager") in text
+
+
+def test_production_with_the_default_cookie_key_refuses_to_start(app_db, monkeypatch):
+    from isv import config
+
+    monkeypatch.setenv("ISV_ENV", "production")
+    monkeypatch.delenv("ISV_COOKIE_KEY", raising=False)
+    config.get_settings.cache_clear()
+    at = new_app().run()
+    assert any("ISV_COOKIE_KEY" in text for text in messages(at.error))
+    assert not at.text_input  # no login form

@@ -1,0 +1,84 @@
+"""The partner directory: scope, filters, and labels that do not rely on colour."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from isv.auth import Viewer
+from isv.db import session_scope
+from isv.models import PartnerActivity
+from isv.services import users
+from tests.app.conftest import LOGINS
+from tests.factories import make_opportunity, make_partner
+
+
+@pytest.fixture
+def partners(app_db):
+    """Two partners owned by the partnership manager, one by nobody, one with markup in its name."""
+    with session_scope() as s:
+        pm = users.get_by_email(session=s, viewer=Viewer.system(),
+                                email=LOGINS["partnership_manager"].email)
+        own = make_partner(s, name="Ledgerline", domain="FinOps", owner_id=pm.id,
+                           relationship_health="excellent")
+        make_partner(s, name="Keyward", domain="Security", owner_id=pm.id,
+                     relationship_health="needs_attention")
+        other = make_partner(s, name="Tracepoint", domain="Observability",
+                             relationship_health="at_risk")
+        make_partner(s, name="<b>Bold</b> **Corp**", domain="DevOps")
+        s.add(PartnerActivity(partner_id=own.id, user_id=pm.id, activity_type="call",
+                              occurred_on=date(2026, 3, 2)))
+        make_opportunity(s, own, stage="demo")
+        make_opportunity(s, own, stage="lead")
+        make_opportunity(s, other, stage="poc")
+
+
+def directory(at):
+    return at.dataframe[0].value
+
+
+def open_partners(login, role):
+    at = login(role)
+    assert [t.value for t in at.title] == ["Partners"]  # the default page
+    return at
+
+
+def test_partnership_manager_sees_only_their_own_partners(partners, login):
+    table = directory(open_partners(login, "partnership_manager"))
+    assert sorted(table["Partner"]) == ["Keyward", "Ledgerline"]
+
+
+def test_vp_sees_every_partner_with_owner_touch_and_open_deals(partners, login):
+    table = directory(open_partners(login, "vp")).set_index("Partner")
+    assert len(table) == 4
+    ledgerline = table.loc["Ledgerline"]
+    assert ledgerline["Owner"] == LOGINS["partnership_manager"].name
+    assert ledgerline["Last touch"] == "2026-03-02"
+    assert ledgerline["Open deals"] == 2
+    assert table.loc["Tracepoint", "Last touch"] == "never"
+    assert table.loc["Tracepoint", "Owner"] == "unassigned"
+
+
+def test_health_is_a_symbol_and_a_word(partners, login):
+    table = directory(open_partners(login, "vp")).set_index("Partner")
+    assert table.loc["Ledgerline", "Health"] == "● Excellent"
+    assert table.loc["Keyward", "Health"] == "▲ Needs attention"
+    assert table.loc["Tracepoint", "Health"] == "✖ At risk"
+
+
+def test_search_and_filters_narrow_the_list(partners, login):
+    at = open_partners(login, "sales_manager")
+    at.text_input(key="partners_search").set_value("ledger").run()
+    assert list(directory(at)["Partner"]) == ["Ledgerline"]
+    at.text_input(key="partners_search").set_value("").run()
+    at.selectbox(key="partners_domain").set_value("Security").run()
+    assert list(directory(at)["Partner"]) == ["Keyward"]
+    at.selectbox(key="partners_domain").set_value(None).run()
+    at.selectbox(key="partners_health").set_value("at_risk").run()
+    assert list(directory(at)["Partner"]) == ["Tracepoint"]
+
+
+def test_partner_names_are_shown_as_typed(partners, login):
+    table = directory(open_partners(login, "admin"))
+    assert "<b>Bold</b> **Corp**" in set(table["Partner"])
