@@ -138,13 +138,9 @@ def demo_command(opportunities: int, seed: int, if_empty: bool) -> None:
     started = time.perf_counter()
     with session_scope() as session:
         _require_schema(session)
-        if not demo.database_is_empty(session):
-            if if_empty:
-                click.echo("The database already has data; demo data not loaded.")
-                return
-            raise ValidationError(
-                "database", "already has data; demo data loads only into an empty database "
-                            "(use --if-empty to skip quietly)")
+        if if_empty and not demo.database_is_empty(session):
+            click.echo("The database already has data; demo data not loaded.")
+            return
         summary = demo.load_demo(session=session, opportunities=opportunities, seed=seed,
                                  viewer=CLI)
     counts = ", ".join(f"{n} {table}" for table, n in summary.counts.items())

@@ -39,6 +39,9 @@ from isv.models import (
     WeeklyStatus,
 )
 from isv.services import audit
+from isv.services.commissions import applicable_structure
+from isv.services.opportunities import DEFAULT_PROBABILITY
+from isv.services.partners import local_today
 
 # (email, password, role, name): the accounts `make run`, the README and the browser tests use.
 DEMO_LOGINS: list[tuple[str, str, str, str]] = [
@@ -56,11 +59,6 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
 # A partnership manager who left: owns nothing now, but old deals still name them, and the
 # account cannot sign in (inactive, no password).
 FORMER_USER = ("alex.morgan@example.com", "partnership_manager", "Alex Morgan")
-
-STAGE_PROBABILITY: dict[str, Decimal] = {
-    "lead": Decimal(10), "demo": Decimal(25), "poc": Decimal(50), "proposal": Decimal(75),
-    "closed_won": Decimal(100), "closed_lost": Decimal(0),
-}
 
 LOST_REASONS = (
     "Lost to competitor",
@@ -229,10 +227,13 @@ def database_is_empty(session: Session) -> bool:
 
 def load_demo(*, session: Session, opportunities: int = 800, seed: int = 42,
               today: date | None = None, viewer: Viewer | None = None) -> DemoSummary:
-    """Fill the database with a believable partner program as of `today` (default: today)."""
+    """Fill an empty database with a believable partner program as of `today` (default: today)."""
     if isinstance(opportunities, bool) or not isinstance(opportunities, int) or opportunities < 0:
         raise ValidationError("opportunities", "must be a whole number, 0 or more")
-    today = today or date.today()
+    if not database_is_empty(session):
+        raise ValidationError("database", "already has data; demo data loads only into an "
+                                          "empty database")
+    today = today or local_today()
     viewer = viewer or Viewer.system("demo")
     # bcrypt is slow on purpose: hash each distinct demo password once.
     hashes = {pw: auth.hash_password(pw) for pw in dict.fromkeys(p for _, p, _, _ in DEMO_LOGINS)}
@@ -290,6 +291,19 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """A commission structure as the applicable-structure rule reads it."""
+
+    id: uuid.UUID
+    structure_type: str
+    commission_percentage: Decimal
+    min_deal_size: Decimal
+    max_deal_size: Decimal | None
+    effective_from: date
+    effective_to: date | None
+
+
 @dataclass
 class _PartnerPlan:
     id: uuid.UUID
@@ -305,9 +319,7 @@ class _PartnerPlan:
     new: bool = False
     neglected: bool = False
     never_touched: bool = False
-    # (id, structure_type, min, max, from, to) of every commission structure
-    structures: list[tuple] = field(default_factory=list)
-    primary_type: str = "referral"
+    terms: list[_Terms] = field(default_factory=list)
 
 
 class _Builder:
@@ -440,25 +452,27 @@ class _Builder:
         base_percent = {"referral": (10, 12.5, 15), "msp": (15, 18, 20),
                         "reseller": (20, 25, 30)}
         for plan in self.plans:
-            plan.primary_type = rng.choices(("referral", "msp", "reseller"),
-                                            weights=(50, 20, 30))[0]
-            kinds = [plan.primary_type]
+            primary = rng.choices(("referral", "msp", "reseller"), weights=(50, 20, 30))[0]
+            kinds = [primary]
             if rng.random() < 0.2:
                 kinds.append(rng.choice([t for t in ("referral", "msp", "reseller")
-                                         if t != plan.primary_type]))
+                                         if t != primary]))
+            # New partners sign their agreement some weeks after joining, so their first
+            # deals may have no applicable structure (shown as such, never dropped).
+            signed = plan.joined + timedelta(days=rng.randint(20, 60) if plan.new else 0)
             for kind in kinds:
                 percent = Decimal(str(rng.choice(base_percent[kind])))
                 periods: list[tuple[date, date | None, Decimal, str]] = []
-                if plan.joined < self.today - timedelta(days=330) and rng.random() < 0.4:
+                if signed < self.today - timedelta(days=330) and rng.random() < 0.4:
                     ended = self.today - timedelta(days=rng.randint(60, 240))
-                    periods.append((plan.joined, ended, percent, "Original agreement."))
+                    periods.append((signed, ended, percent, "Original agreement."))
                     periods.append((ended + timedelta(days=1), None, percent + Decimal("2.5"),
                                     "Renegotiated with better rates after a strong year."))
                 else:
                     ends = None
                     if rng.random() < 0.15:
                         ends = self.today + timedelta(days=rng.randint(20, 200))
-                    periods.append((plan.joined, ends, percent,
+                    periods.append((signed, ends, percent,
                                     "Agreement up for renewal." if ends else "Standard terms."))
                 lifetime = kind == "msp" or (kind == "referral" and rng.random() < 0.2)
                 tiered = kind == "referral" and rng.random() < 0.6
@@ -476,16 +490,11 @@ class _Builder:
                             effective_to=end, notes=text,
                             created_at=self.at(min(start, self.today - timedelta(days=1))),
                         ))
-                        if kind == plan.primary_type:
-                            plan.structures.append((sid, low, high, start, end))
+                        plan.terms.append(_Terms(sid, kind, band_pct, low, high, start, end))
+            # The order the commissions service lists them in, so ties break the same way.
+            plan.terms.sort(key=lambda t: (-t.effective_from.toordinal(), t.structure_type,
+                                           t.min_deal_size))
         return rows
-
-    def structure_for(self, plan: _PartnerPlan, on: date, value: Decimal) -> uuid.UUID | None:
-        for sid, low, high, start, end in plan.structures:
-            if start <= on and (end is None or on <= end) and low <= value and (
-                    high is None or value <= high):
-                return sid
-        return None
 
     # touches -----------------------------------------------------------------------------
 
@@ -622,6 +631,10 @@ class _Builder:
                            created + timedelta(days=14))
         else:
             expected = close
+        # Most deals are registered under the agreement that applies when they close; the
+        # rest leave it to the rule (spec/KPIS.md), which picks the same one.
+        terms = applicable_structure(plan.terms, close_date=close, deal_value=value)
+        own_terms = terms.id if terms is not None and rng.random() < 0.6 else None
         customer = self.customer()
         contact = None
         if rng.random() < 0.8:
@@ -632,9 +645,9 @@ class _Builder:
             external_id=f"CRM-{index + 1:07d}" if rng.random() < 0.35 else None,
             partner_id=plan.id, assigned_user_id=assigned, customer_name=customer,
             customer_contact_email=contact, deal_value=value, stage=stage,
-            probability=STAGE_PROBABILITY[stage], expected_close_date=expected,
+            probability=DEFAULT_PROBABILITY[stage], expected_close_date=expected,
             actual_close_date=close if closed else None,
-            commission_structure_id=self.structure_for(plan, created, value),
+            commission_structure_id=own_terms,
             lost_reason=lost_reason,
             notes=rng.choice(_DEAL_NOTES) if rng.random() < 0.12 else None,
             version=1, updated_by_id=actor, created_at=created_at, updated_at=stamps[-1],

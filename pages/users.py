@@ -32,7 +32,8 @@ with add_col:
         with last_col:
             last_name = st.text_input("Last name", key="add_last")
             add_errors.slot("last_name", "Last name")
-        role = st.selectbox("Role", ROLES, format_func=role_label, key="add_role")
+        role = st.selectbox("Role", ROLES, index=None, format_func=role_label, key="add_role",
+                            placeholder="Choose a role")
         add_errors.slot("role", "Role")
         password = st.text_input("Initial password (optional)", type="password",
                                  key="add_password",
@@ -70,17 +71,20 @@ with change_col:
                 ui.flash(f"{changed.full_name} is now {role_label(changed.role)}.")
                 st.rerun()
 
-    active_errors = ui.FieldErrors()
-    verb = "Deactivate" if person.is_active else "Reactivate"
-    active_errors.slot("is_active", "Active")
-    if st.button(verb, key="active_submit",
-                 help="A deactivated user is signed out at their next click and cannot "
-                      "sign in." if person.is_active else None):
-        changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
-                         active=not person.is_active)
-        if changed is not None:
-            ui.flash(f"{changed.full_name} is {'active' if changed.is_active else 'inactive'}.")
-            st.rerun()
+    with st.container(border=True):
+        if person.is_active:
+            st.caption("Active: can sign in. Deactivating signs them out at their next click.")
+        else:
+            st.caption("Inactive: cannot sign in.")
+        active_errors = ui.FieldErrors()
+        active_errors.slot("is_active", "Active")
+        if st.button("Deactivate" if person.is_active else "Reactivate", key="active_submit"):
+            changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
+                             active=not person.is_active)
+            if changed is not None:
+                ui.flash(f"{changed.full_name} is now "
+                         f"{'active' if changed.is_active else 'inactive'}.")
+                st.rerun()
 
     password_errors = ui.FieldErrors()
     with st.form("set_password"):

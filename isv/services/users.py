@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from isv import auth
@@ -14,6 +14,7 @@ from isv.models import ROLES, User
 from isv.services import audit, validate
 
 MIN_PASSWORD = 8
+USER_MANAGER_ROLES = ("vp", "admin")
 
 
 def _check_password(password: str) -> None:
@@ -22,6 +23,19 @@ def _check_password(password: str) -> None:
     if len(password.encode()) > 72:
         # bcrypt reads 72 bytes at most; a longer password would be silently truncated.
         raise ValidationError("password", "must be at most 72 bytes")
+
+
+def _keep_a_user_manager(session: Session, user: User, field: str) -> None:
+    """Refuse to remove the last active vp/admin: nobody could manage users any more."""
+    if not (user.is_active and user.role in USER_MANAGER_ROLES):
+        return
+    others = session.scalar(
+        select(func.count()).select_from(User).where(
+            User.is_active.is_(True), User.role.in_(USER_MANAGER_ROLES), User.id != user.id)
+    )
+    if not others:
+        raise ValidationError(field, "this is the last active vp or admin; nobody could "
+                                     "manage users any more")
 
 
 def list_users(*, session: Session, viewer: Viewer, include_inactive: bool = True) -> list[User]:
@@ -85,6 +99,8 @@ def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
         values["role"] = validate.choice("role", role, ROLES)
         if viewer.id == user.id and values["role"] != user.role:
             raise ValidationError("role", "you cannot change your own role")
+        if values["role"] not in USER_MANAGER_ROLES:
+            _keep_a_user_manager(session, user, "role")
     old, new = audit.changes(user, values)
     if new:
         for key, value in new.items():
@@ -102,6 +118,8 @@ def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: 
         raise ValidationError("is_active", "you cannot deactivate yourself")
     if user.is_active == active:
         return user
+    if not active:
+        _keep_a_user_manager(session, user, "is_active")
     user.is_active = active
     audit.record(session, actor=viewer, action="activate" if active else "deactivate",
                  entity_type="user", entity_id=user.id,

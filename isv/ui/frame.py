@@ -24,8 +24,7 @@ def start() -> st.Page:
     gate = login.Gate()
     viewer = gate.viewer()
     if viewer is None:
-        st.navigation([st.Page(gate.login_page, title="Sign in", icon=":material/login:",
-                               url_path="login")], position="hidden").run()
+        nav.login_navigation(gate.login_page).run()
         st.stop()
     sidebar(gate, viewer)
     page = nav.navigation(viewer)

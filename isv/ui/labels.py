@@ -12,7 +12,7 @@ __all__ = ["DOMAINS", "HEALTH", "ROLES", "role_label", "health_label", "day_labe
            "moment_label"]
 
 ROLE_LABELS = {
-    "vp": "VP Strategic Partnerships",
+    "vp": "VP",
     "sales_manager": "Sales manager",
     "partnership_manager": "Partnership manager",
     "admin": "Admin",

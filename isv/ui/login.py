@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -36,6 +36,8 @@ FORM_KEY = "login"
 FORM_FIELDS = {"Form name": "Sign in", "Username": "Email", "Password": "Password",
                "Login": "Sign in"}
 MISSING_INPUT = "Enter your email and password."
+END_ICONS = {"idle": ":material/schedule:", "expired": ":material/schedule:",
+             "replaced": ":material/devices:", "deactivated": ":material/person_off:"}
 
 
 def _credentials() -> dict[str, Any]:
@@ -110,8 +112,11 @@ class _DatabaseLogin:
 def _authenticator() -> stauth.Authenticate:
     """Build the authenticator; it draws its (invisible) cookie manager, so once per run."""
     settings = get_settings()
+    # The library reads credentials only for a cookie re-login, which happens only while
+    # nobody is signed in: skip the query on every other rerun.
+    signed_in = bool(st.session_state.get(state.AUTH_STATUS))
     authenticator = stauth.Authenticate(
-        _credentials(),
+        {"usernames": {}} if signed_in else _credentials(),
         cookie_name=settings.cookie_name,
         cookie_key=settings.cookie_key,
         cookie_expiry_days=settings.session_max_hours / 24,
@@ -128,6 +133,9 @@ class Gate:
 
     def __init__(self) -> None:
         self.authenticator = _authenticator()
+        # A fixed place for the cookie components drawn in some runs only: drawn in line,
+        # they would shift every element after them and make the page re-mount.
+        self._cookie_slot = st.empty()
 
     def viewer(self) -> Viewer | None:
         """Sign in from the cookie if there is one, then check the server session."""
@@ -158,8 +166,9 @@ class Gate:
             return
         model = self.authenticator.cookie_controller.cookie_model
         model.exp_date = exp_date
-        model.cookie_manager.set(model.cookie_name, model._token_encode(),
-                                 expires_at=datetime.fromtimestamp(exp_date))
+        with self._cookie_slot.container():
+            model.cookie_manager.set(model.cookie_name, model._token_encode(),
+                                     expires_at=datetime.fromtimestamp(exp_date))
 
     def login_page(self) -> None:
         """The login form; after a successful login, start the server session and rerun."""
@@ -167,7 +176,8 @@ class Gate:
             # sign_out() asked the browser to delete the cookie and then reran at once, which
             # can unmount the cookie component before it acts; ask again from a run that
             # stays on screen. (The old cookie is refused anyway: its session has ended.)
-            self.authenticator.cookie_controller.delete_cookie()
+            with self._cookie_slot.container():
+                self.authenticator.cookie_controller.delete_cookie()
         _, middle, _ = st.columns([1, 2, 1])
         with middle:
             st.title("ISV Pipeline Tracker")
@@ -175,7 +185,8 @@ class Gate:
             if reason == "logout":
                 st.info(auth.end_message(reason), icon=":material/logout:")
             elif reason:
-                st.warning(auth.end_message(reason), icon=":material/schedule:")
+                st.warning(auth.end_message(reason),
+                           icon=END_ICONS.get(reason, ":material/info:"))
             self.authenticator.login(location="main", fields=FORM_FIELDS, key=FORM_KEY)
             if st.session_state.get(state.AUTH_STATUS) and state.PENDING_USER in st.session_state:
                 self._start_session()
@@ -200,7 +211,7 @@ class Gate:
         if exp_date is not None:
             st.session_state[state.SET_COOKIE] = exp_date
 
-    def sign_out(self, reason: str = "logout") -> None:
+    def sign_out(self, reason: str = "logout") -> NoReturn:
         """End this browser's sign-in (and on logout its server session), then rerun."""
         token = st.session_state.get(state.SESSION_TOKEN)
         if reason == "logout" and token:

@@ -6,6 +6,7 @@ sidebar nor reachable by URL. Later features add a line here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,10 @@ class PageSpec:
     @property
     def file(self) -> Path:
         return (PROJECT_ROOT / self.path).resolve()
+
+    @property
+    def url_path(self) -> str:
+        return Path(self.path).stem
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -64,3 +69,12 @@ def navigation(viewer: Viewer) -> st.Page:
         for section, pages in sections_for(viewer.role).items()
     }
     return st.navigation(sections, position="sidebar")
+
+
+def login_navigation(login_page: Callable[[], None]) -> st.Page:
+    """Before login every address shows the login form, so a bookmarked page opens after it."""
+    pages = [st.Page(login_page, title="Sign in", icon=":material/login:", url_path="login",
+                     default=True)]
+    pages += [st.Page(login_page, title="Sign in", icon=":material/login:",
+                      url_path=page.url_path) for page in PAGES]
+    return st.navigation(pages, position="hidden")

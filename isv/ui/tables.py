@@ -11,25 +11,34 @@ from isv.models import User
 from isv.services.partners import DirectoryRow
 from isv.ui.labels import day_label, health_label, moment_label, role_label
 
+# No fixed widths: the grid sizes each column to its content. All six columns fit at
+# 1024 px with the sidebar open only because the headers are short and owners are shown
+# as "First L." (full names are on the Users page).
 DIRECTORY_COLUMNS = {
-    "Partner": st.column_config.TextColumn("Partner", width="medium"),
-    "Domain": st.column_config.TextColumn("Domain", width="small"),
-    "Health": st.column_config.TextColumn("Health", width="small",
-                                          help="Relationship health"),
-    "Owner": st.column_config.TextColumn("Owner", width="medium"),
-    "Last touch": st.column_config.TextColumn("Last touch", width="small",
-                                              help="Most recent call, meeting, email, QBR "
-                                                   "or event"),
-    "Open deals": st.column_config.NumberColumn("Open deals", width="small", format="%d"),
+    "Partner": st.column_config.TextColumn("Partner"),
+    "Domain": st.column_config.TextColumn("Domain"),
+    "Health": st.column_config.TextColumn("Health", help="Relationship health"),
+    "Owner": st.column_config.TextColumn("Owner", help="The partnership manager who owns "
+                                                      "the partner"),
+    "Last touch": st.column_config.TextColumn(
+        "Last touch", help="Most recent call, meeting, email, QBR or event"),
+    "Open deals": st.column_config.NumberColumn(
+        "Deals", format="%d", help="Open deals: lead, demo, PoC or proposal"),
 }
 
 USER_COLUMNS = {
-    "Name": st.column_config.TextColumn("Name", width="medium"),
-    "Email": st.column_config.TextColumn("Email", width="medium"),
-    "Role": st.column_config.TextColumn("Role", width="medium"),
-    "Active": st.column_config.CheckboxColumn("Active", width="small"),
-    "Last login": st.column_config.TextColumn("Last login", width="small"),
+    "Name": st.column_config.TextColumn("Name"),
+    "Email": st.column_config.TextColumn("Email"),
+    "Role": st.column_config.TextColumn("Role"),
+    "Active": st.column_config.CheckboxColumn("Active", help="Inactive users cannot sign in"),
+    "Last login": st.column_config.TextColumn("Last login"),
 }
+
+
+def short_name(full_name: str) -> str:
+    """'Jonas Lindqvist' -> 'Jonas L.': enough to tell a small team apart, and narrow."""
+    first, _, rest = full_name.strip().partition(" ")
+    return f"{first} {rest.strip()[0]}." if rest.strip() else first
 
 
 def directory_frame(rows: Iterable[DirectoryRow]) -> pd.DataFrame:
@@ -38,7 +47,7 @@ def directory_frame(rows: Iterable[DirectoryRow]) -> pd.DataFrame:
             "Partner": row.name,
             "Domain": row.domain,
             "Health": health_label(row.relationship_health),
-            "Owner": row.owner_name or "unassigned",
+            "Owner": short_name(row.owner_name) if row.owner_name else "unassigned",
             "Last touch": day_label(row.last_touch),
             "Open deals": row.open_deals,
         } for row in rows],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from isv import config, db, migrate
@@ -22,6 +23,7 @@ from isv.services import users
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PASSWORD = "correct-horse-battery"
+COOKIE_KEY = "app-tests-cookie-key-0123456789-abcdefghij"
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,29 @@ def app_db(template_db, tmp_path, monkeypatch) -> str:
     url = f"sqlite:///{path}"
     monkeypatch.setenv("ISV_DATABASE_URL", url)
     monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "4")
+    monkeypatch.setenv("ISV_COOKIE_KEY", COOKIE_KEY)
     _clear_caches()
     yield url
     db.get_engine(url).dispose()
     _clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def navigation_as_on_a_running_server(monkeypatch):
+    """Run app.py on every AppTest run, as a running server does.
+
+    Streamlit runs a file under pages/ directly (without app.py) until st.navigation has
+    been called once in the process; a server does that once after a restart, but AppTest
+    resets the flag before every run, so each run after switch_page() would skip the frame
+    and widget ids would change between runs. test_frame.py covers the direct run on its own.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def new_app() -> AppTest:

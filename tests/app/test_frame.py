@@ -1,13 +1,17 @@
-"""Every page renders for every role that may use it, and a role's navigation is exactly its pages."""
+"""Every page renders for every role that may use it; a role's navigation is exactly its pages."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from isv.ui.labels import role_label
 from isv.ui.nav import PAGES, pages_for
-from tests.app.conftest import LOGINS, ROLES, messages, new_app
+from tests.app.conftest import LOGINS, ROLES, messages, new_app, submit_login
 
+ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = [(role, page) for role in ROLES for page in pages_for(role)]
 
 
@@ -54,3 +58,20 @@ def test_production_with_the_default_cookie_key_refuses_to_start(app_db, monkeyp
     at = new_app().run()
     assert any("ISV_COOKIE_KEY" in text for text in messages(at.error))
     assert not at.text_input  # no login form
+
+
+def test_a_page_file_run_directly_still_requires_login(app_db):
+    # What Streamlit does for the first request after a restart when it names a page.
+    at = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=30).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["ISV Pipeline Tracker"]  # the login page
+    assert not at.dataframe
+
+
+def test_a_page_file_run_directly_still_checks_the_role(app_db):
+    at = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=30).run()
+    sales = LOGINS["sales_manager"]
+    submit_login(at, sales.email, sales.password)
+    assert not at.exception
+    assert "This page is not available for your role." in messages(at.error)
+    assert not at.dataframe

@@ -91,6 +91,15 @@ def test_idle_session_is_signed_out_with_the_reason(login):
     assert auth.end_message("idle") in messages(at.warning)
 
 
+def test_session_older_than_the_absolute_limit_is_signed_out(login):
+    at = login("vp")
+    with session_scope() as s:
+        s.execute(update(UserSession).values(created_at=utcnow() - timedelta(hours=13)))
+    at.run()
+    assert not signed_in(at)
+    assert auth.end_message("expired") in messages(at.warning)
+
+
 def test_a_fourth_login_ends_the_oldest_session(login):
     oldest = login("vp")
     for _ in range(3):

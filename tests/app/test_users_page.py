@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1.element_tree import Error
 
 from isv import auth
 from isv.auth import Viewer
@@ -56,11 +57,9 @@ def test_invalid_email_is_reported_next_to_the_email_input(users_page):
     errors = messages(at.error)
     assert len(errors) == 1 and errors[0].startswith("Email: ")
     assert "not an email address" in errors[0]
-    form = at.get("form")[0]
-    inputs = list(form.children.values())
     # The error sits directly under the email input, inside the form.
-    assert inputs[0].key == "add_email" and inputs[1].type == "alert" or \
-        type(inputs[1]).__name__ == "Error"
+    first, second = list(at.get("form")[0].children.values())[:2]
+    assert first.key == "add_email" and isinstance(second, Error)
     with pytest.raises(NotFound):
         stored("not-an-email")
 
@@ -108,3 +107,8 @@ def test_sets_a_password_and_names_the_field_when_it_is_too_short(users_page):
     with session_scope() as s:
         assert auth.authenticate(session=s, email=target.email,
                                  password="a-brand-new-password") is not None
+
+
+def test_role_must_be_chosen(users_page):
+    at = fill_new_user(users_page, email="nia.novak@example.com", role=None)
+    assert messages(at.error) == ["Role: is required"]

@@ -92,3 +92,18 @@ def test_role_change_is_validated_and_audited(session):
     users.update_user(session=session, viewer=Viewer.of(vp), user_id=other.id, role="admin")
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "update")).one()
     assert entry.old_values == {"role": "sales_manager"} and entry.new_values == {"role": "admin"}
+
+
+def test_the_last_active_user_manager_cannot_be_deactivated_or_demoted(session):
+    for user in session.scalars(select(User).where(User.role.in_(("vp", "admin")))):
+        user.is_active = False
+    last = make_user(session, role="admin")
+    with pytest.raises(ValidationError) as err:
+        users.set_active(session=session, viewer=SYSTEM, user_id=last.id, active=False)
+    assert err.value.field == "is_active"
+    with pytest.raises(ValidationError) as err:
+        users.update_user(session=session, viewer=SYSTEM, user_id=last.id, role="sales_manager")
+    assert err.value.field == "role"
+    make_user(session, role="vp")
+    users.set_active(session=session, viewer=SYSTEM, user_id=last.id, active=False)
+    assert last.is_active is False

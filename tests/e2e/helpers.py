@@ -1,0 +1,68 @@
+"""What a person does in the browser: open the app, sign in, read the navigation, sign out."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from isv.auth import LOGIN_REFUSED
+
+
+def open_app(context: BrowserContext, base: str, path: str = "/") -> Page:
+    page = context.new_page()
+    page.goto(base + path)
+    return page
+
+
+def email_box(page: Page):
+    return page.get_by_role("textbox", name="Email")
+
+
+def sign_out_button(page: Page):
+    return page.get_by_role("button", name="Sign out")
+
+
+def submit_login(page: Page, email: str, password: str) -> None:
+    email_box(page).fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    submit_login(page, email, password)
+    expect(sign_out_button(page)).to_be_visible()
+
+
+def expect_refused(page: Page) -> None:
+    expect(page.get_by_text(LOGIN_REFUSED)).to_be_visible()
+    expect(sign_out_button(page)).to_have_count(0)
+
+
+def expect_login_form(page: Page) -> None:
+    expect(email_box(page)).to_be_visible()
+    expect(sign_out_button(page)).to_have_count(0)
+
+
+def nav_entries(page: Page) -> list[str]:
+    """The page titles in the sidebar navigation (call once the app is on screen)."""
+    expect(sign_out_button(page)).to_be_visible()
+    # Each link reads "<icon name>\n\n<title>"; the title is the last line.
+    texts = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    return [text.split("\n")[-1].strip() for text in texts]
+
+
+def expected_entries(titles: list[str]) -> list[str]:
+    # Streamlit shows no navigation at all for a single page.
+    return titles if len(titles) > 1 else []
+
+
+def wait_for_cookie(context: BrowserContext, name: str, timeout: float = 10) -> list[dict]:
+    """The cookie is written by a component in the page, a moment after the login rerun."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cookies = context.cookies()
+        if any(cookie["name"] == name for cookie in cookies):
+            return cookies
+        time.sleep(0.1)
+    raise AssertionError(f"cookie {name} was never set")

@@ -1,0 +1,208 @@
+"""The `isv` command: every command succeeds with exit 0, or fails with one line and no change."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from isv import auth, cli, migrate
+from isv.config import get_settings
+from isv.db import _factory, get_engine, session_scope
+from isv.demo import DEMO_LOGINS
+from isv.models import AuditEntry, Opportunity, Partner, User
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    _factory.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path, monkeypatch):
+    """A database of its own, not yet migrated, that `isv` commits to."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    else:
+        request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
+        url = request.getfixturevalue("pg_databases").create()
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    _clear_caches()
+    yield url
+    get_engine().dispose()
+    _clear_caches()
+
+
+@pytest.fixture
+def migrated_url(empty_url):
+    migrate.upgrade(empty_url)
+    return empty_url
+
+
+def isv(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli.main, list(args), input=input)
+
+
+def assert_refused(result, *words: str) -> None:
+    """Exit 1 with exactly one `Error: …` line on stderr that mentions every word."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+def count(model) -> int:
+    with session_scope() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("command", [
+    [], ["migrate"], ["demo"], ["run"], ["user"], ["user", "add"], ["user", "list"],
+    ["user", "deactivate"], ["user", "set-password"],
+])
+def test_every_command_has_help(command):
+    result = isv(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout
+
+
+def test_migrate_builds_the_schema_of_an_empty_database(empty_url):
+    result = isv("migrate")
+    assert result.exit_code == 0, result.output
+    assert count(User) == 0
+
+
+def test_user_add_with_an_unknown_role_is_refused_and_adds_nobody(migrated_url):
+    result = isv("user", "add", "--email", "boss@example.com", "--role", "boss",
+                 "--first", "Big", "--last", "Boss")
+    assert_refused(result, "role:", "boss")
+    assert count(User) == 0
+
+
+def test_missing_and_malformed_options_are_one_line_errors(migrated_url):
+    assert_refused(isv("user", "add", "--email", "a@example.com", "--role", "vp",
+                       "--first", "A"), "last:", "required")
+    assert_refused(isv("demo", "--opportunities", "lots"), "opportunities:")
+    assert_refused(isv("user", "add", "--mail", "a@example.com"), "--mail")
+    assert count(User) == 0
+
+
+def test_users_round_trip_add_list_set_password_deactivate(migrated_url):
+    added = isv("user", "add", "--email", "Nia.Reyes@Example.com", "--role", "sales_manager",
+                "--first", "Nia", "--last", "Reyes", "--password-stdin",
+                input="first-password\n")
+    assert added.exit_code == 0, added.output
+
+    listed = isv("user", "list")
+    assert listed.exit_code == 0
+    assert "nia.reyes@example.com" in listed.stdout and "sales_manager" in listed.stdout
+
+    changed = isv("user", "set-password", "nia.reyes@example.com", "--password-stdin",
+                  input="second-password\n")
+    assert changed.exit_code == 0, changed.output
+    with session_scope() as s:
+        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+                                 password="first-password") is None
+        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+                                 password="second-password") is not None
+
+    gone = isv("user", "deactivate", "nia.reyes@example.com")
+    assert gone.exit_code == 0, gone.output
+    with session_scope() as s:
+        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+                                 password="second-password") is None
+    assert "inactive" in isv("user", "list").stdout
+    with session_scope() as s:
+        actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.actor_email == "cli")))
+    assert {"create", "set_password", "deactivate"} <= actions
+
+
+def test_set_password_prompts_twice_without_stdin_flag(migrated_url):
+    assert isv("user", "add", "--email", "sam@example.com", "--role", "admin",
+               "--first", "Sam", "--last", "Lee").exit_code == 0
+    result = isv("user", "set-password", "sam@example.com", input="prompted-pw\nprompted-pw\n")
+    assert result.exit_code == 0, result.output
+    assert "prompted-pw" not in result.stdout
+    with session_scope() as s:
+        assert auth.authenticate(session=s, email="sam@example.com",
+                                 password="prompted-pw") is not None
+
+
+def test_user_added_without_password_cannot_sign_in(migrated_url):
+    assert isv("user", "add", "--email", "new@example.com", "--role", "vp",
+               "--first", "New", "--last", "Person").exit_code == 0
+    with session_scope() as s:
+        assert s.scalar(select(User.password_hash).where(User.email == "new@example.com")) is None
+        assert auth.authenticate(session=s, email="new@example.com", password="") is None
+
+
+def test_a_short_password_is_refused_and_the_old_one_still_works(migrated_url):
+    isv("user", "add", "--email", "kim@example.com", "--role", "admin", "--first", "Kim",
+        "--last", "Ho", "--password-stdin", input="good-password\n")
+    result = isv("user", "set-password", "kim@example.com", "--password-stdin", input="short\n")
+    assert_refused(result, "password:", "8")
+    with session_scope() as s:
+        assert auth.authenticate(session=s, email="kim@example.com",
+                                 password="good-password") is not None
+
+
+def test_an_unknown_email_is_refused_naming_the_email(migrated_url):
+    assert_refused(isv("user", "deactivate", "nobody@example.com"), "email:", "nobody@example.com")
+
+
+def test_demo_loads_once_and_a_second_run_is_refused_and_adds_nothing(migrated_url):
+    first = isv("demo", "--opportunities", "120", "--seed", "3")
+    assert first.exit_code == 0, first.output
+    assert DEMO_LOGINS[0][0] in first.stdout
+    before = (count(User), count(Partner), count(Opportunity), count(AuditEntry))
+    assert before[2] == 120
+
+    second = isv("demo", "--opportunities", "120", "--seed", "4")
+
+    assert_refused(second, "database:", "already has data")
+    assert (count(User), count(Partner), count(Opportunity), count(AuditEntry)) == before
+
+
+def test_demo_if_empty_does_nothing_on_a_database_with_data(migrated_url):
+    isv("user", "add", "--email", "only@example.com", "--role", "admin", "--first", "Only",
+        "--last", "One")
+    result = isv("demo", "--if-empty", "--opportunities", "120")
+    assert result.exit_code == 0, result.output
+    assert count(User) == 1 and count(Opportunity) == 0
+
+
+def test_demo_on_an_unmigrated_database_says_to_migrate(empty_url):
+    assert_refused(isv("demo", "--opportunities", "120"), "database:", "isv migrate")
+
+
+def test_run_migrates_loads_demo_data_and_serves_on_the_port(empty_url, monkeypatch, tmp_path):
+    served = []
+    app = tmp_path / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(cli, "APP", app)
+    monkeypatch.setattr(cli, "_serve", lambda port: served.append(port) or 0)
+
+    result = isv("run", "--port", "8765")
+
+    assert result.exit_code == 0, result.output
+    assert served == [8765]
+    assert "http://localhost:8765" in result.stdout
+    for email, password, _, _ in DEMO_LOGINS:
+        assert email in result.stdout and password in result.stdout
+    assert count(Opportunity) > 0
+
+
+def test_run_without_demo_leaves_an_empty_database_empty(empty_url, monkeypatch, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(cli, "APP", app)
+    monkeypatch.setattr(cli, "_serve", lambda port: 0)
+
+    result = isv("run", "--no-demo")
+
+    assert result.exit_code == 0, result.output
+    assert count(User) == 0
+    assert "Demo logins" not in result.stdout
