@@ -31,6 +31,7 @@ class Settings:
     cookie_key: str = DEFAULT_COOKIE_KEY
     cookie_name: str = "isv_auth"
     timezone: str = "UTC"
+    fiscal_year_start_month: int = 1
     bcrypt_rounds: int = 12
     login_max_failures: int = 5
     login_window_minutes: int = 15
@@ -70,6 +71,7 @@ def get_settings() -> Settings:
         cookie_key=env("ISV_COOKIE_KEY") or DEFAULT_COOKIE_KEY,
         cookie_name=env("ISV_COOKIE_NAME", "isv_auth"),
         timezone=env("ISV_TIMEZONE", "UTC"),
+        fiscal_year_start_month=_int("ISV_FISCAL_YEAR_START_MONTH", 1),
         bcrypt_rounds=_int("ISV_BCRYPT_ROUNDS", 12),
         login_max_failures=_int("ISV_LOGIN_MAX_FAILURES", 5),
         login_window_minutes=_int("ISV_LOGIN_WINDOW_MINUTES", 15),

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from isv.auth import WRITE_PARTNERS, Viewer, require
+from isv.dates import local_today
 from isv.errors import NotFound, ValidationError
 from isv.models import STRUCTURE_TYPES, CommissionStructure, Opportunity, Partner
 from isv.services import audit, scope, validate
@@ -20,7 +21,6 @@ from isv.services.partners import (
     NOTES_MAX,
     check_partner_writable,
     get_partner,
-    local_today,
     parse_id,
     partner_for_write,
 )

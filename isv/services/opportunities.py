@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.config import get_settings
+from isv.dates import local_date, local_today
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
@@ -30,7 +31,7 @@ from isv.models import (
     User,
 )
 from isv.services import audit, scope, validate
-from isv.services.partners import NOTES_MAX, local_today, parse_id
+from isv.services.partners import NOTES_MAX, parse_id
 from isv.types import utcnow
 
 # The probability a deal gets when it enters a stage and none is given.
@@ -193,10 +194,6 @@ def _created_at(value: Any) -> datetime:
     return value
 
 
-def _local_date(moment: datetime) -> date:
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
-
-
 def _clean(session: Session, field: str, value: Any, except_id: uuid.UUID | None) -> Any:
     if field == "customer_name":
         return validate.text("customer_name", value, max_len=255, required=True)
@@ -300,7 +297,7 @@ def create_opportunity(*, session: Session, viewer: Viewer, partner_id: Any,
         current_stage=None, current_close=None, current_reason=None,
         given={"stage": stage, "probability": probability,
                "actual_close_date": actual_close_date, "lost_reason": lost_reason},
-        created_on=_local_date(created), today=local_today()))
+        created_on=local_date(created), today=local_today()))
     values["commission_structure_id"] = _structure(session, commission_structure_id, partner.id)
     history_note = validate.text("note", note, max_len=NOTES_MAX)
     opp = Opportunity(partner_id=partner.id, updated_by_id=viewer.id, created_at=created,
@@ -331,7 +328,7 @@ def _save(session: Session, viewer: Viewer, opp: Opportunity, given: dict[str, A
         values.update(settle_stage(
             current_stage=opp.stage, current_close=opp.actual_close_date,
             current_reason=opp.lost_reason, given=stage_given,
-            created_on=_local_date(opp.created_at), today=local_today()))
+            created_on=local_date(opp.created_at), today=local_today()))
     if "commission_structure_id" in given:
         values["commission_structure_id"] = _structure(
             session, given["commission_structure_id"], partner_id)

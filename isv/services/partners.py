@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from isv.auth import WRITE_PARTNERS, Viewer, require
-from isv.config import get_settings
+from isv.dates import local_today
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import (
     ACTIVITY_TYPES,
@@ -95,11 +94,6 @@ NOTES_MAX = 10_000
 OWNER_ROLES = ("partnership_manager", "sales_manager", "vp")
 PARTNER_FIELDS = ("name", "domain", "website", "primary_contact_name", "primary_contact_email",
                   "relationship_health", "owner_id", "notes")
-
-
-def local_today() -> date:
-    """Today in the deployment's time zone (ISV_TIMEZONE), which is what users mean by today."""
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 def parse_id(field: str, value: Any) -> uuid.UUID:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from isv.auth import Viewer
+from isv.dates import local_today
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import (
     AuditEntry,
@@ -19,7 +20,6 @@ from isv.models import (
     Task,
 )
 from isv.services import partners
-from isv.services.partners import local_today
 from tests.factories import (
     make_opportunity,
     make_partner,
