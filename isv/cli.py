@@ -12,21 +12,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from isv import demo, migrate
+from isv import charts, demo, migrate
+from isv.analytics import kpis as kpi
+from isv.analytics.periods import parse_period
 from isv.auth import Viewer
 from isv.config import PROJECT_ROOT, get_settings
 from isv.db import session_scope
 from isv.errors import IsvError, NotFound, ValidationError
-from isv.models import User
-from isv.services import users
+from isv.models import DOMAINS, Partner, User
+from isv.services import exporter, importer, users, validate
 
 CLI = Viewer.system("cli")
 APP = PROJECT_ROOT / "app.py"
@@ -224,6 +227,144 @@ def user_set_password(email: str, password_stdin: bool) -> None:
     click.echo(f"Password set for {email}.")
 
 
+@main.group("report")
+def report_group() -> None:
+    """Print reports: the KPIs of spec/KPIS.md."""
+
+
+@report_group.command("kpis")
+@click.option("--period", required=True,
+              help="A quarter (2026Q3), a year (2026, the fiscal year when configured) or a "
+                   "range (2026-02-15..2026-05-31).")
+@click.option("--as-of", "as_of", help="The day the report is for (YYYY-MM-DD); default today.")
+@click.option("--partner", help="Only this partner's deals (partner name).")
+@click.option("--domain", help="Only deals of partners in this domain.")
+@click.option("--owner", help="Only deals assigned to this user (email).")
+@click.option("--format", "output", type=click.Choice(["json", "table"]), default="table",
+              show_default=True, help="json: the machine-readable form of spec/KPIS.md.")
+def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str | None,
+                owner: str | None, output: str) -> None:
+    """Print every KPI for a period, over all deals or a partner, domain or owner."""
+    chosen = parse_period(period)
+    day = validate.day("as-of", as_of) if as_of else None
+    domains = (validate.choice("domain", domain, DOMAINS),) if domain else ()
+    with session_scope() as session:
+        _require_schema(session)
+        partner_ids = ()
+        if partner is not None:
+            found = session.scalar(select(Partner.id).where(
+                func.lower(Partner.name) == partner.strip().lower()))
+            if found is None:
+                raise ValidationError("partner", f"no partner named {partner!r}")
+            partner_ids = (found,)
+        owner_ids = ()
+        if owner is not None:
+            try:
+                owner_ids = (users.get_by_email(session=session, viewer=CLI, email=owner).id,)
+            except NotFound:
+                raise ValidationError("owner", f"no user with email {owner!r}") from None
+        result = kpi.compute_kpis(
+            session=session, viewer=CLI, period=chosen, as_of=day,
+            filters=kpi.Filters(partner_ids=partner_ids, domains=domains, owner_ids=owner_ids))
+    if output == "json":
+        click.echo(kpi.to_json(result))
+        if result.no_structure:
+            # stdout stays the exact machine-readable form; the deals are still named.
+            click.echo(_unpaid_lines(result), err=True)
+        return
+    click.echo(_kpi_table(result))
+    if result.no_structure:
+        click.echo("\n" + _unpaid_lines(result))
+
+
+def _unpaid_lines(result: kpi.Kpis) -> str:
+    lines = [f"{len(result.no_structure)} won deal(s) with no applicable commission structure "
+             "(commission 0):"]
+    lines += [f"  {d.close_date}  {d.partner_name}  {d.customer_name}  {charts.money(d.deal_value)}"
+              for d in result.no_structure]
+    return "\n".join(lines)
+
+
+def _kpi_table(result: kpi.Kpis) -> str:
+    data = kpi.to_dict(result)
+    rows = [("period", f"{result.period.label} ({result.period.start}..{result.period.end})"),
+            ("as_of", data["as_of"]), ("scope", result.scope.describe())]
+    for key in kpi.KPI_KEYS:
+        value = data[key]
+        if isinstance(value, dict):
+            rows += [(f"{key}[{k}]", "null" if v is None else str(v)) for k, v in value.items()]
+        else:
+            rows.append((key, "null" if value is None else str(value)))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+
+@main.command("import")
+@click.argument("entity", type=click.Choice([*importer.ENTITIES, "all"]), metavar="ENTITY|all")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True,
+              help="Check the file and report what would be created, updated and left "
+                   "unchanged; write nothing.")
+def import_command(entity: str, path: Path, dry_run: bool) -> None:
+    """Import a CSV (or .xlsx) file of ENTITY, or every <entity>.csv of a folder (all).
+
+    ENTITY is one of users, partners, commissions, opportunities, stage_history, goals,
+    activities (spec/IMPORT.md). All or nothing: on any problem every one is printed as
+    `row N, column C: reason` and nothing is written.
+    """
+    try:
+        with session_scope() as session:
+            _require_schema(session)
+            if entity == "all":
+                if not path.is_dir():
+                    raise ValidationError("path", f"{path} is not a folder; `isv import all` "
+                                                  "reads the <entity>.csv files of a folder")
+                report = importer.import_all(session=session, viewer=CLI,
+                                             files=importer.folder_files(path),
+                                             dry_run=dry_run)
+            else:
+                if path.is_dir():
+                    raise ValidationError("path", f"{path} is a folder; give a .csv or .xlsx "
+                                                  f"file of {entity}, or use `isv import all`")
+                report = importer.import_file(session=session, viewer=CLI, entity=entity,
+                                              data=path.read_bytes(), filename=path.name,
+                                              dry_run=dry_run)
+            if not report.ok:
+                raise importer.ImportRejected(report)  # rolls the transaction back
+    except importer.ImportRejected as exc:
+        for line in exc.report.error_lines():
+            click.echo(line, err=True)
+        _fail(str(exc))
+    if dry_run:
+        click.echo("Dry run: nothing was written. The import would do this:")
+    for part in report.entities:
+        click.echo(part.summary())
+        for notice in part.notices:
+            click.echo(f"  note: {notice}")
+
+
+@main.command("export")
+@click.argument("entity", type=click.Choice(importer.ENTITIES))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def export_command(entity: str, file: Path | None) -> None:
+    """Write ENTITY in the import format to FILE, or to stdout without one.
+
+    A FILE ending in .xlsx gets a workbook; anything else gets CSV. The export imports back
+    unchanged.
+    """
+    with session_scope() as session:
+        _require_schema(session)
+        if file is not None and file.suffix.lower() == ".xlsx":
+            data = exporter.export_xlsx(session=session, viewer=CLI, entity=entity)
+        else:
+            data = exporter.export_csv(session=session, viewer=CLI, entity=entity).encode()
+    if file is None:
+        click.get_binary_stream("stdout").write(data)
+        return
+    file.write_bytes(data)
+    click.echo(f"Wrote {entity} to {file}.")
+
+
 @main.command("run")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Port for the web app.")
@@ -249,12 +390,15 @@ def run_command(port: int, no_demo: bool) -> None:
 
 
 def _serve(port: int) -> int:
-    """Run `streamlit run app.py` from the project root and pass our stop signals on to it."""
+    """Run `streamlit run app.py` and the scheduler beside it; pass our stop signals on."""
     command = [sys.executable, "-m", "streamlit", "run", str(APP),
                "--server.port", str(port), "--server.headless", "true"]
     # Its own process group: a Ctrl-C in the terminal reaches only us, and we pass it on
     # once, instead of Streamlit seeing it twice.
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, process_group=0)
+    # The scheduler sidecar (alert rules, weekly rollover) lives and dies with the app.
+    scheduler = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=PROJECT_ROOT,
+                                 process_group=0)
 
     def forward(signum: int, _frame: Any) -> None:
         if child.poll() is None:
@@ -267,7 +411,23 @@ def _serve(port: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _stop_scheduler(scheduler)
     return 128 - code if code < 0 else code
+
+
+SCHEDULER_STOP_SECONDS = 30
+
+
+def _stop_scheduler(scheduler: subprocess.Popen) -> None:
+    """SIGTERM lets a running job finish (or roll back); a scheduler that hangs is killed."""
+    if scheduler.poll() is not None:
+        return
+    scheduler.send_signal(signal.SIGTERM)
+    try:
+        scheduler.wait(timeout=SCHEDULER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        scheduler.kill()
+        scheduler.wait()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+# HS256 wants a key at least as long as its 32-byte hash.
+MIN_COOKIE_KEY_BYTES = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me"
+DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me-before-production"
 
 
 def _int(name: str, default: int) -> int:
@@ -41,6 +43,13 @@ class Settings:
     max_sessions_per_user: int = 3
     log_level: str = "INFO"
     log_format: str = "text"
+    # The scheduler sidecar (scheduler/): crontab lines in `timezone` (5 fields, or 6 with
+    # seconds first); a run that starts late by up to the grace still runs.
+    alerts_cron: str = "*/15 * * * *"
+    rollover_cron: str = "5 0 * * mon"
+    scheduler_misfire_grace_seconds: int = 600
+    scheduler_lock_poll_seconds: int = 5
+    alert_touch_days: int = 30
     extra: dict = field(default_factory=dict)
 
     @property
@@ -49,10 +58,17 @@ class Settings:
 
     def check_production_ready(self) -> None:
         """Refuse to run production on development secrets."""
-        if self.is_production and self.cookie_key == DEFAULT_COOKIE_KEY:
+        if not self.is_production:
+            return
+        if self.cookie_key == DEFAULT_COOKIE_KEY:
             raise RuntimeError(
                 "ISV_COOKIE_KEY is the development default; set a secret before running "
                 "with ISV_ENV=production"
+            )
+        if len(self.cookie_key.encode()) < MIN_COOKIE_KEY_BYTES:
+            raise RuntimeError(
+                f"ISV_COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes with "
+                "ISV_ENV=production"
             )
 
 
@@ -81,4 +97,9 @@ def get_settings() -> Settings:
         max_sessions_per_user=_int("ISV_MAX_SESSIONS", 3),
         log_level=env("LOG_LEVEL", "INFO"),
         log_format=env("LOG_FORMAT", "text"),
+        alerts_cron=env("ISV_ALERTS_CRON") or "*/15 * * * *",
+        rollover_cron=env("ISV_ROLLOVER_CRON") or "5 0 * * mon",
+        scheduler_misfire_grace_seconds=_int("ISV_SCHEDULER_MISFIRE_GRACE_SECONDS", 600),
+        scheduler_lock_poll_seconds=_int("ISV_SCHEDULER_LOCK_POLL_SECONDS", 5),
+        alert_touch_days=_int("ISV_ALERT_TOUCH_DAYS", 30),
     )

@@ -10,7 +10,10 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from isv import datastamp
 from isv.config import get_settings
+
+datastamp.install()  # every commit that writes program data bumps the data version
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -38,13 +41,28 @@ def make_engine(url: str) -> Engine:
 
 
 @lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
 def get_engine(url: str | None = None) -> Engine:
-    return make_engine(url or get_settings().database_url)
+    """The one engine (and pool) per database URL; None means the configured database."""
+    return _engine_for(url or get_settings().database_url)
+
+
+get_engine.cache_clear = _engine_for.cache_clear  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=8)
+def _factory_for(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine_for(url), expire_on_commit=False)
+
+
 def _factory(url: str | None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+    return _factory_for(url or get_settings().database_url)
+
+
+_factory.cache_clear = _factory_for.cache_clear  # type: ignore[attr-defined]
 
 
 @contextmanager

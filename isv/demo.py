@@ -39,7 +39,7 @@ from isv.models import (
     User,
     WeeklyStatus,
 )
-from isv.services import audit
+from isv.services import audit, status
 from isv.services.commissions import applicable_structure
 from isv.services.opportunities import DEFAULT_PROBABILITY
 
@@ -701,11 +701,8 @@ class _Builder:
                         won = Decimal(0)
                 targets[(user, quarter)] = target
                 rows.append(self._goal(user, quarter, target, won, None))
-        for quarter in quarters:
-            target = sum((targets[(u, quarter)] for u in team), Decimal(0))
-            won = self.won_by_quarter.get(quarter, Decimal(0)) if quarter <= self.q0 else 0
-            rows.append(self._goal(self.vp, quarter, target, Decimal(won),
-                                   "Team number: the sum of everyone's targets."))
+        # No separate "team number" goal for the VP: KPIS.md sums everyone's revenue
+        # targets, so one would count the team's target twice.
         return rows
 
     def _goal(self, user: uuid.UUID, quarter: date, target: Decimal, progress: Decimal,
@@ -759,7 +756,8 @@ class _Builder:
             id=self.new_id(), user_id=user, week_start_date=week,
             accomplishments="\n".join(f"- {line}" for line in done),
             upcoming_tasks="\n".join(f"- {line}" for line in upcoming),
-            blockers=f"- {blocker}" if blocker else None, kpi_metrics=stats, state=state,
+            blockers=f"- {blocker}" if blocker else None, kpi_metrics=_metrics(stats),
+            state=state,
             submitted_at=submitted, created_at=created, updated_at=submitted or created,
         )
 
@@ -826,3 +824,13 @@ class _Builder:
                     previous["updated_at"] = row["created_at"]
                 previous = row
         return [g for g in generations if g]
+
+
+def _metrics(stats: dict[str, int] | None) -> dict[str, int] | None:
+    """Name the week's numbers as the status page does, so weeks compare in Team status."""
+    if stats is None:
+        return None
+    return {status.KPI_TOUCHES: stats["partner_touches"],
+            status.KPI_NEW_DEALS: stats["new_opportunities"],
+            status.KPI_DEALS_WON: stats["deals_won"],
+            status.KPI_REVENUE_WON: stats["revenue_won"]}

@@ -211,6 +211,9 @@ class Opportunity(Base):
         Index("idx_opportunities_assigned_user", "assigned_user_id"),
         Index("idx_opportunities_close_date", "expected_close_date"),
         Index("idx_opportunities_actual_close", "actual_close_date"),
+        # The grid's default sort and the board's top cards per stage.
+        Index("idx_opportunities_updated_at", "updated_at"),
+        Index("idx_opportunities_stage_value", "stage", "deal_value"),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -382,3 +385,59 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     old_values: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     new_values: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+# --- scheduler and alert bookkeeping (scheduler/, services/alerts.py, services/jobs.py) ---
+
+JOB_OUTCOMES = ("running", "ok", "failed")
+
+
+class AlertCondition(Base):
+    """A condition an alert rule has raised once (its key names the episode, see
+    services/alerts.py): kept when the alerts are read or deleted, so a deleted alert does
+    not come back on the next run."""
+
+    __tablename__ = "alert_conditions"
+    __table_args__ = (CheckConstraint(_in("alert_type", ALERT_TYPES), name="alert_type"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    alert_type: Mapped[str] = mapped_column(String(50))
+    raised_at: Mapped[datetime] = _created()
+
+
+class JobRun(Base):
+    """One run of a scheduled job: who ran it, how long it took, what it did or why it failed."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", JOB_OUTCOMES), name="outcome"),
+        CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_ms"),
+        Index("idx_job_runs_job_started", "job_name", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    job_name: Mapped[str] = mapped_column(String(50))
+    instance_id: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20), default="running",
+                                         server_default="running")
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulerLeader(Base):
+    """The scheduler instance holding the leader lock, and its heartbeat: a single row."""
+
+    __tablename__ = "scheduler_leader"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    instance_id: Mapped[str] = mapped_column(String(100))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

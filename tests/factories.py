@@ -9,7 +9,15 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer, hash_password
-from isv.models import CommissionStructure, Opportunity, Partner, StageHistory, User
+from isv.models import (
+    CommissionStructure,
+    Opportunity,
+    Partner,
+    QuarterlyGoal,
+    StageHistory,
+    Task,
+    User,
+)
 
 _n = itertools.count(1)
 
@@ -63,3 +71,23 @@ def make_opportunity(session: Session, partner: Partner, **overrides) -> Opportu
                              changed_at=opp.created_at))
     session.flush()
     return opp
+
+
+def make_task(session: Session, user: User, **overrides) -> Task:
+    n = next(_n)
+    values = dict(user_id=user.id, title=f"Task {n}", priority="medium", status="pending")
+    values.update(overrides)
+    task = Task(**values)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def make_goal(session: Session, user: User, **overrides) -> QuarterlyGoal:
+    values = dict(user_id=user.id, year=2026, quarter=1, goal_type="revenue",
+                  revenue_target=Decimal("100000.00"))
+    values.update(overrides)
+    goal = QuarterlyGoal(**values)
+    session.add(goal)
+    session.flush()
+    return goal

@@ -214,7 +214,8 @@ def _structure_for_write(session: Session, viewer: Viewer,
     return row
 
 
-def _flag(field: str, value: Any) -> bool:
+def flag(field: str, value: Any) -> bool:
+    """Read a yes/no value: a bool, or true/false, yes/no, 1/0 (empty is false)."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower() if value is not None else ""
@@ -225,13 +226,14 @@ def _flag(field: str, value: Any) -> bool:
     raise ValidationError(field, f"{value!r} is not true or false")
 
 
-def _clean(field: str, value: Any) -> Any:
+def clean_field(field: str, value: Any) -> Any:
+    """Check one of STRUCTURE_FIELDS: the rule the forms and the importer share."""
     if field == "structure_type":
         return validate.choice("structure_type", value, STRUCTURE_TYPES)
     if field == "commission_percentage":
         return validate.percent("commission_percentage", value, required=True)
     if field == "is_lifetime":
-        return _flag("is_lifetime", value)
+        return flag("is_lifetime", value)
     if field == "min_deal_size":
         amount = validate.money("min_deal_size", value)
         return Decimal("0.00") if amount is None else amount
@@ -246,15 +248,21 @@ def _clean(field: str, value: Any) -> Any:
     raise ValidationError(field, "is not a commission structure field that can be changed")
 
 
-def _check_whole(session: Session, partner: Partner, values: dict[str, Any], *,
-                 except_id: uuid.UUID | None) -> None:
-    """Rules across fields: the deal-size band, the date range, the natural key."""
+def check_terms(values: dict[str, Any]) -> None:
+    """Rules across cleaned fields: the deal-size band and the date range run the right way."""
     low, high = values["min_deal_size"], values["max_deal_size"]
     if high is not None and high < low:
         raise ValidationError("max_deal_size", f"{high} is below min_deal_size {low}")
     start, end = values["effective_from"], values["effective_to"]
     if end is not None and end < start:
         raise ValidationError("effective_to", f"{end} is before effective_from {start}")
+
+
+def _check_whole(session: Session, partner: Partner, values: dict[str, Any], *,
+                 except_id: uuid.UUID | None) -> None:
+    """Rules across fields: the deal-size band, the date range, the natural key."""
+    check_terms(values)
+    low, start = values["min_deal_size"], values["effective_from"]
     stmt = select(CommissionStructure.id).where(
         CommissionStructure.partner_id == partner.id,
         CommissionStructure.structure_type == values["structure_type"],
@@ -280,7 +288,7 @@ def create_structure(*, session: Session, viewer: Viewer, partner_id: Any, struc
            "is_lifetime": is_lifetime, "min_deal_size": min_deal_size,
            "max_deal_size": max_deal_size, "effective_from": effective_from,
            "effective_to": effective_to, "notes": notes}
-    values = {field: _clean(field, value) for field, value in raw.items()}
+    values = {field: clean_field(field, value) for field, value in raw.items()}
     _check_whole(session, partner, values, except_id=None)
     row = CommissionStructure(partner_id=partner.id, **values)
     session.add(row)
@@ -294,7 +302,7 @@ def update_structure(*, session: Session, viewer: Viewer, structure_id: Any,
                      **fields: Any) -> CommissionStructure:
     """Change a structure's fields (any of STRUCTURE_FIELDS); its partner stays the same."""
     row = _structure_for_write(session, viewer, structure_id)
-    values = {field: _clean(field, value) for field, value in fields.items()}
+    values = {field: clean_field(field, value) for field, value in fields.items()}
     whole = {f: values.get(f, getattr(row, f)) for f in STRUCTURE_FIELDS}
     _check_whole(session, session.get(Partner, row.partner_id), whole, except_id=row.id)
     old, new = audit.changes(row, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -137,20 +138,31 @@ def _partner_for_deal(session: Session, viewer: Viewer, partner_id: Any) -> Part
         raise ValidationError("partner_id", "is required")
     partner = session.scalar(select(Partner).where(
         Partner.id == parse_id("partner_id", partner_id), scope.partners_visible(viewer)))
-    if partner is None or not (viewer.sees_everything or partner.owner_id == viewer.id):
+    if partner is None or not may_add_deals(viewer, partner):
         raise ValidationError("partner_id", "no such partner among those you may add deals to")
     return partner
 
 
-def _assignee(session: Session, value: Any) -> uuid.UUID | None:
+def may_add_deals(viewer: Viewer, partner: Partner) -> bool:
+    """Whether the viewer may add deals to this partner: any, or a partnership manager's own."""
+    return viewer.can(WRITE_OPPORTUNITIES) and (
+        viewer.sees_everything or partner.owner_id == viewer.id)
+
+
+def check_assignee(user: User, *, closed: bool) -> uuid.UUID:
+    """An open deal needs an active owner; a closed one keeps whoever worked it, even if gone."""
+    if not user.is_active and not closed:
+        raise ValidationError("assigned_user_id", f"{user.email} is deactivated")
+    return user.id
+
+
+def _assignee(session: Session, value: Any, *, closed: bool) -> uuid.UUID | None:
     if _blank(value):
         return None
     user = session.get(User, parse_id("assigned_user_id", value))
     if user is None:
         raise ValidationError("assigned_user_id", "no such user")
-    if not user.is_active:
-        raise ValidationError("assigned_user_id", f"{user.email} is deactivated")
-    return user.id
+    return check_assignee(user, closed=closed)
 
 
 def _structure(session: Session, value: Any, partner_id: uuid.UUID) -> uuid.UUID | None:
@@ -165,7 +177,7 @@ def _structure(session: Session, value: Any, partner_id: uuid.UUID) -> uuid.UUID
 
 
 def _external_id(session: Session, value: Any, except_id: uuid.UUID | None) -> str | None:
-    external_id = validate.text("external_id", value, max_len=100)
+    external_id = clean_field("external_id", value)
     if external_id is None:
         return None
     stmt = select(Opportunity.id).where(Opportunity.external_id == external_id)
@@ -176,25 +188,39 @@ def _external_id(session: Session, value: Any, except_id: uuid.UUID | None) -> s
     return external_id
 
 
-def _created_at(value: Any) -> datetime:
-    if value is None:
-        return utcnow()
+def clean_created_at(value: Any) -> datetime:
+    """When a deal was created: now when not given, else a moment that is not in the future."""
+    return utcnow() if value is None else clean_moment("created_at", value)
+
+
+def clean_moment(field: str, value: Any) -> datetime:
+    """A past moment, ISO 8601 (a little clock skew allowed); no zone means the deployment's."""
     if not isinstance(value, datetime):
         try:
             value = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise ValidationError(
-                "created_at", f"{value!r} is not a time like 2026-03-01T09:30:00") from None
+                field, f"{value!r} is not a time like 2026-03-01T09:30:00") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(get_settings().timezone))
     if value > utcnow() + _CLOCK_SKEW:
-        raise ValidationError("created_at", f"{value:%Y-%m-%d %H:%M} is in the future")
+        raise ValidationError(field, f"{value:%Y-%m-%d %H:%M} is in the future")
     if value.date() < validate.MIN_DATE:
-        raise ValidationError("created_at", f"{value:%Y-%m-%d} is before {validate.MIN_DATE}")
+        raise ValidationError(field, f"{value:%Y-%m-%d} is before {validate.MIN_DATE}")
     return value
 
 
-def _clean(session: Session, field: str, value: Any, except_id: uuid.UUID | None) -> Any:
+def _clean(session: Session, field: str, value: Any, except_id: uuid.UUID | None, *,
+           closed: bool = False) -> Any:
+    if field == "assigned_user_id":
+        return _assignee(session, value, closed=closed)
+    if field == "external_id":
+        return _external_id(session, value, except_id)
+    return clean_field(field, value)
+
+
+def clean_field(field: str, value: Any) -> Any:
+    """Check a deal field that needs no lookup (external_id: its form, not whether it is free)."""
     if field == "customer_name":
         return validate.text("customer_name", value, max_len=255, required=True)
     if field == "customer_contact_email":
@@ -203,12 +229,10 @@ def _clean(session: Session, field: str, value: Any, except_id: uuid.UUID | None
         return validate.money("deal_value", value, required=True)
     if field == "expected_close_date":
         return validate.day("expected_close_date", value)
-    if field == "assigned_user_id":
-        return _assignee(session, value)
     if field == "notes":
         return validate.text("notes", value, max_len=NOTES_MAX)
     if field == "external_id":
-        return _external_id(session, value, except_id)
+        return validate.text("external_id", value, max_len=100)
     raise ValidationError(field, "is not an opportunity field that can be changed")
 
 
@@ -288,11 +312,13 @@ def create_opportunity(*, session: Session, viewer: Viewer, partner_id: Any,
     """Add a deal for a partner and open its stage history."""
     require(viewer, WRITE_OPPORTUNITIES, "add opportunities")
     partner = _partner_for_deal(session, viewer, partner_id)
-    created = _created_at(created_at)
+    created = clean_created_at(created_at)
     raw = {"customer_name": customer_name, "customer_contact_email": customer_contact_email,
            "deal_value": deal_value, "expected_close_date": expected_close_date,
            "assigned_user_id": assigned_user_id, "notes": notes, "external_id": external_id}
-    values = {field: _clean(session, field, value, None) for field, value in raw.items()}
+    closed = stage in CLOSED_STAGES
+    values = {field: _clean(session, field, value, None, closed=closed)
+              for field, value in raw.items()}
     values.update(settle_stage(
         current_stage=None, current_close=None, current_reason=None,
         given={"stage": stage, "probability": probability,
@@ -319,10 +345,11 @@ def _save(session: Session, viewer: Viewer, opp: Opportunity, given: dict[str, A
     if "partner_id" in given:
         partner_id = _partner_for_deal(session, viewer, given["partner_id"]).id
         values["partner_id"] = partner_id
+    closed = given.get("stage", opp.stage) in CLOSED_STAGES
     for field in ("customer_name", "customer_contact_email", "deal_value",
                   "expected_close_date", "assigned_user_id", "notes", "external_id"):
         if field in given:
-            values[field] = _clean(session, field, given[field], opp.id)
+            values[field] = _clean(session, field, given[field], opp.id, closed=closed)
     stage_given = {k: given[k] for k in _STAGE_FIELDS if k in given}
     if stage_given:
         values.update(settle_stage(
@@ -580,3 +607,111 @@ def list_opportunities(*, session: Session, viewer: Viewer,
         for r in session.execute(stmt)
     ]
     return rows, int(total or 0)
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    """One pipeline-board column header: how many deals, their value and weighted value."""
+
+    stage: str
+    count: int
+    value: Decimal
+    weighted: Decimal
+
+
+def stage_totals(*, session: Session, viewer: Viewer,
+                 filters: OpportunityFilters | None = None) -> dict[str, StageTotal]:
+    """Count, Σ value and Σ weighted value per stage over every deal matching the filters.
+
+    Aggregated in SQL over the whole filtered set (never just the rows on screen). The
+    weighted value is summed per (stage, probability) in SQL and multiplied out in Python
+    Decimal, so it is exact on both databases. Every stage is present, with zeros when empty.
+    """
+    where = _conditions(viewer, filters or OpportunityFilters())
+    stmt = (
+        select(Opportunity.stage, Opportunity.probability, func.count(),
+               func.sum(Opportunity.deal_value))
+        .select_from(Opportunity)
+        .join(Partner, Partner.id == Opportunity.partner_id)
+        .where(*where)
+        .group_by(Opportunity.stage, Opportunity.probability)
+    )
+    counts = dict.fromkeys(STAGES, 0)
+    values = {stage: Decimal("0.00") for stage in STAGES}
+    weighted = {stage: Decimal("0.00") for stage in STAGES}
+    for stage, probability, count, total in session.execute(stmt):
+        # SUM keeps the Money type, so on SQLite the cents come back as an exact Decimal.
+        total = Decimal(total or 0)
+        counts[stage] += int(count)
+        values[stage] += total
+        weighted[stage] += total * (probability or Decimal(0)) / 100
+    return {stage: StageTotal(stage=stage, count=counts[stage], value=values[stage],
+                              weighted=weighted[stage])
+            for stage in STAGES}
+
+
+def stage_entered_at(*, session: Session, viewer: Viewer,
+                     opportunity_ids: list[Any]) -> dict[uuid.UUID, datetime]:
+    """When each of these deals entered its current stage (its latest history row into it).
+
+    One query for a whole board of cards; deals the viewer may not see are left out, and a
+    deal without a matching history row falls back to its creation time.
+    """
+    ids = [parse_id("opportunity_id", i) for i in opportunity_ids]
+    if not ids:
+        return {}
+    entered = func.max(StageHistory.changed_at)
+    stmt = (
+        select(Opportunity.id, Opportunity.created_at, entered)
+        .select_from(Opportunity)
+        .outerjoin(StageHistory, (StageHistory.opportunity_id == Opportunity.id)
+                   & (StageHistory.to_stage == Opportunity.stage))
+        .where(Opportunity.id.in_(ids), scope.opportunities_visible(viewer))
+        .group_by(Opportunity.id, Opportunity.created_at)
+    )
+    return {opp_id: last or created_at
+            for opp_id, created_at, last in session.execute(stmt)}
+
+
+def top_by_stage(*, session: Session, viewer: Viewer,
+                 filters: OpportunityFilters | None = None,
+                 stages: tuple[str, ...] = STAGES, per_stage: int = 20,
+                 sort: str = "-deal_value") -> dict[str, list[OpportunityRow]]:
+    """The first `per_stage` deals of each stage among those matching the filters.
+
+    Ranked in SQL by a window function over the filtered set: one pass whatever the number
+    of stages, and only the winners are loaded. `sort` works as in list_opportunities.
+    """
+    if isinstance(per_stage, bool) or not isinstance(per_stage, int) or \
+            not 1 <= per_stage <= MAX_PAGE:
+        raise ValidationError("per_stage", f"must be a whole number from 1 to {MAX_PAGE}")
+    for stage in stages:
+        validate.choice("stage", stage, STAGES)
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise ValidationError("sort", f"{key!r} is not one of {', '.join(SORT_KEYS)}")
+    order = (SORT_KEYS[key].desc() if sort.startswith("-") else SORT_KEYS[key].asc()).nulls_last()
+    where = [*_conditions(viewer, filters or OpportunityFilters()),
+             Opportunity.stage.in_(stages)]
+    rank = func.row_number().over(partition_by=Opportunity.stage,
+                                  order_by=(order, Opportunity.id)).label("rank")
+    ranked = (select(Opportunity.id, rank)
+              .join(Partner, Partner.id == Opportunity.partner_id)
+              .outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
+              .where(*where).subquery())
+    winners = select(ranked.c.id).where(ranked.c.rank <= per_stage)
+    stmt = (select(Opportunity, Partner.name, Partner.domain, _Assignee.first_name,
+                   _Assignee.last_name, _Assignee.email)
+            .join(Partner, Partner.id == Opportunity.partner_id)
+            .outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
+            .where(Opportunity.id.in_(winners))
+            .order_by(order, Opportunity.id))
+    own = {f.name for f in dataclass_fields(OpportunityRow)} - {
+        "partner_name", "domain", "assigned_user_name", "assigned_user_email"}
+    out: dict[str, list[OpportunityRow]] = {stage: [] for stage in stages}
+    for opp, partner_name, domain, first, last, email in session.execute(stmt):
+        out[opp.stage].append(OpportunityRow(
+            **{name: getattr(opp, name) for name in own}, partner_name=partner_name,
+            domain=domain, assigned_user_name=f"{first} {last}" if first is not None else None,
+            assigned_user_email=email))
+    return out

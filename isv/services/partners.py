@@ -169,7 +169,8 @@ def _check_name_free(session: Session, name: str, *, except_id: uuid.UUID | None
         raise ValidationError("name", f"a partner named {taken!r} already exists")
 
 
-def _clean(session: Session, field: str, value: Any) -> Any:
+def clean_field(session: Session, field: str, value: Any) -> Any:
+    """Check one of PARTNER_FIELDS: the rule the forms and the importer share."""
     if field == "name":
         return validate.text("name", value, max_len=255, required=True)
     if field == "domain":
@@ -226,7 +227,7 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
         else "healthy",
         "owner_id": owner_id, "notes": notes,
     }
-    values = {field: _clean(session, field, value) for field, value in values.items()}
+    values = {field: clean_field(session, field, value) for field, value in values.items()}
     _check_name_free(session, values["name"], except_id=None)
     partner = Partner(**values)
     session.add(partner)
@@ -244,7 +245,7 @@ def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
         new_owner = fields["owner_id"]
         if new_owner is None or parse_id("owner_id", new_owner) != viewer.id:
             raise Forbidden("A partnership manager may not give their partner to someone else.")
-    values = {field: _clean(session, field, value) for field, value in fields.items()}
+    values = {field: clean_field(session, field, value) for field, value in fields.items()}
     if "name" in values:
         _check_name_free(session, values["name"], except_id=partner.id)
     old, new = audit.changes(partner, values)
@@ -298,16 +299,23 @@ def delete_partner(*, session: Session, viewer: Viewer, partner_id: Any) -> None
 
 # --- touches ---------------------------------------------------------------------------
 
+def clean_touch(*, activity_type: Any, occurred_on: Any,
+                summary: Any) -> tuple[str, date, str | None]:
+    """Check a touch: a known type, a day that is not in the future, a summary of sane length."""
+    activity_type = validate.choice("activity_type", activity_type, ACTIVITY_TYPES)
+    occurred_on = validate.day("occurred_on", occurred_on, required=True)
+    if occurred_on > local_today():
+        raise ValidationError("occurred_on", f"{occurred_on} is in the future")
+    summary = validate.text("summary", summary, max_len=NOTES_MAX)
+    return activity_type, occurred_on, summary
+
+
 def log_touch(*, session: Session, viewer: Viewer, partner_id: Any, activity_type: str,
               occurred_on: Any, summary: str | None = None) -> PartnerActivity:
     """Record a touch with a partner (call, meeting, email, qbr, event, other)."""
     partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
-    activity_type = validate.choice("activity_type", activity_type, ACTIVITY_TYPES)
-    occurred_on = validate.day("occurred_on", occurred_on, required=True)
-    today = local_today()
-    if occurred_on > today:
-        raise ValidationError("occurred_on", f"{occurred_on} is in the future")
-    summary = validate.text("summary", summary, max_len=NOTES_MAX)
+    activity_type, occurred_on, summary = clean_touch(
+        activity_type=activity_type, occurred_on=occurred_on, summary=summary)
     touch = PartnerActivity(partner_id=partner.id, user_id=viewer.id,
                             activity_type=activity_type, occurred_on=occurred_on,
                             summary=summary)

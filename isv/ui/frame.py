@@ -8,6 +8,7 @@ import streamlit as st
 
 from isv.auth import Viewer
 from isv.ui import login, nav, state
+from isv.ui.alerts import bell as alert_bell
 from isv.ui.labels import role_label
 from isv.ui.widgets import escape_md
 
@@ -37,6 +38,7 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
     with st.sidebar:
         st.markdown(f"**{escape_md(viewer.name or viewer.email)}**  \n"
                     f"{escape_md(role_label(viewer.role))}")
+        alert_bell(viewer)
         if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
             gate.sign_out("logout")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from isv.config import get_settings
@@ -47,3 +48,111 @@ def moment_label(value: datetime | None, *, none: str = "never") -> str:
     if value is None:
         return none
     return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+# --- deals and commissions (pipeline pages) ---------------------------------------------
+
+STAGE_LABELS = {
+    "lead": "Lead",
+    "demo": "Demo",
+    "poc": "PoC",
+    "proposal": "Proposal",
+    "closed_won": "Closed won",
+    "closed_lost": "Closed lost",
+}
+STRUCTURE_TYPE_LABELS = {"referral": "Referral", "msp": "MSP", "reseller": "Reseller"}
+ACTIVITY_LABELS = {"call": "Call", "meeting": "Meeting", "email": "Email", "qbr": "QBR",
+                   "event": "Event", "other": "Other"}
+# Text, not colour: a slipped deal is flagged with a symbol and a word.
+SLIPPED_LABEL = "⚠ Slipped"
+
+
+def stage_label(stage: str | None) -> str:
+    return STAGE_LABELS.get(stage, stage) if stage else "—"
+
+
+def structure_type_label(kind: str | None) -> str:
+    return STRUCTURE_TYPE_LABELS.get(kind, kind) if kind else "—"
+
+
+def activity_label(kind: str | None) -> str:
+    return ACTIVITY_LABELS.get(kind, kind) if kind else "—"
+
+
+def money_label(amount, *, none: str = "—") -> str:
+    """'$1,234,567.89': an exact Decimal rounded half-even to cents, only for display."""
+    if amount is None:
+        return none
+    cents = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    sign = "−" if cents < 0 else ""
+    return f"{sign}${abs(cents):,.2f}"
+
+
+def percent_label(value, *, none: str = "—") -> str:
+    if value is None:
+        return none
+    return f"{Decimal(value).normalize():f}%"
+
+
+def money_short_label(amount, *, none: str = "—") -> str:
+    """'$4.17M', '$417K', '$950': for narrow places; the exact amount belongs nearby."""
+    if amount is None:
+        return none
+    value = Decimal(amount)
+    sign = "−" if value < 0 else ""
+    value = abs(value)
+    for size, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(1000), "K")):
+        if value >= size:
+            scaled = (value / size).quantize(Decimal("0.01") if value < size * 10
+                                             else Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+            return f"{sign}${scaled.normalize():f}{suffix}"
+    return f"{sign}${value.quantize(Decimal('1'), rounding=ROUND_HALF_EVEN)}"
+
+
+# --- my week (weekly status, tasks, goals) ----------------------------------------------
+
+PRIORITY_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
+TASK_STATUS_LABELS = {
+    "pending": "Pending",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "rolled_over": "↻ Rolled over",
+}
+GOAL_TYPE_LABELS = {"revenue": "Revenue", "opportunities": "New opportunities",
+                    "partnerships": "New partners"}
+STATUS_STATE_LABELS = {"submitted": "✔ Submitted", "draft": "✎ Draft, not submitted",
+                       "missing": "✖ Not started"}
+
+
+def priority_label(priority: str | None) -> str:
+    return PRIORITY_LABELS.get(priority, priority) if priority else "—"
+
+
+def task_status_label(status: str | None) -> str:
+    return TASK_STATUS_LABELS.get(status, status) if status else "—"
+
+
+def goal_type_label(goal_type: str | None) -> str:
+    return GOAL_TYPE_LABELS.get(goal_type, goal_type) if goal_type else "—"
+
+
+def status_state_label(state: str | None) -> str:
+    return STATUS_STATE_LABELS.get(state, state) if state else "—"
+
+
+# --- import / export (spec/IMPORT.md) ---------------------------------------------------
+
+ENTITY_LABELS = {
+    "users": "Users",
+    "partners": "Partners",
+    "commissions": "Commission structures",
+    "opportunities": "Opportunities",
+    "stage_history": "Stage history",
+    "goals": "Quarterly goals",
+    "activities": "Partner touches",
+}
+
+
+def entity_label(entity: str | None) -> str:
+    return ENTITY_LABELS.get(entity, entity) if entity else "—"

@@ -154,14 +154,16 @@ class Gate:
             self.sign_out(check.reason or "unknown")
         st.session_state[state.VIEWER] = check.viewer
         st.session_state.pop(state.END_REASON, None)
-        self._repeat_set_cookie()
+        self._keep_cookie_set()
         return check.viewer
 
-    def _repeat_set_cookie(self) -> None:
-        # The login run draws the library's set-cookie component and then reruns at once,
-        # which can unmount it before the browser has stored the cookie. Drawing the same
-        # cookie again from the first run after login, which stays on screen, makes it stick.
-        exp_date = st.session_state.pop(state.SET_COOKIE, None)
+    def _keep_cookie_set(self) -> None:
+        # The login run draws the library's set-cookie component and reruns at once, which
+        # can unmount it before the browser has stored the cookie; the next run may itself
+        # be cut short by another rerun. So every run of a form-login session draws the same
+        # component (same key, same value) in the same place: it stays mounted until it has
+        # done its work, and setting the same cookie again is harmless.
+        exp_date = st.session_state.get(state.COOKIE_EXP)
         if exp_date is None:
             return
         model = self.authenticator.cookie_controller.cookie_model
@@ -172,12 +174,6 @@ class Gate:
 
     def login_page(self) -> None:
         """The login form; after a successful login, start the server session and rerun."""
-        if st.session_state.pop(state.DELETE_COOKIE, False):
-            # sign_out() asked the browser to delete the cookie and then reran at once, which
-            # can unmount the cookie component before it acts; ask again from a run that
-            # stays on screen. (The old cookie is refused anyway: its session has ended.)
-            with self._cookie_slot.container():
-                self.authenticator.cookie_controller.delete_cookie()
         _, middle, _ = st.columns([1, 2, 1])
         with middle:
             st.title("ISV Pipeline Tracker")
@@ -194,6 +190,12 @@ class Gate:
             error = st.session_state.get(state.LOGIN_ERROR)
             if error and st.session_state.get(state.AUTH_STATUS) is False:
                 st.error(escape_md(error), icon=":material/lock:")
+        if st.session_state.get(state.DELETE_COOKIE):
+            # sign_out() asked the browser to delete the cookie and reran at once, which can
+            # unmount the component before it acts: keep asking while the login form shows.
+            # (The old cookie is refused anyway: its server session has ended.)
+            with self._cookie_slot.container():
+                self.authenticator.cookie_controller.delete_cookie()
 
     def _start_session(self) -> None:
         user_id = st.session_state.pop(state.PENDING_USER)
@@ -208,8 +210,9 @@ class Gate:
             auth.start_session(session=session, user=user, token=token)
         st.session_state[state.SESSION_TOKEN] = token
         st.session_state.pop(state.END_REASON, None)
+        st.session_state.pop(state.DELETE_COOKIE, None)
         if exp_date is not None:
-            st.session_state[state.SET_COOKIE] = exp_date
+            st.session_state[state.COOKIE_EXP] = exp_date
 
     def sign_out(self, reason: str = "logout") -> NoReturn:
         """End this browser's sign-in (and on logout its server session), then rerun."""

@@ -18,6 +18,8 @@ from isv.models import ROLES
 
 EVERYONE = frozenset(ROLES)
 USER_ADMINS = frozenset({"vp", "admin"})
+OWN_WORK_ROLES = frozenset({"vp", "sales_manager", "partnership_manager"})
+TEAM_READERS = frozenset({"vp", "sales_manager", "admin"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class PageSpec:
     icon: str
     section: str
     roles: frozenset[str]
+    # False: registered (reachable by link and st.switch_page) but not listed in the
+    # sidebar, e.g. a detail page opened from a row of a list page.
+    visible: bool = True
 
     @property
     def file(self) -> Path:
@@ -38,9 +43,38 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
+    # First, so it is everyone's landing page.
+    PageSpec("pages/dashboard.py", "Executive dashboard", ":material/monitoring:", "Analytics",
+             EVERYONE),
     PageSpec("pages/partners.py", "Partners", ":material/handshake:", "Partner program",
              EVERYONE),
+    # Detail pages open from a row of their list page; kept out of the sidebar.
+    PageSpec("pages/partner_detail.py", "Partner detail", ":material/storefront:",
+             "Partner program", EVERYONE, visible=False),
+    PageSpec("pages/commissions.py", "Commission calculator", ":material/calculate:",
+             "Partner program", EVERYONE),
+    # Every role reads deals; admin sees these pages read-only (the services refuse its writes).
+    PageSpec("pages/opportunities.py", "Opportunities", ":material/table:", "Pipeline",
+             EVERYONE),
+    PageSpec("pages/board.py", "Pipeline board", ":material/view_kanban:", "Pipeline",
+             EVERYONE),
+    PageSpec("pages/opportunity_detail.py", "Opportunity detail", ":material/request_quote:",
+             "Pipeline", EVERYONE, visible=False),
+    # Every role: admin imports users and exports everything; the services refuse the rest.
+    PageSpec("pages/import_data.py", "Import / export", ":material/swap_vert:", "Pipeline",
+             EVERYONE),
+    # My week: admin files no status and keeps no tasks or goals (DESIGN.md roles table), but
+    # reads the team's status and goals; on Goals it sees the team's only.
+    PageSpec("pages/weekly_status.py", "Weekly status", ":material/edit_note:", "My week",
+             OWN_WORK_ROLES),
+    PageSpec("pages/team_status.py", "Team status", ":material/groups:", "My week",
+             TEAM_READERS),
+    PageSpec("pages/tasks.py", "Tasks", ":material/checklist:", "My week", OWN_WORK_ROLES),
+    PageSpec("pages/goals.py", "Goals", ":material/flag:", "My week",
+             OWN_WORK_ROLES | {"admin"}),
+    PageSpec("pages/alerts.py", "Alerts", ":material/notifications:", "My week", EVERYONE),
     PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "Admin", USER_ADMINS),
+    PageSpec("pages/system.py", "System", ":material/monitor_heart:", "Admin", USER_ADMINS),
 )
 
 
@@ -65,10 +99,13 @@ def spec_for_file(file: str | Path) -> PageSpec | None:
 def navigation(viewer: Viewer) -> st.Page:
     """Register the viewer's pages with Streamlit and return the one to run."""
     sections = {
-        section: [st.Page(page.file, title=page.title, icon=page.icon) for page in pages]
+        section: [st.Page(page.file, title=page.title, icon=page.icon,
+                          visibility="visible" if page.visible else "hidden")
+                  for page in pages]
         for section, pages in sections_for(viewer.role).items()
     }
-    return st.navigation(sections, position="sidebar")
+    # Expanded: every page the role may use is one click away, not behind "View more".
+    return st.navigation(sections, position="sidebar", expanded=True)
 
 
 def login_navigation(login_page: Callable[[], None]) -> st.Page:

@@ -16,9 +16,9 @@ SESSION_TOKEN = "isv_session_token"  # f"{username}|{cookie exp_date}", the serv
 PENDING_USER = "isv_pending_login"   # user id between a form login and its server session
 LOGIN_ERROR = "isv_login_error"      # the refusal shown under the login form
 END_REASON = "isv_end_reason"        # why the last session ended, shown above the login form
-FLASH = "isv_flash"                  # a confirmation that survives one st.rerun()
-DELETE_COOKIE = "isv_delete_cookie"  # the login page deletes the cookie once more (see login)
-SET_COOKIE = "isv_set_cookie"        # the first run after login sets the cookie once more
+FLASH = "isv_flash"                  # a confirmation shown for a few seconds of reruns
+COOKIE_EXP = "isv_cookie_exp"        # exp_date of the cookie set at form login (see login)
+DELETE_COOKIE = "isv_delete_cookie"  # signed out: keep asking the browser to drop the cookie
 FRAME_RAN = "isv_frame_ran"          # set by frame.start(), taken by the page it runs
 
 
@@ -30,5 +30,5 @@ def current_viewer() -> Viewer | None:
 
 def clear_login() -> None:
     """Forget who is signed in, in this browser session only."""
-    for key in (VIEWER, SESSION_TOKEN, PENDING_USER):
+    for key in (VIEWER, SESSION_TOKEN, PENDING_USER, COOKIE_EXP):
         st.session_state.pop(key, None)

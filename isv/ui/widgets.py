@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -74,15 +75,28 @@ def run(fn: Callable[..., T], /, *, errors: FieldErrors | None = None, **kwargs:
     return None
 
 
+FLASH_SECONDS = 10
+
+
 def flash(message: str) -> None:
     """Keep a confirmation to show after the next st.rerun()."""
-    st.session_state[state.FLASH] = message
+    st.session_state[state.FLASH] = (message, time.monotonic())
 
 
 def show_flash() -> None:
-    message = st.session_state.pop(state.FLASH, None)
-    if message:
-        st.success(escape_md(message), icon=":material/check_circle:")
+    """Show the pending confirmation for a few seconds of reruns, not just the next one.
+
+    Streamlit may rerun on its own right after a save (a component reporting back), and a
+    message shown for one run only would vanish before anyone read it.
+    """
+    pending = st.session_state.get(state.FLASH)
+    if not pending:
+        return
+    message, since = pending
+    if time.monotonic() - since > FLASH_SECONDS:
+        st.session_state.pop(state.FLASH, None)
+        return
+    st.success(escape_md(message), icon=":material/check_circle:")
 
 
 def reset(*keys: str) -> None:

@@ -13,6 +13,7 @@ from isv.models import UserSession
 from isv.services import users
 from isv.types import utcnow
 from isv.ui import state
+from isv.ui.nav import pages_for
 from tests.app.conftest import LOGINS, messages, new_app, signed_in, submit_login
 
 VP = LOGINS["vp"]
@@ -35,7 +36,7 @@ def test_right_password_shows_the_app_and_starts_a_server_session(app_db):
     at = submit_login(new_app().run(), VP.email, VP.password)
     assert not at.exception
     assert signed_in(at)
-    assert [t.value for t in at.title] == ["Partners"]
+    assert [t.value for t in at.title] == [pages_for("vp")[0].title]  # the first page
     assert at.session_state[state.VIEWER].email == VP.email
     with session_scope() as s:
         check = auth.check_session(session=s, token=at.session_state[state.SESSION_TOKEN])

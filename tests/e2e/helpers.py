@@ -44,17 +44,14 @@ def expect_login_form(page: Page) -> None:
     expect(sign_out_button(page)).to_have_count(0)
 
 
-def nav_entries(page: Page) -> list[str]:
-    """The page titles in the sidebar navigation (call once the app is on screen)."""
+def nav_entries(page: Page, expected: list[str]) -> list[str]:
+    """The page titles in the sidebar navigation, once as many as expected have appeared."""
     expect(sign_out_button(page)).to_be_visible()
-    # Each link reads "<icon name>\n\n<title>"; the title is the last line.
-    texts = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-    return [text.split("\n")[-1].strip() for text in texts]
-
-
-def expected_entries(titles: list[str]) -> list[str]:
+    links = page.get_by_test_id("stSidebarNavLink")
     # Streamlit shows no navigation at all for a single page.
-    return titles if len(titles) > 1 else []
+    expect(links).to_have_count(len(expected) if len(expected) > 1 else 0)
+    # Each link reads "<icon name>\n\n<title>"; the title is the last line.
+    return [text.split("\n")[-1].strip() for text in links.all_inner_texts()]
 
 
 def wait_for_cookie(context: BrowserContext, name: str, timeout: float = 10) -> list[dict]:

@@ -10,7 +10,6 @@ from tests.e2e.conftest import COOKIE_NAME
 from tests.e2e.helpers import (
     expect_login_form,
     expect_refused,
-    expected_entries,
     nav_entries,
     open_app,
     sign_in,
@@ -29,7 +28,8 @@ def test_each_role_sees_exactly_its_navigation(server, context, role):
     account = server.accounts[role]
     page = open_app(context, server.url)
     sign_in(page, account.email, account.password)
-    assert nav_entries(page) == expected_entries([spec.title for spec in pages_for(role)])
+    titles = [spec.title for spec in pages_for(role) if spec.visible]
+    assert nav_entries(page, titles) == (titles if len(titles) > 1 else [])
     expect(page.get_by_text(account.name, exact=True)).to_be_visible()
 
 
@@ -89,9 +89,11 @@ def test_partner_directory_fits_the_screen(server, browser, width, height):
     account = server.accounts["vp"]
     ctx = browser.new_context(viewport={"width": width, "height": height})
     try:
-        page = open_app(ctx, server.url)
+        # A deep link: the login form shows at /partners, and the page opens after login.
+        page = open_app(ctx, server.url, "/partners")
         sign_in(page, account.email, account.password)
-        grid = page.get_by_test_id("stDataFrame")
+        expect(page.get_by_role("heading", name="Partners", exact=True)).to_be_visible()
+        grid = page.get_by_test_id("stDataFrame").first
         expect(grid).to_be_visible()
         expect(page.get_by_text("partners", exact=False).last).to_be_visible()
         expect(grid.locator("canvas").first).to_be_visible()

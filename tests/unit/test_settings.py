@@ -18,3 +18,8 @@ def test_production_with_a_real_secret_starts():
 
 def test_development_tolerates_the_default_key():
     Settings(env="development", cookie_key=DEFAULT_COOKIE_KEY).check_production_ready()
+
+
+def test_production_with_a_short_key_refuses_to_start():
+    with pytest.raises(RuntimeError, match="at least 32 bytes"):
+        Settings(env="production", cookie_key="short-secret").check_production_ready()

@@ -1,0 +1,164 @@
+"""How fast `isv import opportunities` loads a large file, against PostgreSQL's own COPY.
+
+    python -m bench.importer [--rows N] [--backend postgresql|sqlite]
+
+Each run makes a throwaway database (see bench/demo_build.py for where), migrates it, loads
+the demo's users and partners (`load_demo(opportunities=0)`), writes a CSV of N deals in the
+import format (deterministic: the same N gives the same file), and then times, each in its
+own transaction and committed:
+
+- import: `importer.import_file` as `isv import opportunities FILE` runs it: every cell
+  checked, references looked up, deals, their synthesized stage history and audit entries
+  written;
+- again: the same file once more: every row is compared and found unchanged, nothing written;
+- COPY (PostgreSQL only): `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same bytes into
+  a scratch table with the file's columns and types: loading with no checks at all, the
+  floor any importer is measured against.
+
+The figure to compare between machines is the ratio import / COPY (goal: at most 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import text
+
+from bench.demo_build import postgres_database, sqlite_database
+from isv import migrate
+from isv.auth import Viewer
+from isv.db import get_engine, session_scope
+from isv.demo import DEMO_LOGINS, LOST_REASONS, PARTNERS, load_demo
+from isv.models import OPEN_STAGES
+from isv.services import importer
+
+_SCRATCH = """
+CREATE TABLE bench_copy_opportunities (
+    external_id varchar(100), partner varchar(255), customer_name varchar(255),
+    customer_contact_email varchar(255), deal_value numeric(12, 2), stage varchar(50),
+    probability numeric(5, 2), expected_close_date date, actual_close_date date,
+    owner_email varchar(255), lost_reason varchar(500), notes text, created_at timestamptz
+)
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    backend: str
+    rows: int
+    import_s: float
+    import_cpu_s: float   # CPU time of this process (parse, checks, building rows): not the DB's
+    again_s: float
+    copy_s: float | None
+
+    def rate(self, seconds: float) -> float:
+        return self.rows / seconds if seconds else 0.0
+
+
+def opportunities_csv(rows: int, today: date, seed: int = 7) -> bytes:
+    """N deals over the demo's partners and people, a quarter of them closed."""
+    rng = random.Random(seed)
+    owners = [email for email, _, role, _ in DEMO_LOGINS if role != "admin"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.name for c in importer.COLUMNS["opportunities"]])
+    start = datetime.combine(today - timedelta(days=700), datetime.min.time(), tzinfo=UTC)
+    for n in range(rows):
+        created = start + timedelta(seconds=rng.randint(0, 600 * 86400))
+        stage = rng.choice((*OPEN_STAGES, "closed_won", "closed_lost"))
+        closed = stage.startswith("closed")
+        close = created.date() + timedelta(days=rng.randint(0, 90)) if closed else None
+        if close is not None and close >= today:
+            close = today - timedelta(days=1)
+        writer.writerow([
+            f"BENCH-{n + 1:07d}", rng.choice(PARTNERS)[0], f"Customer {n + 1}",
+            f"buyer{n + 1}@customer{n % 997}.example", f"{rng.randint(5_000, 900_000)}.00",
+            stage, "", (created.date() + timedelta(days=rng.randint(30, 200))).isoformat(),
+            close.isoformat() if close else "", rng.choice(owners),
+            rng.choice(LOST_REASONS) if stage == "closed_lost" else "",
+            "Imported from the CRM." if n % 9 == 0 else "", created.isoformat(),
+        ])
+    return out.getvalue().encode()
+
+
+def _timed_import(url: str, data: bytes) -> tuple[float, float, importer.ImportReport]:
+    started, cpu = time.perf_counter(), time.process_time()
+    with session_scope(url) as session:
+        report = importer.import_file(session=session, viewer=Viewer.system("bench"),
+                                      entity="opportunities", data=data,
+                                      filename="opportunities.csv")
+        if not report.ok:
+            raise RuntimeError("\n".join(report.error_lines()[:10]))
+    return time.perf_counter() - started, time.process_time() - cpu, report
+
+
+def _timed_copy(url: str, data: bytes) -> float:
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(_SCRATCH))
+    raw = engine.raw_connection()
+    try:
+        started = time.perf_counter()
+        with raw.driver_connection.cursor() as cursor:
+            with cursor.copy("COPY bench_copy_opportunities FROM STDIN "
+                             "(FORMAT csv, HEADER true)") as copy:
+                copy.write(data)
+        raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def run(url: str, backend: str, rows: int) -> Result:
+    migrate.upgrade(url)
+    with session_scope(url) as session:
+        summary = load_demo(session=session, opportunities=0)
+    data = opportunities_csv(rows, summary.today)
+    import_s, import_cpu_s, report = _timed_import(url, data)
+    assert report.entities[0].created == rows, report.entities[0].summary()
+    again_s, _, report = _timed_import(url, data)
+    assert report.entities[0].unchanged == rows, report.entities[0].summary()
+    copy_s = _timed_copy(url, data) if backend == "postgresql" else None
+    return Result(backend=backend, rows=rows, import_s=import_s, import_cpu_s=import_cpu_s,
+                  again_s=again_s, copy_s=copy_s)
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = argparse.ArgumentParser(prog="python -m bench.importer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), action="append",
+                        help="run only this backend (repeatable); default postgresql")
+    args = parser.parse_args(argv)
+    backends = args.backend or ["postgresql"]
+
+    print(f"import, {args.rows:,} opportunities from one CSV file")
+    results = []
+    for backend in backends:
+        database = postgres_database if backend == "postgresql" else sqlite_database
+        try:
+            with database() as url:
+                result = run(url, backend, args.rows)
+        except Exception as exc:  # a missing server should not hide the other figure
+            print(f"  {backend:<10} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            continue
+        results.append(result)
+        print(f"  {backend:<10} import {result.import_s:6.1f} s  "
+              f"{result.rate(result.import_s):>9,.0f} rows/s   "
+              f"(importer CPU {result.import_cpu_s:.1f} s)   "
+              f"again (all unchanged) {result.again_s:5.1f} s")
+        if result.copy_s is not None:
+            print(f"  {'':<10} COPY   {result.copy_s:6.2f} s  "
+                  f"{result.rate(result.copy_s):>9,.0f} rows/s   "
+                  f"ratio import/COPY {result.import_s / result.copy_s:.1f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

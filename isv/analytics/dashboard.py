@@ -1,0 +1,65 @@
+"""Everything the executive dashboard shows, in one call with a fixed number of statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.dates import local_today
+
+from .breakdowns import (
+    DomainStage,
+    PartnerResult,
+    PersonResult,
+    QuarterRevenue,
+    SlippedDeal,
+    pipeline_by_domain,
+    revenue_by_quarter,
+    slipped_deals,
+    team_performance,
+    top_partners,
+)
+from .kpis import Filters, Kpis, compute_kpis
+from .periods import Period, previous, quarter_of, quarter_range, shift_quarter
+
+QUARTERS_BACK = 5   # the revenue chart: five past quarters, the current one, two coming
+QUARTERS_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    kpis: Kpis
+    previous: Kpis               # the period before, for the change shown on each card
+    revenue: tuple[QuarterRevenue, ...]
+    domains: tuple[DomainStage, ...]
+    partners: tuple[PartnerResult, ...]
+    slipped: tuple[SlippedDeal, ...]
+    team: tuple[PersonResult, ...]
+
+
+def revenue_quarters(as_of: date, *, back: int = QUARTERS_BACK,
+                     ahead: int = QUARTERS_AHEAD) -> list[Period]:
+    """The quarters of the revenue chart around as_of, oldest first."""
+    year, quarter = quarter_of(as_of)
+    return [quarter_range(*shift_quarter(year, quarter, n)) for n in range(-back, ahead + 1)]
+
+
+def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
+                   filters: Filters | None = None, as_of: date | None = None) -> DashboardData:
+    """Gather the dashboard's KPIs (this period and the one before) and its breakdowns."""
+    filters = filters or Filters()
+    as_of = as_of or local_today()
+    common = dict(session=session, viewer=viewer, filters=filters)
+    return DashboardData(
+        kpis=compute_kpis(period=period, as_of=as_of, **common),
+        previous=compute_kpis(period=previous(period), as_of=as_of, **common),
+        revenue=tuple(revenue_by_quarter(quarters=revenue_quarters(as_of), as_of=as_of,
+                                         **common)),
+        domains=tuple(pipeline_by_domain(**common)),
+        partners=tuple(top_partners(period=period, **common)),
+        slipped=tuple(slipped_deals(as_of=as_of, **common)),
+        team=tuple(team_performance(period=period, **common)),
+    )

@@ -1,0 +1,519 @@
+"""The KPIs of spec/KPIS.md: one implementation for every page, chart, export and the CLI.
+
+Everything is aggregated in the database with a fixed number of statements, whatever the
+number of deals: conditional sums grouped by stage and probability, the funnel from stage
+history, goals by quarter. Money sums are exact on both databases (see isv.types.Money);
+what SQL cannot sum exactly without a decimal type is finished in Python Decimal:
+
+- weighted pipeline: Σ deal_value per (stage, probability) in SQL, then × probability / 100;
+- commission: deals with their own structure are summed per percentage in SQL; the rest need
+  the applicable-structure rule, which lives in isv.services.commissions and is applied here
+  to the won deals of the period (one row each; bounded by the deals won in one period).
+
+Nothing is rounded here: rounding to cents (money) and 4 places (rates) happens only in
+`to_dict` / `to_json` and on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.config import get_settings
+from isv.dates import local_today, local_zone
+from isv.models import (
+    DOMAINS,
+    OPEN_STAGES,
+    STAGES,
+    CommissionStructure,
+    Opportunity,
+    Partner,
+    QuarterlyGoal,
+    StageHistory,
+    User,
+)
+from isv.services import scope, validate
+from isv.services.commissions import applicable_structure
+from isv.services.partners import parse_id
+from isv.types import Money
+
+from .periods import Period, quarters_within
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0001")
+FUNNEL_STAGES = (*OPEN_STAGES, "closed_won")
+CONVERSION_KEYS = tuple(f"{a}->{b}" for a, b in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:],
+                                                     strict=False))
+# Every key of the machine-readable form, in the order of spec/KPIS.md.
+KPI_KEYS = (
+    "open_count", "pipeline_total", "pipeline_weighted", "slipped_count", "slipped_value",
+    "stage_count", "stage_value", "won_count", "won_revenue", "lost_count", "lost_value",
+    "win_rate", "avg_won_deal", "avg_cycle_days", "commission_earned", "revenue_target",
+    "goal_attainment", "period_pipeline", "coverage", "conversion",
+)
+_MONEY_KEYS = frozenset({"pipeline_total", "pipeline_weighted", "slipped_value", "won_revenue",
+                         "lost_value", "avg_won_deal", "commission_earned", "revenue_target",
+                         "period_pipeline"})
+_NUMBER_KEYS = frozenset({"win_rate", "avg_cycle_days", "goal_attainment", "coverage"})
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer narrowed the scope to; empty means no narrowing.
+
+    owner means the deal's assigned user. Hashable, so it can be part of a cache key.
+    """
+
+    partner_ids: tuple[uuid.UUID, ...] = ()
+    domains: tuple[str, ...] = ()
+    owner_ids: tuple[uuid.UUID, ...] = ()
+
+    @classmethod
+    def of(cls, *, partner_ids: Iterable[Any] = (), domains: Iterable[str] = (),
+           owner_ids: Iterable[Any] = ()) -> Filters:
+        """Check and normalise filter values: ids parsed, domains known, order fixed."""
+        for domain in domains:
+            validate.choice("domain", domain, DOMAINS)
+        return cls(
+            partner_ids=tuple(sorted({parse_id("partner", p) for p in partner_ids}, key=str)),
+            domains=tuple(sorted(set(domains))),
+            owner_ids=tuple(sorted({parse_id("owner", o) for o in owner_ids}, key=str)),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.partner_ids or self.domains or self.owner_ids)
+
+    def key(self) -> tuple[tuple[str, ...], ...]:
+        return (tuple(map(str, self.partner_ids)), self.domains,
+                tuple(map(str, self.owner_ids)))
+
+
+def scope_key(viewer: Viewer) -> str:
+    """Viewers with the same key see the same numbers (the basis of shared caching)."""
+    return "all" if viewer.sees_everything else f"own:{viewer.id}"
+
+
+def deal_conditions(viewer: Viewer, filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE conditions on Opportunity: the viewer's scope narrowed by the filters."""
+    where: list[ColumnElement[bool]] = [scope.opportunities_visible(viewer)]
+    if filters.partner_ids:
+        where.append(Opportunity.partner_id.in_(filters.partner_ids))
+    if filters.domains:
+        where.append(Opportunity.partner_id.in_(
+            select(Partner.id).where(Partner.domain.in_(filters.domains))))
+    if filters.owner_ids:
+        where.append(Opportunity.assigned_user_id.in_(filters.owner_ids))
+    return where
+
+
+def target_users(viewer: Viewer, filters: Filters) -> ColumnElement[bool]:
+    """Whose revenue goals count (KPIS.md, revenue_target): the owners, the PM, or everyone."""
+    if filters.owner_ids:
+        return QuarterlyGoal.user_id.in_(filters.owner_ids)
+    if not viewer.sees_everything:
+        return QuarterlyGoal.user_id == viewer.id
+    return true()
+
+
+def goals_in(period: Period) -> ColumnElement[bool]:
+    """Revenue goals whose (fiscal) quarter lies inside the period."""
+    quarters = quarters_within(period)
+    if not quarters:
+        return false()
+    return and_(QuarterlyGoal.goal_type == "revenue",
+                or_(*(and_(QuarterlyGoal.year == q.year, QuarterlyGoal.quarter == q.quarter)
+                      for q in quarters)))
+
+
+def created_between(start: date, end: date) -> ColumnElement[bool]:
+    """Deals created on a local day in [start, end]: UTC bounds, so an index could serve it."""
+    zone = local_zone()
+    low = datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return and_(Opportunity.created_at >= low, Opportunity.created_at < high)
+
+
+def money_sum(condition: ColumnElement[bool]) -> Any:
+    """Σ deal_value where the condition holds (NULL when none): exact on both databases."""
+    return type_coerce(func.sum(case((condition, Opportunity.deal_value))), Money)
+
+
+def count_where(condition: ColumnElement[bool]) -> Any:
+    return func.count(case((condition, 1)))
+
+
+def _sqlite_local_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return moment.astimezone(local_zone()).date().isoformat()
+
+
+def cycle_days(session: Session) -> Any:
+    """SQL for actual_close_date − date(created_at), the creation day in the deployment's zone."""
+    dialect = session.get_bind().dialect.name
+    zone = get_settings().timezone
+    if dialect == "postgresql":
+        created = cast(func.timezone(zone, Opportunity.created_at), Date)
+        return Opportunity.actual_close_date - created
+    if zone.upper() == "UTC":
+        created = func.date(Opportunity.created_at)
+    else:
+        # SQLite has no time zones: the conversion runs in Python, registered on this
+        # connection (a function, not a statement).
+        raw = session.connection().connection.driver_connection
+        raw.create_function("isv_local_date", 1, _sqlite_local_date, deterministic=True)
+        created = func.isv_local_date(Opportunity.created_at)
+    return cast(func.julianday(Opportunity.actual_close_date) - func.julianday(created),
+                Integer)
+
+
+# --- results -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnpaidDeal:
+    """A won deal for which no commission structure applies: commission 0, always listed."""
+
+    id: uuid.UUID
+    customer_name: str
+    partner_name: str
+    deal_value: Decimal
+    close_date: date
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the numbers cover: whose deals, narrowed by which filters (names for people)."""
+
+    sees: str                        # "all" or "own"
+    user: str | None                 # the partnership manager, when "own"
+    partners: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()     # emails
+
+    def describe(self) -> str:
+        parts = ["all deals" if self.sees == "all"
+                 else f"deals of {self.user}'s partners or assigned to them"]
+        if self.partners:
+            parts.append("partner " + ", ".join(self.partners))
+        if self.domains:
+            parts.append("domain " + ", ".join(self.domains))
+        if self.owners:
+            parts.append("owner " + ", ".join(self.owners))
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Every KPI of spec/KPIS.md for one scope, period and as_of; exact, unrounded."""
+
+    period: Period
+    as_of: date
+    scope: Scope
+    open_count: int
+    pipeline_total: Decimal
+    pipeline_weighted: Decimal
+    slipped_count: int
+    slipped_value: Decimal
+    stage_count: dict[str, int]
+    stage_value: dict[str, Decimal]
+    won_count: int
+    won_revenue: Decimal
+    lost_count: int
+    lost_value: Decimal
+    win_rate: Decimal | None
+    avg_won_deal: Decimal | None
+    avg_cycle_days: Decimal | None
+    commission_earned: Decimal
+    revenue_target: Decimal
+    goal_attainment: Decimal | None
+    period_pipeline: Decimal
+    coverage: Decimal | None
+    conversion: dict[str, Decimal | None]
+    # Beyond the spec's keys: what the dashboard and the commission views also show.
+    reached_count: dict[str, int] = field(default_factory=dict)   # funnel, by stage
+    reached_value: dict[str, Decimal] = field(default_factory=dict)
+    no_structure: tuple[UnpaidDeal, ...] = ()
+
+    @property
+    def pace(self) -> Decimal | None:
+        """won_revenue / (revenue_target × share of the period gone by as_of): ≥ 1 is on pace."""
+        elapsed = self.period.elapsed_days(self.as_of)
+        if self.revenue_target == 0 or elapsed == 0:
+            return None
+        return self.won_revenue * self.period.days / (self.revenue_target * elapsed)
+
+
+def _ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+    if not denominator:
+        return None
+    return Decimal(numerator) / Decimal(denominator)
+
+
+# --- the computation ---------------------------------------------------------------------
+
+def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: date | None = None,
+                 filters: Filters | None = None) -> Kpis:
+    """Compute every KPI of spec/KPIS.md over the viewer's scope, the filters and the period."""
+    filters = filters or Filters()
+    as_of = as_of or local_today()
+    where = deal_conditions(viewer, filters)
+
+    pipeline = _pipeline_and_results(session, where, period, as_of)
+    commission, unpaid = _commission(session, where, period)
+    target = session.scalar(
+        select(type_coerce(func.sum(QuarterlyGoal.revenue_target), Money))
+        .where(goals_in(period), target_users(viewer, filters))) or ZERO
+    reached_count, reached_value = _funnel(session, where, period)
+    scope_info = _scope(session, viewer, filters)
+
+    won_count, won_revenue = pipeline["won_count"], pipeline["won_revenue"]
+    lost_count = pipeline["lost_count"]
+    conversion = {
+        key: _ratio(reached_count[b], reached_count[a])
+        for key, a, b in zip(CONVERSION_KEYS, FUNNEL_STAGES, FUNNEL_STAGES[1:], strict=False)
+    }
+    remaining = max(target - won_revenue, ZERO)
+    return Kpis(
+        period=period, as_of=as_of, scope=scope_info,
+        open_count=pipeline["open_count"], pipeline_total=pipeline["pipeline_total"],
+        pipeline_weighted=pipeline["pipeline_weighted"],
+        slipped_count=pipeline["slipped_count"], slipped_value=pipeline["slipped_value"],
+        stage_count=pipeline["stage_count"], stage_value=pipeline["stage_value"],
+        won_count=won_count, won_revenue=won_revenue, lost_count=lost_count,
+        lost_value=pipeline["lost_value"],
+        win_rate=_ratio(won_count, won_count + lost_count),
+        avg_won_deal=_ratio(won_revenue, won_count),
+        avg_cycle_days=_ratio(pipeline["cycle_days"], won_count),
+        commission_earned=commission, revenue_target=target,
+        goal_attainment=_ratio(won_revenue, target),
+        period_pipeline=pipeline["period_pipeline"],
+        coverage=_ratio(pipeline["period_pipeline"], remaining),
+        conversion=conversion, reached_count=reached_count, reached_value=reached_value,
+        no_structure=unpaid,
+    )
+
+
+def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]],
+                          period: Period, as_of: date) -> dict[str, Any]:
+    """One statement: current pipeline per (stage, probability) and the period's closes."""
+    o = Opportunity
+    is_open = o.stage.in_(OPEN_STAGES)
+    closed_in_period = o.actual_close_date.between(period.start, period.end)
+    won = won_in(period)
+    lost = and_(o.stage == "closed_lost", closed_in_period)
+    slipped = and_(is_open, o.expected_close_date < as_of)
+    due = and_(is_open, o.expected_close_date.between(period.start, period.end))
+    stmt = (
+        select(o.stage, o.probability, func.count(), type_coerce(func.sum(o.deal_value), Money),
+               count_where(slipped), money_sum(slipped), money_sum(due),
+               count_where(won), money_sum(won), count_where(lost), money_sum(lost),
+               func.sum(case((won, cycle_days(session)))))
+        .where(*where)
+        .group_by(o.stage, o.probability)
+    )
+    out: dict[str, Any] = {
+        "stage_count": dict.fromkeys(STAGES, 0), "stage_value": dict.fromkeys(STAGES, ZERO),
+        "open_count": 0, "pipeline_total": ZERO, "pipeline_weighted": Decimal(0),
+        "slipped_count": 0, "slipped_value": ZERO, "period_pipeline": ZERO,
+        "won_count": 0, "won_revenue": ZERO, "lost_count": 0, "lost_value": ZERO,
+        "cycle_days": 0,
+    }
+    for (stage, probability, n, value, n_slipped, slipped_value, due_value, n_won, won_value,
+         n_lost, lost_value, days) in session.execute(stmt):
+        value = value or ZERO
+        out["stage_count"][stage] += n
+        out["stage_value"][stage] += value
+        if stage in OPEN_STAGES:
+            out["open_count"] += n
+            out["pipeline_total"] += value
+            out["pipeline_weighted"] += value * probability / 100
+        out["slipped_count"] += n_slipped
+        out["slipped_value"] += slipped_value or ZERO
+        out["period_pipeline"] += due_value or ZERO
+        out["won_count"] += n_won
+        out["won_revenue"] += won_value or ZERO
+        out["lost_count"] += n_lost
+        out["lost_value"] += lost_value or ZERO
+        out["cycle_days"] += int(days or 0)
+    return out
+
+
+def won_in(period: Period) -> ColumnElement[bool]:
+    return and_(Opportunity.stage == "closed_won",
+                Opportunity.actual_close_date.between(period.start, period.end))
+
+
+def _commission(session: Session, where: Sequence[ColumnElement[bool]],
+                period: Period) -> tuple[Decimal, tuple[UnpaidDeal, ...]]:
+    """First-year commission on the period's won deals, and those no structure applies to."""
+    o, cs = Opportunity, CommissionStructure
+    won = [*where, won_in(period)]
+    total = Decimal(0)
+    # Deals registered under a structure: that structure pays, whatever its dates and band.
+    for percentage, value in session.execute(
+            select(cs.commission_percentage, type_coerce(func.sum(o.deal_value), Money))
+            .join(cs, cs.id == o.commission_structure_id)
+            .where(*won).group_by(cs.commission_percentage)):
+        total += value * percentage / 100
+
+    # The rest: the rule, applied deal by deal to the partner's structures.
+    rule_deals = (select(o.id, o.partner_id, o.deal_value, o.actual_close_date,
+                         o.customer_name, Partner.name)
+                  .join(Partner, Partner.id == o.partner_id)
+                  .where(*won, o.commission_structure_id.is_(None)))
+    deals = session.execute(rule_deals.order_by(o.actual_close_date, o.id)).all()
+    partners = sorted({row[1] for row in deals}, key=str)  # at most one per partner
+    structures: dict[uuid.UUID, list[CommissionStructure]] = {}
+    # The order of commissions._structures_of, so ties resolve as everywhere else.
+    for structure in session.scalars(
+            select(cs).where(cs.partner_id.in_(partners))
+            .order_by(cs.effective_from.desc(), cs.structure_type, cs.min_deal_size,
+                      cs.created_at)):
+        structures.setdefault(structure.partner_id, []).append(structure)
+    unpaid = []
+    for deal_id, partner_id, value, closed, customer, partner_name in deals:
+        chosen = applicable_structure(structures.get(partner_id, ()), close_date=closed,
+                                      deal_value=value)
+        if chosen is None:
+            unpaid.append(UnpaidDeal(deal_id, customer, partner_name, value, closed))
+        else:
+            total += value * chosen.commission_percentage / 100
+    return total, tuple(unpaid)
+
+
+_OPEN_INDEX = {stage: k for k, stage in enumerate(OPEN_STAGES)}
+
+
+def _funnel(session: Session, where: Sequence[ColumnElement[bool]],
+            period: Period) -> tuple[dict[str, int], dict[str, Decimal]]:
+    """How many deals created in the period reached each stage (KPIS.md, funnel), and their value.
+
+    A deal's reach is the furthest open stage among its current stage and the to_stage of its
+    history rows; a won deal reached every open stage; a lost one only what its history shows.
+    """
+    o, h = Opportunity, StageHistory
+    # The cohort once (a CTE used twice is computed once), then its history by index.
+    cohort = (select(o.id, o.stage, o.deal_value)
+              .where(*where, created_between(period.start, period.end)).cte("cohort"))
+    current = select(
+        cohort.c.id.label("deal"),
+        case({**_OPEN_INDEX, "closed_won": len(OPEN_STAGES) - 1},
+             value=cohort.c.stage).label("reach"),
+        case((cohort.c.stage == "closed_won", 1), else_=0).label("won"),
+        cohort.c.deal_value.label("value"),
+    )
+    history = (
+        select(h.opportunity_id, case(_OPEN_INDEX, value=h.to_stage), literal(0),
+               cohort.c.deal_value)
+        .join(cohort, cohort.c.id == h.opportunity_id)
+        .where(h.to_stage.in_(OPEN_STAGES))
+    )
+    rows = union_all(current, history).subquery()
+    per_deal = (select(func.max(rows.c.reach).label("reach"), func.max(rows.c.won).label("won"),
+                       func.max(rows.c.value).label("value"))
+                .group_by(rows.c.deal).subquery())
+    stmt = (select(per_deal.c.reach, per_deal.c.won, func.count(),
+                   type_coerce(func.sum(per_deal.c.value), Money))
+            .group_by(per_deal.c.reach, per_deal.c.won))
+    count = dict.fromkeys(FUNNEL_STAGES, 0)
+    value = dict.fromkeys(FUNNEL_STAGES, ZERO)
+    for reach, won, n, total in session.execute(stmt):
+        total = total or ZERO
+        if reach is not None:
+            for stage in OPEN_STAGES[:reach + 1]:
+                count[stage] += n
+                value[stage] += total
+        if won:
+            count["closed_won"] += n
+            value["closed_won"] += total
+    return count, value
+
+
+def _scope(session: Session, viewer: Viewer, filters: Filters) -> Scope:
+    """Name what the numbers cover (one statement: the filtered partners' and owners' names)."""
+    names = session.execute(
+        select(Partner.id, Partner.name).where(Partner.id.in_(filters.partner_ids))
+        .union_all(select(User.id, User.email).where(User.id.in_(filters.owner_ids)))).all()
+    by_id = {row[0]: row[1] for row in names}
+    return Scope(
+        sees="all" if viewer.sees_everything else "own",
+        user=None if viewer.sees_everything else viewer.email,
+        partners=tuple(by_id.get(p, str(p)) for p in filters.partner_ids),
+        domains=filters.domains,
+        owners=tuple(by_id.get(u, str(u)) for u in filters.owner_ids),
+    )
+
+
+# --- the machine-readable form -----------------------------------------------------------
+
+def money_text(value: Decimal) -> str:
+    """Money as exported: two decimals, rounded half-even."""
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def rate_number(value: Decimal | None) -> float | None:
+    """A rate (or average) as exported: 4 places, half-even; None stays None."""
+    if value is None:
+        return None
+    return float(Decimal(value).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def to_dict(kpis: Kpis) -> dict[str, Any]:
+    """The machine-readable form of spec/KPIS.md as plain JSON-ready values."""
+    out: dict[str, Any] = {
+        "period": {"label": kpis.period.label, "start": kpis.period.start.isoformat(),
+                   "end": kpis.period.end.isoformat()},
+        "as_of": kpis.as_of.isoformat(),
+        "scope": {"sees": kpis.scope.sees, "user": kpis.scope.user,
+                  "partner": list(kpis.scope.partners), "domain": list(kpis.scope.domains),
+                  "owner": list(kpis.scope.owners)},
+    }
+    for key in KPI_KEYS:
+        value = getattr(kpis, key)
+        if key in _MONEY_KEYS:
+            out[key] = None if value is None else money_text(value)
+        elif key in _NUMBER_KEYS:
+            out[key] = rate_number(value)
+        elif key == "stage_count":
+            out[key] = {stage: value[stage] for stage in STAGES}
+        elif key == "stage_value":
+            out[key] = {stage: money_text(value[stage]) for stage in STAGES}
+        elif key == "conversion":
+            out[key] = {k: rate_number(value[k]) for k in CONVERSION_KEYS}
+        else:
+            out[key] = value
+    return out
+
+
+def to_json(kpis: Kpis) -> str:
+    """The machine-readable form of spec/KPIS.md as a JSON text."""
+    return json.dumps(to_dict(kpis), indent=2, ensure_ascii=False)

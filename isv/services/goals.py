@@ -1,0 +1,419 @@
+"""Quarterly goals: targets people set, progress the data decides, and the pace to the target."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from isv.analytics.kpis import won_in
+from isv.analytics.periods import Period, quarter_of, quarter_range
+from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
+from isv.dates import local_today, local_zone
+from isv.errors import Forbidden, NotFound, ValidationError
+from isv.models import GOAL_TYPES, OPEN_STAGES, Opportunity, Partner, QuarterlyGoal, User
+from isv.services import audit, scope, validate
+from isv.services.partners import NOTES_MAX, parse_id
+from isv.services.status import FILING_ROLES
+
+# Who has goals of their own (DESIGN.md: "own status, tasks, goals").
+GOAL_ROLES = FILING_ROLES
+COUNT_TYPES = ("opportunities", "partnerships")
+MAX_CLOSING_DEALS = 10
+_TYPE_ORDER = case({t: i for i, t in enumerate(GOAL_TYPES)}, value=QuarterlyGoal.goal_type)
+
+
+@dataclass(frozen=True)
+class GoalView:
+    """A goal with its progress worked out from the data as of `today`."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    user_name: str
+    year: int
+    quarter: int
+    goal_type: str
+    target: Decimal
+    progress: Decimal
+    notes: str | None
+    period: Period
+    today: date
+
+    @property
+    def elapsed_days(self) -> int:
+        if self.today < self.period.start:
+            return 0
+        if self.today > self.period.end:
+            return self.period.days
+        return (self.today - self.period.start).days + 1
+
+    @property
+    def pace(self) -> Decimal:
+        """Where progress should be today: target × elapsed days / days in the quarter."""
+        return self.target * self.elapsed_days / self.period.days
+
+    @property
+    def ahead_of_pace(self) -> bool:
+        return self.progress >= self.pace
+
+    @property
+    def shortfall(self) -> Decimal:
+        """What is still missing to the target (0 once it is reached)."""
+        return max(self.target - self.progress, Decimal(0))
+
+    @property
+    def share(self) -> Decimal | None:
+        """Progress as a fraction of the target; None for a zero target."""
+        return self.progress / self.target if self.target else None
+
+    @property
+    def is_count(self) -> bool:
+        return self.goal_type in COUNT_TYPES
+
+
+@dataclass(frozen=True)
+class ClosingDeal:
+    """An open deal that could close a revenue shortfall."""
+
+    id: uuid.UUID
+    customer_name: str
+    partner_name: str
+    stage: str
+    probability: Decimal
+    deal_value: Decimal
+    expected_close_date: date
+    cumulative_value: Decimal   # this deal and every likelier one above it
+    slipped: bool               # its expected close date has passed
+
+
+# --- periods and progress ------------------------------------------------------------------
+
+def _year(value: Any) -> int:
+    try:
+        year = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ValidationError("year", f"{value!r} is not a year like 2026") from None
+    if not validate.MIN_DATE.year <= year <= validate.MAX_DATE.year:
+        raise ValidationError("year", f"{year} is outside "
+                                      f"{validate.MIN_DATE.year}–{validate.MAX_DATE.year}")
+    return year
+
+
+def _quarter(value: Any) -> int:
+    raw = str(value).strip().upper().removeprefix("Q")
+    try:
+        quarter = int(raw)
+    except ValueError:
+        raise ValidationError("quarter", f"{value!r} is not a quarter: 1, 2, 3 or 4") from None
+    if not 1 <= quarter <= 4:
+        raise ValidationError("quarter", f"{quarter} is not a quarter: 1, 2, 3 or 4")
+    return quarter
+
+
+def period_of(year: Any, quarter: Any) -> Period:
+    """The dates of a (fiscal) quarter, checked: the year 2000–2100, the quarter 1–4."""
+    return quarter_range(_year(year), _quarter(quarter))
+
+
+def current_quarter(today: date | None = None) -> tuple[int, int]:
+    """The (year, quarter) holding today."""
+    return quarter_of(today or local_today())
+
+
+def _moments(period: Period) -> tuple[datetime, datetime]:
+    """The quarter as a half-open range of timestamps, local midnight to local midnight."""
+    zone = local_zone()
+    start = datetime.combine(period.start, time.min, tzinfo=zone)
+    end = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def progress_by_user(session: Session, goal_type: str, period: Period,
+                     user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
+    """Progress from the data for each user: never typed, always worked out.
+
+    revenue: Σ deal_value of deals assigned to the user, won with an actual close date in the
+    quarter; opportunities: deals created in the quarter and assigned to the user;
+    partnerships: partners created in the quarter that the user owns.
+    """
+    if not user_ids:
+        return {}
+    start, end = _moments(period)
+    if goal_type == "revenue":
+        stmt = (select(Opportunity.assigned_user_id,
+                       func.coalesce(func.sum(Opportunity.deal_value), 0))
+                .where(Opportunity.assigned_user_id.in_(user_ids), won_in(period))
+                .group_by(Opportunity.assigned_user_id))
+    elif goal_type == "opportunities":
+        stmt = (select(Opportunity.assigned_user_id, func.count())
+                .where(Opportunity.assigned_user_id.in_(user_ids),
+                       Opportunity.created_at >= start, Opportunity.created_at < end)
+                .group_by(Opportunity.assigned_user_id))
+    elif goal_type == "partnerships":
+        stmt = (select(Partner.owner_id, func.count())
+                .where(Partner.owner_id.in_(user_ids), Partner.created_at >= start,
+                       Partner.created_at < end)
+                .group_by(Partner.owner_id))
+    else:
+        raise ValidationError("goal_type", f"{goal_type!r} is not one of {', '.join(GOAL_TYPES)}")
+    found = {row[0]: Decimal(row[1]).quantize(Decimal("0.01")) for row in session.execute(stmt)}
+    return {uid: found.get(uid, Decimal("0.00")) for uid in user_ids}
+
+
+def _views(session: Session, goals: list[QuarterlyGoal], today: date) -> list[GoalView]:
+    names = {}
+    user_ids = list({g.user_id for g in goals})
+    if user_ids:
+        names = {u.id: u.full_name for u in
+                 session.scalars(select(User).where(User.id.in_(user_ids)))}
+    progress: dict[tuple[str, int, int], dict[uuid.UUID, Decimal]] = {}
+    periods: dict[tuple[int, int], Period] = {}
+    for g in goals:
+        periods.setdefault((g.year, g.quarter), quarter_range(g.year, g.quarter))
+        key = (g.goal_type, g.year, g.quarter)
+        if key not in progress:
+            users = [x.user_id for x in goals
+                     if (x.goal_type, x.year, x.quarter) == key]
+            progress[key] = progress_by_user(session, g.goal_type, periods[(g.year, g.quarter)],
+                                             list(dict.fromkeys(users)))
+    return [
+        GoalView(id=g.id, user_id=g.user_id, user_name=names.get(g.user_id, "?"), year=g.year,
+                 quarter=g.quarter, goal_type=g.goal_type, target=g.revenue_target,
+                 progress=progress[(g.goal_type, g.year, g.quarter)][g.user_id],
+                 notes=g.notes, period=periods[(g.year, g.quarter)], today=today)
+        for g in goals
+    ]
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+def _goals(session: Session, period: Period, user_id: uuid.UUID | None) -> list[QuarterlyGoal]:
+    stmt = (select(QuarterlyGoal)
+            .join(User, User.id == QuarterlyGoal.user_id)
+            .where(QuarterlyGoal.year == period.year, QuarterlyGoal.quarter == period.quarter)
+            .order_by(func.lower(User.first_name), func.lower(User.last_name), User.id,
+                      _TYPE_ORDER))
+    if user_id is not None:
+        stmt = stmt.where(QuarterlyGoal.user_id == user_id)
+    return list(session.scalars(stmt))
+
+
+def list_goals(*, session: Session, viewer: Viewer, year: Any, quarter: Any,
+               user_id: Any = None, today: date | None = None) -> list[GoalView]:
+    """One person's goals for a quarter (the viewer's own unless told), progress from the data."""
+    period = period_of(year, quarter)
+    if user_id is None or parse_id("user_id", user_id) == viewer.id:
+        require(viewer, OWN_WORK, "have goals")
+        target = viewer.id
+    else:
+        require(viewer, TEAM_READ, "see other people's goals")
+        target = parse_id("user_id", user_id)
+    if target is None:
+        raise ValidationError("user_id", "is required")
+    return _views(session, _goals(session, period, target), today or local_today())
+
+
+def team_goals(*, session: Session, viewer: Viewer, year: Any, quarter: Any,
+               today: date | None = None) -> list[GoalView]:
+    """Everyone's goals for a quarter, by person, progress from the data."""
+    require(viewer, TEAM_READ, "see the team's goals")
+    period = period_of(year, quarter)
+    return _views(session, _goals(session, period, None), today or local_today())
+
+
+def _readable(session: Session, viewer: Viewer, goal_id: Any) -> QuarterlyGoal:
+    goal = session.get(QuarterlyGoal, parse_id("goal_id", goal_id))
+    if goal is None or not ((goal.user_id == viewer.id and viewer.can(OWN_WORK))
+                            or viewer.can(TEAM_READ)):
+        raise NotFound("No such goal.")
+    return goal
+
+
+def get_goal(*, session: Session, viewer: Viewer, goal_id: Any,
+             today: date | None = None) -> GoalView:
+    """One goal the viewer may read, with its progress worked out now."""
+    goal = _readable(session, viewer, goal_id)
+    return _views(session, [goal], today or local_today())[0]
+
+
+def closing_deals(*, session: Session, viewer: Viewer, goal_id: Any,
+                  today: date | None = None,
+                  limit: int = MAX_CLOSING_DEALS) -> list[ClosingDeal]:
+    """For a revenue goal short of its target, the open deals most likely to close the gap.
+
+    The goal owner's open deals expected to close by the quarter's end (in it, for a quarter
+    not yet started), by probability (highest first) then expected close date; the list
+    stops at the first deal whose running total covers the shortfall, or at `limit`. Empty
+    when there is no shortfall, the goal is not about revenue, or the quarter is over.
+    """
+    today = today or local_today()
+    view = get_goal(session=session, viewer=viewer, goal_id=goal_id, today=today)
+    if view.goal_type != "revenue" or view.shortfall <= 0 or view.period.end < today:
+        return []
+    stmt = (select(Opportunity.id, Opportunity.customer_name, Partner.name, Opportunity.stage,
+                   Opportunity.probability, Opportunity.deal_value,
+                   Opportunity.expected_close_date)
+            .join(Partner, Partner.id == Opportunity.partner_id)
+            .where(Opportunity.assigned_user_id == view.user_id,
+                   Opportunity.stage.in_(OPEN_STAGES),
+                   Opportunity.expected_close_date <= view.period.end,
+                   scope.opportunities_visible(viewer))
+            .order_by(Opportunity.probability.desc(), Opportunity.expected_close_date,
+                      Opportunity.deal_value.desc(), Opportunity.id)
+            .limit(limit))
+    if view.period.start > today:
+        stmt = stmt.where(Opportunity.expected_close_date >= view.period.start)
+    deals: list[ClosingDeal] = []
+    total = Decimal(0)
+    for row in session.execute(stmt):
+        total += row[5]
+        deals.append(ClosingDeal(id=row[0], customer_name=row[1], partner_name=row[2],
+                                 stage=row[3], probability=row[4], deal_value=row[5],
+                                 expected_close_date=row[6], cumulative_value=total,
+                                 slipped=row[6] < today))
+        if total >= view.shortfall:
+            break
+    return deals
+
+
+# --- writes --------------------------------------------------------------------------------
+
+def _goal_owner(session: Session, viewer: Viewer, user_id: Any) -> User:
+    """Whose goal this is, checking the viewer may set it: their own, or anyone's for the vp."""
+    if user_id is None or (isinstance(user_id, str) and not user_id.strip()):
+        require(viewer, OWN_WORK, "set goals")
+        if viewer.id is None:
+            raise ValidationError("user_id", "is required")
+        target = viewer.id
+    else:
+        target = parse_id("user_id", user_id)
+        if target == viewer.id:
+            require(viewer, OWN_WORK, "set goals")
+        elif not viewer.can(TEAM_WRITE):
+            raise Forbidden("You may only set your own goals.")
+    user = session.get(User, target)
+    if user is None:
+        raise ValidationError("user_id", "no such user")
+    if not user.is_active:
+        raise ValidationError("user_id", f"{user.email} is deactivated")
+    if user.role not in GOAL_ROLES:
+        raise ValidationError("user_id", f"{user.email} is an admin; admins have no goals")
+    return user
+
+
+def _target(goal_type: str, value: Any) -> Decimal:
+    amount = validate.money("target", value, required=True)
+    if goal_type in COUNT_TYPES and amount != amount.to_integral_value():
+        raise ValidationError("target", f"must be a whole number of {goal_type}")
+    return amount
+
+
+def set_goal(*, session: Session, viewer: Viewer, year: Any, quarter: Any, goal_type: Any,
+             target: Any, notes: Any = None, user_id: Any = None,
+             today: date | None = None) -> GoalView:
+    """Set (add or change) a person's goal of one type for a quarter; progress comes from data."""
+    owner = _goal_owner(session, viewer, user_id)
+    period = period_of(year, quarter)
+    kind = validate.choice("goal_type", goal_type, GOAL_TYPES)
+    amount = _target(kind, target)
+    note = validate.text("notes", notes, max_len=NOTES_MAX)
+    progress = progress_by_user(session, kind, period, [owner.id])[owner.id]
+    values = {"revenue_target": amount, "notes": note, "current_progress": progress}
+    goal = session.scalar(select(QuarterlyGoal).where(
+        QuarterlyGoal.user_id == owner.id, QuarterlyGoal.year == period.year,
+        QuarterlyGoal.quarter == period.quarter, QuarterlyGoal.goal_type == kind))
+    if goal is None:
+        goal = QuarterlyGoal(user_id=owner.id, year=period.year, quarter=period.quarter,
+                             goal_type=kind, **values)
+        session.add(goal)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Set from another window between our look-up and this insert; the caller
+            # rolls back, nothing is written.
+            raise ValidationError(
+                "goal_type", f"{owner.full_name} already has a {kind} goal for "
+                             f"{period.title} (set a moment ago elsewhere); reload to change "
+                             "it") from None
+        audit.record(session, actor=viewer, action="create", entity_type="goal",
+                     entity_id=goal.id, new={"user_id": owner.id, "year": period.year,
+                                             "quarter": period.quarter, "goal_type": kind,
+                                             **values})
+    else:
+        old, new = audit.changes(goal, values)
+        if new:
+            for key, value in new.items():
+                setattr(goal, key, value)
+            audit.record(session, actor=viewer, action="update", entity_type="goal",
+                         entity_id=goal.id, old=old, new=new)
+            session.flush()
+    return _views(session, [goal], today or local_today())[0]
+
+
+def delete_goal(*, session: Session, viewer: Viewer, goal_id: Any) -> uuid.UUID:
+    """Remove a goal (the viewer's own, or anyone's for the vp) and return its id."""
+    goal = _readable(session, viewer, goal_id)
+    if goal.user_id != viewer.id and not viewer.can(TEAM_WRITE):
+        raise Forbidden("You may only remove your own goals.")
+    audit.record(session, actor=viewer, action="delete", entity_type="goal", entity_id=goal.id,
+                 old={"user_id": goal.user_id, "year": goal.year, "quarter": goal.quarter,
+                      "goal_type": goal.goal_type, "revenue_target": goal.revenue_target})
+    session.delete(goal)
+    session.flush()
+    return goal.id
+
+
+def refresh_progress(*, session: Session, viewer: Viewer, year: Any = None,
+                     quarter: Any = None, user_id: Any = None,
+                     today: date | None = None) -> int:
+    """Store each goal's progress as the data has it now; return how many changed.
+
+    Without a quarter, the current one. The vp and the system refresh everyone's goals (or
+    one person's, given `user_id`); anyone else only their own.
+    """
+    if (year is None) != (quarter is None):
+        raise ValidationError("quarter" if quarter is None else "year",
+                              "is required with the other")
+    if year is None:
+        year, quarter = current_quarter(today)
+    period = period_of(year, quarter)
+    if viewer.can(TEAM_WRITE):
+        target = None if user_id is None else parse_id("user_id", user_id)
+    else:
+        require(viewer, OWN_WORK, "refresh goals")
+        target = viewer.id
+        if user_id is not None and parse_id("user_id", user_id) != viewer.id:
+            raise Forbidden("You may only refresh your own goals.")
+    stmt = select(QuarterlyGoal).where(QuarterlyGoal.year == period.year,
+                                       QuarterlyGoal.quarter == period.quarter)
+    if target is not None:
+        stmt = stmt.where(QuarterlyGoal.user_id == target)
+    goals = list(session.scalars(stmt))
+    changed = 0
+    for view, goal in zip(_views(session, goals, today or local_today()), goals, strict=True):
+        if goal.current_progress != view.progress:
+            audit.record(session, actor=viewer, action="refresh_progress", entity_type="goal",
+                         entity_id=goal.id, old={"current_progress": goal.current_progress},
+                         new={"current_progress": view.progress})
+            goal.current_progress = view.progress
+            changed += 1
+    session.flush()
+    return changed
+
+
+def goal_people(*, session: Session, viewer: Viewer) -> list[tuple[uuid.UUID, str]]:
+    """Whose goals the viewer may set: everyone with goals for the vp, else themselves."""
+    require(viewer, OWN_WORK, "set goals")
+    stmt = (select(User.id, User.first_name, User.last_name)
+            .where(User.is_active.is_(True), User.role.in_(GOAL_ROLES))
+            .order_by(func.lower(User.first_name), func.lower(User.last_name), User.id))
+    if not viewer.can(TEAM_WRITE):
+        stmt = stmt.where(User.id == viewer.id)
+    return [(r[0], f"{r[1]} {r[2]}") for r in session.execute(stmt)]
+

@@ -1,0 +1,1417 @@
+"""Import CSV and XLSX files in the formats of spec/IMPORT.md: checked whole, then all or nothing.
+
+A file goes through three steps:
+
+1. read: UTF-8 CSV (a byte-order mark is fine) or the first sheet of an .xlsx workbook; the
+   header is matched case-insensitively, and an unknown or missing required column is an error.
+2. check: every cell goes through the field cleaner of the service that owns the field;
+   references (a partner by name, a user by email) and natural keys are looked up in bulk, a
+   few queries per file whatever its length; then the rules across fields (stage, close date
+   and lost reason; deal-size band) and the viewer's scope. Every problem is kept, as
+   `row N, column C: reason` (row 1 is the header).
+3. write: only when nothing is wrong. Users, partners and commission structures go through
+   their services' create_/update_ functions. Deals, stage history, goals and touches come in
+   many rows: new ones are inserted in bulk (COPY on PostgreSQL) with the values and audit
+   entries the services would write, and a changed deal goes through
+   `opportunities.update_opportunity`.
+
+Everything happens in a savepoint of the caller's transaction; a dry run, or a run with any
+error, rolls it back, so the database is as it was. The caller commits (services never do).
+
+A column that is present sets its field: an empty cell means null, or the column's default.
+An optional column that is absent leaves an existing record's field alone and gives a new
+record the default.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.sqltypes import JSON
+
+from isv.auth import (
+    MANAGE_USERS,
+    OWN_WORK,
+    TEAM_WRITE,
+    WRITE_OPPORTUNITIES,
+    WRITE_PARTNERS,
+    Viewer,
+    require,
+)
+from isv.dates import local_date, local_today
+from isv.errors import Conflict, Forbidden, IsvError, NotFound, ValidationError
+from isv.models import (
+    ACTIVITY_TYPES,
+    CLOSED_STAGES,
+    GOAL_TYPES,
+    STAGES,
+    AuditEntry,
+    CommissionStructure,
+    Opportunity,
+    Partner,
+    PartnerActivity,
+    QuarterlyGoal,
+    StageHistory,
+    User,
+)
+from isv.services import audit, commissions, partners, scope, users, validate
+from isv.services import opportunities as opps
+from isv.services.partners import NOTES_MAX
+from isv.types import utcnow
+
+# --- the formats (spec/IMPORT.md) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an import/export file.
+
+    `kind` says how an .xlsx cell is read and written: text, flag, money (also percentages),
+    whole (a whole number), date or timestamp.
+    """
+
+    name: str
+    required: bool = False
+    kind: str = "text"
+
+
+def _c(name: str, kind: str = "text") -> Column:
+    return Column(name, False, kind)
+
+
+def _r(name: str, kind: str = "text") -> Column:
+    return Column(name, True, kind)
+
+
+# In the order of IMPORT.md; exports write them in this order too.
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "users": (_r("email"), _r("first_name"), _r("last_name"), _r("role"),
+              _c("is_active", "flag")),
+    "partners": (_r("name"), _r("domain"), _c("website"), _c("primary_contact_name"),
+                 _c("primary_contact_email"), _c("relationship_health"), _c("owner_email"),
+                 _c("notes")),
+    "commissions": (_r("partner"), _r("structure_type"), _r("commission_percentage", "money"),
+                    _c("is_lifetime", "flag"), _c("min_deal_size", "money"),
+                    _c("max_deal_size", "money"), _r("effective_from", "date"),
+                    _c("effective_to", "date"), _c("notes")),
+    "opportunities": (_c("external_id"), _r("partner"), _r("customer_name"),
+                      _c("customer_contact_email"), _r("deal_value", "money"), _r("stage"),
+                      _c("probability", "money"), _c("expected_close_date", "date"),
+                      _c("actual_close_date", "date"), _c("owner_email"), _c("lost_reason"),
+                      _c("notes"), _c("created_at", "timestamp")),
+    "stage_history": (_r("opportunity_external_id"), _c("from_stage"), _r("to_stage"),
+                      _r("changed_at", "timestamp"), _c("changed_by_email"), _c("notes")),
+    "goals": (_r("user_email"), _r("year", "whole"), _r("quarter", "whole"), _c("goal_type"),
+              _r("revenue_target", "money"), _c("current_progress", "money"), _c("notes")),
+    "activities": (_r("partner"), _r("activity_type"), _r("occurred_on", "date"),
+                   _c("user_email"), _c("summary")),
+}
+# Also the order `import all` loads them in: each refers only to those before it.
+ENTITIES: tuple[str, ...] = tuple(COLUMNS)
+NATURAL_KEYS: dict[str, str] = {
+    "users": "email",
+    "partners": "name",
+    "commissions": "partner, structure_type, effective_from and min_deal_size",
+    "opportunities": "external_id (a row without one is always a new deal)",
+    "stage_history": "opportunity_external_id, changed_at and to_stage",
+    "goals": "user_email, year, quarter and goal_type",
+    "activities": "partner, occurred_on, activity_type and summary",
+}
+FILE = "(file)"  # the column named in a problem with the file as a whole
+Progress = Callable[[str, int, int], None]  # (what is happening, rows done, rows in all)
+
+_CHUNK = 500      # keys per IN (...) lookup: well inside every database's parameter limit
+_TICK = 1000      # rows between two progress reports
+_INSERT_CHUNK = 5000
+_ANALYZE_AFTER = 10_000  # rows bulk-inserted into a PostgreSQL table before re-analyzing it
+
+
+def importable_entities(viewer: Viewer) -> tuple[str, ...]:
+    """List the entities the viewer's role may import at all (scope still applies per row)."""
+    return tuple(e for e in ENTITIES if viewer.can(_PERMISSION[e][0]))
+
+
+# --- what comes back ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: `row N, column C: reason`; row 1 is the header."""
+
+    row: int
+    column: str
+    reason: str
+    file: str = ""
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.reason}"
+
+
+@dataclass
+class EntityReport:
+    """What one file did, or would do on a dry run."""
+
+    entity: str
+    file: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.entity}: {self.created} created, {self.updated} updated, "
+                f"{self.unchanged} unchanged")
+
+
+@dataclass
+class ImportReport:
+    """The outcome of an import: nothing was written unless `written` is true."""
+
+    dry_run: bool
+    entities: list[EntityReport] = field(default_factory=list)
+    file_errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[RowError]:
+        return [*self.file_errors, *(e for report in self.entities for e in report.errors)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def written(self) -> bool:
+        return self.ok and not self.dry_run
+
+    def error_lines(self, *, with_file: bool | None = None) -> list[str]:
+        """Every problem as a line; prefixed with its file when several files were read."""
+        if with_file is None:
+            with_file = len(self.entities) > 1 or bool(self.file_errors)
+        return [f"{e.file}: {e}" if with_file and e.file else str(e) for e in self.errors]
+
+
+class ImportRejected(IsvError):
+    """An import found problems and wrote nothing; the report lists every one."""
+
+    def __init__(self, report: ImportReport):
+        count = len(report.errors)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''}; nothing was imported")
+        self.report = report
+
+
+# --- reading files -----------------------------------------------------------------------
+
+class _FileProblem(Exception):
+    def __init__(self, row: int, reason: str):
+        super().__init__(reason)
+        self.row = row
+        self.reason = reason
+
+
+@dataclass
+class _Row:
+    number: int             # as users count: 1 is the header
+    cells: dict[str, str]   # column → text, for the columns the file has
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _csv_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _FileProblem(1, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                              f"{line}); save it as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    number = 0
+    try:
+        for number, record in enumerate(reader, start=1):
+            yield number, record
+    except csv.Error as exc:
+        raise _FileProblem(number + 1, f"cannot be read as CSV: {exc}") from None
+
+
+def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise _FileProblem(1, f"is not an .xlsx workbook ({type(exc).__name__})") from None
+    try:
+        if not book.worksheets:
+            raise _FileProblem(1, "the workbook has no sheets")
+        for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True),
+                                        start=1):
+            yield number, list(values)
+    finally:
+        book.close()
+
+
+def _cell_text(value: Any, kind: str) -> str:
+    """A cell as the text a CSV would hold, so CSV and XLSX go through the same checks."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        if kind == "date" and value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float):
+        # Excel keeps numbers as floats: 2026.0 is the year 2026; repr is the shortest text
+        # that reads back as the same number, so 1234.5 stays 1234.5.
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _read(entity: str, data: bytes, filename: str, errors: _Errors) -> list[_Row] | None:
+    """The file's data rows, keyed by column; None when the file or its header is unusable."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        errors.add(1, FILE, f"{filename!r} is neither .csv nor .xlsx")
+        return None
+    as_text = suffix == ".csv"  # CSV cells are text already; workbook cells are typed
+    records = _csv_records(data) if as_text else _xlsx_records(data)
+    columns = {c.name: c for c in COLUMNS[entity]}
+    try:
+        first = next(records, None)
+        if first is None:
+            errors.add(1, FILE, "the file is empty; its first row must name the columns")
+            return None
+        _, header = first
+        names = ["" if h is None else str(h).strip().lower() for h in header]
+        if len(names) == 1 and ";" in names[0]:
+            errors.add(1, FILE, "the columns are separated by semicolons; save the file as "
+                                "CSV with commas (CSV UTF-8 in Excel)")
+            return None
+        index: dict[int, Column] = {}
+        for position, name in enumerate(names):
+            if not name:
+                continue  # a nameless column is fine as long as it stays empty (see below)
+            if name not in columns:
+                errors.add(1, str(header[position]).strip(),
+                           f"unknown column; {entity} has {', '.join(columns)}")
+            elif name in (c.name for c in index.values()):
+                errors.add(1, name, "appears twice")
+            else:
+                index[position] = columns[name]
+        for column in COLUMNS[entity]:
+            if column.required and column not in index.values():
+                errors.add(1, column.name, "required column is missing")
+        if errors.items:
+            return None
+        rows = []
+        for number, record in records:
+            if all(_blank(v) for v in record):
+                continue  # spreadsheets leave empty lines; they carry nothing
+            extra = [p for p in range(len(record)) if p not in index and not _blank(record[p])]
+            if extra:
+                cell = extra[0] + 1
+                where = (f"beyond the {len(header)} columns of the header"
+                         if extra[0] >= len(header) else "whose column has no name")
+                errors.add(number, FILE, f"has a value in cell {cell}, {where}")
+                continue
+            if as_text:
+                cells = {column.name: record[p] if p < len(record) else ""
+                         for p, column in index.items()}
+            else:
+                cells = {column.name: _cell_text(record[p] if p < len(record) else None,
+                                                 column.kind)
+                         for p, column in index.items()}
+            rows.append(_Row(number, cells))
+        return rows
+    except _FileProblem as exc:
+        errors.add(exc.row, FILE, exc.reason)
+        return None
+
+
+# --- checking ------------------------------------------------------------------------------
+
+_BAD = object()  # a cell that failed its check
+
+
+class _Errors:
+    """The problems of one file, in the order found."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[RowError] = []
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self.items.append(RowError(row, column, reason, self.file))
+
+    def attempt(self, row: int, column: str, fn: Callable[..., Any], *args: Any,
+                fields: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """Call a cleaner or rule; on refusal note the problem and return _BAD."""
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            self.add(row, _column_of(exc.field, column, fields), exc.reason)
+        except (Forbidden, NotFound, Conflict) as exc:
+            self.add(row, column, str(exc))
+        return _BAD
+
+    @contextmanager
+    def for_row(self, row: int, column: str, fields: dict[str, str]) -> Iterator[None]:
+        """Report a service's refusal while writing a row as a problem of that row."""
+        try:
+            yield
+        except ValidationError as exc:
+            self.add(row, _column_of(exc.field, column, fields), exc.reason)
+        except (Forbidden, NotFound, Conflict) as exc:
+            self.add(row, column, str(exc))
+
+
+def _column_of(field_name: str, default: str, fields: dict[str, str] | None) -> str:
+    """The file column a service's field name stands for (owner_id is owner_email ...)."""
+    return fields.get(field_name, default) if fields else default
+
+
+def _first_seen(errors: _Errors, seen: dict[Any, int], key: Any, row: int, column: str,
+                what: str) -> bool:
+    """False (and a problem noted) when an earlier row of the file has the same natural key."""
+    if key in seen:
+        errors.add(row, column, f"same {what} as row {seen[key]}; each may appear once")
+        return False
+    seen[key] = row
+    return True
+
+
+def _required(field_name: str, fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(text: str) -> Any:
+        if _blank(text):
+            raise ValidationError(field_name, "is required")
+        return fn(text)
+    return check
+
+
+def _whole(field_name: str, low: int, high: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        try:
+            number = int(text.strip())
+        except ValueError:
+            raise ValidationError(field_name, f"{text!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise ValidationError(field_name, f"must be from {low} to {high}")
+        return number
+    return _required(field_name, check)
+
+
+def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class _Run:
+    session: Session
+    viewer: Viewer
+    progress: Progress | None
+    now: datetime
+    today: date
+
+    def tick(self, what: str, done: int, total: int) -> None:
+        if self.progress is not None and (done % _TICK == 0 or done == total):
+            self.progress(what, done, total)
+
+
+@dataclass
+class _Plan:
+    """What to do with one row: create a record, update one (with these changes), or nothing."""
+
+    row: int
+    action: str              # create | update | unchanged
+    values: dict[str, Any]   # create: every field; update: the fields that change
+    target: Any = None       # the existing record (update, unchanged)
+
+
+def _plan(row: int, target: Any, changes: dict[str, Any]) -> _Plan:
+    return _Plan(row, "update" if changes else "unchanged", changes, target)
+
+
+def _changes(current: Any, values: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    return {f: values[f] for f in fields if f in values and getattr(current, f) != values[f]}
+
+
+# --- lookups: a few queries per file ----------------------------------------------------
+
+def _users_by_email(session: Session, emails: Iterable[str | None]) -> dict[str, User]:
+    found: dict[str, User] = {}
+    for chunk in _chunks(sorted({e for e in emails if e})):
+        for user in session.scalars(select(User).where(func.lower(User.email).in_(chunk))):
+            found[user.email.lower()] = user
+    return found
+
+
+def _partners_by_name(session: Session, viewer: Viewer) -> dict[str, Partner]:
+    """The partners the viewer may see, by lower-case name.
+
+    Compared in Python: SQLite's lower() leaves non-ASCII letters alone, so "Ärzte" would
+    never match "ärzte" in SQL there.
+    """
+    return {p.name.lower(): p for p in session.scalars(
+        select(Partner).where(scope.partners_visible(viewer)))}
+
+
+@dataclass(frozen=True)
+class _PartnerOwner:
+    owner_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class _Deal:
+    """The stored fields of a deal the importer compares with a row (read in bulk, not ORM)."""
+
+    id: uuid.UUID
+    external_id: str | None
+    partner_id: uuid.UUID
+    partner_name: str
+    partner_owner_id: uuid.UUID | None
+    assigned_user_id: uuid.UUID | None
+    customer_name: str
+    customer_contact_email: str | None
+    deal_value: Decimal
+    stage: str
+    probability: Decimal
+    expected_close_date: date | None
+    actual_close_date: date | None
+    lost_reason: str | None
+    notes: str | None
+    commission_structure_id: uuid.UUID | None
+    version: int
+    created_at: datetime
+
+    @property
+    def partner(self) -> _PartnerOwner:
+        # What opportunities.can_write reads, so the scope rule stays there.
+        return _PartnerOwner(self.partner_owner_id)
+
+    @property
+    def key(self) -> str:
+        """How a file names this deal: its external_id, or its own id when it has none."""
+        return self.external_id if self.external_id is not None else str(self.id)
+
+
+_DEAL_COLUMNS = (
+    Opportunity.id, Opportunity.external_id, Opportunity.partner_id, Partner.name,
+    Partner.owner_id, Opportunity.assigned_user_id, Opportunity.customer_name,
+    Opportunity.customer_contact_email, Opportunity.deal_value, Opportunity.stage,
+    Opportunity.probability, Opportunity.expected_close_date, Opportunity.actual_close_date,
+    Opportunity.lost_reason, Opportunity.notes, Opportunity.commission_structure_id,
+    Opportunity.version, Opportunity.created_at,
+)
+
+
+def _deals_by_key(session: Session, keys: Iterable[str]) -> dict[str, _Deal]:
+    """Deals named by external_id, or by their own id when they have no external_id."""
+    keys = set(keys)
+    base = select(*_DEAL_COLUMNS).join(Partner, Partner.id == Opportunity.partner_id)
+    found: dict[str, _Deal] = {}
+    for chunk in _chunks(sorted(keys)):
+        for r in session.execute(base.where(Opportunity.external_id.in_(chunk))):
+            found[r[1]] = _Deal(*r)
+    by_id: dict[uuid.UUID, str] = {}
+    for key in keys - set(found):
+        try:
+            by_id[uuid.UUID(key)] = key
+        except ValueError:
+            continue
+    for chunk in _chunks(sorted(by_id)):
+        for r in session.execute(base.where(Opportunity.id.in_(chunk),
+                                            Opportunity.external_id.is_(None))):
+            deal = _Deal(*r)
+            found[by_id[deal.id]] = deal
+    return found
+
+
+# --- bulk writes --------------------------------------------------------------------------
+
+def _insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL, batched executemany elsewhere (same values)."""
+    if not rows:
+        return
+    session.flush()
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        columns = list(rows[0])
+        as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        names = ", ".join(f'"{c}"' for c in columns)
+        driver = session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(
+                f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                # json.dumps calls audit.plain only for what JSON cannot hold (Decimal, date,
+                # UUID), so the text is what audit.record would store, made much faster.
+                copy.write_row([json.dumps(row[c], default=audit.plain)
+                                if c in as_json and row[c] is not None else row[c]
+                                for c in columns])
+        if len(rows) >= _ANALYZE_AFTER:
+            # The planner still thinks the table is as small as before the load; with those
+            # statistics the next lookups (stage history after deals, a second import) scan
+            # the whole table for every batch of keys. ANALYZE sees this transaction's rows.
+            session.execute(text(f'ANALYZE "{table.name}"'))
+        return
+    as_json = [c.name for c in table.c if isinstance(c.type, JSON)]
+    if as_json:
+        rows = [{**row, **{c: audit.plain(row[c]) for c in as_json if c in row}}
+                for row in rows]
+    statement = insert(table)
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        session.execute(statement, rows[start:start + _INSERT_CHUNK])
+
+
+def _audit_row(run: _Run, action: str, entity_type: str, entity_id: Any,
+               old: dict | None = None, new: dict | None = None) -> dict[str, Any]:
+    """An audit entry as audit.record would add it, for _insert_rows (which makes the values
+    JSON-safe the way audit.plain does)."""
+    return dict(id=uuid.uuid4(), at=run.now, actor_id=run.viewer.id,
+                actor_email=run.viewer.email, action=action, entity_type=entity_type,
+                entity_id=str(entity_id), old_values=old or None, new_values=new or None)
+
+
+# --- the entities ----------------------------------------------------------------------------
+
+@dataclass
+class _Cleaned:
+    """A row after its cells' checks: the values that passed and the columns that did not.
+
+    Rules that need only good cells still run for a row with bad ones (an unknown partner is
+    reported even when the amount in the same row is negative); the row is written only
+    when nothing in it is wrong.
+    """
+
+    row: _Row
+    values: dict[str, Any]
+    bad: set[str]
+
+    @property
+    def number(self) -> int:
+        return self.row.number
+
+
+class _Entity:
+    """How one entity's rows are checked and written."""
+
+    name: str
+    key_column: str                  # where a problem with the record as a whole is reported
+    fields: dict[str, str] = {}      # service field name → file column
+    notice: str | None = None        # something the person importing should know
+
+    def check(self, run: _Run, rows: list[_Row], errors: _Errors) -> list[_Plan]:
+        raise NotImplementedError
+
+    def write(self, run: _Run, plans: list[_Plan], errors: _Errors) -> None:
+        raise NotImplementedError
+
+    def _cleaned(self, run: _Run, rows: list[_Row], errors: _Errors,
+                 cleaners: dict[str, Callable[[str], Any]]) -> list[_Cleaned]:
+        # What each cleaner makes of an empty cell, worked out once: large files are mostly
+        # empty optional cells, and the answer never depends on the row.
+        empty: dict[str, tuple[bool, Any]] = {}
+        for column, cleaner in cleaners.items():
+            try:
+                empty[column] = (True, cleaner(""))
+            except ValidationError as exc:
+                empty[column] = (False, exc.reason)
+        out = []
+        for done, row in enumerate(rows, start=1):
+            values: dict[str, Any] = {}
+            bad: set[str] = set()
+            for column, cell in row.cells.items():
+                if not cell or cell.isspace():
+                    ok, outcome = empty[column]
+                    if ok:
+                        values[column] = outcome
+                    else:
+                        errors.add(row.number, column, outcome)
+                        bad.add(column)
+                    continue
+                # Inlined rather than errors.attempt: this runs for every cell of large files.
+                try:
+                    values[column] = cleaners[column](cell)
+                except ValidationError as exc:
+                    errors.add(row.number, column, exc.reason)
+                    bad.add(column)
+            out.append(_Cleaned(row, values, bad))
+            run.tick(f"Checking {self.name}", done, len(rows))
+        return out
+
+
+def _person(errors: _Errors, c: _Cleaned, column: str, people: dict[str, User],
+            field_name: str) -> bool:
+    """Replace an email cell by the user's id under `field_name`; False when no such user."""
+    if column not in c.values:
+        return column not in c.bad
+    email = c.values.pop(column)
+    person = people.get(email) if email else None
+    if email and person is None:
+        errors.add(c.number, column, f"no user with email {email!r}")
+        return False
+    c.values[field_name] = person.id if person else None
+    return True
+
+
+class _Users(_Entity):
+    name, key_column = "users", "email"
+    fields = {"email": "email", "first_name": "first_name", "last_name": "last_name",
+              "role": "role", "is_active": "is_active"}
+    CHANGEABLE = ("first_name", "last_name", "role", "is_active")
+
+    def check(self, run, rows, errors):
+        cleaners = {name: partial(users.clean_field, name)
+                    for name in ("email", "first_name", "last_name", "role")}
+        cleaners["is_active"] = lambda v: True if _blank(v) else commissions.flag("is_active", v)
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        stored = _users_by_email(run.session, (c.values.get("email") for c in cleaned))
+        seen: dict[Any, int] = {}
+        plans = []
+        for c in cleaned:
+            v = c.values
+            if "email" in v and not _first_seen(errors, seen, v["email"], c.number, "email",
+                                                "email"):
+                continue
+            if c.bad:
+                continue
+            user = stored.get(v["email"])
+            if user is None:
+                plans.append(_Plan(c.number, "create", {"is_active": True, **v}))
+            else:
+                plans.append(_plan(c.number, user, _changes(user, v, self.CHANGEABLE)))
+        return plans
+
+    def write(self, run, plans, errors):
+        for plan in plans:
+            with errors.for_row(plan.row, self.key_column, self.fields):
+                if plan.action == "create":
+                    users.create_user(session=run.session, viewer=run.viewer, **plan.values)
+                    continue
+                names = {k: v for k, v in plan.values.items() if k != "is_active"}
+                if names:
+                    users.update_user(session=run.session, viewer=run.viewer,
+                                      user_id=plan.target.id, **names)
+                if "is_active" in plan.values:
+                    users.set_active(session=run.session, viewer=run.viewer,
+                                     user_id=plan.target.id, active=plan.values["is_active"])
+
+
+class _Partners(_Entity):
+    name, key_column = "partners", "name"
+    fields = {"owner_id": "owner_email", **{f: f for f in partners.PARTNER_FIELDS
+                                            if f != "owner_id"}}
+
+    def check(self, run, rows, errors):
+        session = run.session
+        cleaners = {name: partial(partners.clean_field, session, name)
+                    for name in partners.PARTNER_FIELDS if name != "owner_id"}
+        cleaners["relationship_health"] = lambda v: partners.clean_field(
+            session, "relationship_health", "healthy" if _blank(v) else v)
+        cleaners["owner_email"] = partial(validate.email, "owner_email")
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        owners = _users_by_email(session, (c.values.get("owner_email") for c in cleaned))
+        stored = _partners_by_name(session, run.viewer)
+        seen: dict[Any, int] = {}
+        plans = []
+        for c in cleaned:
+            v = c.values
+            if "name" in v and not _first_seen(errors, seen, v["name"].lower(), c.number,
+                                               "name", "name"):
+                continue
+            ok = _person(errors, c, "owner_email", owners, "owner_id") and not c.bad
+            if ok and "owner_id" in v:
+                # The owner rules (active, a role that may own partners) are the service's.
+                owner_id = errors.attempt(c.number, "owner_email", partners.clean_field,
+                                          session, "owner_id", v["owner_id"],
+                                          fields=self.fields)
+                ok = owner_id is not _BAD
+            if not ok:
+                continue
+            partner = stored.get(v["name"].lower())
+            if partner is None:
+                plans.append(_Plan(c.number, "create", v))
+            elif errors.attempt(c.number, "name", partners.check_partner_writable,
+                                run.viewer, partner) is not _BAD:
+                # The name is the key: "ledgerline" finds "Ledgerline" and leaves it so.
+                plans.append(_plan(c.number, partner, _changes(
+                    partner, v, [f for f in partners.PARTNER_FIELDS if f != "name"])))
+        return plans
+
+    def write(self, run, plans, errors):
+        for plan in plans:
+            with errors.for_row(plan.row, self.key_column, self.fields):
+                if plan.action == "create":
+                    partners.create_partner(session=run.session, viewer=run.viewer,
+                                            **plan.values)
+                else:
+                    partners.update_partner(session=run.session, viewer=run.viewer,
+                                            partner_id=plan.target.id, **plan.values)
+
+
+def _partner_to_change(errors: _Errors, c: _Cleaned, visible: dict[str, Partner],
+                       viewer: Viewer) -> Partner | None:
+    """The partner a row names, if the viewer may see and change it; else None (reported)."""
+    if "partner" not in c.values:
+        return None
+    partner = visible.get(c.values["partner"].lower())
+    if partner is None:
+        errors.add(c.number, "partner", "no such partner among those you may see")
+        return None
+    if errors.attempt(c.number, "partner", partners.check_partner_writable, viewer,
+                      partner) is _BAD:
+        return None
+    return partner
+
+
+def _ids_of(partners_by_name: dict[str, Partner], cleaned: list[_Cleaned]) -> set[uuid.UUID]:
+    names = {c.values["partner"].lower() for c in cleaned if "partner" in c.values}
+    return {partners_by_name[n].id for n in names if n in partners_by_name}
+
+
+class _Commissions(_Entity):
+    name, key_column = "commissions", "partner"
+    fields = {f: f for f in commissions.STRUCTURE_FIELDS} | {"partner_id": "partner",
+                                                              "structure_id": "partner"}
+    DEFAULTS = {"is_lifetime": False, "min_deal_size": Decimal("0.00"), "max_deal_size": None,
+                "effective_to": None, "notes": None}
+
+    def check(self, run, rows, errors):
+        session = run.session
+        cleaners = {name: partial(commissions.clean_field, name)
+                    for name in commissions.STRUCTURE_FIELDS}
+        cleaners["partner"] = partial(validate.text, "partner", max_len=255, required=True)
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        visible = _partners_by_name(session, run.viewer)
+        stored: dict[tuple, CommissionStructure] = {}
+        for chunk in _chunks(sorted(_ids_of(visible, cleaned))):
+            for s in session.scalars(select(CommissionStructure)
+                                     .where(CommissionStructure.partner_id.in_(chunk))):
+                stored[(s.partner_id, s.structure_type, s.effective_from, s.min_deal_size)] = s
+        seen: dict[Any, int] = {}
+        plans = []
+        for c in cleaned:
+            partner = _partner_to_change(errors, c, visible, run.viewer)
+            if partner is None or c.bad:
+                continue
+            v = {k: value for k, value in c.values.items() if k != "partner"}
+            v.setdefault("min_deal_size", Decimal("0.00"))
+            key = (partner.id, v["structure_type"], v["effective_from"], v["min_deal_size"])
+            if not _first_seen(errors, seen, key, c.number, "effective_from",
+                               "partner, structure_type, effective_from and min_deal_size"):
+                continue
+            current = stored.get(key)
+            whole = {f: v.get(f, getattr(current, f) if current is not None
+                              else self.DEFAULTS.get(f)) for f in commissions.STRUCTURE_FIELDS}
+            if errors.attempt(c.number, "effective_from", commissions.check_terms, whole,
+                              fields=self.fields) is _BAD:
+                continue
+            if current is None:
+                plans.append(_Plan(c.number, "create", {"partner_id": partner.id, **whole}))
+            else:
+                plans.append(_plan(c.number, current,
+                                   _changes(current, v, commissions.STRUCTURE_FIELDS)))
+        return plans
+
+    def write(self, run, plans, errors):
+        for plan in plans:
+            with errors.for_row(plan.row, self.key_column, self.fields):
+                if plan.action == "create":
+                    commissions.create_structure(session=run.session, viewer=run.viewer,
+                                                 **plan.values)
+                else:
+                    commissions.update_structure(session=run.session, viewer=run.viewer,
+                                                 structure_id=plan.target.id, **plan.values)
+
+
+def _moment(field_name: str) -> Callable[[str], datetime | None]:
+    return lambda v: None if _blank(v) else opps.clean_moment(field_name, v)
+
+
+class _Opportunities(_Entity):
+    name, key_column = "opportunities", "external_id"
+    fields = {"partner_id": "partner", "assigned_user_id": "owner_email",
+              "commission_structure_id": "partner", "version": "external_id",
+              "opportunity_id": "external_id",
+              **{c.name: c.name for c in COLUMNS["opportunities"]}}
+    PLAIN = ("customer_name", "customer_contact_email", "deal_value", "expected_close_date",
+             "notes")
+    STAGE_INPUTS = {"stage", "probability", "actual_close_date", "lost_reason", "created_at"}
+
+    def check(self, run, rows, errors):
+        session, viewer = run.session, run.viewer
+        cleaners: dict[str, Callable[[str], Any]] = {
+            name: partial(opps.clean_field, name) for name in (*self.PLAIN, "external_id")}
+        cleaners.update(
+            partner=partial(validate.text, "partner", max_len=255, required=True),
+            stage=partial(validate.choice, "stage", options=STAGES),
+            probability=partial(validate.percent, "probability"),
+            actual_close_date=partial(validate.day, "actual_close_date"),
+            owner_email=partial(validate.email, "owner_email"),
+            lost_reason=partial(validate.text, "lost_reason", max_len=500),
+            created_at=_moment("created_at"),
+        )
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        visible = _partners_by_name(session, viewer)
+        owners = _users_by_email(session, (c.values.get("owner_email") for c in cleaned))
+        deals = _deals_by_key(session, (c.values["external_id"] for c in cleaned
+                                        if c.values.get("external_id")))
+        seen: dict[Any, int] = {}
+        plans = []
+        without_key = 0
+        for done, c in enumerate(cleaned, start=1):
+            run.tick("Matching opportunities", done, len(cleaned))
+            key = c.values.get("external_id")
+            if key is None and "external_id" not in c.bad:
+                without_key += 1
+            elif key is not None and not _first_seen(errors, seen, key, c.number, "external_id",
+                                                     "external_id"):
+                continue
+            plan = self._row_plan(run, c, deals.get(key) if key else None, visible, owners,
+                                  errors)
+            if plan is not None:
+                plans.append(plan)
+        if without_key:
+            self.notice = (f"{without_key} row{'s have' if without_key != 1 else ' has'} no "
+                           "external_id: such rows are always added as new deals, so importing "
+                           "this file again would add them again.")
+        return plans
+
+    def _row_plan(self, run: _Run, c: _Cleaned, deal: _Deal | None,
+                  visible: dict[str, Partner], owners: dict[str, User],
+                  errors: _Errors) -> _Plan | None:
+        viewer, v, number = run.viewer, c.values, c.number
+        if deal is not None and not opps.can_write(viewer, deal):
+            errors.add(number, "external_id", "You may only change deals of your own partners "
+                                              "or assigned to you.")
+            return None
+        ok = not c.bad
+        partner_id = None
+        if "partner" in v:
+            partner_name = v["partner"].lower()
+            if deal is not None and partner_name == deal.partner_name.lower():
+                partner_id = deal.partner_id  # unchanged, even where the viewer may not add
+            else:
+                partner = visible.get(partner_name)
+                if partner is None or not opps.may_add_deals(viewer, partner):
+                    errors.add(number, "partner",
+                               "no such partner among those you may add deals to")
+                    ok = False
+                else:
+                    partner_id = partner.id
+
+        assignee = None
+        if v.get("owner_email"):
+            user = owners.get(v["owner_email"])
+            if user is None:
+                errors.add(number, "owner_email", f"no user with email {v['owner_email']!r}")
+                ok = False
+            elif "stage" in v:
+                assignee = errors.attempt(number, "owner_email", opps.check_assignee, user,
+                                          closed=v["stage"] in CLOSED_STAGES,
+                                          fields=self.fields)
+                ok = ok and assignee is not _BAD
+
+        created = v.get("created_at")
+        if deal is not None and created is not None and created != deal.created_at:
+            errors.add(number, "created_at",
+                       f"differs from the deal's stored creation time "
+                       f"{deal.created_at.isoformat()}; it cannot be changed")
+            ok = False
+        created = created or (deal.created_at if deal is not None else run.now)
+
+        if self.STAGE_INPUTS & c.bad:
+            return None  # the stage rules need every one of their cells
+        given: dict[str, Any] = {"stage": v["stage"]}
+        if v.get("probability") is not None:
+            given["probability"] = v["probability"]
+        for name in ("actual_close_date", "lost_reason"):
+            if name in v:
+                given[name] = v[name]
+        keeps_close = deal is not None and "actual_close_date" not in v and (
+            deal.stage in CLOSED_STAGES)
+        if v["stage"] in CLOSED_STAGES and v.get("actual_close_date") is None \
+                and not keeps_close:
+            errors.add(number, "actual_close_date", "is required for closed stages")
+            return None
+        settled = errors.attempt(
+            number, "stage", opps.settle_stage,
+            current_stage=deal.stage if deal else None,
+            current_close=deal.actual_close_date if deal else None,
+            current_reason=deal.lost_reason if deal else None,
+            given=given, created_on=local_date(created), today=run.today, fields=self.fields)
+        if settled is _BAD or not ok:
+            return None
+
+        if deal is None:
+            values = {f: v.get(f) for f in self.PLAIN}
+            values.update(settled, external_id=v.get("external_id"), partner_id=partner_id,
+                          assigned_user_id=assignee, created_at=created)
+            return _Plan(number, "create", values)
+        changes = _changes(deal, v, self.PLAIN)
+        if partner_id != deal.partner_id:
+            changes["partner_id"] = partner_id
+        if "owner_email" in v and assignee != deal.assigned_user_id:
+            changes["assigned_user_id"] = assignee
+        if any(getattr(deal, f) != settled[f] for f in settled):
+            changes.update(given)  # the service settles the stage again, the same way
+        return _plan(number, deal, changes)
+
+    def write(self, run, plans, errors):
+        created = [p for p in plans if p.action == "create"]
+        deals, history, entries = [], [], []
+        viewer = run.viewer
+        for done, plan in enumerate(created, start=1):
+            deal_id = uuid.uuid4()
+            values = plan.values
+            deals.append(dict(id=deal_id, commission_structure_id=None, version=1,
+                              updated_by_id=viewer.id, updated_at=run.now, **values))
+            # No history of its own yet: a synthesized first row keeps "every deal has a
+            # history"; real history imported later replaces it.
+            history.append(dict(id=uuid.uuid4(), opportunity_id=deal_id, from_stage=None,
+                                to_stage=values["stage"], changed_by=viewer.id,
+                                changed_at=values["created_at"], notes=None, synthesized=True))
+            audited = {k: v for k, v in values.items() if k != "created_at"}
+            entries.append(_audit_row(run, "create", "opportunity", deal_id,
+                                      new={**audited, "commission_structure_id": None}))
+            run.tick("Writing opportunities", done, len(created))
+        _insert_rows(run.session, Opportunity, deals)
+        _insert_rows(run.session, StageHistory, history)
+        _insert_rows(run.session, AuditEntry, entries)
+        for plan in plans:
+            if plan.action != "update":
+                continue
+            with errors.for_row(plan.row, self.key_column, self.fields):
+                opps.update_opportunity(session=run.session, viewer=viewer,
+                                        opportunity_id=plan.target.id,
+                                        expected_version=plan.target.version, **plan.values)
+
+
+@dataclass(frozen=True)
+class _StoredStep:
+    id: uuid.UUID
+    opportunity_id: uuid.UUID
+    from_stage: str | None
+    to_stage: str
+    changed_by: uuid.UUID | None
+    changed_at: datetime
+    notes: str | None
+    synthesized: bool
+
+
+class _StageHistory(_Entity):
+    name, key_column = "stage_history", "opportunity_external_id"
+    fields = {"note": "notes", **{c.name: c.name for c in COLUMNS["stage_history"]}}
+    CHANGEABLE = ("from_stage", "changed_by", "notes")
+
+    def check(self, run, rows, errors):
+        session, viewer = run.session, run.viewer
+        cleaners = {
+            "opportunity_external_id": partial(validate.text, "opportunity_external_id",
+                                               max_len=100, required=True),
+            "from_stage": partial(validate.choice, "from_stage", options=STAGES,
+                                  required=False),
+            "to_stage": partial(validate.choice, "to_stage", options=STAGES),
+            "changed_at": _required("changed_at", _moment("changed_at")),
+            "changed_by_email": partial(validate.email, "changed_by_email"),
+            "notes": partial(validate.text, "notes", max_len=NOTES_MAX),
+        }
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        deals = _deals_by_key(session, (c.values["opportunity_external_id"] for c in cleaned
+                                        if "opportunity_external_id" in c.values))
+        people = _users_by_email(session, (c.values.get("changed_by_email") for c in cleaned))
+        stored: dict[uuid.UUID, list[_StoredStep]] = defaultdict(list)
+        for chunk in _chunks(sorted({d.id for d in deals.values()})):
+            for r in session.execute(select(
+                    StageHistory.id, StageHistory.opportunity_id, StageHistory.from_stage,
+                    StageHistory.to_stage, StageHistory.changed_by, StageHistory.changed_at,
+                    StageHistory.notes, StageHistory.synthesized)
+                    .where(StageHistory.opportunity_id.in_(chunk))):
+                stored[r[1]].append(_StoredStep(*r))
+        # A lone synthesized row is a placeholder: real history replaces it, never matches it.
+        by_key = {(s.opportunity_id, s.changed_at, s.to_stage): s
+                  for steps in stored.values() for s in steps
+                  if not (len(steps) == 1 and steps[0].synthesized)}
+        seen: dict[Any, int] = {}
+        plans = []
+        for done, c in enumerate(cleaned, start=1):
+            run.tick("Matching stage history", done, len(cleaned))
+            v = c.values
+            ok = not c.bad
+            deal = None
+            if "opportunity_external_id" in v:
+                deal = deals.get(v["opportunity_external_id"])
+                if deal is None or not opps.can_write(viewer, deal):
+                    errors.add(c.number, "opportunity_external_id",
+                               "no such opportunity among those you may change")
+                    ok = False
+            if v.get("from_stage") is not None and v["from_stage"] == v.get("to_stage"):
+                errors.add(c.number, "to_stage", "is the same as from_stage; a stage change "
+                                                 "goes from one stage to another")
+                ok = False
+            ok = _person(errors, c, "changed_by_email", people, "changed_by") and ok
+            if not ok:
+                continue
+            key = (deal.id, v["changed_at"], v["to_stage"])
+            if not _first_seen(errors, seen, key, c.number, "changed_at",
+                               "opportunity_external_id, changed_at and to_stage"):
+                continue
+            current = by_key.get(key)
+            if current is None:
+                steps = stored.get(deal.id, [])
+                replaces = steps[0] if len(steps) == 1 and steps[0].synthesized else None
+                plans.append(_Plan(c.number, "create", {
+                    "opportunity_id": deal.id, "from_stage": v.get("from_stage"),
+                    "to_stage": v["to_stage"], "changed_at": v["changed_at"],
+                    "changed_by": v.get("changed_by"), "notes": v.get("notes"),
+                }, replaces))
+            else:
+                plans.append(_plan(c.number, current, _changes(current, v, self.CHANGEABLE)))
+        return plans
+
+    def write(self, run, plans, errors):
+        session = run.session
+        created = [p for p in plans if p.action == "create"]
+        replaced = {p.target.id: p.target for p in created if p.target is not None}
+        entries = [_audit_row(run, "replace_synthesized", "stage_history", step.id,
+                              old={"opportunity_id": step.opportunity_id,
+                                   "to_stage": step.to_stage, "changed_at": step.changed_at})
+                   for step in replaced.values()]
+        for chunk in _chunks(sorted(replaced)):
+            session.execute(delete(StageHistory).where(StageHistory.id.in_(chunk)),
+                            execution_options={"synchronize_session": False})
+        rows = []
+        for done, plan in enumerate(created, start=1):
+            step_id = uuid.uuid4()
+            rows.append(dict(id=step_id, synthesized=False, **plan.values))
+            entries.append(_audit_row(run, "create", "stage_history", step_id, new=plan.values))
+            run.tick("Writing stage history", done, len(created))
+        _insert_rows(session, StageHistory, rows)
+        changed = [p for p in plans if p.action == "update"]
+        for plan in changed:
+            entries.append(_audit_row(
+                run, "update", "stage_history", plan.target.id,
+                old={f: getattr(plan.target, f) for f in plan.values}, new=plan.values))
+        table = StageHistory.__table__
+        for name in self.CHANGEABLE:
+            batch = [{"_id": p.target.id, "_value": p.values[name]}
+                     for p in changed if name in p.values]
+            if batch:
+                session.execute(update(table).where(table.c.id == bindparam("_id"))
+                                .values({name: bindparam("_value")}), batch)
+        _insert_rows(session, AuditEntry, entries)
+
+
+GOAL_ROLES = ("vp", "sales_manager", "partnership_manager")  # DESIGN.md: own goals
+COUNT_GOALS = ("opportunities", "partnerships")  # targets that count things, not money
+
+
+class _Goals(_Entity):
+    """Quarterly goals: written here in bulk, with the goal rules of DESIGN.md."""
+
+    name, key_column = "goals", "user_email"
+    fields = {c.name: c.name for c in COLUMNS["goals"]}
+    CHANGEABLE = ("revenue_target", "current_progress", "notes")
+
+    def check(self, run, rows, errors):
+        session, viewer = run.session, run.viewer
+        cleaners = {
+            "user_email": partial(validate.email, "user_email", required=True),
+            "year": _whole("year", validate.MIN_DATE.year, validate.MAX_DATE.year),
+            "quarter": _whole("quarter", 1, 4),
+            "goal_type": lambda v: validate.choice("goal_type", "revenue" if _blank(v) else v,
+                                                   GOAL_TYPES),
+            "revenue_target": partial(validate.money, "revenue_target", required=True),
+            "current_progress": lambda v: validate.money("current_progress", v)
+            or Decimal("0.00"),
+            "notes": partial(validate.text, "notes", max_len=NOTES_MAX),
+        }
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        people = _users_by_email(session, (c.values.get("user_email") for c in cleaned))
+        stored: dict[tuple, QuarterlyGoal] = {}
+        for chunk in _chunks(sorted({u.id for u in people.values()})):
+            for g in session.scalars(select(QuarterlyGoal)
+                                     .where(QuarterlyGoal.user_id.in_(chunk))):
+                stored[(g.user_id, g.year, g.quarter, g.goal_type)] = g
+        seen: dict[Any, int] = {}
+        plans = []
+        for c in cleaned:
+            v = c.values
+            ok = not c.bad
+            if "user_email" in v:
+                person = people.get(v["user_email"])
+                problem = None
+                if person is None:
+                    problem = f"no user with email {v['user_email']!r}"
+                elif person.id != viewer.id and not viewer.can(TEAM_WRITE):
+                    problem = f"your role ({viewer.role}) may set only your own goals"
+                elif not person.is_active:
+                    problem = f"{person.email} is deactivated"
+                elif person.role not in GOAL_ROLES:
+                    problem = f"{person.email} is an admin; admins have no goals"
+                if problem:
+                    errors.add(c.number, "user_email", problem)
+                    ok = False
+                else:
+                    v["user_id"] = person.id
+            v.setdefault("goal_type", "revenue")
+            target = v.get("revenue_target")
+            if v["goal_type"] in COUNT_GOALS and target is not None \
+                    and target != target.to_integral_value():
+                errors.add(c.number, "revenue_target",
+                           f"must be a whole number of {v['goal_type']}")
+                ok = False
+            if not ok:
+                continue
+            key = (v["user_id"], v["year"], v["quarter"], v["goal_type"])
+            if not _first_seen(errors, seen, key, c.number, "quarter",
+                               "user_email, year, quarter and goal_type"):
+                continue
+            current = stored.get(key)
+            if current is None:
+                plans.append(_Plan(c.number, "create", {
+                    "user_id": v["user_id"], "year": v["year"], "quarter": v["quarter"],
+                    "goal_type": v["goal_type"], "revenue_target": v["revenue_target"],
+                    "current_progress": v.get("current_progress", Decimal("0.00")),
+                    "notes": v.get("notes")}))
+            else:
+                plans.append(_plan(c.number, current, _changes(current, v, self.CHANGEABLE)))
+        return plans
+
+    def write(self, run, plans, errors):
+        rows, entries = [], []
+        for plan in plans:
+            if plan.action == "create":
+                goal_id = uuid.uuid4()
+                rows.append(dict(id=goal_id, created_at=run.now, updated_at=run.now,
+                                 **plan.values))
+                entries.append(_audit_row(run, "create", "goal", goal_id, new=plan.values))
+            elif plan.action == "update":
+                goal = plan.target
+                old, new = audit.changes(goal, plan.values)
+                for name, value in new.items():
+                    setattr(goal, name, value)
+                entries.append(_audit_row(run, "update", "goal", goal.id, old=old, new=new))
+        _insert_rows(run.session, QuarterlyGoal, rows)
+        _insert_rows(run.session, AuditEntry, entries)
+
+
+class _Activities(_Entity):
+    name, key_column = "activities", "partner"
+    fields = {"partner_id": "partner", "user_id": "user_email",
+              **{c.name: c.name for c in COLUMNS["activities"]}}
+    TOUCH = {"activity_type", "occurred_on", "summary"}
+
+    def check(self, run, rows, errors):
+        session, viewer = run.session, run.viewer
+        cleaners = {
+            "partner": partial(validate.text, "partner", max_len=255, required=True),
+            "activity_type": partial(validate.choice, "activity_type", options=ACTIVITY_TYPES),
+            "occurred_on": partial(validate.day, "occurred_on", required=True),
+            "user_email": partial(validate.email, "user_email"),
+            "summary": partial(validate.text, "summary", max_len=NOTES_MAX),
+        }
+        cleaned = self._cleaned(run, rows, errors, cleaners)
+        visible = _partners_by_name(session, viewer)
+        people = _users_by_email(session, (c.values.get("user_email") for c in cleaned))
+        stored: dict[tuple, PartnerActivity] = {}
+        for chunk in _chunks(sorted(_ids_of(visible, cleaned))):
+            for a in session.scalars(select(PartnerActivity)
+                                     .where(PartnerActivity.partner_id.in_(chunk))
+                                     .order_by(PartnerActivity.created_at)):
+                stored.setdefault((a.partner_id, a.occurred_on, a.activity_type, a.summary), a)
+        seen: dict[Any, int] = {}
+        plans = []
+        for c in cleaned:
+            v = c.values
+            partner = _partner_to_change(errors, c, visible, viewer)
+            ok = partner is not None and not c.bad
+            touch = None
+            if not self.TOUCH & c.bad:
+                # The touch rules (a known type, not in the future) are the partners service's.
+                touch = errors.attempt(c.number, "occurred_on", partners.clean_touch,
+                                       activity_type=v["activity_type"],
+                                       occurred_on=v["occurred_on"], summary=v.get("summary"),
+                                       fields=self.fields)
+                ok = ok and touch is not _BAD
+            ok = _person(errors, c, "user_email", people, "user_id") and ok
+            if not ok:
+                continue
+            activity_type, occurred_on, summary = touch
+            key = (partner.id, occurred_on, activity_type, summary)
+            if not _first_seen(errors, seen, key, c.number, "occurred_on",
+                               "partner, occurred_on, activity_type and summary"):
+                continue
+            current = stored.get(key)
+            if current is None:
+                plans.append(_Plan(c.number, "create", {
+                    "partner_id": partner.id, "activity_type": activity_type,
+                    "occurred_on": occurred_on, "summary": summary,
+                    # Like log_touch: a touch without a named user is the importer's own.
+                    "user_id": v["user_id"] if "user_id" in v else viewer.id}))
+            else:
+                plans.append(_plan(c.number, current, _changes(current, v, ("user_id",))))
+        return plans
+
+    def write(self, run, plans, errors):
+        rows, entries = [], []
+        for plan in plans:
+            if plan.action == "create":
+                touch_id = uuid.uuid4()
+                rows.append(dict(id=touch_id, created_at=run.now, **plan.values))
+                entries.append(_audit_row(run, "log_touch", "partner_activity", touch_id,
+                                          new=plan.values))
+            elif plan.action == "update":
+                touch = plan.target
+                old, new = audit.changes(touch, plan.values)
+                for name, value in new.items():
+                    setattr(touch, name, value)
+                entries.append(_audit_row(run, "update", "partner_activity", touch.id,
+                                          old=old, new=new))
+        _insert_rows(run.session, PartnerActivity, rows)
+        _insert_rows(run.session, AuditEntry, entries)
+
+
+_HANDLERS: dict[str, Callable[[], _Entity]] = {
+    "users": _Users, "partners": _Partners, "commissions": _Commissions,
+    "opportunities": _Opportunities, "stage_history": _StageHistory, "goals": _Goals,
+    "activities": _Activities,
+}
+# (permission, what the refusal says the role may not do)
+_PERMISSION: dict[str, tuple[str, str]] = {
+    "users": (MANAGE_USERS, "import users"),
+    "partners": (WRITE_PARTNERS, "import partners"),
+    "commissions": (WRITE_PARTNERS, "import commission structures"),
+    "opportunities": (WRITE_OPPORTUNITIES, "import opportunities"),
+    "stage_history": (WRITE_OPPORTUNITIES, "import stage history"),
+    "goals": (OWN_WORK, "import goals"),
+    "activities": (WRITE_PARTNERS, "import partner touches"),
+}
+
+
+# --- the use cases ---------------------------------------------------------------------------
+
+def import_file(*, session: Session, viewer: Viewer, entity: str, data: bytes, filename: str,
+                dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Import one CSV or XLSX file of `entity`, all or nothing, reporting every problem.
+
+    Returns the report; when it has errors, or on a dry run, nothing was written.
+    """
+    validate.choice("entity", entity, ENTITIES)
+    return _import(session, viewer, [(entity, filename, data)], [], dry_run=dry_run,
+                   progress=progress, keep_going=False)
+
+
+def import_all(*, session: Session, viewer: Viewer, files: Sequence[tuple[str, bytes]],
+               dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Import a whole data set, `<entity>.csv` files, in IMPORT.md's order in one transaction.
+
+    `files` holds (file name, content) pairs. A file of another name is an error: a typo must
+    not leave data behind unnoticed.
+    """
+    found: dict[str, tuple[str, bytes]] = {}
+    problems = []
+    for filename, data in files:
+        entity = Path(filename).stem.lower()
+        if entity in ENTITIES and Path(filename).suffix.lower() == ".csv":
+            found[entity] = (filename, data)
+        else:
+            problems.append(RowError(1, FILE, "is not one of the files `import all` reads: "
+                                     + ", ".join(f"{e}.csv" for e in ENTITIES), filename))
+    if not found and not problems:
+        problems.append(RowError(1, FILE, "no files to import; expected any of "
+                                 + ", ".join(f"{e}.csv" for e in ENTITIES)))
+    ordered = [(e, *found[e]) for e in ENTITIES if e in found]
+    return _import(session, viewer, ordered, problems, dry_run=dry_run, progress=progress,
+                   keep_going=True)
+
+
+def folder_files(folder: Path) -> list[tuple[str, bytes]]:
+    """Read the CSV files of a folder, as import_all takes them."""
+    return [(path.name, path.read_bytes()) for path in sorted(folder.iterdir())
+            if path.is_file() and path.suffix.lower() == ".csv"]
+
+
+def _import(session: Session, viewer: Viewer, files: list[tuple[str, str, bytes]],
+            problems: list[RowError], *, dry_run: bool, progress: Progress | None,
+            keep_going: bool) -> ImportReport:
+    """Read, check and write files in order inside one savepoint.
+
+    With `keep_going` (import all) a file with problems still writes its good rows, so the
+    files after it are checked against them; the savepoint is rolled back at the end anyway.
+    """
+    for entity, _, _ in files:
+        permission, what = _PERMISSION[entity]
+        require(viewer, permission, what)
+    report = ImportReport(dry_run=dry_run, file_errors=problems)
+    run = _Run(session=session, viewer=viewer, progress=progress, now=utcnow(),
+               today=local_today())
+    savepoint = session.begin_nested()
+    try:
+        for entity, filename, data in files:
+            handler = _HANDLERS[entity]()
+            errors = _Errors(filename)
+            entity_report = EntityReport(entity=entity, file=filename)
+            report.entities.append(entity_report)
+            rows = _read(entity, data, filename, errors)
+            if rows is not None:
+                entity_report.rows = len(rows)
+                plans = handler.check(run, rows, errors)
+                for plan in plans:
+                    setattr(entity_report, _COUNTER[plan.action],
+                            getattr(entity_report, _COUNTER[plan.action]) + 1)
+                if getattr(handler, "notice", None):
+                    entity_report.notices.append(handler.notice)
+                if keep_going or not errors.items:
+                    handler.write(run, [p for p in plans if p.action != "unchanged"], errors)
+            order = {c.name: n for n, c in enumerate(COLUMNS[entity])}
+            entity_report.errors = sorted(errors.items,
+                                          key=lambda e: (e.row, order.get(e.column, -1)))
+        if report.written:
+            for entity_report in report.entities:
+                if entity_report.created or entity_report.updated:
+                    audit.record(session, actor=viewer, action="import",
+                                 entity_type=entity_report.entity, entity_id=None,
+                                 new={"file": entity_report.file, "rows": entity_report.rows,
+                                      "created": entity_report.created,
+                                      "updated": entity_report.updated,
+                                      "unchanged": entity_report.unchanged})
+            session.flush()
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    return report
+
+
+_COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged"}

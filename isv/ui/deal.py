@@ -1,0 +1,337 @@
+"""The opportunity detail page: picker, every field in one form, history, audit, commission."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.models import STAGES
+from isv.services import audit, commissions, users
+from isv.services import opportunities as opps
+from isv.services.opportunities import OpportunityFilters
+from isv.ui import widgets
+from isv.ui.labels import (
+    moment_label,
+    money_label,
+    percent_label,
+    stage_label,
+    structure_type_label,
+)
+from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+
+SELECTED = "opportunity_detail_id"
+PICKER_SIZE = 20
+
+
+@dataclass(frozen=True)
+class StructureInfo:
+    id: uuid.UUID
+    structure_type: str
+    percentage: Decimal
+    is_lifetime: bool
+    min_deal_size: Decimal
+    max_deal_size: Decimal | None
+    effective_from: date
+    effective_to: date | None
+
+    def label(self) -> str:
+        band = (f"{money_label(self.min_deal_size)}–{money_label(self.max_deal_size)}"
+                if self.max_deal_size is not None else f"from {money_label(self.min_deal_size)}")
+        until = f" to {self.effective_to}" if self.effective_to else ""
+        lifetime = ", lifetime" if self.is_lifetime else ""
+        return (f"{structure_type_label(self.structure_type)} {percentage(self.percentage)}"
+                f"{lifetime} · deals {band} · {self.effective_from}{until}")
+
+    @classmethod
+    def of(cls, row: Any) -> StructureInfo:
+        return cls(id=row.id, structure_type=row.structure_type,
+                   percentage=row.commission_percentage, is_lifetime=bool(row.is_lifetime),
+                   min_deal_size=row.min_deal_size, max_deal_size=row.max_deal_size,
+                   effective_from=row.effective_from, effective_to=row.effective_to)
+
+
+def percentage(value: Decimal) -> str:
+    return percent_label(value)
+
+
+@dataclass(frozen=True)
+class DealView:
+    """Everything the page shows about one deal, as plain values read in one transaction."""
+
+    id: uuid.UUID
+    version: int
+    fields: dict[str, Any]          # EDITABLE_FIELDS -> current value
+    partner_name: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    can_write: bool
+    history: pd.DataFrame
+    trail: pd.DataFrame
+    structures: list[StructureInfo]
+    applicable: StructureInfo | None
+    first_year: Decimal
+
+
+def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
+    """Read one deal with its stage history, audit trail and applicable commission."""
+    opp = opps.get_opportunity(session=session, viewer=viewer, opportunity_id=opportunity_id)
+    names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
+    history = pd.DataFrame(
+        [{"When": moment_label(h.changed_at),
+          "Who": names.get(h.changed_by, "system") if h.changed_by else "system",
+          "From": stage_label(h.from_stage) if h.from_stage else "(new deal)",
+          "To": stage_label(h.to_stage),
+          "Note": (h.notes or "") + (" (reconstructed on import)" if h.synthesized else "")}
+         for h in reversed(opps.stage_history(session=session, viewer=viewer,
+                                              opportunity_id=opp.id))],
+        columns=["When", "Who", "From", "To", "Note"])
+    trail = []
+    for entry in audit.entries_for(session, entity_type="opportunity", entity_id=opp.id):
+        old, new = entry.old_values or {}, entry.new_values or {}
+        for name in sorted(set(old) | set(new)):
+            trail.append({"When": moment_label(entry.at),
+                          "Who": entry.actor_email or "system",
+                          "Action": entry.action.replace("_", " "),
+                          "Field": name,
+                          "Before": _plain(old.get(name)),
+                          "After": _plain(new.get(name))})
+    structures = [StructureInfo.of(s) for s in commissions.list_structures(
+        session=session, viewer=viewer, partner_id=opp.partner_id)]
+    applicable = commissions.applicable_for_opportunity(session=session, viewer=viewer,
+                                                        opportunity=opp)
+    return DealView(
+        id=opp.id, version=opp.version,
+        fields={f: getattr(opp, f) for f in opps.EDITABLE_FIELDS},
+        partner_name=opp.partner.name, created_at=opp.created_at, updated_at=opp.updated_at,
+        updated_by=names.get(opp.updated_by_id) if opp.updated_by_id else None,
+        can_write=opps.can_write(viewer, opp), history=history,
+        trail=pd.DataFrame(trail, columns=["When", "Who", "Action", "Field", "Before",
+                                           "After"]),
+        structures=structures,
+        applicable=StructureInfo.of(applicable) if applicable is not None else None,
+        first_year=(commissions.first_year_commission(opp.deal_value,
+                                                      applicable.commission_percentage)
+                    if applicable is not None else Decimal("0.00")))
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# --- choosing a deal ---------------------------------------------------------------------
+
+def chosen_id() -> str | None:
+    """The deal to show: ?id= in the address, else the one picked earlier in this session."""
+    from_link = st.query_params.get("id")
+    if from_link:
+        st.session_state[SELECTED] = from_link
+        return from_link
+    return st.session_state.get(SELECTED)
+
+
+def open_deal(opportunity_id: Any) -> None:
+    st.session_state[SELECTED] = str(opportunity_id)
+    st.query_params["id"] = str(opportunity_id)
+    st.rerun()
+
+
+def forget_choice() -> None:
+    st.session_state.pop(SELECTED, None)
+    st.query_params.pop("id", None)
+
+
+def picker() -> None:
+    """Find a deal by customer, partner or notes; never a dead end without an id."""
+    st.subheader("Choose a deal")
+    text = st.text_input("Find a deal", key="deal_picker_text",
+                         placeholder="Customer, partner or notes")
+    listed = widgets.run(opps.list_opportunities, filters=OpportunityFilters(
+        text=text.strip() or None), limit=PICKER_SIZE, sort="-updated_at")
+    if listed is None:
+        return
+    rows, total = listed
+    if not rows:
+        st.info("No deal matches." if text.strip() else "There are no deals you may see yet.")
+        return
+    by_id = {str(r.id): r for r in rows}
+    choice = st.selectbox(
+        "Deal", list(by_id), key="deal_picker_choice",
+        format_func=lambda i: (f"{by_id[i].customer_name} — {by_id[i].partner_name} — "
+                               f"{stage_label(by_id[i].stage)} — "
+                               f"{money_label(by_id[i].deal_value)}"))
+    st.caption(f"Showing {len(rows)} of {total:,} matching deals, most recently changed first.")
+    if st.button("Open", key="deal_picker_open", type="primary"):
+        open_deal(choice)
+
+
+# --- the page's parts ------------------------------------------------------------------------
+
+def summary(view: DealView) -> None:
+    f = view.fields
+    st.subheader(widgets.escape_md(f["customer_name"]), anchor=False)
+    st.markdown(
+        f"{widgets.escape_md(view.partner_name)} · **{stage_label(f['stage'])}** · "
+        f"{widgets.escape_md(money_label(f['deal_value']))} at "
+        f"{widgets.escape_md(percentage(f['probability']))}")
+    who = f" by {view.updated_by}" if view.updated_by else ""
+    st.caption(widgets.escape_md(
+        f"Created {moment_label(view.created_at)} · last changed "
+        f"{moment_label(view.updated_at)}{who} · version {view.version}"))
+
+
+def commission(view: DealView) -> None:
+    st.subheader("Commission", anchor=False)
+    if view.applicable is None:
+        st.info("No applicable structure: commission 0. Add a structure on the partner's "
+                "page, or check the deal's value and close date.", icon=":material/info:")
+        return
+    pinned = view.fields["commission_structure_id"] is not None
+    how = "chosen for this deal" if pinned else "by the rule (latest start, then highest %)"
+    st.markdown(widgets.escape_md(f"{view.applicable.label()} — {how}"))
+    lifetime = " a year while the customer stays (lifetime structure)" \
+        if view.applicable.is_lifetime else ""
+    st.metric("First-year commission", money_label(view.first_year))
+    if lifetime:
+        st.caption(widgets.escape_md(f"Earns {money_label(view.first_year)}{lifetime}."))
+
+
+def _base_key(view: DealView) -> str:
+    return f"deal_base_{view.id}"
+
+
+def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
+    """Every field in one form, saved with the version the user started from."""
+    base_key = _base_key(view)
+    base = st.session_state.setdefault(base_key, view.version)
+    if base != view.version:
+        who = view.updated_by or "someone else"
+        st.warning(widgets.escape_md(
+            f"Changed by {who} at {moment_label(view.updated_at)} since you opened it. "
+            "Saving would be refused; reload to see their change."), icon=":material/sync:")
+        if st.button("Reload the latest", key=f"deal_reload_{view.id}"):
+            st.session_state[base_key] = view.version
+            st.rerun()
+    f = view.fields
+    k = f"{view.id}_{base}"
+    errors = widgets.FieldErrors()
+    disabled = not view.can_write
+    partner_ids = list(dict.fromkeys([str(f["partner_id"]), *options.deal_partners(viewer)]))
+    people = ["", *dict.fromkeys(
+        ([str(f["assigned_user_id"])] if f["assigned_user_id"] else [])
+        + list(options.active_people))]
+    structure_ids = ["", *(str(s.id) for s in view.structures)]
+    structure_label = {str(s.id): s.label() for s in view.structures}
+
+    with st.form(f"deal_form_{k}"):
+        left, right = st.columns(2)
+        with left:
+            customer = st.text_input("Customer", f["customer_name"], key=f"d_customer_{k}",
+                                     max_chars=255, disabled=disabled)
+            errors.slot("customer_name", "Customer")
+            partner = st.selectbox("Partner", partner_ids, key=f"d_partner_{k}",
+                                   format_func=options.partner_name, disabled=disabled)
+            errors.slot("partner_id", "Partner")
+            value = st.text_input("Value ($)", str(f["deal_value"]), key=f"d_value_{k}",
+                                  disabled=disabled, help="An exact amount, like 25000.00")
+            errors.slot("deal_value", "Value")
+            stage = st.selectbox("Stage", STAGES, index=STAGES.index(f["stage"]),
+                                 format_func=stage_label, key=f"d_stage_{k}",
+                                 disabled=disabled)
+            errors.slot("stage", "Stage")
+            probability = st.text_input(
+                "Probability (%)", str(f["probability"]), key=f"d_prob_{k}",
+                disabled=disabled, help="0–100; left as it is on a stage change, the new "
+                                        "stage's default applies")
+            errors.slot("probability", "Probability")
+            owner = st.selectbox("Owner", people, key=f"d_owner_{k}", disabled=disabled,
+                                 format_func=lambda u: options.person(u) if u else "unassigned")
+            errors.slot("assigned_user_id", "Owner")
+        with right:
+            email = st.text_input("Customer contact email", f["customer_contact_email"] or "",
+                                  key=f"d_email_{k}", max_chars=255, disabled=disabled)
+            errors.slot("customer_contact_email", "Customer contact email")
+            expected = st.date_input("Expected close", f["expected_close_date"],
+                                     key=f"d_expected_{k}", min_value=MIN_DAY,
+                                     max_value=MAX_DAY, format="YYYY-MM-DD", disabled=disabled)
+            errors.slot("expected_close_date", "Expected close")
+            actual = st.date_input("Actual close", f["actual_close_date"], key=f"d_actual_{k}",
+                                   min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD",
+                                   disabled=disabled,
+                                   help="Closed deals only; today when left empty on closing")
+            errors.slot("actual_close_date", "Actual close")
+            lost_reason = st.text_input("Lost reason", f["lost_reason"] or "",
+                                        key=f"d_lost_{k}", max_chars=500, disabled=disabled,
+                                        help="Required when the deal is closed lost")
+            errors.slot("lost_reason", "Lost reason")
+            structure = st.selectbox(
+                "Commission structure", structure_ids, key=f"d_structure_{k}",
+                index=structure_ids.index(str(f["commission_structure_id"]))
+                if f["commission_structure_id"] and str(f["commission_structure_id"])
+                in structure_ids else 0,
+                format_func=lambda s: structure_label.get(s, "By the rule"), disabled=disabled)
+            errors.slot("commission_structure_id", "Commission structure")
+            external = st.text_input("External id", f["external_id"] or "",
+                                     key=f"d_external_{k}", max_chars=100, disabled=disabled,
+                                     help="The id in another system, for imports")
+            errors.slot("external_id", "External id")
+        notes = st.text_area("Notes", f["notes"] or "", key=f"d_notes_{k}", disabled=disabled)
+        errors.slot("notes", "Notes")
+        note = st.text_input("Note for the stage history (when the stage changes)",
+                             key=f"d_note_{k}", disabled=disabled)
+        errors.slot("note", "Note")
+        errors.slot("version", "Version")
+        saved = st.form_submit_button("Save changes", type="primary", disabled=disabled,
+                                      key=f"d_save_{k}")
+    if disabled:
+        st.caption("Read only: you may not change this deal.")
+    if not saved:
+        return
+    typed = {
+        "customer_name": customer, "partner_id": partner, "deal_value": value,
+        "stage": stage, "probability": probability, "assigned_user_id": owner or None,
+        "customer_contact_email": email, "expected_close_date": expected,
+        "actual_close_date": actual, "lost_reason": lost_reason,
+        "commission_structure_id": structure or None, "external_id": external, "notes": notes,
+    }
+    changed = {name: v for name, v in typed.items() if not _same(f[name], v)}
+    if not changed:
+        st.info("Nothing changed.")
+        return
+    result = widgets.run(opps.update_opportunity, errors=errors, opportunity_id=view.id,
+                         expected_version=base, note=note.strip() or None, **changed)
+    if result is not None:
+        st.session_state[base_key] = result.version
+        widgets.flash("Saved.")
+        st.rerun()
+
+
+def _same(current: Any, typed: Any) -> bool:
+    """Whether what the form holds is what is stored (text compared as shown, blanks as None)."""
+    if isinstance(typed, str):
+        typed = typed.strip() or None
+    if current is None or typed is None:
+        return current is None and typed is None
+    return str(current) == str(typed)
+
+
+def history(view: DealView) -> None:
+    st.subheader("Stage history", anchor=False)
+    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history")
+
+
+def trail(view: DealView) -> None:
+    st.subheader("Audit trail", anchor=False)
+    if view.trail.empty:
+        st.caption("No recorded changes.")
+        return
+    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail")
+

@@ -1,0 +1,280 @@
+"""Analytics on screen: period and filter pickers, KPI cards, charts with their data, live updates.
+
+Data comes through two caches keyed by the data version (isv/cache.py): st.cache_data in
+this process, the shared cache behind it. A rerun with no data change runs no SQL for the
+analytics; the live-update fragment polls the cheap data version every 30 seconds and
+reruns the page when someone else's change landed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from isv import charts
+from isv.analytics import cached
+from isv.analytics.breakdowns import FilterOptions, filter_options
+from isv.analytics.dashboard import DashboardData, dashboard_data
+from isv.analytics.kpis import Filters, Kpis, scope_key
+from isv.analytics.periods import Period, parse_period, quarter_options
+from isv.auth import Viewer
+from isv.errors import IsvError
+from isv.ui.labels import DOMAINS, role_label
+from isv.ui.widgets import escape_md
+
+LIVE_SECONDS = 30
+SEEN_VERSION = "isv_data_version_seen"
+MONEY = st.column_config.NumberColumn(format="dollar")
+RATE = st.column_config.NumberColumn(format="percent")
+COUNT = st.column_config.NumberColumn(format="%d")
+
+
+# --- data --------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _dashboard(database: str, version: int, scope: str, period_label: str,
+               filters_key: tuple, as_of: date, _viewer: Viewer) -> DashboardData:
+    partner_ids, domains, owner_ids = filters_key
+    return cached.load(dashboard_data, viewer=_viewer, share="scope",
+                       period=parse_period(period_label),
+                       filters=Filters.of(partner_ids=partner_ids, domains=domains,
+                                          owner_ids=owner_ids),
+                       as_of=as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _options(database: str, version: int, scope: str, _viewer: Viewer) -> FilterOptions:
+    return cached.load(filter_options, viewer=_viewer, share="scope")
+
+
+def _version() -> tuple[str, int]:
+    version = cached.data_version()
+    st.session_state[SEEN_VERSION] = version
+    return cached.database(), version
+
+
+def load_dashboard(viewer: Viewer, period: Period, filters: Filters,
+                   as_of: date) -> DashboardData | None:
+    """The dashboard's data for the viewer; None (with the reason shown) if it was refused."""
+    database, version = _version()
+    try:
+        if version < 0:  # the shared cache is down: compute, and keep nothing in this process
+            return cached.load(dashboard_data, viewer=viewer, share="scope", period=period,
+                               filters=filters, as_of=as_of)
+        return _dashboard(database, version, scope_key(viewer), period.label, filters.key(),
+                          as_of, viewer)
+    except IsvError as exc:
+        st.error(escape_md(str(exc)), icon=":material/block:")
+        return None
+
+
+def load_options(viewer: Viewer) -> FilterOptions:
+    database, version = _version()
+    if version < 0:
+        return cached.load(filter_options, viewer=viewer, share="scope")
+    return _options(database, version, scope_key(viewer), viewer)
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def live_updates() -> None:
+    """Rerun the page when the data changed since it was drawn (someone else saved)."""
+    seen = st.session_state.get(SEEN_VERSION)
+    if seen is not None and seen >= 0 and cached.data_version() != seen:
+        st.rerun(scope="app")
+
+
+# --- pickers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Selection:
+    period: Period
+    filters: Filters
+    described: tuple[str, ...]  # the filters in words, for captions and chart context
+
+
+def pick_period(today: date, *, key: str) -> Period:
+    """A quarter selector (fiscal-aware), the current quarter by default."""
+    options = {q.label: q for q in quarter_options(today)}
+    current = next(label for label, q in options.items() if today in q)
+    chosen = st.selectbox(
+        "Period", list(options), index=list(options).index(current), key=key,
+        format_func=lambda label: options[label].title + (" (now)" if label == current else ""))
+    return options.get(chosen, options[current])
+
+
+def pick(viewer: Viewer, today: date, *, key: str) -> Selection:
+    """Period, domain, partner and owner pickers in one row."""
+    options = load_options(viewer)
+    period_col, domain_col, partner_col, owner_col = st.columns([1.3, 1, 1, 1])
+    with period_col:
+        period = pick_period(today, key=f"{key}_period")
+    # "" means all: a None option would read as "nothing chosen" and show a placeholder.
+    domain = domain_col.selectbox("Domain", ["", *DOMAINS], key=f"{key}_domain",
+                                  format_func=lambda d: d or "All domains")
+    partners = {str(pid): name for pid, name, d in options.partners if domain in ("", d)}
+    partner = partner_col.selectbox("Partner", ["", *partners], key=f"{key}_partner",
+                                    format_func=lambda p: partners.get(p, "All partners"))
+    owners = {str(uid): name for uid, name, _ in options.owners}
+    owner = owner_col.selectbox("Owner", ["", *owners], key=f"{key}_owner",
+                                format_func=lambda o: owners.get(o, "All owners"),
+                                help="The person the deals are assigned to")
+    partner = partner if partner in partners else ""
+    owner = owner if owner in owners else ""
+    filters = Filters.of(partner_ids=[partner] if partner else [],
+                         domains=[domain] if domain else [], owner_ids=[owner] if owner else [])
+    described = tuple(text for text in (
+        f"Domain {domain}" if domain else None,
+        f"Partner {partners[partner]}" if partner else None,
+        f"Owner {owners[owner]}" if owner else None) if text)
+    return Selection(period, filters, described)
+
+
+def period_text(kpis: Kpis) -> str:
+    return f"{kpis.period.title} ({kpis.period.span})"
+
+
+def context(kpis: Kpis, described: tuple[str, ...]) -> str:
+    """What a figure covers, written into the image: period, filters, as of (escaped)."""
+    return charts.context_line(period_text(kpis), *described, f"as of {kpis.as_of.isoformat()}")
+
+
+# --- KPI cards ---------------------------------------------------------------------------
+
+def _change(now: Any, before: Any, show) -> str | None:
+    if now is None or before is None:
+        return None
+    diff = Decimal(now) - Decimal(before)
+    return ("-" if diff < 0 else "+") + show(abs(diff))
+
+
+def _points(value: Decimal) -> str:
+    return f"{charts.number(value * 100)} pts"
+
+
+def _times(value: Decimal) -> str:
+    return f"{charts.number(value, places=2)}×"
+
+
+def _coverage(value: Decimal | None) -> str:
+    return charts.NONE if value is None else _times(value)
+
+
+def _short(value: Decimal | None) -> str:
+    return charts.money(value, short=True)
+
+
+def card(label: str, value: str, *, delta: str | None = None, versus: str | None = None,
+         inverse: bool = False, note: str | None = None, help: str | None = None) -> None:
+    """One KPI card: the value, its change (arrow, sign and colour) and a line of context."""
+    with st.container(border=True):
+        st.metric(label, value, delta=delta, delta_color="inverse" if inverse else "normal",
+                  delta_description=versus if delta is not None else None, help=help)
+        if note:
+            st.caption(note)
+
+
+def kpi_cards(kpis: Kpis, previous: Kpis) -> None:
+    """The nine cards of the executive dashboard, three a row, each against the previous period."""
+    vs = f"vs {previous.period.title}"
+    unpaid = len(kpis.no_structure)
+    cards = [
+        lambda: card(
+            "Pipeline", _short(kpis.pipeline_total),
+            note=f"{kpis.open_count:,} open deals · current state",
+            help=f"Σ value of open deals: {charts.money(kpis.pipeline_total)}. Current state, "
+                 "so there is no earlier period to compare with."),
+        lambda: card(
+            "Weighted pipeline", _short(kpis.pipeline_weighted),
+            note="Σ value × probability · current state",
+            help=charts.money(kpis.pipeline_weighted)),
+        lambda: card(
+            "Won this period", _short(kpis.won_revenue),
+            delta=_change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
+            note=f"{kpis.won_count:,} deals won",
+            help=f"{charts.money(kpis.won_revenue)}, by actual close date in the period"),
+        lambda: card(
+            "Win rate", charts.percent(kpis.win_rate),
+            delta=_change(kpis.win_rate, previous.win_rate, _points), versus=vs,
+            note=f"{kpis.won_count:,} won · {kpis.lost_count:,} lost"),
+        lambda: card(
+            "Average won deal", _short(kpis.avg_won_deal),
+            delta=_change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
+            help=charts.money(kpis.avg_won_deal)),
+        lambda: card(
+            "Cycle days", charts.number(kpis.avg_cycle_days),
+            delta=_change(kpis.avg_cycle_days, previous.avg_cycle_days, _days), versus=vs,
+            inverse=True, note="creation to close of won deals; fewer is better"),
+        lambda: card(
+            "Goal attainment", charts.percent(kpis.goal_attainment),
+            delta=_change(kpis.goal_attainment, previous.goal_attainment, _points), versus=vs,
+            note=_pace(kpis), help=f"Won {charts.money(kpis.won_revenue)} of a target of "
+                                    f"{charts.money(kpis.revenue_target)}"),
+        lambda: card(
+            "Coverage", _coverage(kpis.coverage),
+            delta=_change(kpis.coverage, previous.coverage, _times), versus=vs,
+            note="open pipeline due ÷ target still to win",
+            help=f"Open deals expected this period: {charts.money(kpis.period_pipeline)}"),
+        lambda: card(
+            "Commission earned", _short(kpis.commission_earned),
+            delta=_change(kpis.commission_earned, previous.commission_earned, _short),
+            versus=vs, help=charts.money(kpis.commission_earned),
+            note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
+                  "structure" if unpaid else "first year, on deals won")),
+    ]
+    for row in range(0, len(cards), 3):
+        for column, draw in zip(st.columns(3), cards[row:row + 3], strict=True):
+            with column:
+                draw()
+
+
+def _days(value: Decimal) -> str:
+    return f"{charts.number(value)} days"
+
+
+def _pace(kpis: Kpis) -> str:
+    elapsed = Decimal(kpis.period.elapsed_days(kpis.as_of)) / kpis.period.days
+    if kpis.pace is None:
+        return "no revenue target" if not kpis.revenue_target else "period not started"
+    state = "▲ ahead of pace" if kpis.pace >= 1 else "▼ behind pace"
+    return f"{state} · {charts.percent(elapsed, places=0)} of the period gone"
+
+
+# --- charts and tables -------------------------------------------------------------------
+
+def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]) -> pd.DataFrame:
+    # Display only: the grid formats numbers, not Decimals; exports use the exact frames.
+    shown = frame.copy()
+    for column in money:
+        shown[column] = [None if v is None else float(v) for v in shown[column]]
+    for column in rates:
+        shown[column] = [None if v is None else float(v) for v in shown[column]]
+    if "Role" in shown:
+        shown["Role"] = [role_label(r) if isinstance(r, str) else "" for r in shown["Role"]]
+    return shown
+
+
+def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
+          counts: tuple[str, ...] = (), key: str | None = None) -> None:
+    """A result table: money as dollars, rates as percentages, text always as plain cells."""
+    config: dict[str, Any] = {c: MONEY for c in money}
+    config.update({c: RATE for c in rates})
+    config.update({c: COUNT for c in counts})
+    st.dataframe(_display(frame, money, rates), hide_index=True, column_config=config, key=key,
+                 placeholder=charts.NONE)
+
+
+def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
+          money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
+          counts: tuple[str, ...] = ()) -> None:
+    """A chart and, in an expander under it, the same numbers as a table."""
+    # theme=None: the figure exactly as isv.charts styled it, as in the exported images.
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False},
+                    alt=f"{title}: the same numbers are in the table below")
+    with st.expander(f"Data: {title}", icon=":material/table:"):
+        table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table")

@@ -1,0 +1,438 @@
+"""The partner detail page: profile, touches, commission structures and deals of one partner."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from isv.auth import WRITE_PARTNERS, Viewer
+from isv.dates import local_today
+from isv.errors import Forbidden
+from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
+from isv.services import commissions, partners, users
+from isv.services import opportunities as opps
+from isv.services.opportunities import OpportunityFilters
+from isv.ui import widgets
+from isv.ui.deal import StructureInfo
+from isv.ui.grid import detail_link
+from isv.ui.labels import (
+    activity_label,
+    day_label,
+    health_label,
+    money_label,
+    money_short_label,
+    percent_label,
+    stage_label,
+    structure_type_label,
+)
+from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+
+SELECTED = "partner_detail_id"
+NEW = "new"
+DEALS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """One partner and what hangs off it, as plain values read in one transaction."""
+
+    id: uuid.UUID
+    fields: dict[str, Any]          # PARTNER_FIELDS -> current value
+    owner_name: str | None
+    owner_email: str | None
+    can_edit: bool
+    touches: pd.DataFrame
+    structures: list[StructureInfo]
+    notes_of: dict[uuid.UUID, str | None]
+    deals: pd.DataFrame
+    deal_total: int
+    open_count: int
+    open_value: Any
+    open_weighted: Any
+    counts: dict[str, int]
+
+
+def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
+    """Read a partner with its touches, commission structures and deals."""
+    partner = partners.get_partner(session=session, viewer=viewer, partner_id=partner_id)
+    try:
+        partners.check_partner_writable(viewer, partner)
+        can_edit = True
+    except Forbidden:
+        can_edit = False
+    names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
+    touch_rows = partners.list_touches(session=session, viewer=viewer, partner_id=partner.id)
+    touches = pd.DataFrame(
+        [{"Date": day_label(t.occurred_on), "Type": activity_label(t.activity_type),
+          "By": names.get(t.user_id, "") if t.user_id else "", "Summary": t.summary or ""}
+         for t in touch_rows], columns=["Date", "Type", "By", "Summary"])
+    structure_rows = commissions.list_structures(session=session, viewer=viewer,
+                                                 partner_id=partner.id)
+    filters = OpportunityFilters(partner_ids=(partner.id,))
+    rows, total = opps.list_opportunities(session=session, viewer=viewer, filters=filters,
+                                          limit=DEALS_SHOWN, sort="-updated_at")
+    deals = pd.DataFrame(
+        [{"Open": detail_link(r.id), "Customer": r.customer_name, "Stage": stage_label(r.stage),
+          "Value": money_label(r.deal_value),
+          "Close": day_label(r.actual_close_date or r.expected_close_date, none=""),
+          "Owner": r.assigned_user_name or "unassigned"} for r in rows],
+        columns=["Open", "Customer", "Stage", "Value", "Close", "Owner"])
+    totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
+    open_totals = [totals[s] for s in OPEN_STAGES]
+    return PartnerView(
+        id=partner.id, fields={f: getattr(partner, f) for f in partners.PARTNER_FIELDS},
+        owner_name=partner.owner.full_name if partner.owner else None,
+        owner_email=partner.owner.email if partner.owner else None,
+        can_edit=can_edit, touches=touches,
+        structures=[StructureInfo.of(s) for s in structure_rows],
+        notes_of={s.id: s.notes for s in structure_rows},
+        deals=deals, deal_total=total,
+        open_count=sum(t.count for t in open_totals),
+        open_value=sum((t.value for t in open_totals), start=0),
+        open_weighted=sum((t.weighted for t in open_totals), start=0),
+        counts={"deals": sum(t.count for t in totals.values()),
+                "structures": len(structure_rows), "touches": len(touch_rows)})
+
+
+# --- choosing ------------------------------------------------------------------------------
+
+def chosen() -> str | None:
+    """The partner to show (?id=), NEW for the creation form (?new=1), or None for the picker."""
+    params = st.query_params
+    if params.get("new") == "1":
+        return NEW
+    if params.get("id"):
+        st.session_state[SELECTED] = params["id"]
+        return params["id"]
+    return st.session_state.get(SELECTED)
+
+
+def open_partner(partner_id: Any) -> None:
+    st.session_state[SELECTED] = str(partner_id)
+    st.query_params.clear()
+    st.query_params["id"] = str(partner_id)
+    st.rerun()
+
+
+def forget() -> None:
+    st.session_state.pop(SELECTED, None)
+    st.query_params.clear()
+
+
+def may_add_partners(viewer: Viewer) -> bool:
+    return viewer.can(WRITE_PARTNERS)
+
+
+def picker(options: Choices, viewer: Viewer) -> None:
+    st.subheader("Choose a partner", anchor=False)
+    if not options.partners:
+        st.info("There are no partners you may see yet.")
+    else:
+        choice = st.selectbox("Partner", list(options.partners), key="partner_picker",
+                              format_func=options.partner_name)
+        if st.button("Open", key="partner_picker_open", type="primary"):
+            open_partner(choice)
+    if may_add_partners(viewer) and st.button("New partner", key="partner_new",
+                                              icon=":material/add:"):
+        st.query_params.clear()
+        st.query_params["new"] = "1"
+        st.rerun()
+
+
+# --- the profile form (new and edit) -------------------------------------------------------
+
+def _owner_choices(options: Choices, viewer: Viewer, current: Any) -> list[str]:
+    if not partners.writes_everything(viewer):
+        return [str(viewer.id)]  # a partnership manager's partners are their own
+    ids = ["", *options.owners]
+    if current and str(current) not in ids:
+        ids.append(str(current))
+    return ids
+
+
+def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> None:
+    """Create a partner (view None) or change one; errors appear under their inputs."""
+    f = view.fields if view else {name: None for name in partners.PARTNER_FIELDS}
+    k = str(view.id) if view else "new"
+    errors = widgets.FieldErrors()
+    owners = _owner_choices(options, viewer, f["owner_id"])
+    current_owner = str(f["owner_id"]) if f["owner_id"] else (
+        owners[0] if view is None and not partners.writes_everything(viewer) else "")
+    with st.form(f"partner_form_{k}"):
+        left, right = st.columns(2)
+        with left:
+            name = st.text_input("Name", f["name"] or "", key=f"p_name_{k}", max_chars=255)
+            errors.slot("name", "Name")
+            domain = st.selectbox("Domain", DOMAINS, key=f"p_domain_{k}",
+                                  index=DOMAINS.index(f["domain"]) if f["domain"] in DOMAINS
+                                  else None, placeholder="Choose a domain")
+            errors.slot("domain", "Domain")
+            health = st.selectbox("Relationship health", HEALTH, key=f"p_health_{k}",
+                                  index=HEALTH.index(f["relationship_health"] or "healthy"),
+                                  format_func=health_label)
+            errors.slot("relationship_health", "Relationship health")
+            owner = st.selectbox("Owner", owners, key=f"p_owner_{k}",
+                                 index=owners.index(current_owner)
+                                 if current_owner in owners else 0,
+                                 format_func=lambda u: options.person(u) if u else "unassigned",
+                                 help="The partnership manager who owns the partner")
+            errors.slot("owner_id", "Owner")
+        with right:
+            website = st.text_input("Website", f["website"] or "", key=f"p_website_{k}",
+                                    placeholder="https://…")
+            errors.slot("website", "Website")
+            contact = st.text_input("Primary contact", f["primary_contact_name"] or "",
+                                    key=f"p_contact_{k}", max_chars=255)
+            errors.slot("primary_contact_name", "Primary contact")
+            contact_email = st.text_input("Primary contact email",
+                                          f["primary_contact_email"] or "",
+                                          key=f"p_contact_email_{k}", max_chars=255)
+            errors.slot("primary_contact_email", "Primary contact email")
+        notes = st.text_area("Notes", f["notes"] or "", key=f"p_notes_{k}")
+        errors.slot("notes", "Notes")
+        submitted = st.form_submit_button("Add partner" if view is None else "Save profile",
+                                          type="primary", key=f"p_submit_{k}")
+    if not submitted:
+        return
+    values = {"name": name, "domain": domain, "relationship_health": health,
+              "owner_id": owner or None, "website": website, "primary_contact_name": contact,
+              "primary_contact_email": contact_email, "notes": notes}
+    if view is None:
+        created = widgets.run(partners.create_partner, errors=errors, **values)
+        if created is not None:
+            widgets.flash(f"Added {created.name}.")
+            open_partner(created.id)
+        return
+    changed = {n: v for n, v in values.items() if not _same(f[n], v)}
+    if not partners.writes_everything(viewer):
+        changed.pop("owner_id", None)
+    if not changed:
+        st.info("Nothing changed.")
+        return
+    saved = widgets.run(partners.update_partner, errors=errors, partner_id=view.id, **changed)
+    if saved is not None:
+        widgets.flash("Profile saved.")
+        st.rerun()
+
+
+def _same(current: Any, typed: Any) -> bool:
+    if isinstance(typed, str):
+        typed = typed.strip() or None
+    if current is None or typed is None:
+        return current is None and typed is None
+    return str(current) == str(typed)
+
+
+# --- the read-only profile -------------------------------------------------------------------
+
+def profile(view: PartnerView) -> None:
+    f, esc = view.fields, widgets.escape_md
+    st.subheader(esc(f["name"]), anchor=False)
+    owner = (f"{view.owner_name} ({view.owner_email})" if view.owner_name else "unassigned")
+    contact = f["primary_contact_name"] or "no contact"
+    if f["primary_contact_email"]:
+        contact += f" <{f['primary_contact_email']}>"
+    st.markdown("  \n".join([
+        f"**Domain:** {esc(f['domain'])} · "
+        f"**Health:** {esc(health_label(f['relationship_health']))}",
+        f"**Owner:** {esc(owner)}",
+        f"**Contact:** {esc(contact)}",
+        f"**Website:** {esc(f['website'] or 'none')}",
+    ]))
+    if f["notes"]:
+        st.caption(esc(f["notes"]))
+    a, b, c = st.columns(3)
+    a.metric("Open deals", f"{view.open_count:,}")
+    b.metric("Open pipeline", money_short_label(view.open_value),
+             help=widgets.escape_md(f"{money_label(view.open_value)}: value of the open deals"))
+    c.metric("Weighted", money_short_label(view.open_weighted),
+             help=widgets.escape_md(f"{money_label(view.open_weighted)}: Σ value × probability "
+                                    "of the open deals"))
+
+
+def delete_section(view: PartnerView) -> None:
+    """Delete, behind an explicit confirmation that says what goes with it."""
+    with st.expander("Delete this partner", icon=":material/delete:"):
+        n = view.counts
+        st.warning(widgets.escape_md(
+            f"Deleting {view.fields['name']} also deletes its {n['deals']:,} deals (with their "
+            f"stage history), {n['structures']} commission structures and {n['touches']} "
+            "touches. This cannot be undone."))
+        sure = st.checkbox(widgets.escape_md(f"Yes, delete {view.fields['name']}"),
+                           key=f"p_delete_sure_{view.id}")
+        if st.button("Delete partner", key=f"p_delete_{view.id}", disabled=not sure,
+                     type="primary"):
+            if widgets.run(_delete, partner_id=view.id):
+                forget()
+                widgets.flash(f"Deleted {view.fields['name']}.")
+                st.rerun()
+
+
+def _delete(*, session: Session, viewer: Viewer, partner_id: Any) -> bool:
+    partners.delete_partner(session=session, viewer=viewer, partner_id=partner_id)
+    return True
+
+
+# --- touches ---------------------------------------------------------------------------------
+
+def touches(view: PartnerView) -> None:
+    if view.can_edit:
+        errors = widgets.FieldErrors()
+        with st.form(f"touch_{view.id}", clear_on_submit=False):
+            kind_col, day_col = st.columns(2)
+            with kind_col:
+                kind = st.selectbox("Type", ACTIVITY_TYPES, format_func=activity_label,
+                                    key=f"t_kind_{view.id}")
+                errors.slot("activity_type", "Type")
+            with day_col:
+                day = st.date_input("Date", local_today(), key=f"t_day_{view.id}",
+                                    min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD")
+                errors.slot("occurred_on", "Date")
+            summary = st.text_area("Summary", key=f"t_summary_{view.id}", height=80)
+            errors.slot("summary", "Summary")
+            logged = st.form_submit_button("Log a touch", key=f"t_submit_{view.id}",
+                                           icon=":material/add_comment:")
+        if logged:
+            touch = widgets.run(partners.log_touch, errors=errors, partner_id=view.id,
+                                activity_type=kind, occurred_on=day, summary=summary)
+            if touch is not None:
+                widgets.reset(f"t_summary_{view.id}")
+                widgets.flash(f"Logged a {activity_label(kind).lower()} on {day}.")
+                st.rerun()
+    if view.touches.empty:
+        st.caption("No touches logged yet.")
+    else:
+        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches")
+
+
+# --- commission structures -------------------------------------------------------------------
+
+def structures_table(view: PartnerView) -> pd.DataFrame:
+    today = local_today()
+    return pd.DataFrame(
+        [{"Type": structure_type_label(s.structure_type), "Percent": percent_label(s.percentage),
+          "Lifetime": "yes" if s.is_lifetime else "no",
+          "Min deal": money_label(s.min_deal_size),
+          "Max deal": money_label(s.max_deal_size, none="no limit"),
+          "From": day_label(s.effective_from), "To": day_label(s.effective_to, none="open"),
+          "Now": "in effect" if commissions.in_effect(s, today) else "",
+          "Notes": view.notes_of.get(s.id) or ""} for s in view.structures],
+        columns=["Type", "Percent", "Lifetime", "Min deal", "Max deal", "From", "To", "Now",
+                 "Notes"])
+
+
+def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo | None,
+                      notes: str | None) -> dict[str, Any]:
+    left, right = st.columns(2)
+    with left:
+        kind = st.selectbox("Type", STRUCTURE_TYPES, format_func=structure_type_label,
+                            key=f"{prefix}_type",
+                            index=STRUCTURE_TYPES.index(s.structure_type) if s else 0)
+        errors.slot("structure_type", "Type")
+        pct = st.text_input("Commission %", str(s.percentage) if s else "",
+                            key=f"{prefix}_pct", help="0–100, up to two decimals")
+        errors.slot("commission_percentage", "Commission %")
+        lifetime = st.checkbox("Lifetime", value=s.is_lifetime if s else False,
+                               key=f"{prefix}_life",
+                               help="Earns the same percentage again each year the customer "
+                                    "stays")
+        errors.slot("is_lifetime", "Lifetime")
+        notes_value = st.text_input("Notes", notes or "", key=f"{prefix}_notes")
+        errors.slot("notes", "Notes")
+    with right:
+        low = st.text_input("Min deal size ($)", str(s.min_deal_size) if s else "0",
+                            key=f"{prefix}_min")
+        errors.slot("min_deal_size", "Min deal size")
+        high = st.text_input("Max deal size ($)",
+                             str(s.max_deal_size) if s and s.max_deal_size is not None else "",
+                             key=f"{prefix}_max", help="Empty: no upper limit")
+        errors.slot("max_deal_size", "Max deal size")
+        start = st.date_input("Effective from", s.effective_from if s else local_today(),
+                              key=f"{prefix}_from", min_value=MIN_DAY, max_value=MAX_DAY,
+                              format="YYYY-MM-DD")
+        errors.slot("effective_from", "Effective from")
+        end = st.date_input("Effective to", s.effective_to if s else None, key=f"{prefix}_to",
+                            min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD",
+                            help="Empty: open-ended")
+        errors.slot("effective_to", "Effective to")
+    return {"structure_type": kind, "commission_percentage": pct, "is_lifetime": lifetime,
+            "min_deal_size": low, "max_deal_size": high or None, "effective_from": start,
+            "effective_to": end, "notes": notes_value}
+
+
+def structures(view: PartnerView) -> None:
+    if view.structures:
+        st.dataframe(structures_table(view), hide_index=True, width="stretch",
+                     key="partner_structures")
+    else:
+        st.caption("No commission structures yet: deals of this partner earn no commission.")
+    if not view.can_edit:
+        return
+    add_tab, edit_tab = st.tabs(["Add a structure", "Change or end a structure"])
+    with add_tab:
+        errors = widgets.FieldErrors()
+        with st.form(f"s_add_{view.id}"):
+            values = _structure_fields(f"s_add_{view.id}", errors, None, None)
+            added = st.form_submit_button("Add structure", type="primary",
+                                          key=f"s_add_submit_{view.id}")
+        if added:
+            row = widgets.run(commissions.create_structure, errors=errors,
+                              partner_id=view.id, **values)
+            if row is not None:
+                widgets.flash("Commission structure added.")
+                st.rerun()
+    with edit_tab:
+        if not view.structures:
+            st.caption("Nothing to change yet.")
+            return
+        by_id = {str(s.id): s for s in view.structures}
+        chosen_id = st.selectbox("Structure", list(by_id), key=f"s_pick_{view.id}",
+                                 format_func=lambda i: by_id[i].label())
+        s = by_id[chosen_id]
+        errors = widgets.FieldErrors()
+        with st.form(f"s_edit_{chosen_id}"):
+            values = _structure_fields(f"s_edit_{chosen_id}", errors, s,
+                                       view.notes_of.get(s.id))
+            changed = st.form_submit_button("Save structure", type="primary",
+                                            key=f"s_edit_submit_{chosen_id}")
+        if changed:
+            row = widgets.run(commissions.update_structure, errors=errors,
+                              structure_id=s.id, **values)
+            if row is not None:
+                widgets.flash("Commission structure saved.")
+                st.rerun()
+        end_errors = widgets.FieldErrors()
+        with st.form(f"s_end_{chosen_id}"):
+            end = st.date_input("End it on (last day it applies)", local_today(),
+                                key=f"s_end_day_{chosen_id}", min_value=MIN_DAY,
+                                max_value=MAX_DAY, format="YYYY-MM-DD")
+            end_errors.slot("effective_to", "End it on")
+            ended = st.form_submit_button("End structure", key=f"s_end_submit_{chosen_id}")
+        if ended:
+            row = widgets.run(commissions.end_structure, errors=end_errors,
+                              structure_id=s.id, effective_to=end)
+            if row is not None:
+                widgets.flash(f"The structure ends on {end}.")
+                st.rerun()
+
+
+# --- deals -----------------------------------------------------------------------------------
+
+def deals(view: PartnerView) -> None:
+    if view.deals.empty:
+        st.caption("No deals yet.")
+    else:
+        st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
+                     column_config={"Open": st.column_config.LinkColumn(
+                         "Open", display_text="Open ↗")})
+        shown = len(view.deals)
+        if view.deal_total > shown:
+            st.caption(f"The {shown} most recently changed of {view.deal_total:,} deals.")
+    st.page_link("pages/opportunities.py", label="All of this partner's deals in the grid",
+                 icon=":material/table:", query_params={"partner": str(view.id)})
+

@@ -1,0 +1,140 @@
+"""Import / export: load a CSV or Excel file of one entity (spec/IMPORT.md), download any entity.
+
+An upload is checked at once (a dry run): the page shows what would be created, updated and
+left unchanged, and every problem by row and column. Nothing is written until Confirm.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from isv import ui
+from isv.services import exporter, importer
+from isv.ui.labels import ENTITY_LABELS, entity_label, role_label
+
+viewer = ui.page_viewer(__file__)
+
+PREVIEW = "import_preview"      # (entity, file id, report) of the file on screen
+UPLOADS = "import_upload_round"  # bumped after an import, so the uploader starts empty
+READY = "export_ready"          # (entity, rows, csv bytes, xlsx bytes)
+DONE = "import_done"            # what the last import did, shown until the next upload
+
+
+def progress_bar(label: str):
+    """A progress bar and the callback the importer reports rows processed to."""
+    bar = st.progress(0.0, text=label)
+
+    def update(what: str, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        bar.progress(min(share, 1.0), text=f"{what}: {done:,} of {total:,} rows")
+
+    return bar, update
+
+
+def columns_help(entity: str) -> str:
+    names = [f"`{c.name}`" + ("\\*" if c.required else "") for c in importer.COLUMNS[entity]]
+    return (f"Columns: {', '.join(names)} (\\* required; any order, any letter case). "
+            f"A row updates the record with the same {importer.NATURAL_KEYS[entity]}.")
+
+
+def problems_frame(report: importer.ImportReport) -> pd.DataFrame:
+    return pd.DataFrame([{"Row": e.row, "Column": e.column, "Problem": e.reason}
+                         for e in report.errors], columns=["Row", "Column", "Problem"])
+
+
+st.title("Import / export")
+importable = importer.importable_entities(viewer)
+import_tab, export_tab = st.tabs(["Import", "Export"])
+
+with import_tab:
+    refused = [e for e in importer.ENTITIES if e not in importable]
+    if refused:
+        allowed = ", ".join(entity_label(e).lower() for e in importable) or "nothing"
+        others = ", ".join(entity_label(e).lower() for e in refused)
+        st.info(f"As {role_label(viewer.role)} you may import {allowed}. Your role may not "
+                f"change {others}: the import refuses them, but the Export tab downloads "
+                "them.", icon=":material/info:")
+    if importable:
+        entity = st.selectbox("What to import", importable, format_func=entity_label,
+                              key="import_entity")
+        st.caption(columns_help(entity))
+        if not viewer.sees_everything:
+            st.caption("Rows about partners, deals or goals that are not yours are refused.")
+        round_ = st.session_state.get(UPLOADS, 0)
+        upload = st.file_uploader("CSV (UTF-8) or Excel .xlsx file", type=["csv", "xlsx"],
+                                  key=f"import_file_{round_}")
+        if upload is None:
+            st.session_state.pop(PREVIEW, None)
+            # Kept in the session rather than flashed once: it survives any extra rerun.
+            if st.session_state.get(DONE):
+                st.success(ui.escape_md(st.session_state[DONE]), icon=":material/check_circle:")
+        else:
+            st.session_state.pop(DONE, None)
+            data = upload.getvalue()
+            shown = st.session_state.get(PREVIEW)
+            if shown is None or shown[:2] != (entity, upload.file_id):
+                bar, update = progress_bar("Checking the file…")
+                report = ui.run(importer.import_file, entity=entity, data=data,
+                                filename=upload.name, dry_run=True, progress=update)
+                bar.empty()
+                st.session_state[PREVIEW] = shown = (entity, upload.file_id, report)
+            report = shown[2]
+            if report is not None:
+                [part] = report.entities
+                created, changed, same, problems = st.columns(4)
+                created.metric("To create", f"{part.created:,}")
+                changed.metric("To update", f"{part.updated:,}")
+                same.metric("Unchanged", f"{part.unchanged:,}")
+                problems.metric("Problems", f"{len(report.errors):,}")
+                for notice in part.notices:
+                    st.warning(ui.escape_md(notice), icon=":material/warning:")
+                if report.errors:
+                    st.error(f"{len(report.errors):,} problem"
+                             f"{'s' if len(report.errors) != 1 else ''} in "
+                             f"{ui.escape_md(upload.name)}. Nothing will be imported until "
+                             "the file is fixed and uploaded again.", icon=":material/error:")
+                    st.dataframe(problems_frame(report), hide_index=True)
+                elif part.created or part.updated:
+                    if st.button(f"Confirm: import {ui.escape_md(upload.name)}", type="primary",
+                                 key="import_confirm", icon=":material/upload:"):
+                        bar, update = progress_bar("Importing…")
+                        done = ui.run(importer.import_file, entity=entity, data=data,
+                                      filename=upload.name, progress=update)
+                        bar.empty()
+                        if done is not None and done.written:
+                            st.session_state[DONE] = (f"Imported {upload.name}: "
+                                                      f"{done.entities[0].summary()}.")
+                            st.session_state.pop(PREVIEW, None)
+                            st.session_state.pop(READY, None)
+                            st.session_state[UPLOADS] = round_ + 1
+                            st.rerun()
+                        elif done is not None:
+                            # The data changed since the check: show what is wrong now.
+                            st.session_state[PREVIEW] = (entity, upload.file_id, done)
+                            st.rerun()
+                else:
+                    st.success("Everything in this file is already in the database; there is "
+                               "nothing to import.", icon=":material/check_circle:")
+
+with export_tab:
+    st.caption("Downloads use the import columns, so a file imports back unchanged. They hold "
+               "the records you may see.")
+    pick_col, button_col = st.columns([2, 1], vertical_alignment="bottom")
+    chosen = pick_col.selectbox("What to export", importer.ENTITIES, format_func=entity_label,
+                                key="export_entity")
+    if button_col.button("Prepare download", key="export_prepare", icon=":material/download:"):
+        table = ui.run(exporter.export_rows, entity=chosen)
+        if table is not None:
+            st.session_state[READY] = (chosen, len(table[1]), exporter.table_to_csv(table),
+                                       exporter.table_to_xlsx(chosen, table))
+    ready = st.session_state.get(READY)
+    if ready is not None and ready[0] == chosen:
+        _, count, csv_text, workbook = ready
+        st.caption(f"{ENTITY_LABELS[chosen]}: {count:,} row{'s' if count != 1 else ''}.")
+        with st.container(horizontal=True):
+            st.download_button("Download CSV", data=csv_text.encode(),
+                               file_name=f"{chosen}.csv", mime="text/csv", key="export_csv",
+                               on_click="ignore", icon=":material/csv:")
+            st.download_button(
+                "Download Excel", data=workbook, file_name=f"{chosen}.xlsx", key="export_xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                on_click="ignore", icon=":material/table_view:")

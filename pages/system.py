@@ -1,0 +1,26 @@
+"""System: the scheduler — which instance leads, and how each job last ran."""
+
+import streamlit as st
+
+from isv import ui
+from isv.services import jobs
+from isv.ui import alerts as alert_ui
+
+viewer = ui.page_viewer(__file__)
+
+st.title("System")
+st.subheader("Scheduler")
+alert_ui.leader_panel(ui.run(jobs.leader_status))
+
+summaries = ui.run(jobs.job_summaries)
+if summaries is not None:
+    alert_ui.job_cards(summaries)
+
+st.subheader("Recent runs")
+runs = ui.run(jobs.recent_runs, limit=20)
+if runs is not None:
+    if runs:
+        st.dataframe(alert_ui.runs_frame(runs), hide_index=True,
+                     column_config=alert_ui.RUN_COLUMNS)
+    else:
+        st.info("No job has run yet.", icon=":material/schedule:")

@@ -1,0 +1,195 @@
+"""Weekly status: my week, drafted from the data, saved as I type, submitted once."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from isv import ui
+from isv.dates import local_today, monday_of
+from isv.services import status
+from isv.services.validate import MAX_DATE, MIN_DATE
+from isv.ui.labels import moment_label, status_state_label
+
+viewer = ui.page_viewer(__file__)
+
+WEEK_KEY = "weekly_week"
+SAVED_KEY = "weekly_saved"            # (week, time) of the last save
+SAVE_ERROR_KEY = "weekly_save_error"  # (week, message) of a refused auto-save
+HISTORY_KEY = "weekly_history"
+HISTORY_WEEKS_KEY = "weekly_history_weeks"
+LABELS = {"week_start_date": "Week", "accomplishments": "Accomplishments",
+          "upcoming_tasks": "Upcoming", "blockers": "Blockers", "kpi_metrics": "KPI metrics"}
+HELP = {
+    "accomplishments": "What got done this week.",
+    "upcoming_tasks": "What comes next week.",
+    "blockers": "What is in the way; one per line. The team status rolls them up.",
+}
+
+
+def keys_for(week: date) -> dict[str, str]:
+    """Widget keys per week, so each week's boxes hold that week's text."""
+    stem = f"weekly_{week.isoformat()}"
+    return {name: f"{stem}_{name}" for name in
+            (*status.TEXT_FIELDS, "kpi", "kpi_base", "kpi_saved")}
+
+
+class KeptErrors(ui.FieldErrors):
+    """An auto-save runs in a callback, before the page is drawn: keep its refusal to show."""
+
+    def __init__(self, week: date) -> None:
+        super().__init__()
+        self.week = week
+
+    def message(self, error) -> str:
+        return f"{LABELS.get(error.field, error.field)}: {error.reason}"
+
+    def show(self, error) -> None:
+        st.session_state[SAVE_ERROR_KEY] = (self.week, self.message(error))
+
+
+def form_values(week: date) -> dict:
+    keys = keys_for(week)
+    values = {name: st.session_state.get(keys[name], "") for name in status.TEXT_FIELDS}
+    values["kpi_metrics"] = st.session_state.get(keys["kpi_saved"], [])
+    return values
+
+
+def saved(week: date, result) -> None:
+    st.session_state[SAVED_KEY] = (week, result.updated_at)
+    st.session_state.pop(SAVE_ERROR_KEY, None)
+
+
+def autosave(week: date) -> None:
+    """on_change of each text box: save the whole draft as it stands."""
+    result = ui.run(status.save_draft, errors=KeptErrors(week), week_start_date=week,
+                    **form_values(week))
+    if result is not None:
+        saved(week, result)
+
+
+def open_history_week() -> None:
+    rows = st.session_state[HISTORY_KEY].selection.rows
+    weeks = st.session_state.get(HISTORY_WEEKS_KEY, [])
+    if rows and rows[0] < len(weeks):
+        st.session_state[WEEK_KEY] = weeks[rows[0]]
+
+
+def go_to(week: date) -> None:
+    st.session_state[WEEK_KEY] = week
+
+
+def week_in_address() -> date | None:
+    try:
+        day = date.fromisoformat(st.query_params.get("week", ""))
+    except ValueError:
+        return None
+    return day if MIN_DATE <= day <= MAX_DATE else None
+
+
+st.title("Weekly status")
+ui.show_flash()
+st.caption("Your draft is saved each time you leave a box (or press Ctrl+Enter), so "
+           "reloading or leaving the page loses nothing. Submit it when it is ready; a "
+           "submitted week cannot be changed.")
+
+# The week lives in the address too, so a reload opens the same week.
+if WEEK_KEY not in st.session_state:
+    st.session_state[WEEK_KEY] = week_in_address() or monday_of(local_today())
+errors = ui.FieldErrors()
+week = st.date_input("Week starting (Monday)", key=WEEK_KEY, min_value=MIN_DATE,
+                     max_value=MAX_DATE, format="YYYY-MM-DD")
+errors.slot("week_start_date", LABELS["week_start_date"])
+form = ui.run(status.open_week, errors=errors, week_start_date=week)
+if form is None:
+    if isinstance(week, date) and week.weekday() != 0:
+        st.button(f"Open the week of Monday {monday_of(week)}", on_click=go_to,
+                  args=(monday_of(week),), key="weekly_go_monday")
+    st.stop()
+st.query_params["week"] = week.isoformat()
+keys = keys_for(week)
+
+if form.submitted:
+    st.success(f"Submitted on {moment_label(form.submitted_at)}. A submitted week is final.",
+               icon=":material/task_alt:")
+elif not form.saved:
+    st.info("Pre-filled from your week's data: stage advances, won deals, completed tasks, "
+            "new deals and partner touches; next week's tasks and closes; slipped deals and "
+            "tasks rolled over twice or more. Edit it before you submit.",
+            icon=":material/auto_awesome:")
+
+# Each box starts from what is saved (or drafted); after that it holds what was typed.
+for name in status.TEXT_FIELDS:
+    if keys[name] not in st.session_state:
+        st.session_state[keys[name]] = getattr(form, name)
+if keys["kpi_base"] not in st.session_state:
+    pairs = [(name, float(value)) for name, value in form.kpi_metrics]
+    st.session_state[keys["kpi_base"]] = pairs
+    st.session_state[keys["kpi_saved"]] = pairs
+
+for name in status.TEXT_FIELDS:
+    st.text_area(LABELS[name], key=keys[name], height=170, help=HELP[name],
+                 on_change=autosave, args=(week,), disabled=form.submitted)
+    errors.slot(name, LABELS[name])
+
+st.markdown("**KPI metrics**")
+kpi_frame = pd.DataFrame(st.session_state[keys["kpi_base"]], columns=["Metric", "Value"])
+kpi_columns = {
+    "Metric": st.column_config.TextColumn("Metric", max_chars=status.KPI_NAME_MAX),
+    "Value": st.column_config.NumberColumn("Value", help="A number; up to two decimals"),
+}
+if form.submitted:
+    submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
+                                  columns=["Metric", "Value"])
+    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480)
+else:
+    edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
+                            column_config=kpi_columns, width=480)
+    rows = [(None if pd.isna(name) or not str(name).strip() else str(name),
+             None if pd.isna(value) else float(value))
+            for name, value in edited.itertuples(index=False)]
+    # A row being typed (a name without its number, or the reverse) waits until it is whole.
+    pairs = [(name, value) for name, value in rows if name is not None and value is not None]
+    errors.slot("kpi_metrics", LABELS["kpi_metrics"])
+    if any((name is None) != (value is None) for name, value in rows):
+        st.caption("A metric is saved once it has both a name and a number.")
+    if pairs != st.session_state[keys["kpi_saved"]]:
+        values = {**form_values(week), "kpi_metrics": pairs}
+        result = ui.run(status.save_draft, errors=errors, week_start_date=week, **values)
+        if result is not None:
+            st.session_state[keys["kpi_saved"]] = pairs
+            saved(week, result)
+    st.caption("Add a row at the bottom of the table; select rows to delete them.")
+
+kept = st.session_state.get(SAVE_ERROR_KEY)
+if kept and kept[0] == week:
+    st.error(f"Not saved — {ui.escape_md(kept[1])}", icon=":material/error:")
+last = st.session_state.get(SAVED_KEY)
+if not form.submitted:
+    if last and last[0] == week:
+        st.caption(f"✔ Changes saved at {moment_label(last[1])} (draft)")
+    elif form.saved:
+        st.caption(f"✔ Draft last saved at {moment_label(form.updated_at)}")
+    else:
+        st.caption("Not saved yet: nothing is stored until you change something.")
+    if st.button("Submit", type="primary", key="weekly_submit", icon=":material/send:"):
+        done = ui.run(status.submit, errors=errors, week_start_date=week, **form_values(week))
+        if done is not None:
+            ui.flash(f"Submitted your status for the week of {week}.")
+            st.rerun()
+
+st.subheader("Your weeks")
+past = ui.run(status.history)
+if past:
+    st.session_state[HISTORY_WEEKS_KEY] = [row.week_start for row in past]
+    history = pd.DataFrame(
+        [{"Week": row.week_start.isoformat(), "Status": status_state_label(row.state),
+          "Submitted": moment_label(row.submitted_at, none="—"),
+          "Accomplishments": (row.accomplishments.strip().splitlines() or [""])[0]}
+         for row in past],
+        columns=["Week", "Status", "Submitted", "Accomplishments"])
+    st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
+                 selection_mode="single-row")
+    st.caption("Select a week to open it.")
+elif past is not None:
+    st.caption("No weeks saved yet.")

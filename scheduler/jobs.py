@@ -1,0 +1,99 @@
+"""The scheduled jobs, and running one: its own transaction, recorded in job_runs, logged.
+
+A job is a function of a session that calls services and returns its counts. A failing job
+is logged and recorded as failed, its transaction rolled back; it never takes the scheduler
+down, and its next tick tries again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.db import session_scope
+from isv.services import alerts, tasks
+from isv.services import jobs as job_runs
+
+log = logging.getLogger("scheduler.jobs")
+SCHEDULER = Viewer.system("scheduler")
+
+
+def alerts_job(session: Session) -> dict[str, Any]:
+    """Run the alert rules."""
+    return alerts.run_alert_rules(session=session)
+
+
+def rollover_job(session: Session) -> dict[str, Any]:
+    """Roll last week's unfinished tasks over into this week."""
+    result = tasks.rollover(session=session, viewer=SCHEDULER)
+    return dataclasses.asdict(result)
+
+
+JOBS: dict[str, Callable[[Session], dict[str, Any]]] = {
+    "alerts": alerts_job,
+    "rollover": rollover_job,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_name: str
+    ok: bool
+    duration_ms: int
+    counts: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
+    """Run one job now, in a transaction of its own, and record and log how it went."""
+    job = JOBS[job_name]
+    started = time.perf_counter()
+    try:
+        # Committed on its own, so the System page shows the run while it runs, and a run
+        # cut off by a crash stays visible (the next leader marks it failed).
+        with session_scope(url) as session:
+            run_id = job_runs.start_run(session=session, viewer=SCHEDULER, job_name=job_name,
+                                        instance_id=instance_id)
+    except Exception as exc:
+        log.error("job %s not started: cannot record the run: %s", job_name, _first_line(exc))
+        return Outcome(job_name, False, _ms(started), error=_first_line(exc))
+    try:
+        with session_scope(url) as session:
+            counts = job(session)
+            # Same transaction as the job's work: a run is recorded ok exactly when its
+            # work is committed.
+            job_runs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id, outcome="ok",
+                                duration_ms=_ms(started), counts=counts)
+    except Exception as exc:
+        duration = _ms(started)
+        log.exception("job %s failed after %d ms (rolled back; retried on its next tick)",
+                      job_name, duration)
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        try:
+            with session_scope(url) as session:
+                job_runs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id,
+                                    outcome="failed", duration_ms=duration, error=error)
+        except Exception as record_exc:
+            log.error("could not record the failure of job %s: %s", job_name,
+                      _first_line(record_exc))
+        return Outcome(job_name, False, duration, error=error)
+    duration = _ms(started)
+    log.info("job %s ok in %d ms: %s", job_name, duration,
+             ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do")
+    return Outcome(job_name, True, duration, counts=counts)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

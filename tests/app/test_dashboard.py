@@ -1,0 +1,180 @@
+"""The executive dashboard: the landing page, its cards, filters, charts' data and caching."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, event
+
+from isv import charts
+from isv.analytics.periods import previous, quarter_containing
+from isv.auth import Viewer
+from isv.dates import local_today
+from isv.db import session_scope
+from isv.services import opportunities, users
+from tests.app.conftest import LOGINS, ROLES, messages
+from tests.factories import make_goal, make_opportunity, make_partner, make_structure
+
+
+def _user(session, role):
+    return users.get_by_email(session=session, viewer=Viewer.system(), email=LOGINS[role].email)
+
+
+@pytest.fixture
+def program(app_db):
+    """Two partners (one the partnership manager's), deals this quarter and last, goals."""
+    today = local_today()
+    this, last = quarter_containing(today), previous(quarter_containing(today))
+    at = datetime.combine(last.start, time(9), tzinfo=UTC)
+    with session_scope() as s:
+        pm, sales = _user(s, "partnership_manager"), _user(s, "sales_manager")
+        own = make_partner(s, name="Ledgerline", domain="FinOps", owner_id=pm.id)
+        other = make_partner(s, name="Trustlayer", domain="Security")
+        make_structure(s, own, commission_percentage=Decimal("10"),
+                       effective_from=last.start - timedelta(days=400))
+
+        def deal(partner, stage, value, **more):
+            more.setdefault("created_at", at)
+            if stage == "closed_lost":
+                more["lost_reason"] = "Price too high"
+            return make_opportunity(s, partner, stage=stage, deal_value=Decimal(value), **more)
+
+        deal(own, "closed_won", "40000", actual_close_date=this.start, assigned_user_id=pm.id)
+        deal(own, "closed_won", "10000", actual_close_date=last.start, assigned_user_id=pm.id)
+        deal(other, "closed_won", "25000", actual_close_date=this.start,
+             customer_name="Unpaid Corp", assigned_user_id=sales.id)
+        deal(other, "closed_lost", "5000", actual_close_date=this.start)
+        deal(own, "proposal", "20000", probability=Decimal("75"),
+             expected_close_date=today - timedelta(days=3), customer_name="Late Ltd")
+        deal(other, "demo", "60000", probability=Decimal("25"),
+             expected_close_date=this.end, assigned_user_id=sales.id)
+        make_goal(s, pm, year=this.year, quarter=this.quarter, revenue_target=Decimal("80000"))
+        make_goal(s, sales, year=this.year, quarter=this.quarter,
+                  revenue_target=Decimal("20000"))
+    return this, last
+
+
+def metrics(at) -> dict[str, tuple[str, str | None]]:
+    return {m.label: (m.value, m.delta or None) for m in at.metric}
+
+
+def selectbox(at, label):
+    return next(box for box in at.selectbox if box.label == label)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_dashboard_is_every_roles_landing_page(login, role):
+    at = login(role)
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Executive dashboard"]
+    assert len(at.metric) == 9
+
+
+def test_the_vp_sees_this_quarters_kpis_with_the_change_against_the_last(program, login):
+    this, last = program
+    cards = metrics(login("vp"))
+    assert cards["Pipeline"] == ("$80k", None)                    # 20,000 + 60,000 open
+    assert cards["Weighted pipeline"] == ("$30k", None)           # 15,000 + 15,000
+    assert cards["Won this period"] == ("$65k", "+$55k")          # 65,000 vs 10,000
+    assert cards["Win rate"] == ("66.7%", "-33.3 pts")            # 2 of 3, vs 1 of 1
+    assert cards["Goal attainment"][0] == "65.0%"                 # 65,000 / 100,000
+    assert cards["Commission earned"] == ("$4k", "+$3k")          # 10% of 40,000 only
+    due = Decimal(60000) + (20000 if local_today() - timedelta(days=3) in this else 0)
+    assert cards["Coverage"][0] == f"{charts.number(due / 35000, places=2)}×"
+
+
+def test_a_partnership_manager_sees_only_their_partners_and_their_own_target(program, login):
+    cards = metrics(login("partnership_manager"))
+    assert cards["Pipeline"][0] == "$20k"
+    assert cards["Won this period"][0] == "$40k"
+    assert cards["Goal attainment"][0] == "50.0%"                 # 40,000 / 80,000
+
+
+def test_choosing_a_domain_narrows_the_numbers_and_the_partner_list(program, login):
+    at = login("vp")
+    selectbox(at, "Domain").set_value("Security").run()
+    assert not at.exception, at.exception
+    cards = metrics(at)
+    assert cards["Pipeline"][0] == "$60k"
+    assert cards["Won this period"][0] == "$25k"
+    assert selectbox(at, "Partner").options == ["All partners", "Trustlayer"]
+
+
+def test_choosing_last_quarter_shows_its_results(program, login):
+    this, last = program
+    at = login("vp")
+    selectbox(at, "Period").set_value(last.label).run()
+    assert not at.exception, at.exception
+    assert metrics(at)["Won this period"][0] == "$10k"
+
+
+def test_every_chart_offers_its_numbers_as_a_table(program, login):
+    at = login("vp")
+    labels = [e.label for e in at.expander]
+    assert labels == ["Data: Revenue by quarter", "Data: Funnel", "Data: Open pipeline by domain",
+                      "Data: Top partners"]
+    funnel = at.expander[1].dataframe[0].value
+    assert list(funnel["Stage"]) == ["Lead", "Demo", "PoC", "Proposal", "Won"]
+
+
+def test_slipped_deals_and_won_deals_without_a_commission_structure_are_listed(program, login):
+    at = login("vp")
+    tables = [frame.value for frame in at.dataframe]
+    slipped = next(t for t in tables if "Days late" in t)
+    assert list(slipped["Customer"]) == ["Late Ltd"]
+    assert list(slipped["Days late"]) == [3]
+    unpaid = next(t for t in tables if list(t.columns) == ["Customer", "Partner", "Value",
+                                                          "Closed"])
+    assert list(unpaid["Customer"]) == ["Unpaid Corp"]
+    assert any("without an applicable structure" in c.value for c in at.caption)
+
+
+def test_the_team_table_shows_each_persons_pipeline_won_and_attainment(program, login):
+    at = login("vp")
+    team = next(f.value for f in at.dataframe if "Attainment" in f.value)
+    row = team.set_index("Person").loc[LOGINS["partnership_manager"].name]
+    assert (row["Won"], row["Target"], row["Attainment"]) == (40000.0, 80000.0, 0.5)
+
+
+def test_an_empty_program_shows_dashes_not_errors(login):
+    at = login("vp")
+    assert not at.exception, at.exception
+    cards = metrics(at)
+    assert cards["Win rate"][0] == charts.NONE
+    assert cards["Pipeline"][0] == "$0"
+
+
+def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_db):
+    at = login("vp")
+    seen: list[str] = []
+
+    def record(conn, _cursor, statement, *_args):
+        if str(conn.engine.url) == app_db:
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        at.run()
+        assert not [s for s in seen if "opportunities" in s or "quarterly_goals" in s]
+        with session_scope() as s:
+            partner = make_partner(s, name="Shieldpoint", domain="Security")
+            opportunities.create_opportunity(session=s, viewer=Viewer.system(),
+                                             partner_id=partner.id, customer_name="New Co",
+                                             deal_value="1000000")
+        seen.clear()
+        at.run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert any("opportunities" in s for s in seen)
+    assert metrics(at)["Pipeline"][0] == "$1.08M"
+
+
+def test_a_partner_name_with_markup_reads_as_typed_in_the_scope_line(program, login):
+    with session_scope() as s:
+        bold = make_partner(s, name="<b>Bold</b> **Corp**", domain="DevOps").id
+    at = login("vp")
+    selectbox(at, "Partner").set_value(str(bold)).run()
+    assert not at.exception, at.exception
+    assert any("partner <b>Bold</b> **Corp**" in text for text in messages(at.caption))

@@ -1,0 +1,400 @@
+"""The pipeline pages: the opportunity grid, the board, the deal's own page, the calculator."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from isv.auth import Viewer
+from isv.dates import local_today
+from isv.db import session_scope
+from isv.models import Opportunity, StageHistory
+from isv.services import opportunities as opps
+from isv.services import users
+from tests.app.conftest import LOGINS, messages, plain
+from tests.factories import make_opportunity, make_partner, make_structure
+
+GRID = "pages/opportunities.py"
+BOARD = "pages/board.py"
+DETAIL = "pages/opportunity_detail.py"
+CALCULATOR = "pages/commissions.py"
+
+
+def _user(session, role):
+    return users.get_by_email(session=session, viewer=Viewer.system(), email=LOGINS[role].email)
+
+
+@pytest.fixture
+def deals(app_db):
+    """Three deals of a partner the partnership manager owns, one of another partner."""
+    with session_scope() as s:
+        pm = _user(s, "partnership_manager")
+        own = make_partner(s, name="Ledgerline", domain="FinOps", owner_id=pm.id)
+        other = make_partner(s, name="Tracepoint", domain="Observability")
+        make_structure(s, own, structure_type="referral", commission_percentage=Decimal(10),
+                       effective_from=date(2020, 1, 1))
+        ids = {
+            "acme": make_opportunity(s, own, customer_name="Acme", stage="demo",
+                                     probability=Decimal(25), deal_value=Decimal("20000.00"),
+                                     expected_close_date=local_today() - timedelta(days=3)).id,
+            "bolt": make_opportunity(s, own, customer_name="Bolt", stage="lead",
+                                     deal_value=Decimal("5000.00"),
+                                     expected_close_date=local_today() + timedelta(days=30)).id,
+            "<b>": make_opportunity(s, own, customer_name="<b>Crate</b> **Co**", stage="poc",
+                                    probability=Decimal(50), deal_value=Decimal("7000.00")).id,
+            "delta": make_opportunity(s, other, customer_name="Delta", stage="proposal",
+                                      probability=Decimal(75),
+                                      deal_value=Decimal("100000.00")).id,
+        }
+    return ids
+
+
+def _deal(opportunity_id) -> Opportunity:
+    with session_scope() as s:
+        return s.get(Opportunity, opportunity_id)
+
+
+def _history(opportunity_id) -> list[tuple[str | None, str, str | None]]:
+    with session_scope() as s:
+        rows = s.scalars(select(StageHistory).where(StageHistory.opportunity_id == opportunity_id)
+                         .order_by(StageHistory.changed_at))
+        return [(h.from_stage, h.to_stage, h.notes) for h in rows]
+
+
+def _open(login, role, page):
+    at = login(role)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+# --- the grid ------------------------------------------------------------------------------
+
+def open_grid(login, role="sales_manager"):
+    at = _open(login, role, GRID)
+    at.selectbox(key="grid_sort").set_value("customer_name").run()
+    return at
+
+
+def grid(at):
+    return at.data_editor[0].value if at.data_editor else at.dataframe[0].value
+
+
+def edit(at, *, edited=None, added=None, deleted=None):
+    """What the browser sends when cells are edited, rows added or deleted."""
+    key = at.session_state["opportunity_grid_key"]
+    at.session_state[key] = {"edited_rows": edited or {}, "added_rows": added or [],
+                             "deleted_rows": deleted or []}
+    return at.run()
+
+
+def save(at):
+    at.button(key="grid_save").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table_with(at, *columns):
+    """The first table on screen with these columns (read-only tables carry no key)."""
+    for table in at.dataframe:
+        if list(table.value.columns) == list(columns):
+            return table.value
+    return None
+
+
+def problems(at):
+    table = table_with(at, "Row", "Column", "Reason")
+    return [] if table is None else table.to_dict("records")
+
+
+def test_the_grid_shows_one_page_of_deals_sorted_and_counted(deals, login):
+    at = open_grid(login)
+    assert list(grid(at)["Customer"]) == ["<b>Crate</b> **Co**", "Acme", "Bolt", "Delta"]
+    assert any("Deals 1–4 of 4" in c for c in messages(at.caption))
+
+
+def test_a_partnership_manager_sees_only_their_partners_deals(deals, login):
+    at = open_grid(login, "partnership_manager")
+    assert sorted(grid(at)["Customer"]) == ["<b>Crate</b> **Co**", "Acme", "Bolt"]
+
+
+def test_filters_narrow_the_grid_in_the_database(deals, login):
+    at = open_grid(login)
+    at.multiselect(key="grid_stages").set_value(["lead", "proposal"]).run()
+    assert list(grid(at)["Customer"]) == ["Bolt", "Delta"]
+    at.multiselect(key="grid_stages").set_value([]).run()
+    at.text_input(key="grid_text").set_value("trace").run()  # the partner's name
+    assert list(grid(at)["Customer"]) == ["Delta"]
+
+
+def test_a_close_to_before_close_from_is_reported_next_to_it(deals, login):
+    at = open_grid(login)
+    at.date_input(key="grid_from").set_value(date(2026, 5, 1)).run()
+    at.date_input(key="grid_to").set_value(date(2026, 4, 1)).run()
+    assert any(m.startswith("Close to:") for m in messages(at.error))
+
+
+def test_editing_a_cell_and_saving_writes_it_and_its_stage_history(deals, login):
+    at = open_grid(login)
+    edit(at, edited={1: {"Value": 25000.5, "Stage": "poc"}})  # row 2: Acme
+    save(at)
+    acme = _deal(deals["acme"])
+    assert acme.deal_value == Decimal("25000.50") and acme.stage == "poc"
+    assert acme.probability == Decimal(50)  # the new stage's default
+    assert _history(deals["acme"])[-1][:2] == ("demo", "poc")
+    assert any("Saved: 1 changed" in m for m in messages(at.success))
+    assert grid(at).loc[1, "Value"] == 25000.5  # the grid read the saved row back
+
+
+def test_an_invalid_row_saves_nothing_and_names_row_column_and_reason(deals, login):
+    at = open_grid(login)
+    edit(at, edited={1: {"Customer": "Acme Renamed"},
+                     2: {"Stage": "closed_lost", "Contact email": "not-an-email"}})
+    save(at)
+    assert _deal(deals["acme"]).customer_name == "Acme"  # the valid row was not written
+    assert _deal(deals["bolt"]).stage == "lead"
+    found = {(p["Row"], p["Column"]) for p in problems(at)}
+    assert ("Row 3 (Bolt)", "Contact email") in found
+    assert ("Row 3 (Bolt)", "Lost reason") in found
+    assert any("Nothing was saved: 2 problems" in m for m in messages(at.error))
+    # The edits stay in the grid, ready to be corrected.
+    assert at.session_state[at.session_state["opportunity_grid_key"]]["edited_rows"]
+
+
+def test_a_row_changed_by_someone_else_is_refused_and_the_edits_stay(deals, login):
+    at = open_grid(login)
+    edit(at, edited={1: {"Value": 1.0}})
+    with session_scope() as s:  # the VP saves the same deal meanwhile
+        vp = Viewer.of(_user(s, "vp"))
+        opps.update_opportunity(session=s, viewer=vp, opportunity_id=deals["acme"],
+                                expected_version=1, deal_value="30000")
+    save(at)
+    assert _deal(deals["acme"]).deal_value == Decimal("30000.00")  # nothing overwritten
+    [problem] = problems(at)
+    assert problem["Row"] == "Row 2 (Acme)"
+    assert problem["Reason"].startswith(f"Changed by {LOGINS['vp'].name} at ")
+    assert grid(at).loc[1, "Value"] == 20000.0  # the rows the user edited, not re-read
+    assert at.session_state[at.session_state["opportunity_grid_key"]]["edited_rows"]
+
+    at.button(key="grid_discard").click().run()
+    assert grid(at).loc[1, "Value"] == 30000.0
+    reapply = table_with(at, "Row", "Column", "Your value")
+    assert reapply.to_dict("records") == [
+        {"Row": "Row 2 (Acme)", "Column": "Value", "Your value": "1.0"}]
+
+
+def test_rows_are_added_and_deleted_through_the_services(deals, login):
+    at = open_grid(login)
+    partner_id = str(_deal(deals["acme"]).partner_id)
+    edit(at, added=[{"Customer": "Echo", "Partner": partner_id, "Value": 1200, "Stage": "demo"}],
+         deleted=[3])  # Delta
+    save(at)
+    assert any("Saved: 1 added, 1 deleted" in m for m in messages(at.success))
+    names = list(grid(at)["Customer"])
+    assert "Echo" in names and "Delta" not in names
+    assert _deal(deals["delta"]) is None
+
+
+def test_a_new_row_without_a_customer_is_refused_by_column(deals, login):
+    at = open_grid(login)
+    edit(at, added=[{"Value": 10}])
+    save(at)
+    found = {(p["Row"], p["Column"]) for p in problems(at)}
+    assert ("New row 1", "Partner") in found
+
+
+def test_text_with_markup_is_stored_and_shown_as_typed(deals, login):
+    at = open_grid(login)
+    edit(at, edited={1: {"Notes": "<script>alert(1)</script>"}})
+    save(at)
+    assert _deal(deals["acme"]).notes == "<script>alert(1)</script>"
+    assert grid(at).loc[1, "Notes"] == "<script>alert(1)</script>"
+
+
+def test_admin_reads_the_grid_but_cannot_edit(deals, login):
+    at = _open(login, "admin", GRID)
+    assert not at.data_editor and len(grid(at)) == 4
+    assert not [b for b in at.button if b.key == "grid_save"]
+    assert any("Read only" in c for c in messages(at.caption))
+
+
+def test_the_grid_pages_through_the_database(app_db, login):
+    with session_scope() as s:
+        partner = make_partner(s, name="Bulkco")
+        for n in range(55):
+            make_opportunity(s, partner, customer_name=f"Customer {n:02d}")
+    at = open_grid(login)
+    assert len(grid(at)) == 50
+    assert any("Deals 1–50 of 55" in c for c in messages(at.caption))
+    at.number_input(key="grid_page").set_value(2).run()
+    assert list(grid(at)["Customer"]) == [f"Customer {n}" for n in range(50, 55)]
+
+
+# --- the board -----------------------------------------------------------------------------
+
+def board_text(at) -> str:
+    """The board's text as read: escapes, bold and small-print markers taken out."""
+    text = "\n".join(messages(at.markdown)).replace("**", "")
+    return text.replace(":small[", "").replace("]", "")
+
+
+def test_board_columns_total_every_matching_deal_not_just_the_cards(app_db, login):
+    with session_scope() as s:
+        partner = make_partner(s, name="Bulkco")
+        for n in range(12):
+            make_opportunity(s, partner, customer_name=f"Lead {n}", stage="lead",
+                             deal_value=Decimal(1000 + n), probability=Decimal(10))
+    at = _open(login, "vp", BOARD)
+    at.segmented_control(key="board_per_column").set_value(10).run()
+    text = board_text(at)
+    assert "Lead · 12 deals" in text
+    # Σ value 12,066.00 and weighted 1,206.60 over all twelve, exactly.
+    header = [m for m in at.markdown if "Lead" in m.value and "deals" in m.value][0]
+    assert "$12,066.00" in plain(header.proto.help) and "$1,206.60" in plain(header.proto.help)
+    cards = [line for line in text.splitlines() if line.startswith("Lead ") and "·" not in line]
+    assert cards == [f"Lead {n}" for n in range(11, 1, -1)]  # the ten largest
+    assert any("2 more" in c for c in messages(at.caption))
+
+
+def test_board_cards_show_owner_days_and_a_slipped_flag_in_words(deals, login):
+    at = _open(login, "sales_manager", BOARD)
+    text = board_text(at)
+    assert "Acme" in text and "⚠ Slipped" in text
+    assert "0 days in stage" in text
+    assert "<b>Crate</b> Co" in text  # markup shown as typed (the ** are stripped above)
+    assert r"\*\*Co\*\*" in "\n".join(m.value for m in at.markdown)
+
+
+def test_moving_a_card_to_closed_lost_asks_for_the_reason(deals, login):
+    at = _open(login, "sales_manager", BOARD)
+    card = str(deals["acme"])
+    at.selectbox(key=f"move_to_{card}").set_value("closed_lost")
+    at.button(key=f"move_submit_{card}").click().run()
+    assert any(m.startswith("Lost reason:") for m in messages(at.error))
+    assert _deal(deals["acme"]).stage == "demo"
+
+    at.selectbox(key=f"move_to_{card}").set_value("closed_lost")
+    at.text_input(key=f"move_reason_{card}").set_value("Chose to build in-house")
+    at.button(key=f"move_submit_{card}").click().run()
+    acme = _deal(deals["acme"])
+    assert acme.stage == "closed_lost" and acme.lost_reason == "Chose to build in-house"
+    assert _history(deals["acme"])[-1][:2] == ("demo", "closed_lost")
+    assert any("Moved Acme to Closed lost" in m for m in messages(at.success))
+
+
+def test_admin_sees_the_board_without_move_controls(deals, login):
+    at = _open(login, "admin", BOARD)
+    assert "Delta" in board_text(at)
+    assert not [b for b in at.button if (b.key or "").startswith("move_submit_")]
+
+
+# --- the deal's own page -------------------------------------------------------------------
+
+def test_without_an_id_the_detail_page_offers_a_picker(deals, login):
+    at = _open(login, "sales_manager", DETAIL)
+    at.text_input(key="deal_picker_text").set_value("bolt").run()
+    at.button(key="deal_picker_open").click().run()
+    assert "Bolt" in [plain for plain in messages(at.subheader)]
+
+
+def open_deal(login, deal_id, role="sales_manager"):
+    at = login(role)
+    at.query_params["id"] = str(deal_id)
+    at.switch_page(DETAIL).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_detail_page_edits_any_field_and_shows_history_audit_and_commission(deals, login):
+    at = open_deal(login, deals["acme"])
+    k = f"{deals['acme']}_1"
+    at.text_input(key=f"d_value_{k}").set_value("30000.00")
+    at.selectbox(key=f"d_stage_{k}").set_value("proposal")
+    at.text_input(key=f"d_note_{k}").set_value("Pricing agreed")
+    at.button(key=f"d_save_{k}").click().run()
+    acme = _deal(deals["acme"])
+    assert acme.deal_value == Decimal("30000.00") and acme.stage == "proposal"
+    assert _history(deals["acme"])[-1] == ("demo", "proposal", "Pricing agreed")
+    history = table_with(at, "When", "Who", "From", "To", "Note")
+    assert history.iloc[0][["From", "To", "Note"]].tolist() == ["Demo", "Proposal",
+                                                               "Pricing agreed"]
+    trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
+    assert {"deal_value", "stage"} <= set(trail["Field"])
+    assert any(m.label == "First-year commission" and m.value == "$3,000.00" for m in at.metric)
+
+
+def test_a_bad_value_on_the_detail_page_is_shown_next_to_its_field(deals, login):
+    at = open_deal(login, deals["acme"])
+    k = f"{deals['acme']}_1"
+    at.text_input(key=f"d_value_{k}").set_value("lots")
+    at.button(key=f"d_save_{k}").click().run()
+    assert any(m.startswith("Value:") and "amount" in m for m in messages(at.error))
+    assert _deal(deals["acme"]).deal_value == Decimal("20000.00")
+
+
+def test_a_stale_detail_save_is_refused_and_overwrites_nothing(deals, login):
+    at = open_deal(login, deals["acme"])
+    with session_scope() as s:
+        vp = Viewer.of(_user(s, "vp"))
+        opps.update_opportunity(session=s, viewer=vp, opportunity_id=deals["acme"],
+                                expected_version=1, customer_name="Acme Group")
+    k = f"{deals['acme']}_1"
+    at.text_input(key=f"d_value_{k}").set_value("1.00")
+    at.button(key=f"d_save_{k}").click().run()
+    assert any(m.startswith(f"Changed by {LOGINS['vp'].name}") for m in messages(at.error))
+    acme = _deal(deals["acme"])
+    assert acme.customer_name == "Acme Group" and acme.deal_value == Decimal("20000.00")
+
+
+def test_a_deal_outside_scope_falls_back_to_the_picker(deals, login):
+    at = open_deal(login, deals["delta"], role="partnership_manager")
+    assert any("No such opportunity" in m for m in messages(at.error))
+    assert at.text_input(key="deal_picker_text") is not None
+
+
+# --- the calculator ------------------------------------------------------------------------
+
+@pytest.fixture
+def structures(app_db):
+    with session_scope() as s:
+        partner = make_partner(s, name="Keyward")
+        make_structure(s, partner, structure_type="referral", commission_percentage=Decimal(10),
+                       effective_from=date(2025, 1, 1), max_deal_size=Decimal(100000))
+        make_structure(s, partner, structure_type="reseller", commission_percentage=Decimal(20),
+                       effective_from=date(2025, 6, 1), is_lifetime=True)
+        return str(partner.id)
+
+
+def calculate(login, value, day, years=None):
+    at = _open(login, "vp", CALCULATOR)
+    at.text_input(key="calc_value").set_value(value)
+    at.date_input(key="calc_day").set_value(day)
+    if years is not None:
+        at.number_input(key="calc_years").set_value(years)
+    return at.run()
+
+
+def test_the_calculator_applies_the_rule_and_projects_a_lifetime_structure(structures, login):
+    at = calculate(login, "50000", date(2026, 1, 15), years=5)
+    metrics = {m.label: m.value for m in at.metric}
+    # Latest start wins: the lifetime reseller structure at 20 %.
+    assert metrics["First-year commission"] == "$10,000.00"
+    assert metrics["5-year projection"] == "$50,000.00"
+    comparison = table_with(at, "Type", "Percent", "Lifetime", "First year", "5-year total",
+                            "Structure")
+    assert comparison.set_index("Type")["First year"].to_dict() == {
+        "Referral": "$5,000.00", "Reseller": "$10,000.00"}
+
+
+def test_the_calculator_says_plainly_when_no_structure_applies(structures, login):
+    at = calculate(login, "50000", date(2024, 6, 1))
+    assert any(m.startswith("No applicable structure: commission $0.00")
+               for m in messages(at.warning))
+
+
+def test_a_bad_deal_value_is_shown_next_to_its_field(structures, login):
+    at = calculate(login, "-5", date(2026, 1, 15))
+    assert any(m.startswith("Deal value:") for m in messages(at.error))

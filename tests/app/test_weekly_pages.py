@@ -1,0 +1,287 @@
+"""My week pages: weekly status saved as typed, team status, tasks and goals, by role."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from isv.auth import Viewer
+from isv.dates import local_today, monday_of
+from isv.db import session_scope
+from isv.models import Task
+from isv.services import goals, status, users
+from tests.app.conftest import LOGINS, login_as, messages
+from tests.factories import make_opportunity, make_partner, make_task
+
+WEEK = monday_of(local_today())
+
+
+def user_of(role: str):
+    with session_scope() as s:
+        return users.get_by_email(session=s, viewer=Viewer.system(), email=LOGINS[role].email)
+
+
+def viewer_of(role: str) -> Viewer:
+    return Viewer.of(user_of(role))
+
+
+def open_page(login, role: str, path: str):
+    at = login(role)
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def box(at, name: str, week: date = WEEK):
+    return at.text_area(key=f"weekly_{week.isoformat()}_{name}")
+
+
+def stored_status(role: str, week: date = WEEK):
+    with session_scope() as s:
+        return status.open_week(session=s, viewer=viewer_of(role), week_start_date=week)
+
+
+# --- weekly status -----------------------------------------------------------------------
+
+def test_typing_saves_the_draft_and_a_new_visit_shows_it(login):
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    box(at, "accomplishments").set_value("- Signed <b>Initech</b>").run()
+    assert not at.exception
+    assert any(text.startswith("✔ Changes saved at") for text in messages(at.caption))
+    saved = stored_status("sales_manager")
+    assert saved.saved and saved.accomplishments == "- Signed <b>Initech</b>"
+    assert saved.state == "draft"
+
+    again = login_as("sales_manager")                     # a reload: a new browser session
+    again.switch_page("pages/weekly_status.py").run()
+    assert box(again, "accomplishments").value == "- Signed <b>Initech</b>"
+
+
+def test_the_week_is_kept_in_the_address_so_a_reload_opens_the_same_week(login):
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    last_week = WEEK - timedelta(weeks=1)
+    at.date_input(key="weekly_week").set_value(last_week).run()
+    assert at.query_params["week"] == last_week.isoformat()
+
+    again = login_as("sales_manager")
+    again.query_params["week"] = last_week.isoformat()
+    again.switch_page("pages/weekly_status.py").run()
+    assert again.date_input(key="weekly_week").value == last_week
+
+    fresh = login_as("sales_manager")                     # out of range: this week instead
+    fresh.query_params["week"] = "1815-06-18"
+    fresh.switch_page("pages/weekly_status.py").run()
+    assert not fresh.exception and fresh.date_input(key="weekly_week").value == WEEK
+
+
+def test_an_empty_week_is_pre_filled_from_the_data_and_not_saved_until_changed(login):
+    with session_scope() as s:
+        pm = user_of("partnership_manager")
+        make_task(s, pm, title="Refresh the battlecard", status="pending", rollover_count=2,
+                  due_date=WEEK)
+    at = open_page(login, "partnership_manager", "pages/weekly_status.py")
+    assert box(at, "blockers").value == "- Rolled over 2 times: Refresh the battlecard"
+    assert any("Pre-filled from your week's data" in text for text in messages(at.info))
+    assert not stored_status("partnership_manager").saved
+
+
+def test_a_week_not_starting_on_monday_is_refused_next_to_the_week(login):
+    at = open_page(login, "vp", "pages/weekly_status.py")
+    wednesday = WEEK + timedelta(days=2)
+    at.date_input(key="weekly_week").set_value(wednesday).run()
+    assert messages(at.error) == [
+        f"Week: {wednesday} is a Wednesday: weeks start on Monday (that week's Monday is "
+        f"{WEEK})"]
+    assert not at.text_area
+    at.button(key="weekly_go_monday").click().run()
+    assert at.date_input(key="weekly_week").value == WEEK
+    assert box(at, "accomplishments") is not None and not at.error
+
+
+def test_an_empty_submit_is_refused_next_to_accomplishments(login):
+    at = open_page(login, "vp", "pages/weekly_status.py")
+    for name in ("accomplishments", "upcoming_tasks", "blockers"):
+        box(at, name).set_value("")
+    at.button(key="weekly_submit").click().run()
+    assert messages(at.error) == [
+        "Accomplishments: is empty, and so are upcoming and blockers: write at least one "
+        "before submitting"]
+    assert stored_status("vp").state == "draft"
+
+
+def test_submitting_makes_the_week_final(login):
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    box(at, "blockers").set_value("Legal review of the MSA")
+    at.button(key="weekly_submit").click().run()
+    assert not at.exception
+    assert messages(at.success)[0] == f"Submitted your status for the week of {WEEK}."
+    assert all(b.key != "weekly_submit" for b in at.button)
+    assert box(at, "blockers").disabled
+    assert stored_status("sales_manager").submitted
+
+
+def test_history_lists_the_users_weeks(login):
+    with session_scope() as s:
+        viewer = viewer_of("sales_manager")
+        status.submit(session=s, viewer=viewer, week_start_date=WEEK - timedelta(weeks=1),
+                      accomplishments="Last week's work\nmore")
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    history = at.dataframe[-1].value
+    row = history.iloc[0]
+    assert (row["Week"], row["Status"], row["Accomplishments"]) == (
+        (WEEK - timedelta(weeks=1)).isoformat(), "✔ Submitted", "Last week's work")
+
+
+# --- team status ---------------------------------------------------------------------------
+
+def test_team_status_shows_who_submitted_and_every_blocker(login):
+    with session_scope() as s:
+        status.submit(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
+                      blockers="- Legal *review*\n- Pricing", kpi_metrics={"Calls": 4})
+        status.save_draft(session=s, viewer=viewer_of("partnership_manager"),
+                          week_start_date=WEEK, blockers="not yet shared")
+    at = open_page(login, "vp", "pages/team_status.py")
+    people = at.dataframe[0].value.set_index("Person")
+    assert people.loc["Sid Sato", "Status"] == "✔ Submitted"
+    assert people.loc["Pia Park", "Status"] == "✎ Draft, not submitted"
+    assert people.loc["Vera Vale", "Status"] == "✖ Not started"
+    text = "\n".join(messages(at.markdown))
+    assert "- **Sid Sato**: Legal *review*\n- **Sid Sato**: Pricing" in text
+    assert "not yet shared" not in text
+    kpis = at.dataframe[1].value
+    assert list(kpis.iloc[0]) == ["Sid Sato", "Calls", "4", "—", "new"]
+
+
+@pytest.mark.parametrize("role", ["sales_manager", "admin"])
+def test_sales_managers_and_admins_read_team_status(login, role):
+    at = open_page(login, role, "pages/team_status.py")
+    assert [t.value for t in at.title] == ["Team status"]
+    assert len(at.dataframe[0].value) == 3        # vp, sales manager, partnership manager
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+def test_adding_a_task_puts_it_in_the_grid(login):
+    at = open_page(login, "partnership_manager", "pages/tasks.py")
+    at.text_input(key="task_add_title").set_value("Prepare the QBR deck")
+    at.selectbox(key="task_add_priority").set_value("high")
+    at.date_input(key="task_add_due").set_value(WEEK + timedelta(days=9))
+    at.button(key="task_add_submit").click().run()
+    assert not at.exception
+    assert "Added “Prepare the QBR deck”." in messages(at.success)
+    grid = at.dataframe[0].value
+    assert list(grid["Title"]) == ["Prepare the QBR deck"]
+    assert list(grid["Priority"]) == ["High"]
+    assert at.text_input(key="task_add_title").value == ""
+
+
+def test_a_task_without_a_title_is_refused_next_to_the_title(login):
+    at = open_page(login, "sales_manager", "pages/tasks.py")
+    at.button(key="task_add_submit").click().run()
+    assert messages(at.error) == ["Title: is required"]
+    with session_scope() as s:
+        assert s.query(Task).count() == 0
+
+
+def test_overdue_and_rolled_over_tasks_are_marked_in_words(login):
+    with session_scope() as s:
+        sm = user_of("sales_manager")
+        make_task(s, sm, title="Late one", due_date=local_today() - timedelta(days=3))
+        make_task(s, sm, title="Stuck one", due_date=WEEK + timedelta(days=7), rollover_count=2)
+        make_task(s, sm, title="On time", due_date=WEEK + timedelta(days=7))
+    at = open_page(login, "sales_manager", "pages/tasks.py")
+    flags = dict(zip(at.dataframe[0].value["Title"], at.dataframe[0].value["Flags"],
+                     strict=True))
+    assert flags == {"Late one": "⚠ 3 days late", "Stuck one": "↻ 2× ⚑", "On time": ""}
+    at.toggle(key="tasks_overdue").set_value(True).run()
+    assert list(at.dataframe[0].value["Title"]) == ["Late one"]
+
+
+def test_the_rollover_button_moves_last_weeks_tasks_into_this_week_once(login):
+    last_week = WEEK - timedelta(days=5)              # last Wednesday
+    with session_scope() as s:
+        make_task(s, user_of("vp"), title="Carry me", due_date=last_week)
+        make_task(s, user_of("sales_manager"), title="Not the vp's", due_date=last_week)
+    at = open_page(login, "vp", "pages/tasks.py")
+    at.button(key="tasks_rollover").click().run()
+    assert messages(at.success) == [f"Rolled 1 task into the week of {WEEK}."]
+    grid = at.dataframe[0].value
+    assert list(grid["Title"]) == ["Carry me"]
+    assert grid["Due"].iloc[0].date() == WEEK + timedelta(days=2)   # same weekday
+    at.button(key="tasks_rollover").click().run()
+    assert messages(at.success) == [
+        f"Nothing to roll over: no unfinished task is due before {WEEK}."]
+    with session_scope() as s:
+        assert s.query(Task).filter(Task.title == "Not the vp's").one().status == "pending"
+
+
+def test_the_details_form_completes_a_task(login):
+    with session_scope() as s:
+        partner = make_partner(s, name="Ledgerline")
+        deal = make_opportunity(s, partner, customer_name="Globex", stage="demo")
+        task = make_task(s, user_of("sales_manager"), title="Call Globex",
+                         opportunity_id=deal.id)
+        task_id = task.id
+    at = open_page(login, "sales_manager", "pages/tasks.py")
+    stem = f"task_edit_{task_id}"
+    at.selectbox(key=f"{stem}_status").set_value("completed")
+    at.button(key=f"{stem}_save").click().run()
+    assert "Saved “Call Globex”." in messages(at.success)
+    with session_scope() as s:
+        done = s.get(Task, task_id)
+        assert (done.status, done.completed_date, done.opportunity_id) == (
+            "completed", local_today(), deal.id)
+
+
+# --- goals ---------------------------------------------------------------------------------
+
+def test_a_manager_sets_their_own_goal_and_sees_progress_from_the_data(login):
+    with session_scope() as s:
+        sm = user_of("sales_manager")
+        make_opportunity(s, make_partner(s), stage="closed_won", probability=Decimal(100),
+                         assigned_user_id=sm.id, actual_close_date=local_today(),
+                         deal_value=Decimal("30000.00"))
+    at = open_page(login, "sales_manager", "pages/goals.py")
+    at.text_input(key="goal_set_target").set_value("120000")
+    at.button(key="goal_set_submit").click().run()
+    assert not at.exception
+    assert messages(at.success)[0].startswith("Saved: Sid Sato, Revenue $120,000.00")
+    [metric] = at.metric
+    assert metric.value == "$30,000.00"
+    assert any(text.startswith("Pace line: ") for text in messages(at.caption))
+    team = at.dataframe[-1].value
+    assert list(team["Person"]) == ["Sid Sato"] and list(team["Progress"]) == ["$30,000.00"]
+    assert "person" not in {w.label.lower() for w in at.selectbox}    # only their own
+
+
+def test_a_negative_target_is_refused_next_to_the_target(login):
+    at = open_page(login, "partnership_manager", "pages/goals.py")
+    at.text_input(key="goal_set_target").set_value("-5")
+    at.button(key="goal_set_submit").click().run()
+    assert messages(at.error) == ["Target: must be at least 0"]
+    assert not at.metric
+
+
+def test_the_vp_sets_someone_elses_goal(login):
+    at = open_page(login, "vp", "pages/goals.py")
+    pm = user_of("partnership_manager")
+    at.selectbox(key="goal_set_person").set_value(pm.id)
+    at.selectbox(key="goal_set_type").set_value("partnerships")
+    at.text_input(key="goal_set_target").set_value("3")
+    at.button(key="goal_set_submit").click().run()
+    assert messages(at.success)[0].startswith("Saved: Pia Park, New partners 3")
+    team = at.dataframe[-1].value
+    assert list(team["Person"]) == ["Pia Park"] and list(team["Target"]) == ["3"]
+
+
+def test_an_admin_reads_team_goals_and_sets_none(login):
+    year, quarter = goals.current_quarter()
+    with session_scope() as s:
+        goals.set_goal(session=s, viewer=Viewer.system("tests"), year=year, quarter=quarter,
+                       goal_type="revenue", target="5000", user_id=user_of("vp").id)
+    at = open_page(login, "admin", "pages/goals.py")
+    assert list(at.dataframe[0].value["Person"]) == ["Vera Vale"]
+    assert not at.text_input and not at.metric
+    assert "Read only: the VP sets other people's goals." in messages(at.caption)

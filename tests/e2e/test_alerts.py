@@ -1,0 +1,88 @@
+"""A real Chromium: a new alert reaches the bell without a reload; mark all read empties it."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from isv.auth import Viewer
+from isv.dates import local_today
+from isv.db import get_engine, session_scope
+from isv.models import Alert, Task
+from isv.services import alerts, users
+from tests.e2e.helpers import email_box, open_app, sign_out_button, submit_login
+
+pytestmark = pytest.mark.e2e
+FIRST_RUN = 30_000       # ms: the first run of a page on a fresh server imports a lot
+BELL_REFRESH = 30        # s: the bell is a fragment that reruns every 30 s
+
+
+@pytest.fixture
+def database_url(server, tmp_path_factory) -> str:
+    """The e2e server's database (the server fixture keeps it in its own e2e temp folder)."""
+    # pytest also links "e2ecurrent" to the newest e2e folder: count each file once.
+    found = sorted({path.resolve() for path in
+                    tmp_path_factory.getbasetemp().glob("e2e*/isv.db")})
+    assert len(found) == 1, found
+    url = f"sqlite:///{found[0]}"
+    yield url
+    get_engine(url).dispose()
+
+
+def bell(page):
+    return page.get_by_test_id("stSidebar").get_by_role("button", name=re.compile("Alerts: "))
+
+
+def add_an_alert_for(url: str, email: str) -> str:
+    """An overdue task and its alert, as the alert job would have raised it."""
+    title = f"Chase the signed order form ({uuid.uuid4().hex[:6]})"
+    with session_scope(url) as session:
+        user = users.get_by_email(session=session, viewer=Viewer.system(), email=email)
+        task = Task(user_id=user.id, title=title, priority="high", status="pending",
+                    due_date=local_today() - timedelta(days=2))
+        session.add(task)
+        session.flush()
+        session.add(Alert(user_id=user.id, alert_type="task_overdue", entity_type="task",
+                          entity_id=task.id, priority="high",
+                          message=f"Overdue since {task.due_date} (2 days): {title}",
+                          dedupe_key=f"task_overdue:{task.id}:{task.due_date}:{user.id}"))
+    return title
+
+
+def unread(url: str, email: str) -> int:
+    with session_scope(url) as session:
+        user = users.get_by_email(session=session, viewer=Viewer.system(), email=email)
+        return alerts.unread_count(session=session, viewer=Viewer.of(user))
+
+
+def test_a_new_alert_reaches_the_bell_without_a_reload_and_mark_all_read_empties_it(
+        server, context, database_url):
+    account = server.accounts["partnership_manager"]
+    page = open_app(context, server.url, "/alerts")
+    expect(email_box(page)).to_be_visible(timeout=FIRST_RUN)
+    submit_login(page, account.email, account.password)
+    expect(sign_out_button(page)).to_be_visible(timeout=FIRST_RUN)
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+    before = unread(database_url, account.email)
+    expect(bell(page)).to_contain_text(f"Alerts: {before} unread" if before else
+                                       "Alerts: none unread")
+
+    title = add_an_alert_for(database_url, account.email)
+    added_at = time.monotonic()
+
+    # No reload, no click: the bell and the list redraw themselves.
+    expect(bell(page)).to_contain_text(f"Alerts: {before + 1} unread",
+                                       timeout=(BELL_REFRESH + 10) * 1000)
+    assert time.monotonic() - added_at <= BELL_REFRESH + 10
+    expect(page.get_by_text(title)).to_be_visible(timeout=(BELL_REFRESH + 10) * 1000)
+
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_text(re.compile(r"Marked \d+ alerts? read\."))).to_be_visible()
+    expect(bell(page)).to_contain_text("Alerts: none unread")
+    expect(page.get_by_text("No alerts match these filters.")).to_be_visible()
+    assert unread(database_url, account.email) == 0

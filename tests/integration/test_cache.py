@@ -1,0 +1,286 @@
+"""The shared cache and the data version: Redis (the real one) and in-process.
+
+Every write of program data bumps the data version after its commit; a cached analytics
+result is reused until then, without a single SQL statement.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import redis
+from sqlalchemy import Engine, event, select, update
+
+from isv import auth, cache, migrate
+from isv.analytics import cached
+from isv.analytics.dashboard import dashboard_data
+from isv.analytics.kpis import compute_kpis
+from isv.analytics.periods import quarter_containing
+from isv.auth import Viewer
+from isv.config import get_settings
+from isv.dates import local_today
+from isv.db import _factory, get_engine, session_scope
+from isv.models import Partner, User
+from isv.services import opportunities, partners, users
+from isv.types import utcnow
+
+REDIS_URL = os.environ.get("ISV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SYSTEM = Viewer.system("tests")
+
+
+def _require_redis() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI and did not answer at {REDIS_URL}")
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+
+
+def _forget_redis_keys(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def store(request, tmp_path):
+    """A Cache on the real Redis under a prefix of its own, or in-process."""
+    if request.param == "redis":
+        _require_redis()
+        prefix = f"isv-test-{uuid.uuid4().hex}"
+        yield cache.Cache(cache.RedisBackend(REDIS_URL), prefix=prefix)
+        _forget_redis_keys(prefix)
+    else:
+        yield cache.Cache(cache.LocalBackend(tmp_path), prefix="isv-test")
+
+
+class Counter:
+    def __init__(self, value):
+        self.calls = 0
+        self.value = value
+
+    def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def test_a_result_is_computed_once_per_data_version(store):
+    compute = Counter({"total": Decimal("12.50")})
+    first = store.get_or_compute("db1", ("kpis", "2026Q3"), compute)
+    again = store.get_or_compute("db1", ("kpis", "2026Q3"), compute)
+    assert first == again == {"total": Decimal("12.50")}
+    assert compute.calls == 1
+
+
+def test_a_write_makes_the_next_request_recompute(store):
+    compute = Counter("result")
+    store.get_or_compute("db1", "key", compute)
+    before = store.data_version("db1")
+    assert store.bump("db1") > before
+    store.get_or_compute("db1", "key", compute)
+    assert compute.calls == 2
+
+
+def test_different_questions_and_different_databases_do_not_share_results(store):
+    store.get_or_compute("db1", ("kpis", "2026Q3"), lambda: "Q3")
+    assert store.get_or_compute("db1", ("kpis", "2026Q2"), lambda: "Q2") == "Q2"
+    assert store.get_or_compute("db2", ("kpis", "2026Q3"), lambda: "other db") == "other db"
+    store.bump("db1")
+    assert store.data_version("db2") == 0
+
+
+def test_processes_on_one_machine_share_the_in_process_caches_data_version(tmp_path):
+    app = cache.Cache(cache.LocalBackend(tmp_path))
+    scheduler = cache.Cache(cache.LocalBackend(tmp_path))  # another process, same machine
+    app.get_or_compute("db", "key", lambda: "old")
+    scheduler.bump("db")
+    assert app.data_version("db") == scheduler.data_version("db") != 0
+    assert app.get_or_compute("db", "key", lambda: "new") == "new"
+
+
+def test_counters_of_long_idle_databases_are_cleared_and_restart_above_any_old_version(tmp_path):
+    old = cache.Cache(cache.LocalBackend(tmp_path))
+    for _ in range(3):
+        old.bump("gone")
+    stale_version = old.data_version("gone")
+    two_weeks_ago = time.time() - 14 * 24 * 3600
+    for path in tmp_path.glob("counter-*"):
+        os.utime(path, (two_weeks_ago, two_weeks_ago))
+    fresh = cache.Cache(cache.LocalBackend(tmp_path))  # a new process starts
+    assert fresh.data_version("gone") == 0
+    assert fresh.bump("gone") > stale_version
+
+
+def test_an_unreachable_redis_means_computing_every_time_never_an_error():
+    down = cache.Cache(cache.RedisBackend("redis://127.0.0.1:1/0"))
+    compute = Counter(42)
+    assert down.get_or_compute("db", "key", compute) == 42
+    assert down.get_or_compute("db", "key", compute) == 42
+    assert compute.calls == 2
+
+
+# --- the data version follows the database's writes -----------------------------------------
+
+def _clear() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    _factory.cache_clear()
+    cache._cache_for.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache_template") / "isv.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    get_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def app_db(request, template, tmp_path, monkeypatch):
+    """A committed database of this test's own, with the cache configured one way or the other."""
+    path = tmp_path / "isv.db"
+    shutil.copy(template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    if request.param == "redis":
+        _require_redis()
+        monkeypatch.setenv("ISV_REDIS_URL", REDIS_URL)
+    else:
+        monkeypatch.delenv("ISV_REDIS_URL", raising=False)
+    _clear()
+    yield url
+    database = cached.database()
+    get_engine().dispose()
+    if request.param == "redis":
+        _forget_redis_keys(f"isv:{database}:")
+    _clear()
+
+
+def _add_partner(name: str = "Ledgerline") -> None:
+    with session_scope() as s:
+        partners.create_partner(session=s, viewer=SYSTEM, name=name, domain="FinOps")
+
+
+def test_a_committed_write_bumps_the_data_version(app_db):
+    before = cached.data_version()
+    _add_partner()
+    assert cached.data_version() > before
+
+
+def test_reading_and_rolled_back_writes_leave_the_data_version_alone(app_db):
+    _add_partner()
+    before = cached.data_version()
+    with session_scope() as s:
+        s.scalars(select(Partner)).all()
+    with pytest.raises(RuntimeError), session_scope() as s:
+        partners.create_partner(session=s, viewer=SYSTEM, name="Never", domain="FinOps")
+        s.flush()
+        raise RuntimeError("the use case fails after writing")
+    assert cached.data_version() == before
+
+
+def test_a_bulk_update_bumps_the_data_version_too(app_db):
+    _add_partner()
+    before = cached.data_version()
+    with session_scope() as s:
+        s.execute(update(Partner).values(notes="bulk"))
+    assert cached.data_version() > before
+
+
+def test_signing_in_and_page_views_do_not_throw_the_cache_away(app_db):
+    with session_scope() as s:
+        users.create_user(session=s, viewer=SYSTEM, email="vera@example.com", first_name="Vera",
+                          last_name="Vale", role="vp", password="correct-horse-battery")
+    before = cached.data_version()
+    with session_scope() as s:
+        user = auth.authenticate(session=s, email="vera@example.com",
+                                 password="correct-horse-battery")
+        auth.start_session(session=s, user=user, token="browser-1")
+    with session_scope() as s:
+        auth.authenticate(session=s, email="vera@example.com", password="wrong")
+    with session_scope() as s:  # a page view two minutes later refreshes last-seen
+        assert auth.check_session(session=s, token="browser-1",
+                                  now=utcnow() + timedelta(minutes=2)).viewer is not None
+    assert cached.data_version() == before
+    with session_scope() as s:  # a real change to a user does count
+        vera = s.scalar(select(User).where(User.email == "vera@example.com"))
+        users.update_user(session=s, viewer=SYSTEM, user_id=vera.id, first_name="Vee")
+    assert cached.data_version() > before
+
+
+def test_a_cached_dashboard_rerun_runs_no_sql_until_the_data_changes(app_db, request):
+    _add_partner()
+    period = quarter_containing(local_today())
+    statements = []
+
+    def count(conn, _cursor, statement, *_args):
+        if str(conn.engine.url) == app_db:
+            statements.append(statement)
+
+    # On the Engine class: whichever engine object the app opens for this database.
+    event.listen(Engine, "before_cursor_execute", count)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+
+    def load():
+        return cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
+                           as_of=local_today())
+
+    first = load()
+    assert statements and first.kpis.open_count == 0
+    statements.clear()
+    assert load() == first
+    assert statements == []
+
+    with session_scope() as s:
+        partner = s.scalar(select(Partner))
+        opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
+                                         customer_name="Acme", deal_value="1000")
+    statements.clear()
+    assert load().kpis.open_count == 1
+    assert statements
+
+
+CALLS: list[str] = []
+
+
+def open_deals(*, session, viewer, period, as_of) -> int:
+    CALLS.append(viewer.email)
+    return compute_kpis(session=session, viewer=viewer, period=period, as_of=as_of).open_count
+
+
+def test_viewers_who_see_the_same_deals_share_scope_entries_and_a_manager_gets_their_own(app_db):
+    with session_scope() as s:
+        pm = users.create_user(session=s, viewer=SYSTEM, email="pia@example.com",
+                               first_name="Pia", last_name="Park", role="partnership_manager")
+        vp = users.create_user(session=s, viewer=SYSTEM, email="vera@example.com",
+                               first_name="Vera", last_name="Vale", role="vp")
+        partner = partners.create_partner(session=s, viewer=SYSTEM, name="Ledgerline",
+                                          domain="FinOps", owner_id=pm.id)
+        other = partners.create_partner(session=s, viewer=SYSTEM, name="Trustlayer",
+                                        domain="Security")
+        for owner in (partner, other):
+            opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=owner.id,
+                                             customer_name="Acme", deal_value="1000")
+        pm_viewer, vp_viewer = Viewer.of(pm), Viewer.of(vp)
+    period = quarter_containing(local_today())
+    CALLS.clear()
+
+    def load(viewer, share):
+        return cached.load(open_deals, viewer=viewer, share=share, period=period,
+                           as_of=local_today())
+
+    assert [load(v, "scope") for v in (vp_viewer, SYSTEM, pm_viewer)] == [2, 2, 1]
+    assert CALLS == ["vera@example.com", "pia@example.com"]   # the CLI reused the VP's
+    CALLS.clear()
+    assert [load(v, "viewer") for v in (vp_viewer, SYSTEM)] == [2, 2]
+    assert CALLS == ["vera@example.com", "tests"]              # each their own

@@ -1,0 +1,163 @@
+"""The charts' visual language and figure builders, checked on the figures' data and labels."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from isv import charts
+from isv.analytics.frames import DOMAIN_COLUMNS, FUNNEL_COLUMNS, PARTNER_COLUMNS, REVENUE_COLUMNS
+from isv.models import DOMAINS, OPEN_STAGES, STAGES
+
+D = Decimal
+
+
+@pytest.mark.parametrize("value, text", [
+    (D("1234567.891"), "$1,234,567.89"),
+    (D("0.125"), "$0.12"),            # half-even
+    (D("0.135"), "$0.14"),
+    (D("-20"), "-$20.00"),
+    (None, "—"),
+])
+def test_money_is_shown_exactly_to_the_cent_rounded_half_even(value, text):
+    assert charts.money(value) == text
+
+
+@pytest.mark.parametrize("value, text", [
+    (D("950"), "$950"),
+    (D("12345"), "$12.3k"),
+    (D("123456"), "$123k"),
+    (D("1234567"), "$1.23M"),
+    (D("999999"), "$1M"),
+    (D("10000000"), "$10M"),
+    (D("2500000000"), "$2.5B"),
+    (D("-1500"), "-$1.5k"),
+])
+def test_short_money_fits_on_a_bar(value, text):
+    assert charts.money(value, short=True) == text
+
+
+def test_rates_read_as_percentages_and_missing_ones_as_a_dash():
+    assert charts.percent(D("0.4615")) == "46.2%"
+    assert charts.percent(D("1")) == "100.0%"
+    assert charts.percent(None) == "—"
+    assert charts.number(D("74.8333")) == "74.8"
+
+
+def test_every_stage_and_domain_has_its_own_colour_from_the_colour_blind_safe_palette():
+    palette = set(charts.OKABE_ITO.values())
+    assert set(charts.STAGE_COLORS) == set(STAGES)
+    assert set(charts.DOMAIN_COLORS) == set(DOMAINS)
+    for colours in (charts.STAGE_COLORS, charts.DOMAIN_COLORS):
+        assert set(colours.values()) <= palette
+        assert len(set(colours.values())) == len(colours)
+
+
+def test_stages_and_domains_also_differ_by_pattern_so_colour_is_never_the_only_signal():
+    open_patterns = [charts.STAGE_PATTERNS[s] for s in OPEN_STAGES]
+    assert len(set(open_patterns)) == len(OPEN_STAGES)
+    assert len(set(charts.DOMAIN_PATTERNS.values())) == len(DOMAINS)
+
+
+def test_text_on_a_bar_is_black_on_light_colours_and_white_on_dark_ones():
+    assert charts.text_color(charts.OKABE_ITO["yellow"]) == "#000000"
+    assert charts.text_color(charts.OKABE_ITO["blue"]) == "#FFFFFF"
+
+
+def funnel() -> pd.DataFrame:
+    return pd.DataFrame([["Lead", 4, D("1000"), None], ["Demo", 3, D("600"), D("0.75")],
+                         ["PoC", 2, D("300"), D("0.6667")], ["Proposal", 1, D("200"), D("0.5")],
+                         ["Won", 1, D("200"), D("1")]], columns=FUNNEL_COLUMNS)
+
+
+def test_the_funnel_labels_each_stage_with_deals_value_and_conversion():
+    fig = charts.funnel_figure(funnel(), title="Funnel")
+    trace = fig.data[0]
+    assert list(trace.y) == ["Lead", "Demo", "PoC", "Proposal", "Won"]
+    assert list(trace.x) == [4, 3, 2, 1, 1]
+    assert trace.text[0] == "4 · $1k"
+    assert trace.text[2] == "2 · $300 · 66.7% of Demo"
+    assert list(trace.marker.color) == [charts.STAGE_COLORS[s] for s in
+                                        ("lead", "demo", "poc", "proposal", "closed_won")]
+
+
+def test_an_empty_funnel_says_so_instead_of_drawing_nothing():
+    empty = funnel().assign(Deals=0)
+    fig = charts.funnel_figure(empty)
+    assert not fig.data
+    assert fig.layout.annotations[0].text == "No deals created in this period"
+
+
+def revenue() -> pd.DataFrame:
+    return pd.DataFrame([
+        ["Q2 2026", "Apr 1 – Jun 30, 2026", "past", D("1500000"), 10, D("0"), 0],
+        ["Q3 2026", "Jul 1 – Sep 30, 2026", "current", D("400000"), 3, D("250000.50"), 7],
+        ["Q4 2026", "Oct 1 – Dec 31, 2026", "coming", D("0"), 0, D("900000"), 12],
+    ], columns=REVENUE_COLUMNS)
+
+
+def test_revenue_by_quarter_stacks_won_and_a_patterned_forecast_with_totals():
+    fig = charts.revenue_by_quarter_figure(revenue())
+    won, forecast = fig.data
+    assert (won.name, forecast.name) == ("Won", "Weighted forecast")
+    assert list(won.x) == ["Q2 2026", "Q3 2026 (now)", "Q4 2026"]
+    assert list(won.text) == ["$1.5M", "$400k", ""]
+    assert forecast.marker.pattern.shape == charts.FORECAST_PATTERN
+    assert [a.text for a in fig.layout.annotations] == ["<b>$1.5M</b>", "<b>$650k</b>",
+                                                        "<b>$900k</b>"]
+    assert fig.layout.barmode == "stack"
+
+
+def test_pipeline_by_domain_puts_the_biggest_domain_on_top_and_patterns_each_stage():
+    frame = pd.DataFrame([
+        ["FinOps", "Lead", 2, D("100"), D("10")], ["FinOps", "Demo", 1, D("50"), D("12.5")],
+        ["Security", "Proposal", 3, D("900"), D("675")],
+    ], columns=DOMAIN_COLUMNS)
+    fig = charts.pipeline_by_domain_figure(frame)
+    assert [t.name for t in fig.data] == ["Lead", "Demo", "PoC", "Proposal"]
+    assert list(fig.data[0].y) == ["FinOps", "Security"]  # plotly draws the last on top
+    assert [t.marker.pattern.shape for t in fig.data] == [charts.STAGE_PATTERNS[s]
+                                                          for s in OPEN_STAGES]
+    assert [a.text for a in fig.layout.annotations] == ["$150", "$900"]
+
+
+def test_top_partners_are_labelled_with_amount_and_domain_biggest_on_top():
+    frame = pd.DataFrame([
+        ["Trustlayer", "Security", D("250000"), 2, D("10"), 1],
+        ["Ledgerline", "FinOps", D("125000"), 1, D("0"), 0],
+        ["Quiet", "FinOps", D("0"), 0, D("99"), 3],
+    ], columns=PARTNER_COLUMNS)
+    fig = charts.top_partners_figure(frame)
+    assert list(fig.layout.yaxis.categoryarray) == ["Ledgerline", "Trustlayer"]
+    labels = {t.name: list(t.text) for t in fig.data}
+    assert labels == {"FinOps": ["$125k · FinOps"], "Security": ["$250k · Security"]}
+    assert {t.name: t.marker.color for t in fig.data} == {
+        "FinOps": charts.DOMAIN_COLORS["FinOps"], "Security": charts.DOMAIN_COLORS["Security"]}
+
+
+def test_a_figure_carries_its_title_and_what_it_covers_inside_the_image():
+    context = charts.context_line("Q3 2026 (Jul 1 – Sep 30, 2026)", "Domain FinOps", None,
+                                  "as of 2026-08-20")
+    fig = charts.revenue_by_quarter_figure(revenue(), title="Revenue", context=context)
+    assert fig.layout.title.text == "Revenue"
+    assert fig.layout.title.subtitle.text == (
+        "Q3 2026 (Jul 1 – Sep 30, 2026) · Domain FinOps · as of 2026-08-20")
+
+
+def test_the_export_version_is_1600_by_900_with_fonts_scaled_up_and_the_screen_one_untouched():
+    fig = charts.funnel_figure(funnel(), title="Funnel")
+    slide = charts.for_export(fig, context="Q3 2026 · as of 2026-08-20")
+    assert (slide.layout.width, slide.layout.height) == (1600, 900)
+    assert slide.layout.font.size > fig.layout.font.size >= 14
+    assert slide.layout.title.subtitle.text == "Q3 2026 · as of 2026-08-20"
+    assert fig.layout.width is None and fig.layout.title.subtitle.text == ""
+
+
+def test_names_with_markup_are_shown_as_typed_not_as_formatting():
+    frame = pd.DataFrame([["<b>Bold</b> & Co", "FinOps", D("5000"), 1, D("0"), 0]],
+                         columns=PARTNER_COLUMNS)
+    fig = charts.top_partners_figure(frame, context=charts.context_line("Partner <i>x</i>"))
+    assert list(fig.data[0].y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; Co"]
+    assert fig.layout.title.subtitle.text == "Partner &lt;i&gt;x&lt;/i&gt;"
