@@ -7,31 +7,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from isv import auth, cli, migrate
-from isv.config import get_settings
-from isv.db import _factory, get_engine, session_scope
+from isv.db import session_scope
 from isv.demo import DEMO_LOGINS
 from isv.models import AuditEntry, Opportunity, Partner, User
-
-
-def _clear_caches() -> None:
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    _factory.cache_clear()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path, monkeypatch):
-    """A database of its own, not yet migrated, that `isv` commits to."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
-        url = request.getfixturevalue("pg_databases").create()
-    monkeypatch.setenv("ISV_DATABASE_URL", url)
-    _clear_caches()
-    yield url
-    get_engine().dispose()
-    _clear_caches()
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 
 from isv import cli, migrate
 from isv.auth import Viewer
-from isv.config import get_settings
-from isv.db import _factory, get_engine, session_scope
+from isv.db import get_engine, session_scope
 from isv.demo import load_demo
 from isv.models import QuarterlyGoal, StageHistory
 from isv.services import exporter, importer, partners, users
@@ -166,22 +165,10 @@ def test_a_table_downloads_as_a_workbook_where_text_never_becomes_a_formula():
 
 # --- the command line ------------------------------------------------------------------------
 
-def _clear_caches() -> None:
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    _factory.cache_clear()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def cli_url(request, tmp_path, monkeypatch):
+@pytest.fixture
+def cli_url(empty_url):
     """A migrated database of its own with one partner, that `isv` reads."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
-        url = request.getfixturevalue("pg_databases").create()
-    monkeypatch.setenv("ISV_DATABASE_URL", url)
-    _clear_caches()
+    url = empty_url
     migrate.upgrade(url)
     with session_scope() as session:
         owner = users.create_user(session=session, viewer=SYSTEM, email="owner@example.com",
@@ -189,9 +176,7 @@ def cli_url(request, tmp_path, monkeypatch):
                                   role="partnership_manager")
         partners.create_partner(session=session, viewer=SYSTEM, name="Ledgerline",
                                 domain="FinOps", owner_id=owner.id)
-    yield url
-    get_engine().dispose()
-    _clear_caches()
+    return url
 
 
 def test_isv_export_writes_csv_to_stdout_or_a_file_and_a_workbook_for_xlsx(cli_url, tmp_path):

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 
 from isv import cli, migrate
 from isv.auth import Viewer
-from isv.config import get_settings
 from isv.dates import local_today
-from isv.db import _factory, get_engine, session_scope
+from isv.db import session_scope
 from isv.errors import Forbidden
 from isv.models import (
     AuditEntry,
@@ -540,22 +539,10 @@ def test_partners_and_touches_go_through_their_services_rules(session, program):
 
 # --- the command line: a large file with a few bad rows ------------------------------------
 
-def _clear_caches() -> None:
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    _factory.cache_clear()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def cli_url(request, tmp_path, monkeypatch):
+@pytest.fixture
+def cli_url(empty_url):
     """A migrated database of its own that `isv` commits to."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
-        url = request.getfixturevalue("pg_databases").create()
-    monkeypatch.setenv("ISV_DATABASE_URL", url)
-    _clear_caches()
+    url = empty_url
     migrate.upgrade(url)
     with session_scope() as session:
         owner = users.create_user(session=session, viewer=SYSTEM, email="owner@example.com",
@@ -564,9 +551,7 @@ def cli_url(request, tmp_path, monkeypatch):
         for name in ("Ledgerline", "Keyward", "Tracepoint"):
             partners.create_partner(session=session, viewer=SYSTEM, name=name,
                                     domain="FinOps", owner_id=owner.id)
-    yield url
-    get_engine().dispose()
-    _clear_caches()
+    return url
 
 
 BAD_ROWS = {  # row number → (what is wrong, the line the CLI prints)

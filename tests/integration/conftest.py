@@ -1,0 +1,29 @@
+"""Fixtures for code that commits for real (the CLI, the importer): a database of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from isv.config import get_settings
+from isv.db import _factory, get_engine
+
+
+def clear_caches() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    _factory.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path, monkeypatch):
+    """A database of its own, not yet migrated, that the configured settings point at."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    else:
+        request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
+        url = request.getfixturevalue("pg_databases").create()
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    clear_caches()
+    yield url
+    get_engine().dispose()
+    clear_caches()
