@@ -30,7 +30,9 @@ def test_each_role_sees_exactly_its_navigation(server, context, role):
     sign_in(page, account.email, account.password)
     titles = [spec.title for spec in pages_for(role) if spec.visible]
     assert nav_entries(page, titles) == (titles if len(titles) > 1 else [])
-    expect(page.get_by_text(account.name, exact=True)).to_be_visible()
+    # The sidebar names who is signed in (the dashboard's team table may name them too).
+    expect(page.get_by_test_id("stSidebarUserContent").get_by_text(account.name, exact=True)
+           ).to_be_visible()
 
 
 def test_six_wrong_passwords_from_six_browsers_lock_the_account(server, browser):
@@ -59,7 +61,8 @@ def test_cookie_signs_in_a_new_browser_without_a_password(server, browser, conte
         other.add_cookies(cookies)
         again = open_app(other, server.url)
         expect(sign_out_button(again)).to_be_visible()
-        expect(again.get_by_text(account.name, exact=True)).to_be_visible()
+        expect(again.get_by_test_id("stSidebarUserContent")
+               .get_by_text(account.name, exact=True)).to_be_visible()
     finally:
         other.close()
     page.reload()  # the first browser is still signed in too
