@@ -60,14 +60,15 @@ def grid_rows(page: Page) -> list[list[str]]:
     That table holds the raw values: stage codes, plain numbers, the link's address.
     """
     table = page.get_by_test_id("stDataFrame").first.locator("table")
-    expect(table.locator("tbody tr").first).to_be_attached()
+    # After a reload the cookie sign-in and the grid render first: slow on a loaded machine.
+    expect(table.locator("tbody tr").first).to_be_attached(timeout=60_000)
     return [[cell.strip() for cell in row.locator("td").all_text_contents()]
             for row in table.locator("tbody tr").all()]
 
 
 def header(page: Page) -> list[str]:
     table = page.get_by_test_id("stDataFrame").first.locator("table")
-    expect(table.locator("thead th").first).to_be_attached()
+    expect(table.locator("thead th").first).to_be_attached(timeout=60_000)
     return [h.strip() for h in table.locator("thead th").all_text_contents()]
 
 
