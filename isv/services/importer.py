@@ -30,6 +30,7 @@ import io
 import json
 import uuid
 import zipfile
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -619,7 +620,7 @@ class _Cleaned:
         return self.row.number
 
 
-class _Entity:
+class _Entity(ABC):
     """How one entity's rows are checked and written."""
 
     name: str
@@ -627,11 +628,13 @@ class _Entity:
     fields: dict[str, str] = {}      # service field name → file column
     notice: str | None = None        # something the person importing should know
 
+    @abstractmethod
     def check(self, run: _Run, rows: list[_Row], errors: _Errors) -> list[_Plan]:
-        raise NotImplementedError
+        """Clean every row, collecting every problem, and plan what to write."""
 
+    @abstractmethod
     def write(self, run: _Run, plans: list[_Plan], errors: _Errors) -> None:
-        raise NotImplementedError
+        """Write the planned rows."""
 
     def _cleaned(self, run: _Run, rows: list[_Row], errors: _Errors,
                  cleaners: dict[str, Callable[[str], Any]]) -> list[_Cleaned]:
