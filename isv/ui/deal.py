@@ -302,7 +302,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         "actual_close_date": actual, "lost_reason": lost_reason,
         "commission_structure_id": structure or None, "external_id": external, "notes": notes,
     }
-    changed = {name: v for name, v in typed.items() if not _same(f[name], v)}
+    changed = {name: v for name, v in typed.items() if not widgets.same_as_stored(f[name], v)}
     if not changed:
         st.info("Nothing changed.")
         return
@@ -312,15 +312,6 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         st.session_state[base_key] = result.version
         widgets.flash("Saved.")
         st.rerun()
-
-
-def _same(current: Any, typed: Any) -> bool:
-    """Whether what the form holds is what is stored (text compared as shown, blanks as None)."""
-    if isinstance(typed, str):
-        typed = typed.strip() or None
-    if current is None or typed is None:
-        return current is None and typed is None
-    return str(current) == str(typed)
 
 
 def history(view: DealView) -> None:

@@ -208,7 +208,7 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
             widgets.flash(f"Added {created.name}.")
             open_partner(created.id)
         return
-    changed = {n: v for n, v in values.items() if not _same(f[n], v)}
+    changed = {n: v for n, v in values.items() if not widgets.same_as_stored(f[n], v)}
     if not partners.writes_everything(viewer):
         changed.pop("owner_id", None)
     if not changed:
@@ -218,14 +218,6 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
     if saved is not None:
         widgets.flash("Profile saved.")
         st.rerun()
-
-
-def _same(current: Any, typed: Any) -> bool:
-    if isinstance(typed, str):
-        typed = typed.strip() or None
-    if current is None or typed is None:
-        return current is None and typed is None
-    return str(current) == str(typed)
 
 
 # --- the read-only profile -------------------------------------------------------------------

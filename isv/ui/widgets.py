@@ -99,6 +99,15 @@ def show_flash() -> None:
     st.success(escape_md(message), icon=":material/check_circle:")
 
 
+def same_as_stored(current: Any, typed: Any) -> bool:
+    """Whether what a form holds is what is stored (text compared as shown, blanks as None)."""
+    if isinstance(typed, str):
+        typed = typed.strip() or None
+    if current is None or typed is None:
+        return current is None and typed is None
+    return str(current) == str(typed)
+
+
 def reset(*keys: str) -> None:
     """Forget widget values so the widgets start empty on the next run."""
     for key in keys:
