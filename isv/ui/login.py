@@ -11,17 +11,27 @@ session and has no way to revoke a cookie. So
   that cookie name the same row;
 - every rerun asks `isv.auth.check_session` whether that row is still alive (idle timeout,
   absolute limit, the per-user cap, deactivation, logout). When it is not, the browser is
-  signed out and the login form says why.
+  signed out and the login form says why;
+- the library's cookie manager (extra_streamlit_components) is replaced by `_BrowserCookies`.
+  The original draws a component on every run that reports the browser's cookies back,
+  which triggers a rerun of its own: on a fresh page that rerun redrew the form under a
+  user's first click, and after sign-in it could undo a click in the sidebar. The cookie is
+  read from the request (`st.context.cookies`, as the library already does) and written by
+  a script that reports nothing back, so no rerun is ever triggered.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit_authenticator.models import cookie_model
 from streamlit_authenticator.utilities import LoginError
 
 from isv import auth
@@ -38,6 +48,29 @@ FORM_FIELDS = {"Form name": "Sign in", "Username": "Email", "Password": "Passwor
 MISSING_INPUT = "Enter your email and password."
 END_ICONS = {"idle": ":material/schedule:", "expired": ":material/schedule:",
              "replaced": ":material/devices:", "deactivated": ":material/person_off:"}
+
+
+class _BrowserCookies:
+    """Writes the sign-in cookie with a script in the page (see module docstring)."""
+
+    def set(self, cookie: str, val: str, expires_at: datetime | None = None,
+            **_options: Any) -> None:
+        expires = (expires_at or datetime.now()).astimezone(UTC)
+        _write_cookie(f"{cookie}={val}; expires={format_datetime(expires, usegmt=True)}")
+
+    def delete(self, cookie: str) -> None:
+        _write_cookie(f"{cookie}=; expires=Thu, 01 Jan 1970 00:00:00 GMT")
+
+
+def _write_cookie(cookie: str) -> None:
+    # The value is a signed JWT (URL-safe characters) or empty; json.dumps quotes it for JS.
+    script = (f"const secure = location.protocol === 'https:' ? '; Secure' : '';"
+              f"document.cookie = {json.dumps(cookie + '; path=/; SameSite=Strict')} + secure;")
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+# The library builds its cookie manager by this module-level name when it is constructed.
+cookie_model.stx = SimpleNamespace(CookieManager=_BrowserCookies)
 
 
 def _credentials() -> dict[str, Any]:
@@ -158,11 +191,9 @@ class Gate:
         return check.viewer
 
     def _keep_cookie_set(self) -> None:
-        # The login run draws the library's set-cookie component and reruns at once, which
-        # can unmount it before the browser has stored the cookie; the next run may itself
-        # be cut short by another rerun. So every run of a form-login session draws the same
-        # component (same key, same value) in the same place: it stays mounted until it has
-        # done its work, and setting the same cookie again is harmless.
+        # The login run writes the cookie and reruns at once, which can replace the script
+        # before the browser has run it. So every run of a form-login session draws the
+        # same script in the same place; writing the same cookie again is harmless.
         exp_date = st.session_state.get(state.COOKIE_EXP)
         if exp_date is None:
             return
@@ -192,7 +223,7 @@ class Gate:
                 st.error(escape_md(error), icon=":material/lock:")
         if st.session_state.get(state.DELETE_COOKIE):
             # sign_out() asked the browser to delete the cookie and reran at once, which can
-            # unmount the component before it acts: keep asking while the login form shows.
+            # replace the script before it runs: keep asking while the login form shows.
             # (The old cookie is refused anyway: its server session has ended.)
             with self._cookie_slot.container():
                 self.authenticator.cookie_controller.delete_cookie()
