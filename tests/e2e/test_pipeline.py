@@ -9,13 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from isv.ui.labels import stage_label
 from tests.e2e.conftest import COOKIE_NAME
-from tests.e2e.helpers import (
-    email_box,
-    open_app,
-    sign_out_button,
-    submit_login,
-    wait_for_cookie,
-)
+from tests.e2e.helpers import open_app, sign_in, wait_for_cookie
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
@@ -34,34 +28,20 @@ def patient(context):
 def signed_in_page(context: BrowserContext, server, role: str) -> Page:
     account = server.accounts[role]
     page = open_app(context, server.url)
-    for _attempt in range(3):
-        expect(email_box(page)).to_be_visible()
-        submit_login(page, account.email, account.password)
-        try:
-            # A fresh server can redraw the form (its cookie component arriving) just as the
-            # button is pressed, which swallows the click: then sign in again.
-            expect(sign_out_button(page)).to_be_visible(timeout=20_000)
-            break
-        except AssertionError:
-            continue
-    expect(sign_out_button(page)).to_be_visible()
+    sign_in(page, account.email, account.password)
     wait_for_cookie(context, COOKIE_NAME)  # so that a reload signs in again
     return page
 
 
 def go_to(page: Page, title: str) -> None:
-    """Open a page from the sidebar and make sure it stays open.
+    """Open a page from the sidebar as soon as sign-in has drawn it; it must stay open.
 
-    A rerun still pending from the sign-in can land the browser back on the default page
-    just after the click; then the click is repeated.
+    (A rerun left pending by sign-in once landed the browser back on the dashboard.)
     """
     heading = page.get_by_role("heading", name=title, exact=True)
-    for _ in range(3):
-        page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
-        expect(heading).to_be_visible()
-        page.wait_for_timeout(1500)
-        if heading.is_visible():
-            return
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+    expect(heading).to_be_visible()
+    page.wait_for_timeout(1500)
     expect(heading).to_be_visible()
 
 
