@@ -7,8 +7,10 @@ only the pages the viewer's role may use.
 
 import streamlit as st
 
+from isv import logs
 from isv.ui import frame
 
+logs.configure()  # once per process; a no-op on every later rerun
 st.set_page_config(page_title=frame.PAGE_TITLE, page_icon=":material/hub:", layout="wide")
 page = frame.start()
 page.run()

@@ -14,6 +14,12 @@ loaded with `isv.demo.load_demo(opportunities=N)`, it measures
 - warm rerun: the same call through the shared cache (isv.analytics.cached.load) once the
   result is cached: statements run (must be 0) and time.
 
+- page rerun vs framework floor: each analytics page of ANALYTICS_PAGES rerun whole in AppTest
+  as the VP with nothing changed (login gate, data through the warm caches, widgets, charts),
+  against the same page with its data loaders and the data-version poll replaced by the
+  values they returned (the same widgets and charts fed constant data, no queries): the
+  floor is what Streamlit itself costs. Goal: at most 1.3x.
+
 Times are medians of R runs after one warm-up, wall-clock, one process; the ratio
 dashboard / raw SQL is the figure to compare between machines.
 """
@@ -21,28 +27,36 @@ dashboard / raw SQL is the figure to compare between machines.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from importlib import import_module
+from pathlib import Path
+from time import perf_counter as timer
+from typing import Any
+from unittest import mock
 
 import psycopg
 from sqlalchemy import Engine, event, func, select
 
 from bench.demo_build import postgres_database
-from isv import migrate
+from isv import config, db, migrate
 from isv.analytics import cached
 from isv.analytics.dashboard import dashboard_data, revenue_quarters
 from isv.analytics.kpis import compute_kpis
+from isv.analytics.partners import liability_quarters, partner_analytics, trend_quarters
 from isv.analytics.periods import Period, previous, quarter_containing, quarters_within
+from isv.analytics.pipeline import forecast_months, pipeline_analytics, velocity_periods
+from isv.analytics.team import team_view
 from isv.auth import Viewer
 from isv.config import get_settings
-from isv.dates import local_today
+from isv.dates import local_today, local_zone
 from isv.db import get_engine, session_scope
-from isv.demo import load_demo
+from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Opportunity, StageHistory, User
 
 OPEN = "('lead','demo','poc','proposal')"
@@ -59,9 +73,9 @@ def _median(run: Callable[[], object], runs: int) -> float:
     run()  # warm-up: plans, caches, connections
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started = timer()
         run()
-        times.append(time.perf_counter() - started)
+        times.append(timer() - started)
     return statistics.median(times)
 
 
@@ -72,9 +86,9 @@ def _paired_medians(first: Callable[[], object], second: Callable[[], object],
     a, b = [], []
     for _ in range(runs):
         for run, times in ((first, a), (second, b)):
-            started = time.perf_counter()
+            started = timer()
             run()
-            times.append(time.perf_counter() - started)
+            times.append(timer() - started)
     return statistics.median(a), statistics.median(b)
 
 
@@ -212,13 +226,175 @@ def _breakdown_sql(period: Period, as_of: date, viewer: Viewer) -> list[tuple[st
     ]
 
 
-def raw_dashboard(conn: psycopg.Connection, period: Period, as_of: date,
-                  viewer: Viewer) -> list[list]:
-    """Every aggregate of the dashboard, hand-written, on an open psycopg connection."""
+def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The UTC instants that bound the local days [start, end]: [low, high)."""
+    zone = local_zone()
+    low = datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return low, high
+
+
+def _dashboard_sql(period: Period, as_of: date, viewer: Viewer) -> list[tuple[str, dict]]:
+    """The executive dashboard: KPIs of the period and the one before, and the breakdowns."""
     zone = get_settings().timezone
-    statements = [*_kpi_sql(period, as_of, viewer, zone),
-                  *_kpi_sql(previous(period), as_of, viewer, zone),
-                  *_breakdown_sql(period, as_of, viewer)]
+    return [*_kpi_sql(period, as_of, viewer, zone),
+            *_kpi_sql(previous(period), as_of, viewer, zone),
+            *_breakdown_sql(period, as_of, viewer)]
+
+
+def _pipeline_sql(period: Period, as_of: date, viewer: Viewer) -> list[tuple[str, dict]]:
+    """Pipeline analytics: KPIs of four quarters (velocity), time in stage, forecast by close
+    month, win/loss by partner, lost reasons."""
+    zone = get_settings().timezone
+    scope = _scope(viewer)
+    low, high = _utc_bounds(period.start, period.end)
+    _, as_of_end = _utc_bounds(as_of, as_of)
+    months = forecast_months(as_of)
+    month = " ".join(f"WHEN o.expected_close_date BETWEEN '{a}' AND '{b}' THEN {k + 1}"
+                     for k, (a, b) in enumerate(months))
+    p = {"start": period.start, "end": period.end, "as_of": as_of, "low": low, "high": high,
+         "as_of_end": as_of_end}
+    closed = "o.actual_close_date BETWEEN %(start)s AND %(end)s"
+    won = f"o.stage = 'closed_won' AND {closed}"
+    lost = f"o.stage = 'closed_lost' AND {closed}"
+    reason = "nullif(trim(o.lost_reason), '')"
+    return [
+        *(statement for q in velocity_periods(period)
+          for statement in _kpi_sql(q, as_of, viewer, zone)),
+        (f"""WITH stays AS (
+                 SELECT h.to_stage AS stage, h.changed_at AS entered, h.synthesized,
+                        o.stage AS current,
+                        lead(h.changed_at) OVER (PARTITION BY h.opportunity_id
+                                                 ORDER BY h.changed_at, h.id) AS left_at
+                 FROM opportunity_stage_history h JOIN opportunities o
+                   ON o.id = h.opportunity_id
+                 WHERE {scope} AND (o.stage IN {OPEN} OR o.id IN (
+                     SELECT opportunity_id FROM opportunity_stage_history
+                     WHERE changed_at >= %(low)s AND changed_at < %(high)s)))
+             SELECT stage, left_at IS NULL, synthesized, count(*), avg(days),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY days)
+             FROM (SELECT stage, left_at, synthesized,
+                          extract(epoch FROM coalesce(left_at, %(as_of_end)s) - entered)::float8
+                              / 86400 AS days
+                   FROM stays
+                   WHERE stage IN {OPEN}
+                     AND ((left_at >= %(low)s AND left_at < %(high)s)
+                          OR (left_at IS NULL AND stage = current
+                              AND entered < %(as_of_end)s))) d
+             GROUP BY 1, 2, 3""", p),
+        (f"""SELECT CASE WHEN o.expected_close_date IS NULL THEN -1
+                         WHEN o.expected_close_date < %(as_of)s THEN 0 {month}
+                         ELSE {len(months) + 1} END,
+                    count(*), sum(o.deal_value), sum(o.deal_value * o.probability / 100)
+             FROM opportunities o WHERE o.stage IN {OPEN} AND {scope} GROUP BY 1""", p),
+        (f"""SELECT p.id, p.name, p.domain, count(*) FILTER (WHERE {won}),
+                    sum(o.deal_value) FILTER (WHERE {won}), count(*) FILTER (WHERE {lost}),
+                    sum(o.deal_value) FILTER (WHERE {lost})
+             FROM opportunities o JOIN isv_partners p ON p.id = o.partner_id
+             WHERE o.stage IN ('closed_won', 'closed_lost') AND {closed} AND {scope}
+             GROUP BY p.id, p.name, p.domain""", p),
+        (f"""SELECT lower({reason}), {reason}, count(*), sum(o.deal_value)
+             FROM opportunities o
+             WHERE o.stage = 'closed_lost' AND {closed} AND {scope}
+             GROUP BY 1, 2""", p),
+    ]
+
+
+def _rule_pct(close_date: str) -> str:
+    """The applicable structure's percentage for a deal without its own (KPIS.md's rule)."""
+    return f"""(SELECT cs.commission_percentage FROM commission_structures cs
+                WHERE o.commission_structure_id IS NULL AND cs.partner_id = o.partner_id
+                  AND cs.effective_from <= {close_date}
+                  AND (cs.effective_to IS NULL OR {close_date} <= cs.effective_to)
+                  AND cs.min_deal_size <= o.deal_value
+                  AND (cs.max_deal_size IS NULL OR o.deal_value <= cs.max_deal_size)
+                ORDER BY cs.effective_from DESC, cs.commission_percentage DESC LIMIT 1)"""
+
+
+def _partner_sql(period: Period, as_of: date, viewer: Viewer) -> list[tuple[str, dict]]:
+    """Partner analytics: KPIs, per-partner KPIs with commission, new pipeline by quarter,
+    commission liability by close quarter and partner, domain coverage."""
+    zone = get_settings().timezone
+    scope = _scope(viewer)
+    trend = trend_quarters(period)
+    bounds = [_utc_bounds(q.start, q.end) for q in trend]
+    created = " ".join(f"WHEN o.created_at >= '{a.isoformat()}' AND o.created_at < "
+                       f"'{b.isoformat()}' THEN {k}" for k, (a, b) in enumerate(bounds))
+    ahead = liability_quarters(as_of)
+    close_quarter = " ".join(f"WHEN o.expected_close_date BETWEEN '{q.start}' AND '{q.end}' "
+                             f"THEN '{q.label}'" for q in ahead)
+    p = {"start": period.start, "end": period.end, "as_of": as_of,
+         "low": bounds[0][0], "high": bounds[-1][1]}
+    won = "o.stage = 'closed_won' AND o.actual_close_date BETWEEN %(start)s AND %(end)s"
+    lost = "o.stage = 'closed_lost' AND o.actual_close_date BETWEEN %(start)s AND %(end)s"
+    open_ = f"o.stage IN {OPEN}"
+    if viewer.sees_everything:
+        partners = "true"
+    else:
+        partners = (f"(p.owner_id = '{viewer.id}' OR p.id IN (SELECT o.partner_id "
+                    f"FROM opportunities o WHERE {scope}))")
+    return [
+        *_kpi_sql(period, as_of, viewer, zone),
+        (f"""SELECT p.id, p.name, p.domain,
+                    count(*) FILTER (WHERE {open_}), sum(o.deal_value) FILTER (WHERE {open_}),
+                    sum(o.deal_value * o.probability / 100) FILTER (WHERE {open_}),
+                    count(*) FILTER (WHERE {won}), sum(o.deal_value) FILTER (WHERE {won}),
+                    count(*) FILTER (WHERE {lost})
+             FROM opportunities o JOIN isv_partners p ON p.id = o.partner_id
+             WHERE {scope} GROUP BY p.id, p.name, p.domain""", p),
+        (f"""SELECT o.partner_id, sum(o.deal_value * pct / 100),
+                    array_agg(o.id) FILTER (WHERE pct IS NULL)
+             FROM opportunities o
+             LEFT JOIN commission_structures own ON own.id = o.commission_structure_id,
+             LATERAL (SELECT coalesce(own.commission_percentage,
+                                      {_rule_pct('o.actual_close_date')}) AS pct) s
+             WHERE {won} AND {scope} GROUP BY o.partner_id""", p),
+        (f"""SELECT CASE {created} END, p.domain, count(*), sum(o.deal_value)
+             FROM opportunities o JOIN isv_partners p ON p.id = o.partner_id
+             WHERE o.created_at >= %(low)s AND o.created_at < %(high)s AND {scope}
+             GROUP BY 1, 2""", p),
+        # The rule as one join (DISTINCT ON picks each deal's structure): ten times faster
+        # here than a LATERAL subquery per open deal.
+        (f"""WITH deals AS (
+                 SELECT o.id, o.partner_id, o.deal_value, o.probability, o.expected_close_date,
+                        o.commission_structure_id, GREATEST(o.expected_close_date, %(as_of)s)
+                        AS close_on
+                 FROM opportunities o WHERE {open_} AND {scope}),
+             rule AS (
+                 SELECT DISTINCT ON (d.id) d.id, cs.commission_percentage
+                 FROM deals d JOIN commission_structures cs ON cs.partner_id = d.partner_id
+                 WHERE d.commission_structure_id IS NULL AND cs.effective_from <= d.close_on
+                   AND (cs.effective_to IS NULL OR d.close_on <= cs.effective_to)
+                   AND cs.min_deal_size <= d.deal_value
+                   AND (cs.max_deal_size IS NULL OR d.deal_value <= cs.max_deal_size)
+                 ORDER BY d.id, cs.effective_from DESC, cs.commission_percentage DESC)
+             SELECT bucket, partner_id, count(*), sum(weighted), sum(weighted * pct / 100),
+                    count(*) FILTER (WHERE pct IS NULL),
+                    sum(weighted) FILTER (WHERE pct IS NULL)
+             FROM (SELECT o.partner_id, o.deal_value * o.probability / 100 AS weighted,
+                          CASE WHEN o.expected_close_date IS NULL THEN 'undated'
+                               WHEN o.expected_close_date < %(as_of)s THEN 'slipped'
+                               {close_quarter} ELSE 'later' END AS bucket,
+                          coalesce(own.commission_percentage, r.commission_percentage) AS pct
+                   FROM deals o
+                   LEFT JOIN commission_structures own ON own.id = o.commission_structure_id
+                   LEFT JOIN rule r ON r.id = o.id) d
+             GROUP BY 1, 2""", p),
+        (f"""SELECT p.domain, p.id, p.name, count(o.id), sum(o.deal_value)
+             FROM isv_partners p LEFT JOIN opportunities o
+               ON o.partner_id = p.id AND {open_} AND {scope}
+             WHERE {partners} GROUP BY 1, 2, 3""", p),
+    ]
+
+
+def _team_sql(period: Period, as_of: date, viewer: Viewer) -> list[tuple[str, dict]]:
+    """The team view: the KPIs and the dashboard's per-person rows."""
+    return [*_kpi_sql(period, as_of, viewer, get_settings().timezone),
+            *_breakdown_sql(period, as_of, viewer)[-2:]]
+
+
+def raw_run(conn: psycopg.Connection, statements: list[tuple[str, dict]]) -> list[list]:
+    """Run hand-written statements in one transaction on an open psycopg connection."""
     with conn.transaction(), conn.cursor() as cur:
         results = []
         for sql, params in statements:
@@ -227,13 +403,107 @@ def raw_dashboard(conn: psycopg.Connection, period: Period, as_of: date,
         return results
 
 
+def raw_dashboard(conn: psycopg.Connection, period: Period, as_of: date,
+                  viewer: Viewer) -> list[list]:
+    """Every aggregate of the dashboard, hand-written, on an open psycopg connection."""
+    return raw_run(conn, _dashboard_sql(period, as_of, viewer))
+
+
 def _dsn(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 # --- the run ---------------------------------------------------------------------------------
 
-def measure(url: str, runs: int) -> tuple[list[Timing], dict[str, object]]:
+@dataclass(frozen=True)
+class DataBench:
+    """An analytics page's data function and its hand-written lower bound."""
+
+    page: str
+    fn: Callable[..., Any]
+    sql: Callable[[Period, date, Viewer], list[tuple[str, dict]]]
+
+
+DATA = (
+    DataBench("executive dashboard", dashboard_data, _dashboard_sql),
+    DataBench("pipeline analytics", pipeline_analytics, _pipeline_sql),
+    DataBench("partner analytics", partner_analytics, _partner_sql),
+    DataBench("team view", team_view, _team_sql),
+)
+WHO = ("VP", "partnership manager")
+
+
+@dataclass(frozen=True)
+class DataTiming:
+    page: str
+    who: str
+    data_s: float
+    lower_s: float
+    statements: int
+    raw_statements: int
+    warm_s: float
+    warm_statements: int
+
+    @property
+    def ratio(self) -> float:
+        return self.data_s / self.lower_s
+
+
+def _cents(value: object) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def check_same_numbers(conn: psycopg.Connection, url: str, period: Period, as_of: date,
+                       viewer: Viewer) -> None:
+    """Before timing: the lower bound finds the same numbers as our code (same data, period)."""
+    with session_scope(url) as s:
+        kpis = compute_kpis(session=s, viewer=viewer, period=period, as_of=as_of)
+        pipe = pipeline_analytics(session=s, viewer=viewer, period=period, as_of=as_of)
+        partners = partner_analytics(session=s, viewer=viewer, period=period, as_of=as_of)
+        team = team_view(session=s, viewer=viewer, period=period, as_of=as_of)
+    raw = raw_run(conn, _dashboard_sql(period, as_of, viewer))
+    pipeline = sum((row[3] for row in raw[0] if row[0] in OPEN_STAGES), Decimal(0))
+    assert pipeline == kpis.pipeline_total, (pipeline, kpis.pipeline_total)
+    commission = (raw[1][0][0] or 0) + (raw[2][0][0] or 0)
+    assert commission == kpis.commission_earned, (commission, kpis.commission_earned)
+
+    raw = raw_run(conn, _pipeline_sql(period, as_of, viewer))[-4:]
+    stays = {(stage, still, synthesized): (n, average, median)
+             for stage, still, synthesized, n, average, median in raw[0]}
+    for t in pipe.stage_times:
+        n, average, median = stays.get((t.stage, False, False), (0, None, None))
+        assert (n, _days(average), _days(median)) == (
+            t.moved_count, t.moved_avg_days, t.moved_median_days), (t, n, average, median)
+        n, average, median = stays.get((t.stage, True, False), (0, None, None))
+        assert (n, _days(average), _days(median)) == (
+            t.open_count, t.open_avg_days, t.open_median_days), (t, n, average, median)
+    assert sum(row[2] for row in raw[1]) == pipe.kpis.pipeline_total
+    assert _cents(sum(row[3] for row in raw[1])) == _cents(pipe.kpis.pipeline_weighted)
+    assert {(row[0], row[3], row[5]) for row in raw[2]} == {
+        (r.partner_id, r.won_count, r.lost_count) for r in pipe.win_loss}
+    assert sum(row[2] for row in raw[3]) == sum(r.count for r in pipe.lost_reasons)
+
+    raw = raw_run(conn, _partner_sql(period, as_of, viewer))[-5:]
+    earned = {row[0]: _cents(row[1]) for row in raw[1]}
+    assert earned == {p.partner_id: _cents(p.commission_earned) for p in partners.partners
+                      if p.won_count}, "commission by partner"
+    assert sum(row[2] for row in raw[2]) == sum(r.count for r in partners.trend)
+    assert _cents(sum(row[4] or 0 for row in raw[3])) == _cents(partners.liability.total)
+    assert sum(row[5] for row in raw[3]) == sum(b.unpriced_count
+                                                for b in partners.liability.buckets)
+    assert sum(row[3] for row in raw[4]) == sum(p.open_count for d in partners.coverage
+                                                for p in d.partners)
+
+    raw = raw_run(conn, _team_sql(period, as_of, viewer))[-2:]
+    assert {row[0]: _cents(row[3]) for row in raw[0]} == {
+        r.user_id: _cents(r.pipeline) for r in team.people if r.open_count or r.won_count}
+
+
+def _days(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.0001"))
+
+
+def measure(url: str, runs: int) -> tuple[list[DataTiming], dict[str, object]]:
     today = local_today()
     period = quarter_containing(today)
     with session_scope(url) as s:
@@ -244,45 +514,182 @@ def measure(url: str, runs: int) -> tuple[list[Timing], dict[str, object]]:
                   "stage_history": s.scalar(select(func.count()).select_from(StageHistory))}
         kpis = compute_kpis(session=s, viewer=vp, period=period, as_of=today)
     conn = psycopg.connect(_dsn(url), autocommit=True)  # like the pool: connected once
-    raw = raw_dashboard(conn, period, today, vp)
-    # The lower bound computes the same numbers (same data, same period).
-    pipeline = sum((row[3] for row in raw[0] if row[0] in OPEN_STAGES), Decimal(0))
-    assert pipeline == kpis.pipeline_total, (pipeline, kpis.pipeline_total)
-    commission = (raw[1][0][0] or 0) + (raw[2][0][0] or 0)
-    assert commission == kpis.commission_earned, (commission, kpis.commission_earned)
+    for viewer in (vp, pm):
+        check_same_numbers(conn, url, period, today, viewer)
 
     timings = []
-    for name, viewer in (("VP", vp), ("partnership manager", pm)):
-        def ours(viewer=viewer):
-            with session_scope(url) as s:
-                return dashboard_data(session=s, viewer=viewer, period=period, as_of=today)
+    for bench in DATA:
+        for who, viewer in zip(WHO, (vp, pm), strict=True):
+            def ours(viewer=viewer, fn=bench.fn):
+                with session_scope(url) as s:
+                    return fn(session=s, viewer=viewer, period=period, as_of=today)
 
-        def lower(viewer=viewer):
-            return raw_dashboard(conn, period, today, viewer)
+            statements = bench.sql(period, today, viewer)
+
+            def lower(statements=statements):
+                return raw_run(conn, statements)
+
+            def warm(viewer=viewer, fn=bench.fn):
+                return cached.load(fn, viewer=viewer, share="scope", period=period,
+                                   as_of=today, url=url)
+
+            with StatementCounter() as counter:
+                ours()
+            # Interleaved, so that load from elsewhere on the machine hits both alike.
+            ours_s, lower_s = _paired_medians(ours, lower, runs)
+            warm()  # fills the shared cache
+            with StatementCounter() as warm_counter:
+                warm_s = _median(warm, runs)
+            timings.append(t := DataTiming(bench.page, who, ours_s, lower_s, counter.count,
+                                           len(statements), warm_s, warm_counter.count))
+            print(f"  {t.page:<20} {t.who:<20} data {t.data_s * 1000:8.1f} ms  raw SQL "
+                  f"{t.lower_s * 1000:8.1f} ms  ratio {t.ratio:.2f}  statements "
+                  f"{t.statements} (raw {t.raw_statements})  warm {t.warm_s * 1000:.2f} ms, "
+                  f"{t.warm_statements} statements", flush=True)
+    conn.close()
+    backend = "Redis" if get_settings().redis_url else "in-process"
+    facts = {**counts, "won_in_quarter": kpis.won_count, "period": period.label,
+             "no_structure": len(kpis.no_structure), "cache": backend}
+    return timings, facts
+
+
+# --- warm page reruns against the framework floor --------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PageBench:
+    """An analytics page and the functions (module.attribute) it reads all its data through."""
+
+    page: str
+    loaders: tuple[str, ...]
+
+
+# Every analytics page reads its data through kpi.load and its filter choices through
+# kpi.load_options.
+LOADERS = ("isv.ui.kpi.load", "isv.ui.kpi.load_options")
+ANALYTICS_PAGES = (
+    PageBench("pages/dashboard.py", LOADERS),
+    PageBench("pages/pipeline_analytics.py", LOADERS),
+    PageBench("pages/partner_analytics.py", LOADERS),
+    PageBench("pages/team_view.py", LOADERS),
+)
+POLL = "isv.analytics.cached.data_version"  # the live-update fragment's check, every rerun
+
+
+@dataclass(frozen=True)
+class PageTiming:
+    page: str
+    rerun_s: float
+    floor_s: float
+    statements: int
+    floor_statements: int
+
+
+def _use(url: str | None) -> None:
+    """Point the settings (and so the app under AppTest) at url; None: back to the default."""
+    if url is None:
+        os.environ.pop("ISV_DATABASE_URL", None)
+    else:
+        os.environ["ISV_DATABASE_URL"] = url
+    config.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    db._factory.cache_clear()
+
+
+def _signed_in(page: str):
+    from streamlit.testing.v1 import AppTest
+
+    email, password = next((e, p) for e, p, role, _ in DEMO_LOGINS if role == "vp")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.text_input[0].set_value(email)
+    at.text_input[1].set_value(password)
+    at.button[0].click()
+    at.run()
+    at.switch_page(page).run()
+    if at.exception:
+        raise RuntimeError(f"{page} failed: {at.exception}")
+    return at
+
+
+def _recorder(target: str) -> tuple[Any, list[object]]:
+    module, name = target.rsplit(".", 1)
+    real = getattr(import_module(module), name)
+    seen: list[object] = []
+
+    def record(*args: object, **kwargs: object) -> object:
+        seen.append(value := real(*args, **kwargs))
+        return value
+
+    return mock.patch(target, record), seen
+
+
+def _replayer(target: str, values: list[object]) -> Any:
+    # Every rerun calls the loaders in the same order, so the values come round in turn.
+    turn = itertools.cycle(values)
+    return mock.patch(target, lambda *args, **kwargs: next(turn))
+
+
+def page_rerun(bench: PageBench, runs: int) -> PageTiming:
+    """A warm rerun of the page against the same page fed the constants it just drew."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # As on a running server: app.py runs on every rerun (see tests/app/conftest.py).
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+    try:
+        at = _signed_in(bench.page)
+        at.run()  # warm: both caches hold this page's data now
+        recorders = [_recorder(target) for target in (*bench.loaders, POLL)]
+        for patcher, _ in recorders:
+            patcher.start()
+        at.run()
+        for patcher, _ in recorders:
+            patcher.stop()
+        floor = [_replayer(target, seen) for target, (_, seen)
+                 in zip((*bench.loaders, POLL), recorders, strict=True)]
+
+        def as_floor() -> None:
+            for patcher in floor:
+                patcher.start()
+            try:
+                at.run()
+            finally:
+                for patcher in floor:
+                    patcher.stop()
 
         with StatementCounter() as counter:
-            ours()
-        statements = counter.count
-        # Interleaved, so that load from elsewhere on the machine hits both alike.
-        ours_s, lower_s = _paired_medians(ours, lower, runs)
-        timings.append(Timing(f"dashboard data, {name}", ours_s, statements))
-        timings.append(Timing(f"raw SQL lower bound, {name}", lower_s,
-                              len(_kpi_sql(period, today, viewer, "UTC")) * 2
-                              + len(_breakdown_sql(period, today, viewer))))
-    conn.close()
+            at.run()
+        with StatementCounter() as floor_counter:
+            as_floor()
+        rerun_s, floor_s = _paired_medians(at.run, as_floor, runs)
+        if at.exception:
+            raise RuntimeError(f"{bench.page} failed: {at.exception}")
+        return PageTiming(bench.page, rerun_s, floor_s, counter.count, floor_counter.count)
+    finally:
+        PagesManager.__init__ = original
 
-    def warm():
-        return cached.load(dashboard_data, viewer=vp, share="scope", period=period,
-                           as_of=today, url=url)
 
-    warm()  # fills the shared cache
-    with StatementCounter() as counter:
-        warm_s = _median(warm, runs)
-    backend = "Redis" if get_settings().redis_url else "in-process"
-    timings.append(Timing(f"warm rerun ({backend} cache hit), VP", warm_s, counter.count))
-    facts = {**counts, "won_in_quarter": kpis.won_count, "period": period.label,
-             "no_structure": len(kpis.no_structure)}
-    return timings, facts
+def page_reruns(url: str, runs: int) -> list[PageTiming]:
+    saved = os.environ.get("ISV_DATABASE_URL")
+    _use(url)  # the app under AppTest reads its database from the environment
+    timings = []
+    try:
+        for bench in ANALYTICS_PAGES:
+            timings.append(t := page_rerun(bench, runs))
+            print(f"  {t.page:<30} warm rerun {t.rerun_s * 1000:7.1f} ms  floor "
+                  f"{t.floor_s * 1000:7.1f} ms  ratio {t.rerun_s / t.floor_s:.2f}  "
+                  f"statements {t.statements} (floor {t.floor_statements})")
+    finally:
+        get_engine(url).dispose()
+        _use(saved)
+    return timings
 
 
 def machine() -> str:
@@ -290,41 +697,56 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs (nproc), {pages / 2**30:.1f} GiB RAM"
 
 
-def main(argv: list[str] | None = None) -> list[Timing]:
+def main(argv: list[str] | None = None) -> list[DataTiming]:
     parser = argparse.ArgumentParser(prog="python -m bench.analytics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--opportunities", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", metavar="URL",
                         help="use this already loaded PostgreSQL database instead of a new one")
+    parser.add_argument("--pages-only", action="store_true",
+                        help="only the warm page reruns against the framework floor")
+    parser.add_argument("--data-only", action="store_true",
+                        help="only the pages' data against the raw SQL lower bound")
     args = parser.parse_args(argv)
 
-    print(f"dashboard data, PostgreSQL, {args.opportunities:,} demo opportunities; {machine()}")
+    def run(url: str) -> tuple[list[DataTiming], dict[str, object]]:
+        timings: list[DataTiming] = []
+        facts: dict[str, object] = {}
+        if not args.pages_only:
+            print("  data (uncached) vs raw SQL lower bound, median of paired runs:")
+            timings, facts = measure(url, args.runs)
+        if not args.data_only:
+            print("  page reruns, VP, median of paired runs:")
+            page_reruns(url, args.runs)
+        return timings, facts
+
+    print(f"analytics, PostgreSQL, {args.opportunities:,} demo opportunities; {machine()}")
     if args.keep:
-        timings, facts = measure(args.keep, args.runs)
+        timings, facts = run(args.keep)
     else:
         try:
             with postgres_database() as url:
-                started = time.perf_counter()
+                started = timer()
                 migrate.upgrade(url)
                 with session_scope(url) as s:
                     load_demo(session=s, opportunities=args.opportunities)
                 # Statistics, as autovacuum would gather soon after a bulk load.
                 with psycopg.connect(_dsn(url), autocommit=True) as conn:
                     conn.execute("ANALYZE")
-                print(f"  loaded and analyzed in {time.perf_counter() - started:.0f} s")
-                timings, facts = measure(url, args.runs)
+                print(f"  loaded and analyzed in {timer() - started:.0f} s")
+                timings, facts = run(url)
                 get_engine(url).dispose()
         except Exception as exc:  # no server: say so instead of a traceback
             print(f"  skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             return []
-    print(f"  {facts}")
-    for t in timings:
-        print(f"  {t.label:<40} {t.median_s * 1000:9.1f} ms  {t.statements:3d} statements")
-    for who in ("VP", "partnership manager"):
-        ours = next(t for t in timings if t.label == f"dashboard data, {who}")
-        lower = next(t for t in timings if t.label == f"raw SQL lower bound, {who}")
-        print(f"  ratio dashboard / raw SQL, {who}: {ours.median_s / lower.median_s:.2f}")
+    if timings:
+        print(f"  {facts}")
+        print("  | page | who | data ms | lower bound ms | ratio | statements (raw) | warm |")
+        for t in timings:
+            print(f"  | {t.page} | {t.who} | {t.data_s * 1000:,.0f} | {t.lower_s * 1000:,.0f} "
+                  f"| {t.ratio:.2f} | {t.statements} ({t.raw_statements}) "
+                  f"| {t.warm_s * 1000:.2f} ms, {t.warm_statements} statements |")
     return timings
 
 

@@ -8,6 +8,7 @@ replicas lives here, in the database.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from isv.errors import Forbidden
 from isv.models import User, UserSession
 from isv.services import audit
 from isv.types import utcnow
+
+log = logging.getLogger("isv.auth")
 
 LOGIN_REFUSED = (
     "Login failed: wrong email or password, or too many attempts. "
@@ -133,6 +136,8 @@ def authenticate(*, session: Session, email: str, password: str,
         _burn_time(password)
         audit.record(session, actor=None, actor_email=email.strip()[:255], action="login_failed",
                      entity_type="user", entity_id=None, new={"reason": "unknown_user"})
+        # Not the typed email: people type their password into the email box too.
+        log.info("login refused: unknown_user", extra={"reason": "unknown_user"})
         return None
     if user.locked_until is not None and user.locked_until > now:
         _burn_time(password)
@@ -168,6 +173,7 @@ def authenticate(*, session: Session, email: str, password: str,
 def _refuse(session: Session, user: User, reason: str) -> None:
     audit.record(session, actor=user, action="login_failed", entity_type="user",
                  entity_id=user.id, new={"reason": reason})
+    log.info("login refused: %s", reason, extra={"reason": reason, "user_id": str(user.id)})
 
 
 # --- server-side sessions --------------------------------------------------------------

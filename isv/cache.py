@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import redis
+from sqlalchemy.engine import make_url
 
 from isv.config import get_settings
 
@@ -148,9 +149,13 @@ class LocalBackend:
 
 
 def database_key(url: Any) -> str:
-    """A short, stable name for a database (its URL, password included, hashed)."""
-    text = url.render_as_string(hide_password=False) if hasattr(url, "render_as_string") \
-        else str(url)
+    """A short, stable name for a database (its URL, password included, hashed).
+
+    The query string is left out: connection options (the scheduler adds its
+    application_name) do not make another database, and the app and the scheduler must
+    bump and read the same data version.
+    """
+    text = make_url(url).set(query={}).render_as_string(hide_password=False)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

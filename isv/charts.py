@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from isv.models import DOMAINS, OPEN_STAGES
+from isv.services.settings import current_settings
 
 # --- the visual language -----------------------------------------------------------------
 
@@ -83,15 +84,31 @@ def _plain(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def currency() -> str:
+    """The currency symbol money is shown with (Settings page; '$' by default)."""
+    return current_settings().currency_symbol
+
+
+# Streamlit's own presets for the symbols it has one for; a printf format for the others.
+_TABLE_MONEY_PRESETS = {"$": "dollar", "€": "euro", "¥": "yen"}
+
+
+def table_money_format() -> str:
+    """The NumberColumn format for money in tables and grids, in the configured currency."""
+    symbol = currency()
+    return _TABLE_MONEY_PRESETS.get(symbol, f"{symbol}%,.2f")
+
+
 def money(value: Decimal | int | None, *, short: bool = False) -> str:
     """'$1,234,567.89', or with short=True '$1.23M' / '$456k' / '$950'; None is '—'."""
     if value is None:
         return NONE
+    symbol = currency()
     amount = Decimal(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     if not short:
-        return f"{sign}${amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+        return f"{sign}{symbol}{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
     units = ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k"))
     for k, (size, suffix) in enumerate(units):
         if amount < size:
@@ -103,8 +120,8 @@ def money(value: Decimal | int | None, *, short: bool = False) -> str:
             bigger, bigger_suffix = units[k - 1]
             rounded = (amount / bigger).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
             suffix = bigger_suffix
-        return f"{sign}${_plain(rounded)}{suffix}"
-    return f"{sign}${amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)}"
+        return f"{sign}{symbol}{_plain(rounded)}{suffix}"
+    return f"{sign}{symbol}{amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)}"
 
 
 def percent(value: Decimal | float | None, *, places: int = 1) -> str:
@@ -122,6 +139,31 @@ def number(value: Decimal | float | int | None, *, places: int = 1) -> str:
         return NONE
     rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     return f"{rounded:,}"
+
+
+def points(value: Decimal | None) -> str:
+    """A change of a rate, in percentage points: 0.105 → '10.5 pts'."""
+    return NONE if value is None else f"{number(value * 100)} pts"
+
+
+def times(value: Decimal | None) -> str:
+    """A multiple: 2.456 → '2.46×'."""
+    return NONE if value is None else f"{number(value, places=2)}×"
+
+
+def days(value: Decimal | None) -> str:
+    return NONE if value is None else f"{number(value)} days"
+
+
+def change(now: Any, before: Any, show: Callable[[Decimal], str]) -> str | None:
+    """The signed change from `before` to `now`, shown by `show`; None if either is missing.
+
+    The sign is written out: a card's arrow and colour are never the only signal.
+    """
+    if now is None or before is None:
+        return None
+    diff = Decimal(now) - Decimal(before)
+    return ("-" if diff < 0 else "+") + show(abs(diff))
 
 
 def plain(text: str) -> str:
@@ -276,7 +318,7 @@ def revenue_by_quarter_figure(frame: pd.DataFrame, *, title: str = "Revenue by q
             fig.add_annotation(x=x, y=float(total), text=f"<b>{money(total, short=True)}</b>",
                                showarrow=False, yshift=12, font=dict(size=SCREEN_FONT_SIZE))
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_yaxes(tickprefix="$", tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -308,7 +350,7 @@ def pipeline_by_domain_figure(frame: pd.DataFrame, *, title: str = "Pipeline by 
         fig.add_annotation(x=float(totals[domain]), y=domain, xanchor="left", xshift=6,
                            text=money(totals[domain], short=True), showarrow=False)
     fig.update_layout(barmode="stack", bargap=0.35)
-    fig.update_xaxes(tickprefix="$", tickformat="~s", rangemode="tozero")
+    fig.update_xaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -339,7 +381,7 @@ def top_partners_figure(frame: pd.DataFrame, *, title: str = "Top partners",
     fig.update_layout(barmode="overlay", bargap=0.25)
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["Partner"]))
     # Room on the right for the labels beside the longest bar.
-    fig.update_xaxes(tickprefix="$", tickformat="~s",
+    fig.update_xaxes(tickprefix=currency(), tickformat="~s",
                      range=[0, float(max(rows["Won"])) * 1.3])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 140 + 30 * len(rows)))
@@ -367,5 +409,413 @@ def pipeline_by_stage_figure(frame: pd.DataFrame, *, title: str = "Pipeline by s
                                  fgopacity=0.35)),
         customdata=[[money(v)] for v in part["Value"]],
         hovertemplate="%{x}: %{customdata[0]}<extra></extra>"))
-    fig.update_yaxes(tickprefix="$", tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context, legend=False)
+
+
+# --- partner analytics figures ---
+
+PIPELINE_COLOR = OKABE_ITO["sky_blue"]
+PIPELINE_PATTERN = "/"
+TARGET_COLOR = "#FFFFFF"
+SLIPPED_COLOR = OKABE_ITO["vermillion"]
+CONCENTRATED_PATTERN = "x"
+
+
+def partner_results_figure(frame: pd.DataFrame, *, title: str = "Partners",
+                           context: str | None = None, limit: int = 15) -> go.Figure:
+    """Open pipeline and revenue won per partner, side by side, the first `limit` rows.
+
+    Columns: Partner, Pipeline, Won (rows in the order to show, the first on top).
+    """
+    fig = go.Figure()
+    rows = frame.head(limit)
+    if rows.empty or not (rows["Pipeline"].any() or rows["Won"].any()):
+        return style(_empty(fig, "No partner has deals in this scope"), title=title,
+                     context=context, legend=False)
+    rows = rows.iloc[::-1]  # plotly draws the first bar at the bottom
+    names = [plain(name) for name in rows["Partner"]]
+    for name, column, color, pattern in (("Won in period", "Won", WON_COLOR, ""),
+                                         ("Open pipeline", "Pipeline", PIPELINE_COLOR,
+                                          PIPELINE_PATTERN)):
+        fig.add_trace(go.Bar(
+            name=name, y=names, x=_floats(rows[column]), orientation="h",
+            text=[money(v, short=True) if v else "" for v in rows[column]],
+            textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+            marker=dict(color=color, line=dict(color=TEXT, width=0.5),
+                        pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),
+            customdata=[[money(v)] for v in rows[column]],
+            hovertemplate=f"%{{y}}: {name.lower()} %{{customdata[0]}}<extra></extra>"))
+    widest = max(float(max(rows["Pipeline"])), float(max(rows["Won"])))
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    fig.update_yaxes(categoryorder="array", categoryarray=names)
+    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.18])
+    return style(fig, title=title, context=context,
+                 height=max(SCREEN_HEIGHT, 150 + 44 * len(rows)))
+
+
+def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline by quarter",
+                              context: str | None = None) -> go.Figure:
+    """Value of the deals created per quarter, stacked by domain (colour and pattern).
+
+    Columns: Quarter, Domain ("" for a quarter with no deals), Deals, Value.
+    """
+    fig = go.Figure()
+    if frame.empty or not frame["Deals"].any():
+        return style(_empty(fig, "No deals created in these quarters"), title=title,
+                     context=context, legend=False)
+    quarters = list(dict.fromkeys(frame["Quarter"]))
+    for domain in [d for d in DOMAINS if d in set(frame["Domain"])]:
+        part = frame[frame["Domain"] == domain].set_index("Quarter")
+        values = [part["Value"].get(q, Decimal(0)) for q in quarters]
+        deals = [int(part["Deals"].get(q, 0)) for q in quarters]
+        fig.add_trace(go.Bar(
+            name=domain, x=quarters, y=_floats(values),
+            marker=dict(color=DOMAIN_COLORS[domain], line=dict(color=TEXT, width=0.5),
+                        pattern=dict(shape=DOMAIN_PATTERNS[domain], fgcolor=TEXT,
+                                     fgopacity=0.3)),
+            customdata=[[money(v), n] for v, n in zip(values, deals, strict=True)],
+            hovertemplate=f"%{{x}} · {domain}: %{{customdata[0]}} (%{{customdata[1]}} deals)"
+                          "<extra></extra>"))
+    totals = frame.groupby("Quarter", sort=False)[["Value", "Deals"]].sum()
+    for quarter in quarters:
+        total, deals = totals.loc[quarter, "Value"], int(totals.loc[quarter, "Deals"])
+        if deals:  # the amount only: with the count, neighbours collide at tablet width
+            fig.add_annotation(x=quarter, y=float(total), showarrow=False, yshift=12,
+                               text=f"<b>{money(total, short=True)}</b>")
+    fig.update_layout(barmode="stack", bargap=0.3)
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
+    return style(fig, title=title, context=context)
+
+
+def commission_liability_figure(frame: pd.DataFrame, *,
+                                title: str = "Commission liability forecast",
+                                context: str | None = None) -> go.Figure:
+    """Expected commission on the weighted open pipeline per expected-close bucket.
+
+    Columns: Close (quarter title, or Slipped / Later / No close date), Deals,
+    Weighted pipeline, Expected commission. Slipped stands apart in colour, pattern and name.
+    """
+    fig = go.Figure()
+    if frame.empty or not frame["Deals"].any():
+        return style(_empty(fig, "No open deals"), title=title, context=context, legend=False)
+    names = list(frame["Close"])
+    slipped = [name == "Slipped" for name in names]
+    fig.add_trace(go.Bar(
+        x=names, y=_floats(frame["Expected commission"]),
+        text=[f"<b>{money(c, short=True)}</b><br>{n:,} deals"
+              for c, n in zip(frame["Expected commission"], frame["Deals"], strict=True)],
+        # Two short lines fit above a narrow bar; only text inside a bar must fit in it.
+        textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+        constraintext="inside",
+        marker=dict(color=[SLIPPED_COLOR if s else OKABE_ITO["blue"] for s in slipped],
+                    line=dict(color=TEXT, width=0.5),
+                    pattern=dict(shape=["x" if s else "" for s in slipped], fgcolor=TEXT,
+                                 fgopacity=0.35)),
+        customdata=[[money(c), money(w)] for c, w in zip(
+            frame["Expected commission"], frame["Weighted pipeline"], strict=True)],
+        hovertemplate="%{x}: %{customdata[0]} on %{customdata[1]} weighted<extra></extra>"))
+    top = float(max(frame["Expected commission"])) or 1.0
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.2])
+    return style(fig, title=title, context=context, legend=False)
+
+
+def domain_coverage_figure(frame: pd.DataFrame, *, title: str = "Domain coverage",
+                           context: str | None = None, limit: Decimal = Decimal("0.60"),
+                           flags: dict[str, str] | None = None) -> go.Figure:
+    """Each domain's open pipeline split by partner (100 %), one bar per domain.
+
+    Columns: Domain, Partner ("" for a domain with no active partner), Pipeline,
+    Share of domain.
+    A partner above `limit` gets a cross-hatch and a ⚠ in its label; `flags` (domain → text)
+    are written under the domain's name, so the warnings never rest on colour.
+    """
+    fig = go.Figure()
+    flags = flags or {}
+    domains = [d for d in DOMAINS if d in set(frame["Domain"])][::-1]  # first on top
+    if not domains:
+        return style(_empty(fig, "No domains"), title=title, context=context, legend=False)
+    labels = {d: f"<b>{d}</b><br>{plain(flags.get(d, ''))}" for d in domains}
+    for domain in domains:
+        part = frame[(frame["Domain"] == domain) & (frame["Partner"] != "")]
+        if part.empty:
+            fig.add_annotation(x=0.01, y=labels[domain], xanchor="left", showarrow=False,
+                               text="⚠ No active partner: no open deals",
+                               font=dict(color=TEXT))
+            continue
+        for partner, value, raw in zip(part["Partner"], part["Pipeline"],
+                                       part["Share of domain"], strict=True):
+            share = Decimal(raw) if raw is not None else Decimal(0)
+            high = share > limit
+            color = DOMAIN_COLORS.get(domain, GREY)
+            text = f"{'⚠ ' if high else ''}{plain(partner)} {percent(share, places=0)}"
+            fig.add_trace(go.Bar(
+                y=[labels[domain]], x=[float(share)], orientation="h", showlegend=False,
+                text=[text if share >= Decimal("0.08") else ""], textposition="inside",
+                insidetextanchor="middle", textangle=0,
+                textfont=dict(color=text_color(color)),
+                marker=dict(color=color, line=dict(color="#FFFFFF", width=1.5),
+                            pattern=dict(shape=CONCENTRATED_PATTERN if high else "",
+                                         fgcolor=TEXT, fgopacity=0.45)),
+                customdata=[[plain(partner), percent(share), money(value)]],
+                hovertemplate="%{customdata[0]}: %{customdata[1]} of the domain's open "
+                              "pipeline (%{customdata[2]})<extra></extra>"))
+    # Below the bars: it shows between them and never crosses a partner's label.
+    fig.add_vline(x=float(limit), line=dict(color=TEXT, width=1.5, dash="dash"), layer="below")
+    fig.add_annotation(x=float(limit), y=1, yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"{percent(limit, places=0)} limit", font=dict(color=GREY))
+    fig.update_layout(barmode="stack", bargap=0.3)
+    fig.update_yaxes(categoryorder="array", categoryarray=[labels[d] for d in domains])
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], dtick=0.2)
+    return style(fig, title=title, context=context, legend=False,
+                 height=max(SCREEN_HEIGHT, 140 + 70 * len(domains)))
+
+
+def team_figure(frame: pd.DataFrame, *, title: str = "Team: won against target",
+                context: str | None = None) -> go.Figure:
+    """Per person, revenue won in the period beside their target, labelled with attainment.
+
+    Columns: Person, Won, Target (None when not shown), Attainment (ratio or None).
+    Rows in the order to show, the first on top.
+    """
+    fig = go.Figure()
+    if frame.empty:
+        return style(_empty(fig, "Nobody in this scope"), title=title, context=context,
+                     legend=False)
+    rows = frame.iloc[::-1]
+    names = [plain(name) for name in rows["Person"]]
+    targets = [t if t is not None and t == t else None for t in rows["Target"]]
+    fig.add_trace(go.Bar(
+        name="Target", y=names, x=_floats(targets), orientation="h",
+        text=[f"target {money(t, short=True)}" if t else "" for t in targets],
+        textposition="outside", cliponaxis=False, textfont=dict(color=GREY),
+        marker=dict(color=TARGET_COLOR, line=dict(color=TEXT, width=1),
+                    pattern=dict(shape=PIPELINE_PATTERN, fgcolor=GREY, fgopacity=0.5)),
+        customdata=[[money(t)] for t in targets],
+        hovertemplate="%{y}: target %{customdata[0]}<extra></extra>"))
+    fig.add_trace(go.Bar(
+        name="Won in period", y=names, x=_floats(rows["Won"]), orientation="h",
+        text=[f"{money(w, short=True)}" + (f" · {percent(a, places=0)} of target"
+                                           if a is not None and a == a else "")
+              for w, a in zip(rows["Won"], rows["Attainment"], strict=True)],
+        textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+        marker=dict(color=WON_COLOR, line=dict(color=TEXT, width=0.5)),
+        customdata=[[money(w)] for w in rows["Won"]],
+        hovertemplate="%{y}: won %{customdata[0]}<extra></extra>"))
+    widest = max([float(w) for w in rows["Won"]] + [float(t) for t in targets if t] + [1.0])
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    fig.update_yaxes(categoryorder="array", categoryarray=names)
+    # Room on the right for "$494k · 139% of target" beside the longest bar at tablet width.
+    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.6])
+    return style(fig, title=title, context=context,
+                 height=max(SCREEN_HEIGHT, 150 + 50 * len(rows)))
+
+
+# --- pipeline analytics figures ---
+
+LOST_COLOR = STAGE_COLORS["closed_lost"]
+LOST_PATTERN = STAGE_PATTERNS["closed_lost"]
+OVERDUE_COLOR = OKABE_ITO["vermillion"]
+MOVED_COLOR = OKABE_ITO["blue"]
+STILL_COLOR = OKABE_ITO["sky_blue"]
+STILL_PATTERN = "/"
+
+
+def _days_text(value: Any) -> str:
+    return NONE if value is None else f"{number(value)} d"
+
+
+def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
+                    context: str | None = None) -> go.Figure:
+    """Velocity (money per day) per quarter; under each quarter the KPIs it is made of.
+
+    Columns: Quarter, Open deals, Win rate, Average won deal, Cycle days, Velocity per day.
+    The last row is the chosen period.
+    """
+    fig = go.Figure()
+    if frame.empty or not any(v is not None for v in frame["Velocity per day"]):
+        return style(_empty(fig, "No deals closed in these quarters"), title=title,
+                     context=context, legend=False)
+    # Short lines, so four quarters fit side by side on a tablet without turning the labels.
+    ticks = [f"<b>{q}</b><br>{percent(w, places=0)} × {money(a, short=True)}"
+             f"<br>÷ {_days_text(c)}"
+             for q, w, a, c in zip(frame["Quarter"], frame["Win rate"],
+                                   frame["Average won deal"], frame["Cycle days"], strict=True)]
+    values = list(frame["Velocity per day"])
+    fig.add_trace(go.Bar(
+        x=ticks, y=_floats(values),
+        text=[f"{money(v, short=True)}/day" if v is not None else NONE for v in values],
+        textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+        marker=dict(color=[MOVED_COLOR] * (len(values) - 1) + [OKABE_ITO["orange"]],
+                    line=dict(color=TEXT, width=0.5),
+                    pattern=dict(shape=[""] * (len(values) - 1) + ["x"], fgcolor=TEXT,
+                                 fgopacity=0.35)),
+        customdata=[[money(v), n] for v, n in zip(values, frame["Open deals"], strict=True)],
+        hovertemplate="%{customdata[0]} per day at %{customdata[1]} open deals"
+                      "<extra></extra>"))
+    top = max(_floats(values)) or 1.0
+    fig.update_xaxes(tickangle=0)
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.2],
+                     title=dict(text="per day", font=dict(color=GREY)))
+    style(fig, title=title, context=context, legend=False, height=SCREEN_HEIGHT + 40)
+    return fig
+
+
+def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close month",
+                       context: str | None = None) -> go.Figure:
+    """Open pipeline per expected close month: weighted value in front of the full value.
+
+    Columns: Close month, Kind (overdue, month, later, undated), Deals, Value, Weighted.
+    Overdue deals stand apart by colour, pattern and name.
+    """
+    fig = go.Figure()
+    if frame.empty or not frame["Deals"].any():
+        return style(_empty(fig, "No open deals"), title=title, context=context, legend=False)
+    overdue = [k == "overdue" for k in frame["Kind"]]
+    # One short word a line, so eight buckets fit side by side on a tablet unturned.
+    names = [m.replace(" ", "<br>") for m in frame["Close month"]]
+    fig.add_trace(go.Bar(
+        name="Open value", x=names, y=_floats(frame["Value"]), width=0.8,
+        text=[f"{money(v, short=True)}<br>{n:,} deal{'' if n == 1 else 's'}" if n else ""
+              for v, n in zip(frame["Value"], frame["Deals"], strict=True)],
+        textposition="outside", cliponaxis=False, textfont=dict(color=GREY),
+        marker=dict(color="#FFFFFF", line=dict(color=GREY, width=1),
+                    pattern=dict(shape="/", fgcolor=GREY, fgopacity=0.45)),
+        customdata=[[money(v)] for v in frame["Value"]],
+        hovertemplate="%{x}: open value %{customdata[0]}<extra></extra>"))
+    for name, color, pattern, keep in (
+            ("Weighted (value × probability)", MOVED_COLOR, "", False),
+            ("Overdue, weighted", OVERDUE_COLOR, "x", True)):
+        weighted = [v if o == keep else None for v, o in zip(frame["Weighted"], overdue,
+                                                             strict=True)]
+        if not any(weighted):
+            continue
+        fig.add_trace(go.Bar(
+            name=name, x=names, y=[None if v is None else float(v) for v in weighted],
+            width=0.5, text=[f"<b>{money(v, short=True)}</b>" if v else "" for v in weighted],
+            textposition="inside", insidetextanchor="end", textangle=0,
+            textfont=dict(color=text_color(color)),
+            marker=dict(color=color, line=dict(color=TEXT, width=0.5),
+                        pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.3)),
+            customdata=[[money(v)] for v in weighted],
+            hovertemplate="%{x}: weighted %{customdata[0]}<extra></extra>"))
+    top = max(_floats(frame["Value"])) or 1.0
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(tickangle=0)
+    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.22])
+    return style(fig, title=title, context=context, height=SCREEN_HEIGHT + 60)
+
+
+def time_in_stage_figure(frame: pd.DataFrame, *, title: str = "Time in stage",
+                         context: str | None = None) -> go.Figure:
+    """Average days per open stage: stays that ended in the period, and deals still there.
+
+    Columns: Stage, Moved on, Average days, Median days, Still there, Average days so far,
+    Median days so far. Each bar is labelled with average, median and how many.
+    """
+    fig = go.Figure()
+    if frame.empty or not (frame["Moved on"].any() or frame["Still there"].any()):
+        return style(_empty(fig, "No stage history in this scope"), title=title,
+                     context=context, legend=False)
+    stages = list(frame["Stage"])[::-1]  # plotly draws the first bar at the bottom
+    rows = frame.iloc[::-1]
+    series = (("Still in the stage now (days so far)", "Still there", "Average days so far",
+               "Median days so far", STILL_COLOR, STILL_PATTERN, "deals"),
+              ("Moved on in the period", "Moved on", "Average days", "Median days",
+               MOVED_COLOR, "", "stays"))
+    for name, count, average, median, color, pattern, noun in series:
+        fig.add_trace(go.Bar(
+            name=name, y=stages, x=_floats(rows[average]), orientation="h",
+            text=[f"avg {_days_text(a)} · median {_days_text(m)} · {n:,} {noun}" if n else
+                  f"no {noun}" for a, m, n in zip(rows[average], rows[median], rows[count],
+                                                  strict=True)],
+            textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+            marker=dict(color=color, line=dict(color=TEXT, width=0.5),
+                        pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),
+            customdata=[[_days_text(a), _days_text(m), n] for a, m, n in zip(
+                rows[average], rows[median], rows[count], strict=True)],
+            hovertemplate=f"%{{y}} · {name}: average %{{customdata[0]}}, median "
+                          f"%{{customdata[1]}}, %{{customdata[2]}} {noun}<extra></extra>"))
+    widest = max(_floats(list(frame["Average days"]) + list(frame["Average days so far"])))
+    # Plotly stacks a group's bars bottom-up: "moved on" is drawn last so it reads first.
+    fig.update_layout(barmode="group", bargap=0.3, bargroupgap=0.08)
+    fig.update_yaxes(categoryorder="array", categoryarray=stages, ticklabelstandoff=8)
+    fig.update_xaxes(ticksuffix=" d", range=[0, (widest or 1.0) * 1.9])
+    style(fig, title=title, context=context, height=SCREEN_HEIGHT + 80)
+    fig.update_layout(legend=dict(traceorder="reversed"))
+    return fig
+
+
+def win_loss_figure(frame: pd.DataFrame, *, title: str = "Win/loss by partner",
+                    context: str | None = None, limit: int = 12) -> go.Figure:
+    """Value won and lost per partner in the period, stacked, labelled with the win rate.
+
+    Columns: Partner, Won deals, Won, Lost deals, Lost, Win rate (by count). The first
+    `limit` rows, the first on top.
+    """
+    fig = go.Figure()
+    rows = frame.head(limit)
+    if rows.empty:
+        return style(_empty(fig, "No deals closed in this period"), title=title,
+                     context=context, legend=False)
+    rows = rows.iloc[::-1]
+    names = [plain(name) for name in rows["Partner"]]
+    for name, value, count, color, pattern in (
+            ("Won", "Won", "Won deals", WON_COLOR, ""),
+            ("Lost", "Lost", "Lost deals", LOST_COLOR, LOST_PATTERN)):
+        fig.add_trace(go.Bar(
+            name=name, y=names, x=_floats(rows[value]), orientation="h",
+            marker=dict(color=color, line=dict(color=TEXT, width=0.5),
+                        pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),
+            customdata=[[money(v), n] for v, n in zip(rows[value], rows[count], strict=True)],
+            hovertemplate=f"%{{y}}: {name.lower()} %{{customdata[0]}} "
+                          "(%{customdata[1]} deals)<extra></extra>"))
+    totals = [w + lost for w, lost in zip(rows["Won"], rows["Lost"], strict=True)]
+    for y, total, won, lost, rate in zip(names, totals, rows["Won deals"], rows["Lost deals"],
+                                         rows["Win rate"], strict=True):
+        fig.add_annotation(x=float(total), y=y, xanchor="left", xshift=6, showarrow=False,
+                           text=f"<b>{percent(rate, places=0)}</b> won · {won} of {won + lost}"
+                                f" · {money(total, short=True)}")
+    widest = max(_floats(totals)) or 1.0
+    fig.update_layout(barmode="stack", bargap=0.3)
+    fig.update_yaxes(categoryorder="array", categoryarray=names, ticklabelstandoff=8)
+    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.6])
+    return style(fig, title=title, context=context,
+                 height=max(SCREEN_HEIGHT, 150 + 36 * len(rows)))
+
+
+def lost_reasons_figure(frame: pd.DataFrame, *, title: str = "Lost reasons",
+                        context: str | None = None, limit: int = 10) -> go.Figure:
+    """Deals lost per reason, most frequent on top; reasons past `limit` summed as one bar.
+
+    Columns: Reason, Deals, Value, Share of lost deals.
+    """
+    fig = go.Figure()
+    if frame.empty:
+        return style(_empty(fig, "No deals lost in this period"), title=title,
+                     context=context, legend=False)
+    rows = frame.head(limit)
+    reasons = [plain(r) for r in rows["Reason"]]
+    counts, values = list(rows["Deals"]), list(rows["Value"])
+    if len(frame) > limit:
+        rest = frame.iloc[limit:]
+        reasons.append(f"{len(rest)} other reasons")
+        counts.append(int(rest["Deals"].sum()))
+        values.append(sum(rest["Value"], Decimal(0)))
+    total = sum(counts)
+    reasons, counts, values = reasons[::-1], counts[::-1], values[::-1]
+    fig.add_trace(go.Bar(
+        y=reasons, x=_floats(counts), orientation="h",
+        text=[f"{n:,} deal{'' if n == 1 else 's'} · {percent(Decimal(n) / total, places=0)} · "
+              f"{money(v, short=True)}" for n, v in zip(counts, values, strict=True)],
+        textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
+        marker=dict(color=LOST_COLOR, line=dict(color=TEXT, width=0.5),
+                    pattern=dict(shape=LOST_PATTERN, fgcolor=TEXT, fgopacity=0.35)),
+        customdata=[[money(v)] for v in values],
+        hovertemplate="%{y}: %{x} deals, %{customdata[0]}<extra></extra>"))
+    fig.update_layout(bargap=0.3)
+    fig.update_yaxes(categoryorder="array", categoryarray=reasons, ticklabelstandoff=8)
+    fig.update_xaxes(range=[0, max(counts) * 1.6], dtick=max(1, round(max(counts) / 5)),
+                     title=dict(text="deals lost", font=dict(color=GREY)))
+    return style(fig, title=title, context=context, legend=False,
+                 height=max(SCREEN_HEIGHT, 150 + 34 * len(reasons)))

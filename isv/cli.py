@@ -7,6 +7,7 @@ services as the pages. Bad input ends with exit status 1 and one line on stderr,
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from isv import charts, demo, migrate
+from isv import charts, demo, logs, migrate
 from isv.analytics import kpis as kpi
 from isv.analytics.periods import parse_period
 from isv.auth import Viewer
@@ -29,9 +30,10 @@ from isv.config import PROJECT_ROOT, get_settings
 from isv.db import session_scope
 from isv.errors import IsvError, NotFound, ValidationError
 from isv.models import DOMAINS, Partner, User
-from isv.services import exporter, importer, users, validate
+from isv.services import backup, exporter, gdpr, importer, users, validate
 
 CLI = Viewer.system("cli")
+log = logging.getLogger("isv.cli")
 APP = PROJECT_ROOT / "app.py"
 
 
@@ -40,7 +42,9 @@ class _Group(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any):
+        words = list(sys.argv[1:] if args is None else args)
         try:
+            logs.configure()
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             # `isv` or `isv user` alone: show the help, as --help would.
@@ -51,14 +55,38 @@ class _Group(click.Group):
         except click.Abort:
             _fail("aborted")
         except ValidationError as exc:
+            _log_failure(self, words, exc)
             _fail(f"{exc.field}: {exc.reason}")
         except IsvError as exc:
+            _log_failure(self, words, exc)
             _fail(str(exc))
         except OperationalError as exc:
+            _log_failure(self, words, exc)
             reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc) else "unavailable"
             _fail(f"database: {reason}")
         # Without standalone mode click returns the exit code of --help and ctx.exit().
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _log_failure(group: click.Group, words: list[str], exc: Exception) -> None:
+    """The structured record of a refused command: which command, which error, which field.
+
+    The `Error:` line on stderr is the person's report; in text format this record is only
+    written at DEBUG so that line stays the only one, with LOG_FORMAT=json it is a WARNING
+    for the log collector.
+    """
+    names: list[str] = []
+    command: click.Command = group
+    for word in words:  # command names only: option values may be anything typed
+        if not isinstance(command, click.Group) or word not in command.commands:
+            break
+        names.append(word)
+        command = command.commands[word]
+    level = logging.WARNING if get_settings().log_format.lower() == "json" else logging.DEBUG
+    context = {"command": " ".join(["isv", *names]), "error": type(exc).__name__}
+    if isinstance(exc, ValidationError):
+        context["field"] = exc.field
+    log.log(level, "command refused: %s", " ".join(str(exc).split())[:500], extra=context)
 
 
 def _fail(message: str) -> None:
@@ -227,6 +255,37 @@ def user_set_password(email: str, password_stdin: bool) -> None:
     click.echo(f"Password set for {email}.")
 
 
+@user_group.command("export")
+@click.argument("email")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def user_export(email: str, file: Path) -> None:
+    """Write everything stored about one user to FILE as JSON (GDPR access request)."""
+    with session_scope() as session:
+        _require_schema(session)
+        user = _user(session, email)
+        data = gdpr.export_user(session=session, viewer=CLI, user_id=user.id)
+        email = user.email
+        # Written inside the transaction: the export is audited only when the file exists.
+        file.write_text(gdpr.to_json(data), encoding="utf-8")
+    click.echo(f"Wrote the personal data of {email} to {file}.")
+
+
+@user_group.command("anonymise")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def user_anonymise(email: str, yes: bool) -> None:
+    """Replace a user's name and email with a placeholder for good; keep their records."""
+    with session_scope() as session:
+        _require_schema(session)
+        user = _user(session, email)
+        if not yes:
+            click.confirm(f"Anonymise {user.email} for good? This cannot be undone",
+                          abort=True, err=True)
+        user = gdpr.anonymise_user(session=session, viewer=CLI, user_id=user.id)
+        placeholder = user.email
+    click.echo(f"Anonymised {email}: now {placeholder}, inactive, without a password.")
+
+
 @main.group("report")
 def report_group() -> None:
     """Print reports: the KPIs of spec/KPIS.md."""
@@ -363,6 +422,41 @@ def export_command(entity: str, file: Path | None) -> None:
         return
     file.write_bytes(data)
     click.echo(f"Wrote {entity} to {file}.")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write the whole database to FILE, a bundle that restores into SQLite or PostgreSQL.
+
+    The bundle holds password hashes and personal data: keep it as safe as the database.
+    """
+    partial = file.with_name(file.name + ".partial")
+    try:
+        with session_scope() as session:
+            _require_schema(session)
+            summary = backup.write_backup(session=session, viewer=CLI, out=partial)
+        partial.replace(file)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"Backed up {summary.rows} rows of {len(summary.counts)} tables (schema "
+               f"revision {summary.revision}) from {_where()} to {file}.")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace everything in a database that already has data.")
+def restore_command(file: Path, force: bool) -> None:
+    """Load a bundle written by `isv backup` into this database, all or nothing.
+
+    The database must be migrated to the bundle's schema revision and empty, unless --force.
+    """
+    with session_scope() as session:
+        _require_schema(session)
+        summary = backup.restore_backup(session=session, viewer=CLI, path=file, force=force)
+    click.echo(f"Restored {summary.rows} rows of {len(summary.counts)} tables from {file} "
+               f"into {_where()}.")
 
 
 @main.command("run")

@@ -47,6 +47,8 @@ class Settings:
     # seconds first); a run that starts late by up to the grace still runs.
     alerts_cron: str = "*/15 * * * *"
     rollover_cron: str = "5 0 * * mon"
+    # Daily purge of audit entries and read alerts past their retention (Settings page).
+    retention_cron: str = "30 3 * * *"
     scheduler_misfire_grace_seconds: int = 600
     scheduler_lock_poll_seconds: int = 5
     alert_touch_days: int = 30
@@ -99,6 +101,7 @@ def get_settings() -> Settings:
         log_format=env("LOG_FORMAT", "text"),
         alerts_cron=env("ISV_ALERTS_CRON") or "*/15 * * * *",
         rollover_cron=env("ISV_ROLLOVER_CRON") or "5 0 * * mon",
+        retention_cron=env("ISV_RETENTION_CRON") or "30 3 * * *",
         scheduler_misfire_grace_seconds=_int("ISV_SCHEDULER_MISFIRE_GRACE_SECONDS", 600),
         scheduler_lock_poll_seconds=_int("ISV_SCHEDULER_LOCK_POLL_SECONDS", 5),
         alert_touch_days=_int("ISV_ALERT_TOUCH_DAYS", 30),

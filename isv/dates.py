@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from isv.config import get_settings
+from isv.services.settings import current_settings
 
 
 def local_zone() -> ZoneInfo:
-    return ZoneInfo(get_settings().timezone)
+    """The program's time zone: the Settings page's, else ISV_TIMEZONE."""
+    return ZoneInfo(current_settings().time_zone)
 
 
 def local_today() -> date:
-    """Today in the deployment's time zone (ISV_TIMEZONE)."""
+    """Today in the program's time zone."""
     return datetime.now(local_zone()).date()
 
 

@@ -441,3 +441,17 @@ class SchedulerLeader(Base):
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppSetting(Base):
+    """One setting changed on the Settings page (services/settings.py), as JSON text.
+
+    A row per setting rather than one wide row: a setting nobody has saved has no row and
+    keeps following the environment (isv/config.py), and a new setting needs no migration.
+    """
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _updated()

@@ -18,34 +18,35 @@ if data is None:
     st.stop()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+pack = st.container()  # filled once the charts below are drawn
 
 kpi.kpi_cards(now, data.previous)
 
 revenue = frames.revenue_frame(data.revenue)
-kpi.chart(charts.revenue_by_quarter_figure(
-              revenue, title="Revenue by quarter: won, and weighted forecast from today",
-              context=charts.context_line(*choice.described, f"as of {today}")),
-          revenue, key="revenue", title="Revenue by quarter", money=("Won", "Forecast"),
-          counts=("Won deals", "Forecast deals"))
-
 funnel = frames.funnel_frame(now)
-kpi.chart(charts.funnel_figure(funnel, title="Funnel: how far the deals created this period got",
-                               context=where),
-          funnel, key="funnel", title="Funnel", money=("Value",), rates=("Conversion",),
-          counts=("Deals",))
-
 domains = frames.domain_frame(data.domains)
-kpi.chart(charts.pipeline_by_domain_figure(
-              domains, title="Open pipeline by domain and stage",
-              context=charts.context_line(*choice.described, f"as of {today}")),
-          domains, key="domains", title="Open pipeline by domain", money=("Value", "Weighted"),
-          counts=("Deals",))
-
 partners = frames.partners_frame(data.partners)
-kpi.chart(charts.top_partners_figure(partners, title="Top partners by revenue won",
-                                     context=where),
-          partners, key="partners", title="Top partners", money=("Won", "Pipeline"),
-          counts=("Won deals", "Open deals"))
+shown = [
+    kpi.chart(charts.revenue_by_quarter_figure(
+                  revenue, title="Revenue by quarter: won, and weighted forecast from today",
+                  context=charts.context_line(*choice.described, f"as of {today}")),
+              revenue, key="revenue", title="Revenue by quarter", money=("Won", "Forecast"),
+              counts=("Won deals", "Forecast deals")),
+    kpi.chart(charts.funnel_figure(
+                  funnel, title="Funnel: how far the deals created this period got",
+                  context=where),
+              funnel, key="funnel", title="Funnel", money=("Value",), rates=("Conversion",),
+              counts=("Deals",)),
+    kpi.chart(charts.pipeline_by_domain_figure(
+                  domains, title="Open pipeline by domain and stage",
+                  context=charts.context_line(*choice.described, f"as of {today}")),
+              domains, key="domains", title="Open pipeline by domain",
+              money=("Value", "Weighted"), counts=("Deals",)),
+    kpi.chart(charts.top_partners_figure(partners, title="Top partners by revenue won",
+                                         context=where),
+              partners, key="partners", title="Top partners", money=("Won", "Pipeline"),
+              counts=("Won deals", "Open deals")),
+]
 
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
@@ -63,3 +64,7 @@ if now.no_structure:
     st.caption("They earn no commission: add or extend a structure for the partner, or pin "
                "one on the deal.")
     kpi.table(frames.unpaid_frame(now.no_structure), money=("Value",), key="unpaid")
+
+with pack:
+    kpi.exec_pack(now, data.previous, shown, title="Executive dashboard", where=where,
+                  key="dashboard")

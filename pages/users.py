@@ -3,7 +3,7 @@
 import streamlit as st
 
 from isv import ui
-from isv.services import users
+from isv.services import gdpr, users
 from isv.ui.labels import ROLES, role_label
 from isv.ui.tables import USER_COLUMNS, users_frame
 
@@ -53,6 +53,10 @@ with add_col:
 with change_col:
     st.subheader("Change a user")
     by_id = {person.id: person for person in people}
+    if st.session_state.get("change_user") in by_id:
+        # Handed back by the server, the chooser redraws its label after a change of name or
+        # status (anonymised, deactivated); left to the browser it would keep the old one.
+        st.session_state["change_user"] = st.session_state["change_user"]
     chosen = st.selectbox(
         "User", list(by_id), key="change_user",
         format_func=lambda uid: f"{by_id[uid].full_name} <{by_id[uid].email}>"
@@ -97,3 +101,42 @@ with change_col:
                 ui.flash(f"Password set for {changed.full_name}.")
                 ui.reset("new_password")
                 st.rerun()
+
+
+st.subheader("Personal data")
+with st.container(border=True):
+    st.caption(f"For {ui.escape_md(person.full_name)}: export everything stored about them, or "
+               "anonymise them for good. Anonymising replaces their name and email with a "
+               "placeholder, signs them out, removes their password and the text of their weekly "
+               "statuses; their deals, partners, tasks and goals stay, so no figure changes.")
+    export_col, anonymise_col = st.columns(2, gap="large")
+    with export_col:
+        if st.button("Prepare data export", key="gdpr_export",
+                     help="Builds a JSON file of their profile, sessions, audit entries, tasks, "
+                          "statuses, goals, alerts and the partners and deals that are theirs. "
+                          "The export is recorded in the audit log."):
+            exported = ui.run(gdpr.export_user, user_id=chosen)
+            if exported is not None:
+                st.session_state["gdpr_export_file"] = (chosen, gdpr.to_json(exported))
+        prepared = st.session_state.get("gdpr_export_file")
+        if prepared and prepared[0] == chosen:
+            st.download_button("Download JSON", data=prepared[1],
+                               file_name=f"personal-data-{chosen.hex[:12]}.json",
+                               mime="application/json", key="gdpr_download",
+                               on_click="ignore", icon=":material/download:")
+    with anonymise_col:
+        if gdpr.is_anonymised(person):
+            st.caption("Already anonymised: their name and email are gone for good.")
+        else:
+            anonymise_errors = ui.FieldErrors()
+            confirmed = st.checkbox("Yes, anonymise for good", key=f"gdpr_confirm_{chosen}",
+                                    help="There is no undo: the old name and email are not "
+                                         "kept anywhere.")
+            anonymise_errors.slot("anonymise", "Anonymise")
+            if st.button("Anonymise", key="gdpr_anonymise", disabled=not confirmed):
+                changed = ui.run(gdpr.anonymise_user, errors=anonymise_errors, user_id=chosen)
+                if changed is not None:
+                    ui.flash(f"Anonymised: the user is now {changed.full_name} "
+                             f"({changed.email}).")
+                    st.session_state.pop("gdpr_export_file", None)
+                    st.rerun()

@@ -9,13 +9,14 @@ from isv import ui
 from isv.dates import local_today, monday_of
 from isv.services import status
 from isv.services.validate import MAX_DATE, MIN_DATE
+from isv.ui.autosave import autosave_text
 from isv.ui.labels import moment_label, status_state_label
 
 viewer = ui.page_viewer(__file__)
 
 WEEK_KEY = "weekly_week"
 SAVED_KEY = "weekly_saved"            # (week, time) of the last save
-SAVE_ERROR_KEY = "weekly_save_error"  # (week, message) of a refused auto-save
+SAVE_ERROR_KEY = "weekly_save_error"  # (week, message, field) of a refused auto-save
 HISTORY_KEY = "weekly_history"
 HISTORY_WEEKS_KEY = "weekly_history_weeks"
 LABELS = {"week_start_date": "Week", "accomplishments": "Accomplishments",
@@ -45,7 +46,7 @@ class KeptErrors(ui.FieldErrors):
         return f"{LABELS.get(error.field, error.field)}: {error.reason}"
 
     def show(self, error) -> None:
-        st.session_state[SAVE_ERROR_KEY] = (self.week, self.message(error))
+        st.session_state[SAVE_ERROR_KEY] = (self.week, self.message(error), error.field)
 
 
 def form_values(week: date) -> dict:
@@ -61,11 +62,21 @@ def saved(week: date, result) -> None:
 
 
 def autosave(week: date) -> None:
-    """on_change of each text box: save the whole draft as it stands."""
+    """on_change of each text box (while typing): save the whole draft as it stands."""
     result = ui.run(status.save_draft, errors=KeptErrors(week), week_start_date=week,
                     **form_values(week))
     if result is not None:
         saved(week, result)
+
+
+def refusal_for(name: str, week: date) -> str | None:
+    """What a box says after a refused save: the reason under the box it concerns (the
+    first box when it concerns the week), a short note under the others."""
+    kept = st.session_state.get(SAVE_ERROR_KEY)
+    if not kept or kept[0] != week:
+        return None
+    field = kept[2] if kept[2] in status.TEXT_FIELDS else status.TEXT_FIELDS[0]
+    return f"Not saved: {kept[1]}" if field == name else "Not saved"
 
 
 def open_history_week() -> None:
@@ -89,9 +100,8 @@ def week_in_address() -> date | None:
 
 st.title("Weekly status")
 ui.show_flash()
-st.caption("Your draft is saved each time you leave a box (or press Ctrl+Enter), so "
-           "reloading or leaving the page loses nothing. Submit it when it is ready; a "
-           "submitted week cannot be changed.")
+st.caption("Your draft is saved as you type, so reloading or leaving the page loses "
+           "nothing. Submit it when it is ready; a submitted week cannot be changed.")
 
 # The week lives in the address too, so a reload opens the same week.
 if WEEK_KEY not in st.session_state:
@@ -118,18 +128,24 @@ elif not form.saved:
             "tasks rolled over twice or more. Edit it before you submit.",
             icon=":material/auto_awesome:")
 
-# Each box starts from what is saved (or drafted); after that it holds what was typed.
-for name in status.TEXT_FIELDS:
-    if keys[name] not in st.session_state:
-        st.session_state[keys[name]] = getattr(form, name)
 if keys["kpi_base"] not in st.session_state:
     pairs = [(name, float(value)) for name, value in form.kpi_metrics]
     st.session_state[keys["kpi_base"]] = pairs
     st.session_state[keys["kpi_saved"]] = pairs
 
+last = st.session_state.get(SAVED_KEY)
+saved_at = (last[1] if last and last[0] == week
+            else form.updated_at if form.saved and not form.submitted else None)
+# Each box starts from what is saved (or drafted); after that it holds what was typed. A
+# submitted week shows what was submitted, even if this window typed on after another
+# window submitted it.
 for name in status.TEXT_FIELDS:
-    st.text_area(LABELS[name], key=keys[name], height=170, help=HELP[name],
-                 on_change=autosave, args=(week,), disabled=form.submitted)
+    if form.submitted:
+        st.session_state[keys[name]] = getattr(form, name)
+    autosave_text(LABELS[name], key=keys[name], value=getattr(form, name), help=HELP[name],
+                  on_change=autosave, args=(week,), disabled=form.submitted,
+                  max_chars=status.TEXT_MAX, saved_at=None if form.submitted else saved_at,
+                  error=refusal_for(name, week), owner=str(viewer.id))
     errors.slot(name, LABELS[name])
 
 st.markdown("**KPI metrics**")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
 from isv.db import session_scope
-from isv.services import alerts, tasks
+from isv.services import alerts, retention, tasks
 from isv.services import jobs as job_runs
 
 log = logging.getLogger("scheduler.jobs")
@@ -37,9 +37,15 @@ def rollover_job(session: Session) -> dict[str, Any]:
     return dataclasses.asdict(result)
 
 
+def purge_retention_job(session: Session) -> dict[str, Any]:
+    """Remove audit entries and read alerts older than the retention settings."""
+    return retention.purge_expired(session=session)
+
+
 JOBS: dict[str, Callable[[Session], dict[str, Any]]] = {
     "alerts": alerts_job,
     "rollover": rollover_job,
+    "purge_retention": purge_retention_job,
 }
 
 
@@ -75,7 +81,8 @@ def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
     except Exception as exc:
         duration = _ms(started)
         log.exception("job %s failed after %d ms (rolled back; retried on its next tick)",
-                      job_name, duration)
+                      job_name, duration, extra={"job": job_name, "instance": instance_id,
+                                                 "duration_ms": duration, "outcome": "failed"})
         error = "".join(traceback.format_exception_only(exc)).strip()
         try:
             with session_scope(url) as session:
@@ -87,7 +94,9 @@ def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
         return Outcome(job_name, False, duration, error=error)
     duration = _ms(started)
     log.info("job %s ok in %d ms: %s", job_name, duration,
-             ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do")
+             ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do",
+             extra={"job": job_name, "instance": instance_id, "duration_ms": duration,
+                    "outcome": "ok"})
     return Outcome(job_name, True, duration, counts=counts)
 
 

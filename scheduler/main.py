@@ -9,13 +9,11 @@ Schedules come from isv.config (ISV_ALERTS_CRON, ISV_ROLLOVER_CRON, in ISV_TIMEZ
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import secrets
 import signal
 import socket
-import sys
 import threading
 from datetime import datetime
 from typing import Any
@@ -25,7 +23,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
+from isv import logs
 from isv.config import Settings, get_settings
+from isv.dates import local_zone
 from isv.db import session_scope
 from isv.services import jobs as job_runs
 from isv.services.jobs import cron_trigger, previous_fire_time, schedules
@@ -52,22 +52,8 @@ def instance_id(*, once: bool = False) -> str:
     return f"{host}:{os.getpid()}:once" if once else f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {"time": self.formatTime(record), "level": record.levelname,
-                                 "logger": record.name, "message": record.getMessage()}
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
 def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if settings.log_format == "json" else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    logs.configure(settings)
     # Our own lines say what each run did; APScheduler's per-run chatter (and the heartbeat
     # every few seconds) would drown them.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -83,7 +69,7 @@ class Sidecar:
         self.url = scheduler_url(settings.database_url)
         self.instance_id = instance_id()
         self.lock = lock or lock_for(settings.database_url)
-        self.zone = ZoneInfo(settings.timezone)
+        self.zone = local_zone()  # the Settings page's; a change applies at the next start
         self.poll = max(1, settings.scheduler_lock_poll_seconds)
         self.stopping = threading.Event()
         self._scheduler: BlockingScheduler | None = None

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("ISV_BCRYPT_ROUNDS", "4")
+# No test touches the developer's own database (var/isv.db, or the one .env names): what
+# reads the configured database without being given one (saved settings) finds none there
+# and uses the defaults. Tests that need a database pass its URL or set this themselves.
+os.environ["ISV_DATABASE_URL"] = (
+    f"sqlite:///{tempfile.mkdtemp(prefix='isv-tests-')}/absent/isv.db")
 
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402

@@ -43,7 +43,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.config import get_settings
 from isv.dates import local_today, local_zone
 from isv.models import (
     DOMAINS,
@@ -57,7 +56,7 @@ from isv.models import (
     User,
 )
 from isv.services import scope, validate
-from isv.services.commissions import applicable_structure
+from isv.services.commissions import applicable_structure, structures_by_partner
 from isv.services.partners import parse_id
 from isv.types import Money
 
@@ -180,7 +179,7 @@ def _sqlite_local_date(value: Any) -> str | None:
 def cycle_days(session: Session) -> Any:
     """SQL for actual_close_date − date(created_at), the creation day in the deployment's zone."""
     dialect = session.get_bind().dialect.name
-    zone = get_settings().timezone
+    zone = local_zone().key
     if dialect == "postgresql":
         created = cast(func.timezone(zone, Opportunity.created_at), Date)
         return Opportunity.actual_close_date - created
@@ -392,13 +391,7 @@ def _commission(session: Session, where: Sequence[ColumnElement[bool]],
                   .where(*won, o.commission_structure_id.is_(None)))
     deals = session.execute(rule_deals.order_by(o.actual_close_date, o.id)).all()
     partners = sorted({row[1] for row in deals}, key=str)  # at most one per partner
-    structures: dict[uuid.UUID, list[CommissionStructure]] = {}
-    # The order of commissions._structures_of, so ties resolve as everywhere else.
-    for structure in session.scalars(
-            select(cs).where(cs.partner_id.in_(partners))
-            .order_by(cs.effective_from.desc(), cs.structure_type, cs.min_deal_size,
-                      cs.created_at)):
-        structures.setdefault(structure.partner_id, []).append(structure)
+    structures = structures_by_partner(session, partners)
     unpaid = []
     for deal_id, partner_id, value, closed, customer, partner_name in deals:
         chosen = applicable_structure(structures.get(partner_id, ()), close_date=closed,
@@ -517,3 +510,103 @@ def to_dict(kpis: Kpis) -> dict[str, Any]:
 def to_json(kpis: Kpis) -> str:
     """The machine-readable form of spec/KPIS.md as a JSON text."""
     return json.dumps(to_dict(kpis), indent=2, ensure_ascii=False)
+
+
+# --- grouped by partner ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PartnerKpis:
+    """The KPIs of spec/KPIS.md that belong to one partner, over the viewer's scope and filters.
+
+    Equal, field for field, to compute_kpis with that partner as the only partner filter.
+    """
+
+    partner_id: uuid.UUID
+    name: str
+    domain: str
+    open_count: int
+    pipeline_total: Decimal
+    pipeline_weighted: Decimal
+    won_count: int
+    won_revenue: Decimal
+    lost_count: int
+    win_rate: Decimal | None
+    commission_earned: Decimal
+    no_structure: tuple[UnpaidDeal, ...] = ()
+
+
+def kpis_by_partner(*, session: Session, viewer: Viewer, period: Period,
+                    filters: Filters | None = None) -> list[PartnerKpis]:
+    """Per-partner KPIs for every partner with a deal in scope, in three statements.
+
+    The grouped form of compute_kpis: the same conditions and sums, grouped by partner in
+    SQL, so a page with many partners runs no query per partner.
+    """
+    o = Opportunity
+    where = deal_conditions(viewer, filters or Filters())
+    won = won_in(period)
+    lost = and_(o.stage == "closed_lost", o.actual_close_date.between(period.start, period.end))
+    stmt = (select(Partner.id, Partner.name, Partner.domain, o.stage, o.probability,
+                   func.count(), type_coerce(func.sum(o.deal_value), Money),
+                   count_where(won), money_sum(won), count_where(lost))
+            .join(Partner, Partner.id == o.partner_id)
+            .where(*where)
+            .group_by(Partner.id, Partner.name, Partner.domain, o.stage, o.probability))
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for (partner_id, name, domain, stage, probability, n, value, n_won, won_value,
+         n_lost) in session.execute(stmt):
+        row = rows.setdefault(partner_id, dict(
+            partner_id=partner_id, name=name, domain=domain, open_count=0,
+            pipeline_total=ZERO, pipeline_weighted=Decimal(0), won_count=0,
+            won_revenue=ZERO, lost_count=0))
+        value = value or ZERO
+        if stage in OPEN_STAGES:
+            row["open_count"] += n
+            row["pipeline_total"] += value
+            row["pipeline_weighted"] += value * probability / 100
+        row["won_count"] += n_won
+        row["won_revenue"] += won_value or ZERO
+        row["lost_count"] += n_lost
+    commission = _commission_by_partner(session, where, period)
+    out = []
+    for partner_id, row in rows.items():
+        earned, unpaid = commission.get(partner_id, (Decimal(0), ()))
+        out.append(PartnerKpis(
+            **row, win_rate=_ratio(row["won_count"], row["won_count"] + row["lost_count"]),
+            commission_earned=earned, no_structure=unpaid))
+    out.sort(key=lambda p: (-p.won_revenue, -p.pipeline_total, p.name.lower()))
+    return out
+
+
+def _commission_by_partner(session: Session, where: Sequence[ColumnElement[bool]],
+                           period: Period) -> dict[uuid.UUID, tuple[Decimal,
+                                                                    tuple[UnpaidDeal, ...]]]:
+    """_commission per partner: own structures summed per (partner, percentage), the rule after."""
+    o, cs = Opportunity, CommissionStructure
+    won = [*where, won_in(period)]
+    totals: dict[uuid.UUID, Decimal] = {}
+    for partner_id, percentage, value in session.execute(
+            select(o.partner_id, cs.commission_percentage,
+                   type_coerce(func.sum(o.deal_value), Money))
+            .join(cs, cs.id == o.commission_structure_id)
+            .where(*won).group_by(o.partner_id, cs.commission_percentage)):
+        totals[partner_id] = totals.get(partner_id, Decimal(0)) + value * percentage / 100
+    rule_deals = (select(o.id, o.partner_id, o.deal_value, o.actual_close_date,
+                         o.customer_name, Partner.name)
+                  .join(Partner, Partner.id == o.partner_id)
+                  .where(*won, o.commission_structure_id.is_(None)))
+    deals = session.execute(rule_deals.order_by(o.actual_close_date, o.id)).all()
+    # The partners as a subquery, not a list: one statement however many partners.
+    structures = structures_by_partner(session, rule_deals.with_only_columns(o.partner_id))
+    unpaid: dict[uuid.UUID, list[UnpaidDeal]] = {}
+    for deal_id, partner_id, value, closed, customer, partner_name in deals:
+        chosen = applicable_structure(structures.get(partner_id, ()), close_date=closed,
+                                      deal_value=value)
+        if chosen is None:
+            unpaid.setdefault(partner_id, []).append(
+                UnpaidDeal(deal_id, customer, partner_name, value, closed))
+        else:
+            totals[partner_id] = (totals.get(partner_id, Decimal(0))
+                                  + value * chosen.commission_percentage / 100)
+    return {p: (totals.get(p, Decimal(0)), tuple(unpaid.get(p, ())))
+            for p in {*totals, *unpaid}}

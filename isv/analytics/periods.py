@@ -1,9 +1,9 @@
 """Reporting periods: quarters, years and explicit ranges, fiscal-aware (spec/KPIS.md, Period).
 
 A quarter is named by its fiscal year and number. With a fiscal year starting in month m
-(`ISV_FISCAL_YEAR_START_MONTH`), fiscal year Y ends in the calendar year Y: it runs from
-month m of Y-1 to month m-1 of Y (for m > 1), so `2027Q1` with a February start is
-[2026-02-01, 2026-04-30]. With m = 1 quarters are calendar quarters.
+(the Settings page, else `ISV_FISCAL_YEAR_START_MONTH`), fiscal year Y ends in the calendar
+year Y: it runs from month m of Y-1 to month m-1 of Y (for m > 1), so `2027Q1` with a
+February start is [2026-02-01, 2026-04-30]. With m = 1 quarters are calendar quarters.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from isv.config import get_settings
 from isv.errors import ValidationError
 from isv.services import validate
+from isv.services.settings import current_settings
 
 QUARTER = "quarter"
 YEAR = "year"
@@ -77,8 +77,8 @@ def span_text(start: date, end: date) -> str:
 
 
 def fiscal_start_month() -> int:
-    """The month (1-12) in which the configured fiscal year starts."""
-    month = get_settings().fiscal_year_start_month
+    """The month (1-12) in which the fiscal year starts (Settings page, else the environment)."""
+    month = current_settings().fiscal_year_start_month
     if not 1 <= month <= 12:
         raise RuntimeError(f"ISV_FISCAL_YEAR_START_MONTH must be 1 to 12, got {month}")
     return month

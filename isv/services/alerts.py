@@ -5,13 +5,16 @@ their own clock) and finds *conditions*:
 
 - opportunity_due — an open deal whose expected close date is at most 7 days away (medium),
   at most 2 days away (high), or already past (urgent: the deal slipped);
-- relationship_maintenance — a partner with no logged touch for `alert_touch_days` days
-  (30 by default; counted from the partner's creation when it has no touch at all), and,
-  separately, a partner whose health is at_risk;
+- relationship_maintenance — a partner with no logged touch for the relationship cadence
+  (30 days by default; counted from the partner's creation when it has no touch at all),
+  and, separately, a partner whose health is at_risk;
 - goal_milestone — a goal of the current quarter whose progress (current_progress /
   revenue_target, refreshed first by goals.refresh_progress) has reached 50 %, 75 % or
   100 %;
 - task_overdue — a pending or in-progress task whose due date has passed.
+
+The day counts, the cadence and the milestones are the Settings page's (services/settings.py;
+the numbers above are the defaults).
 
 A condition's alert goes to the deal's assignee (else the partner's owner), the partner's
 owner, or the goal's or task's user — active users only. Urgent alerts also go to every
@@ -53,7 +56,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.config import get_settings
 from isv.dates import local_date
 from isv.errors import NotFound
 from isv.models import (
@@ -73,9 +75,11 @@ from isv.models import (
 from isv.services import audit, validate
 from isv.services import goals as goal_service
 from isv.services.partners import parse_id
+from isv.services.settings import current_settings
 from isv.types import utcnow
 
 SYSTEM = Viewer.system("scheduler")
+# Defaults of the thresholds the Settings page changes (services/settings.py).
 DUE_SOON_DAYS = 7
 DUE_VERY_SOON_DAYS = 2
 MILESTONES = (50, 75, 100)
@@ -131,12 +135,14 @@ def _days(n: int) -> str:
 # --- the rules: what each one finds ----------------------------------------------------
 
 def _opportunity_due(session: Session, today: date, people: _People) -> list[Condition]:
+    settings = current_settings(session)
+    soon, very_soon = settings.alert_due_soon_days, settings.alert_due_very_soon_days
     rows = session.execute(
         select(Opportunity.id, Opportunity.customer_name, Opportunity.expected_close_date,
                Opportunity.assigned_user_id, Partner.owner_id, Partner.name)
         .join(Partner, Partner.id == Opportunity.partner_id)
         .where(Opportunity.stage.in_(OPEN_STAGES), Opportunity.expected_close_date.is_not(None),
-               Opportunity.expected_close_date <= today + timedelta(days=DUE_SOON_DAYS))
+               Opportunity.expected_close_date <= today + timedelta(days=soon))
         .order_by(Opportunity.expected_close_date, Opportunity.id))
     levels = ("week", "two_days", "slipped")
     found = []
@@ -147,7 +153,7 @@ def _opportunity_due(session: Session, today: date, people: _People) -> list[Con
             level, priority = "slipped", "urgent"
             message = (f"{deal} slipped: it was expected to close on {close}, "
                        f"{_days(-days)} ago, and is still open.")
-        elif days <= DUE_VERY_SOON_DAYS:
+        elif days <= very_soon:
             level, priority = "two_days", "high"
             when = {0: "today", 1: "tomorrow"}.get(days, f"in {_days(days)}")
             message = f"{deal} is expected to close {when} ({close})."
@@ -188,7 +194,7 @@ def _at_risk_since(session: Session, partners: list[tuple[uuid.UUID, datetime]]
 
 def _relationship_maintenance(session: Session, today: date,
                               people: _People) -> list[Condition]:
-    quiet_days = get_settings().alert_touch_days
+    quiet_days = current_settings(session).relationship_cadence_days
     last_touch = (
         select(PartnerActivity.partner_id, func.max(PartnerActivity.occurred_on).label("last"))
         .group_by(PartnerActivity.partner_id)
@@ -231,6 +237,7 @@ def _amount(goal_type: str, value: Decimal) -> str:
 
 
 def _goal_milestone(session: Session, today: date, people: _People) -> list[Condition]:
+    milestones = current_settings(session).alert_goal_milestones
     year, quarter = goal_service.current_quarter(today)
     goals = session.execute(
         select(QuarterlyGoal.id, QuarterlyGoal.user_id, QuarterlyGoal.goal_type,
@@ -241,7 +248,7 @@ def _goal_milestone(session: Session, today: date, people: _People) -> list[Cond
     found = []
     for goal_id, user_id, goal_type, target, progress in goals:
         # Exact: progress / target >= m / 100, without dividing.
-        reached = [m for m in MILESTONES if progress * 100 >= target * m]
+        reached = [m for m in milestones if progress * 100 >= target * m]
         if not reached:
             continue
         milestone = reached[-1]

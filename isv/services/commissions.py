@@ -176,12 +176,26 @@ def applicable_for_opportunity(*, session: Session, viewer: Viewer,
                                 close_date=day, deal_value=opportunity.deal_value)
 
 
+# The order applicable_structure expects, so that ties resolve the same way everywhere.
+_STRUCTURE_ORDER = (CommissionStructure.effective_from.desc(), CommissionStructure.structure_type,
+                    CommissionStructure.min_deal_size, CommissionStructure.created_at)
+
+
 def _structures_of(session: Session, partner_id: uuid.UUID) -> list[CommissionStructure]:
     return list(session.scalars(
         select(CommissionStructure).where(CommissionStructure.partner_id == partner_id)
-        .order_by(CommissionStructure.effective_from.desc(),
-                  CommissionStructure.structure_type, CommissionStructure.min_deal_size,
-                  CommissionStructure.created_at)))
+        .order_by(*_STRUCTURE_ORDER)))
+
+
+def structures_by_partner(session: Session,
+                          partner_ids: Any) -> dict[uuid.UUID, list[CommissionStructure]]:
+    """The structures of many partners in one statement (`partner_ids`: ids or a subquery)."""
+    structures: dict[uuid.UUID, list[CommissionStructure]] = {}
+    for structure in session.scalars(select(CommissionStructure)
+                                     .where(CommissionStructure.partner_id.in_(partner_ids))
+                                     .order_by(*_STRUCTURE_ORDER)):
+        structures.setdefault(structure.partner_id, []).append(structure)
+    return structures
 
 
 # --- structures: reads and writes ----------------------------------------------------------

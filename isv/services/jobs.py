@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from isv.auth import MANAGE_USERS, Viewer, require
 from isv.config import Settings, get_settings
+from isv.dates import local_zone
 from isv.errors import Forbidden, NotFound
 from isv.models import JobRun, SchedulerLeader
 from isv.services import audit
@@ -34,9 +35,11 @@ _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def schedules(settings: Settings | None = None) -> dict[str, str]:
-    """Each scheduled job and its crontab line (ISV_ALERTS_CRON, ISV_ROLLOVER_CRON)."""
+    """Each scheduled job and its crontab line (ISV_ALERTS_CRON, ISV_ROLLOVER_CRON,
+    ISV_RETENTION_CRON)."""
     settings = settings or get_settings()
-    return {"alerts": settings.alerts_cron, "rollover": settings.rollover_cron}
+    return {"alerts": settings.alerts_cron, "rollover": settings.rollover_cron,
+            "purge_retention": settings.retention_cron}
 
 
 def cron_trigger(expression: str, timezone: ZoneInfo | None = None) -> CronTrigger:
@@ -56,7 +59,7 @@ def cron_trigger(expression: str, timezone: ZoneInfo | None = None) -> CronTrigg
                      else m.group(1), weekday)
     return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
                        day_of_week=weekday,
-                       timezone=timezone or ZoneInfo(get_settings().timezone))
+                       timezone=timezone or local_zone())
 
 
 def previous_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:

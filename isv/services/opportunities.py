@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, case, delete, func, or_, select, update
+from sqlalchemy import Engine, case, delete, func, or_, select, union_all, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
-from isv.config import get_settings
-from isv.dates import local_date, local_today
+from isv.dates import local_date, local_today, local_zone
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
@@ -33,9 +32,11 @@ from isv.models import (
 )
 from isv.services import audit, scope, validate
 from isv.services.partners import NOTES_MAX, parse_id
+from isv.services.settings import current_settings
 from isv.types import utcnow
 
-# The probability a deal gets when it enters a stage and none is given.
+# The probability a deal gets when it enters a stage and none is given, until the Settings
+# page changes it (services/settings.py).
 DEFAULT_PROBABILITY: dict[str, Decimal] = {
     "lead": Decimal(10),
     "demo": Decimal(25),
@@ -202,7 +203,7 @@ def clean_moment(field: str, value: Any) -> datetime:
             raise ValidationError(
                 field, f"{value!r} is not a time like 2026-03-01T09:30:00") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(get_settings().timezone))
+        value = value.replace(tzinfo=local_zone())
     if value > utcnow() + _CLOCK_SKEW:
         raise ValidationError(field, f"{value:%Y-%m-%d %H:%M} is in the future")
     if value.date() < validate.MIN_DATE:
@@ -238,13 +239,14 @@ def clean_field(field: str, value: Any) -> Any:
 
 def settle_stage(*, current_stage: str | None, current_close: date | None,
                  current_reason: str | None, given: dict[str, Any], created_on: date,
-                 today: date) -> dict[str, Any]:
+                 today: date, probabilities: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """Work out stage, probability, actual_close_date and lost_reason after a change.
 
     `given` holds what the caller passed (any of those four keys). Entering a stage sets its
-    default probability unless one is given; a closed deal needs a close date (today when
-    none is given), no earlier than its creation and not in the future; a lost deal needs a
-    reason; an open deal has neither.
+    default probability (`probabilities`, else the settings') unless one is given; a closed
+    deal needs a close date (today when none is given), no earlier than its creation and not
+    in the future; a lost deal needs a reason; an open deal has neither.
     """
     stage = (validate.choice("stage", given["stage"], STAGES) if "stage" in given
              else current_stage)
@@ -255,7 +257,8 @@ def settle_stage(*, current_stage: str | None, current_close: date | None,
         out["probability"] = validate.percent("probability", given["probability"],
                                               required=True)
     elif moved:
-        out["probability"] = DEFAULT_PROBABILITY[stage]
+        defaults = probabilities or current_settings().stage_probabilities
+        out["probability"] = Decimal(defaults[stage])
 
     raw_close = given.get("actual_close_date")
     if stage in CLOSED_STAGES:
@@ -323,7 +326,8 @@ def create_opportunity(*, session: Session, viewer: Viewer, partner_id: Any,
         current_stage=None, current_close=None, current_reason=None,
         given={"stage": stage, "probability": probability,
                "actual_close_date": actual_close_date, "lost_reason": lost_reason},
-        created_on=local_date(created), today=local_today()))
+        created_on=local_date(created), today=local_today(),
+        probabilities=current_settings(session).stage_probabilities))
     values["commission_structure_id"] = _structure(session, commission_structure_id, partner.id)
     history_note = validate.text("note", note, max_len=NOTES_MAX)
     opp = Opportunity(partner_id=partner.id, updated_by_id=viewer.id, created_at=created,
@@ -355,7 +359,8 @@ def _save(session: Session, viewer: Viewer, opp: Opportunity, given: dict[str, A
         values.update(settle_stage(
             current_stage=opp.stage, current_close=opp.actual_close_date,
             current_reason=opp.lost_reason, given=stage_given,
-            created_on=local_date(opp.created_at), today=local_today()))
+            created_on=local_date(opp.created_at), today=local_today(),
+            probabilities=current_settings(session).stage_probabilities))
     if "commission_structure_id" in given:
         values["commission_structure_id"] = _structure(
             session, given["commission_structure_id"], partner_id)
@@ -457,6 +462,22 @@ def stage_history(*, session: Session, viewer: Viewer,
 
 
 @dataclass(frozen=True)
+class PartnerChoice:
+    """A partner as the deal forms and filters offer it."""
+
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+
+
+def partner_choices(*, session: Session, viewer: Viewer) -> list[PartnerChoice]:
+    """The partners the viewer sees, by name: only what a picker needs, nothing counted."""
+    stmt = (select(Partner.id, Partner.name, Partner.owner_id)
+            .where(scope.partners_visible(viewer)).order_by(func.lower(Partner.name)))
+    return [PartnerChoice(id=r[0], name=r[1], owner_id=r[2]) for r in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
 class OpportunityFilters:
     """What the pipeline grid narrows by; empty means no narrowing.
 
@@ -517,6 +538,32 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
+# Sort keys that are never NULL: ordered without NULLS LAST, so that PostgreSQL can read them
+# from an index (idx_opportunities_updated_at, idx_opportunities_stage_value) instead of
+# sorting every matching row; "NULLS LAST" would not match the index's order, and for these
+# columns it changes nothing.
+_NEVER_NULL = frozenset({"customer_name", "partner_name", "domain", "deal_value", "stage",
+                         "probability", "created_at", "updated_at"})
+
+
+def _order(sort: str) -> Any:
+    """The ORDER BY term for a sort key of SORT_KEYS, "-" first for descending."""
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise ValidationError("sort", f"{key!r} is not one of {', '.join(SORT_KEYS)}")
+    order = SORT_KEYS[key].desc() if sort.startswith("-") else SORT_KEYS[key].asc()
+    return order if key in _NEVER_NULL else order.nulls_last()
+
+
+def _needs_partner(f: OpportunityFilters) -> bool:
+    """Whether the filters read the partner's columns (domain, name in the text search).
+
+    Every deal has exactly one partner (a required foreign key), so without such a filter
+    counting and ranking skip the join, and PostgreSQL can count from an index alone.
+    """
+    return bool(f.domains) or bool(f.text and f.text.strip())
+
+
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -569,16 +616,13 @@ def list_opportunities(*, session: Session, viewer: Viewer,
         raise ValidationError("offset", "must be a whole number ≥ 0")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise ValidationError("limit", f"must be a whole number from 1 to {MAX_PAGE}")
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS:
-        raise ValidationError("sort", f"{key!r} is not one of {', '.join(SORT_KEYS)}")
-    order = SORT_KEYS[key].desc() if descending else SORT_KEYS[key].asc()
+    order = _order(sort)
 
     where = _conditions(viewer, f)
-    total = session.scalar(
-        select(func.count()).select_from(Opportunity)
-        .join(Partner, Partner.id == Opportunity.partner_id).where(*where))
+    counted = select(func.count()).select_from(Opportunity)
+    if _needs_partner(f):
+        counted = counted.join(Partner, Partner.id == Opportunity.partner_id)
+    total = session.scalar(counted.where(*where))
     stmt = (
         select(Opportunity.id, Opportunity.external_id, Opportunity.partner_id, Partner.name,
                Partner.domain, Opportunity.customer_name, Opportunity.customer_contact_email,
@@ -592,7 +636,7 @@ def list_opportunities(*, session: Session, viewer: Viewer,
         .outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
         .where(*where)
         # NULLs last both ways, on both databases; the id makes pages stable.
-        .order_by(order.nulls_last(), Opportunity.id)
+        .order_by(order, Opportunity.id)
         .offset(offset).limit(limit)
     )
     rows = [
@@ -620,25 +664,29 @@ class StageTotal:
 
 
 def stage_totals(*, session: Session, viewer: Viewer,
-                 filters: OpportunityFilters | None = None) -> dict[str, StageTotal]:
+                 filters: OpportunityFilters | None = None,
+                 stages: tuple[str, ...] = STAGES) -> dict[str, StageTotal]:
     """Count, Σ value and Σ weighted value per stage over every deal matching the filters.
 
     Aggregated in SQL over the whole filtered set (never just the rows on screen). The
     weighted value is summed per (stage, probability) in SQL and multiplied out in Python
-    Decimal, so it is exact on both databases. Every stage is present, with zeros when empty.
+    Decimal, so it is exact on both databases. Each of `stages` (by default every stage) is
+    present, with zeros when empty; the others are not read at all.
     """
-    where = _conditions(viewer, filters or OpportunityFilters())
-    stmt = (
-        select(Opportunity.stage, Opportunity.probability, func.count(),
-               func.sum(Opportunity.deal_value))
-        .select_from(Opportunity)
-        .join(Partner, Partner.id == Opportunity.partner_id)
-        .where(*where)
-        .group_by(Opportunity.stage, Opportunity.probability)
-    )
-    counts = dict.fromkeys(STAGES, 0)
-    values = {stage: Decimal("0.00") for stage in STAGES}
-    weighted = {stage: Decimal("0.00") for stage in STAGES}
+    for stage in stages:
+        validate.choice("stage", stage, STAGES)
+    f = filters or OpportunityFilters()
+    stmt = select(Opportunity.stage, Opportunity.probability, func.count(),
+                  func.sum(Opportunity.deal_value)).select_from(Opportunity)
+    if _needs_partner(f):
+        stmt = stmt.join(Partner, Partner.id == Opportunity.partner_id)
+    where = _conditions(viewer, f)
+    if set(stages) != set(STAGES):
+        where.append(Opportunity.stage.in_(stages))
+    stmt = stmt.where(*where).group_by(Opportunity.stage, Opportunity.probability)
+    counts = dict.fromkeys(stages, 0)
+    values = {stage: Decimal("0.00") for stage in stages}
+    weighted = {stage: Decimal("0.00") for stage in stages}
     for stage, probability, count, total in session.execute(stmt):
         # SUM keeps the Money type, so on SQLite the cents come back as an exact Decimal.
         total = Decimal(total or 0)
@@ -647,7 +695,7 @@ def stage_totals(*, session: Session, viewer: Viewer,
         weighted[stage] += total * (probability or Decimal(0)) / 100
     return {stage: StageTotal(stage=stage, count=counts[stage], value=values[stage],
                               weighted=weighted[stage])
-            for stage in STAGES}
+            for stage in stages}
 
 
 def stage_entered_at(*, session: Session, viewer: Viewer,
@@ -679,27 +727,33 @@ def top_by_stage(*, session: Session, viewer: Viewer,
                  sort: str = "-deal_value") -> dict[str, list[OpportunityRow]]:
     """The first `per_stage` deals of each stage among those matching the filters.
 
-    Ranked in SQL by a window function over the filtered set: one pass whatever the number
-    of stages, and only the winners are loaded. `sort` works as in list_opportunities.
+    One ranked SELECT per stage, joined by UNION ALL: each reads its stage's first rows in
+    sort order (from idx_opportunities_stage_value for the board's "-deal_value") and stops,
+    so the cost does not grow with the number of deals; only the winners are loaded. `sort`
+    works as in list_opportunities.
     """
     if isinstance(per_stage, bool) or not isinstance(per_stage, int) or \
             not 1 <= per_stage <= MAX_PAGE:
         raise ValidationError("per_stage", f"must be a whole number from 1 to {MAX_PAGE}")
     for stage in stages:
         validate.choice("stage", stage, STAGES)
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS:
-        raise ValidationError("sort", f"{key!r} is not one of {', '.join(SORT_KEYS)}")
-    order = (SORT_KEYS[key].desc() if sort.startswith("-") else SORT_KEYS[key].asc()).nulls_last()
-    where = [*_conditions(viewer, filters or OpportunityFilters()),
-             Opportunity.stage.in_(stages)]
-    rank = func.row_number().over(partition_by=Opportunity.stage,
-                                  order_by=(order, Opportunity.id)).label("rank")
-    ranked = (select(Opportunity.id, rank)
-              .join(Partner, Partner.id == Opportunity.partner_id)
-              .outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
-              .where(*where).subquery())
-    winners = select(ranked.c.id).where(ranked.c.rank <= per_stage)
+    order = _order(sort)
+    f = filters or OpportunityFilters()
+    where = _conditions(viewer, f)
+    out: dict[str, list[OpportunityRow]] = {stage: [] for stage in stages}
+    if not stages:
+        return out
+    ranked = []
+    for stage in stages:
+        first = select(Opportunity.id).where(*where, Opportunity.stage == stage)
+        if _needs_partner(f) or sort.lstrip("-") in ("partner_name", "domain"):
+            first = first.join(Partner, Partner.id == Opportunity.partner_id)
+        if sort.lstrip("-") == "owner":
+            first = first.outerjoin(_Assignee, _Assignee.id == Opportunity.assigned_user_id)
+        # A subquery each: SQLite takes ORDER BY and LIMIT only there inside a UNION.
+        first = first.order_by(order, Opportunity.id).limit(per_stage).subquery()
+        ranked.append(select(first.c.id))
+    winners = union_all(*ranked) if len(ranked) > 1 else ranked[0]
     stmt = (select(Opportunity, Partner.name, Partner.domain, _Assignee.first_name,
                    _Assignee.last_name, _Assignee.email)
             .join(Partner, Partner.id == Opportunity.partner_id)
@@ -708,10 +762,10 @@ def top_by_stage(*, session: Session, viewer: Viewer,
             .order_by(order, Opportunity.id))
     own = {f.name for f in dataclass_fields(OpportunityRow)} - {
         "partner_name", "domain", "assigned_user_name", "assigned_user_email"}
-    out: dict[str, list[OpportunityRow]] = {stage: [] for stage in stages}
-    for opp, partner_name, domain, first, last, email in session.execute(stmt):
+    for opp, partner_name, domain, first_name, last_name, email in session.execute(stmt):
         out[opp.stage].append(OpportunityRow(
             **{name: getattr(opp, name) for name in own}, partner_name=partner_name,
-            domain=domain, assigned_user_name=f"{first} {last}" if first is not None else None,
+            domain=domain,
+            assigned_user_name=f"{first_name} {last_name}" if first_name is not None else None,
             assigned_user_email=email))
     return out

@@ -30,6 +30,7 @@ from isv.models import (
     WeeklyStatus,
 )
 from isv.services import audit, validate
+from isv.services.settings import current_settings
 from isv.services.tasks import FLAG_AFTER, OPEN_STATUSES
 from isv.types import utcnow
 
@@ -74,9 +75,10 @@ def _moments(start: date, end: date) -> tuple[datetime, datetime]:
 
 def _money(value: Decimal) -> str:
     value = Decimal(value)
+    symbol = current_settings().currency_symbol
     if value == value.to_integral_value():
-        return f"${value:,.0f}"
-    return f"${value:,.2f}"
+        return f"{symbol}{value:,.0f}"
+    return f"{symbol}{value:,.2f}"
 
 
 def metric_key(name: str) -> str:

@@ -14,6 +14,7 @@ from isv.config import get_settings
 from isv.db import session_scope
 from isv.models import ALERT_TYPES, PRIORITIES
 from isv.services import alerts, jobs
+from isv.services.settings import current_settings
 from isv.types import utcnow
 from isv.ui import nav, state
 from isv.ui.labels import moment_label
@@ -236,7 +237,7 @@ def counts_label(counts: dict | None) -> str:
 
 def job_cards(summaries: Iterable[jobs.JobSummary]) -> None:
     """One box per job: schedule, next due, last run with its outcome and counts in full."""
-    zone = get_settings().timezone
+    zone = current_settings().time_zone
     for job, column in zip(summaries, st.columns(2), strict=False):
         last = job.last_run
         with column.container(border=True):
@@ -299,7 +300,7 @@ def leader_panel(leader: jobs.LeaderStatus | None) -> None:
                      "instance, if any, takes over once the lock is free.")
     box = st.success if leader.state == "running" else st.warning
     box("  \n".join(lines), icon=":material/dns:")
-    zone = get_settings().timezone
+    zone = current_settings().time_zone
     st.caption(f"Times in {escape_md(zone)}. The heartbeat is written every "
                f"{get_settings().scheduler_lock_poll_seconds} s by the instance that holds "
                "the leader lock; other instances stand by.")

@@ -43,8 +43,8 @@ class Column:
 def load_board(*, session: Session, viewer: Viewer, filters: OpportunityFilters,
                stages: tuple[str, ...] = (), per_column: int = CARDS_PER_COLUMN) -> list[Column]:
     """Totals over the whole filtered set and the top cards of each stage (all when none given)."""
-    totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
     shown = tuple(s for s in STAGES if not stages or s in stages)
+    totals = opps.stage_totals(session=session, viewer=viewer, filters=filters, stages=shown)
     cards = opps.top_by_stage(session=session, viewer=viewer, filters=filters, stages=shown,
                               per_stage=per_column, sort=CARD_SORT)
     entered = opps.stage_entered_at(

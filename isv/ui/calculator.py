@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from isv.charts import currency
 from isv.dates import local_today
 from isv.services.commissions import MAX_YEARS, CommissionLine, CommissionQuote
 from isv.ui import widgets
@@ -37,7 +38,8 @@ def form(options: Choices) -> Inputs | None:
                                   format_func=options.partner_name)
         errors.slot("partner_id", "Partner")
     with value_col:
-        value = st.text_input("Deal value ($)", key="calc_value", placeholder="e.g. 120000.00")
+        value = st.text_input(f"Deal value ({widgets.escape_md(currency())})",
+                              key="calc_value", placeholder="e.g. 120000.00")
         errors.slot("deal_value", "Deal value")
     with day_col:
         day = st.date_input("Close date", local_today(), key="calc_day", min_value=MIN_DAY,

@@ -13,6 +13,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
+from isv.charts import currency
 from isv.models import STAGES
 from isv.services import audit, commissions, users
 from isv.services import opportunities as opps
@@ -240,7 +241,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
             partner = st.selectbox("Partner", partner_ids, key=f"d_partner_{k}",
                                    format_func=options.partner_name, disabled=disabled)
             errors.slot("partner_id", "Partner")
-            value = st.text_input("Value ($)", str(f["deal_value"]), key=f"d_value_{k}",
+            value = st.text_input(f"Value ({widgets.escape_md(currency())})",
+                                  str(f["deal_value"]), key=f"d_value_{k}",
                                   disabled=disabled, help="An exact amount, like 25000.00")
             errors.slot("deal_value", "Value")
             stage = st.selectbox("Stage", STAGES, index=STAGES.index(f["stage"]),

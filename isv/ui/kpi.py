@@ -8,16 +8,17 @@ reruns the page when someone else's change landed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from isv import charts
+from isv import charts, export
 from isv.analytics import cached
 from isv.analytics.breakdowns import FilterOptions, filter_options
 from isv.analytics.dashboard import DashboardData, dashboard_data
@@ -28,21 +29,21 @@ from isv.errors import IsvError
 from isv.ui.labels import DOMAINS, role_label
 from isv.ui.widgets import escape_md
 
+T = TypeVar("T")
 LIVE_SECONDS = 30
 SEEN_VERSION = "isv_data_version_seen"
-MONEY = st.column_config.NumberColumn(format="dollar")
 RATE = st.column_config.NumberColumn(format="percent")
 COUNT = st.column_config.NumberColumn(format="%d")
 
 
 # --- data --------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
-def _dashboard(database: str, version: int, scope: str, period_label: str,
-               filters_key: tuple, as_of: date, _viewer: Viewer) -> DashboardData:
+@st.cache_data(show_spinner=False, max_entries=128, ttl=3600)
+def _analytics(database: str, version: int, scope: str, name: str, period_label: str,
+               filters_key: tuple, as_of: date, _fn: Callable[..., T], _viewer: Viewer) -> T:
+    # `name` keys the entry for `_fn`, which st.cache_data cannot hash.
     partner_ids, domains, owner_ids = filters_key
-    return cached.load(dashboard_data, viewer=_viewer, share="scope",
-                       period=parse_period(period_label),
+    return cached.load(_fn, viewer=_viewer, share="scope", period=parse_period(period_label),
                        filters=Filters.of(partner_ids=partner_ids, domains=domains,
                                           owner_ids=owner_ids),
                        as_of=as_of)
@@ -59,19 +60,31 @@ def _version() -> tuple[str, int]:
     return cached.database(), version
 
 
-def load_dashboard(viewer: Viewer, period: Period, filters: Filters,
-                   as_of: date) -> DashboardData | None:
-    """The dashboard's data for the viewer; None (with the reason shown) if it was refused."""
+def load(fn: Callable[..., T], viewer: Viewer, period: Period, filters: Filters,
+         as_of: date) -> T | None:
+    """One analytics page's data, `fn(session=, viewer=, period=, filters=, as_of=)`, for
+    the viewer through both caches; None (with the reason shown) if it was refused.
+
+    Every analytics page loads through here: one place keys the caches, and the benchmark
+    replaces this one function to measure what the page costs without its data.
+    """
     database, version = _version()
     try:
         if version < 0:  # the shared cache is down: compute, and keep nothing in this process
-            return cached.load(dashboard_data, viewer=viewer, share="scope", period=period,
+            return cached.load(fn, viewer=viewer, share="scope", period=period,
                                filters=filters, as_of=as_of)
-        return _dashboard(database, version, scope_key(viewer), period.label, filters.key(),
-                          as_of, viewer)
+        return _analytics(database, version, scope_key(viewer),
+                          f"{fn.__module__}.{fn.__qualname__}", period.label, filters.key(),
+                          as_of, fn, viewer)
     except IsvError as exc:
         st.error(escape_md(str(exc)), icon=":material/block:")
         return None
+
+
+def load_dashboard(viewer: Viewer, period: Period, filters: Filters,
+                   as_of: date) -> DashboardData | None:
+    """The executive dashboard's data (see `load`)."""
+    return load(dashboard_data, viewer, period, filters, as_of)
 
 
 def load_options(viewer: Viewer) -> FilterOptions:
@@ -146,25 +159,6 @@ def context(kpis: Kpis, described: tuple[str, ...]) -> str:
 
 # --- KPI cards ---------------------------------------------------------------------------
 
-def _change(now: Any, before: Any, show) -> str | None:
-    if now is None or before is None:
-        return None
-    diff = Decimal(now) - Decimal(before)
-    return ("-" if diff < 0 else "+") + show(abs(diff))
-
-
-def _points(value: Decimal) -> str:
-    return f"{charts.number(value * 100)} pts"
-
-
-def _times(value: Decimal) -> str:
-    return f"{charts.number(value, places=2)}×"
-
-
-def _coverage(value: Decimal | None) -> str:
-    return charts.NONE if value is None else _times(value)
-
-
 def _short(value: Decimal | None) -> str:
     return charts.money(value, short=True)
 
@@ -195,34 +189,36 @@ def kpi_cards(kpis: Kpis, previous: Kpis) -> None:
             help=charts.money(kpis.pipeline_weighted)),
         lambda: card(
             "Won this period", _short(kpis.won_revenue),
-            delta=_change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
+            delta=charts.change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
             note=f"{kpis.won_count:,} deals won",
             help=f"{charts.money(kpis.won_revenue)}, by actual close date in the period"),
         lambda: card(
             "Win rate", charts.percent(kpis.win_rate),
-            delta=_change(kpis.win_rate, previous.win_rate, _points), versus=vs,
+            delta=charts.change(kpis.win_rate, previous.win_rate, charts.points), versus=vs,
             note=f"{kpis.won_count:,} won · {kpis.lost_count:,} lost"),
         lambda: card(
             "Average won deal", _short(kpis.avg_won_deal),
-            delta=_change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
+            delta=charts.change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
             help=charts.money(kpis.avg_won_deal)),
         lambda: card(
             "Cycle days", charts.number(kpis.avg_cycle_days),
-            delta=_change(kpis.avg_cycle_days, previous.avg_cycle_days, _days), versus=vs,
+            delta=charts.change(kpis.avg_cycle_days, previous.avg_cycle_days, charts.days),
+            versus=vs,
             inverse=True, note="creation to close of won deals; fewer is better"),
         lambda: card(
             "Goal attainment", charts.percent(kpis.goal_attainment),
-            delta=_change(kpis.goal_attainment, previous.goal_attainment, _points), versus=vs,
+            delta=charts.change(kpis.goal_attainment, previous.goal_attainment, charts.points),
+            versus=vs,
             note=_pace(kpis), help=f"Won {charts.money(kpis.won_revenue)} of a target of "
                                     f"{charts.money(kpis.revenue_target)}"),
         lambda: card(
-            "Coverage", _coverage(kpis.coverage),
-            delta=_change(kpis.coverage, previous.coverage, _times), versus=vs,
+            "Coverage", charts.times(kpis.coverage),
+            delta=charts.change(kpis.coverage, previous.coverage, charts.times), versus=vs,
             note="open pipeline due ÷ target still to win",
             help=f"Open deals expected this period: {charts.money(kpis.period_pipeline)}"),
         lambda: card(
             "Commission earned", _short(kpis.commission_earned),
-            delta=_change(kpis.commission_earned, previous.commission_earned, _short),
+            delta=charts.change(kpis.commission_earned, previous.commission_earned, _short),
             versus=vs, help=charts.money(kpis.commission_earned),
             note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                   "structure" if unpaid else "first year, on deals won")),
@@ -231,10 +227,6 @@ def kpi_cards(kpis: Kpis, previous: Kpis) -> None:
         for column, draw in zip(st.columns(3), cards[row:row + 3], strict=True):
             with column:
                 draw()
-
-
-def _days(value: Decimal) -> str:
-    return f"{charts.number(value)} days"
 
 
 def _pace(kpis: Kpis) -> str:
@@ -262,7 +254,8 @@ def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), key: str | None = None) -> None:
     """A result table: money as dollars, rates as percentages, text always as plain cells."""
-    config: dict[str, Any] = {c: MONEY for c in money}
+    money_column = st.column_config.NumberColumn(format=charts.table_money_format())
+    config: dict[str, Any] = {c: money_column for c in money}
     config.update({c: RATE for c in rates})
     config.update({c: COUNT for c in counts})
     st.dataframe(_display(frame, money, rates), hide_index=True, column_config=config, key=key,
@@ -271,10 +264,82 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
 
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
-          counts: tuple[str, ...] = ()) -> None:
-    """A chart and, in an expander under it, the same numbers as a table."""
+          counts: tuple[str, ...] = ()) -> export.PackChart:
+    """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
+    table. Returns the chart for the exec review pack."""
     # theme=None: the figure exactly as isv.charts styled it, as in the exported images.
     st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False},
                     alt=f"{title}: the same numbers are in the table below")
+    downloads(fig, key=key, title=title)
     with st.expander(f"Data: {title}", icon=":material/table:"):
         table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table")
+    return export.PackChart(title, fig)
+
+
+def downloads(fig: go.Figure, *, key: str, title: str) -> None:
+    """PNG and SVG at slide size (1600×900), rendered only when clicked, never on a rerun."""
+    reason = export.unavailable()
+    with st.container(horizontal=True, horizontal_alignment="right",
+                      vertical_alignment="center", key=f"{key}_downloads"):
+        if reason:
+            st.caption(escape_md(reason))
+        for fmt in ("png", "svg"):
+            st.download_button(
+                fmt.upper(), data=_deferred(fig, fmt), file_name=export.file_name(title, fmt),
+                mime=export.FORMATS[fmt], key=f"{key}_{fmt}", on_click="ignore",
+                icon=":material/download:", disabled=reason is not None,
+                help=reason or f"{title} as {fmt.upper()}, 1600×900, for slides")
+
+
+def _deferred(fig: go.Figure, fmt: str):
+    return lambda: export.chart_image(fig, fmt)
+
+
+# --- exec review pack --------------------------------------------------------------------
+
+PACK = "isv_exec_pack"
+
+
+def exec_pack(kpis: Kpis, previous: Kpis, shown: list[export.PackChart], *, title: str,
+              where: str, key: str) -> None:
+    """One click builds the pack (PPTX and PDF) for what the page shows; then the downloads.
+
+    The built pack is kept in the session for this period, these filters and this data
+    version, so reruns show its download buttons without building it again.
+    """
+    reason = export.unavailable()
+    stamp = (where, st.session_state.get(SEEN_VERSION), tuple(c.title for c in shown))
+    built = st.session_state.get(f"{PACK}_{key}")
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack"):
+        clicked = st.button(
+            "Build exec review pack", icon=":material/slideshow:", key=f"{key}_pack_build",
+            disabled=reason is not None,
+            help=reason or f"A PPTX and a PDF: the KPI summary and the {len(shown)} charts "
+                           "below, for this period and these filters")
+        if reason:
+            st.caption(escape_md(reason))
+        slot = st.empty()  # the progress bar, then any error, beside the button
+    if clicked:
+        bar = slot.progress(0.0, text="Building the exec review pack…")
+        try:
+            pack = export.build_pack(
+                title=title, context=where, kpis=kpis, previous=previous, figures=shown,
+                progress=lambda done, step: bar.progress(done, text=f"Rendering {step}…"))
+        except Exception as exc:  # a browser crash must not take the dashboard with it
+            slot.error(escape_md(f"The pack could not be built: {exc}"), icon=":material/error:")
+            return
+        built = (stamp, pack)
+        st.session_state[f"{PACK}_{key}"] = built
+        slot.empty()
+    if built is None or built[0] != stamp:
+        return
+    pack = built[1]
+    name = f"exec review {kpis.period.label}"
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack_files"):
+        st.download_button("Pack as PPTX", data=pack.pptx, file_name=export.file_name(name, "pptx"),
+                           mime=export.PPTX_MIME, key=f"{key}_pack_pptx", on_click="ignore",
+                           icon=":material/download:")
+        st.download_button("Pack as PDF", data=pack.pdf, file_name=export.file_name(name, "pdf"),
+                           mime=export.FORMATS["pdf"], key=f"{key}_pack_pdf",
+                           on_click="ignore", icon=":material/download:")
+        st.caption(f"{pack.slides} slides: the KPI summary and one per chart")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from zoneinfo import ZoneInfo
 
-from isv.config import get_settings
+from isv.charts import currency
+from isv.dates import local_zone
 from isv.models import DOMAINS, HEALTH, ROLES
 
 __all__ = ["DOMAINS", "HEALTH", "ROLES", "role_label", "health_label", "day_label",
@@ -47,7 +47,7 @@ def moment_label(value: datetime | None, *, none: str = "never") -> str:
     """A timestamp in the configured time zone, to the minute."""
     if value is None:
         return none
-    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
 
 
 # --- deals and commissions (pipeline pages) ---------------------------------------------
@@ -85,7 +85,7 @@ def money_label(amount, *, none: str = "—") -> str:
         return none
     cents = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
     sign = "−" if cents < 0 else ""
-    return f"{sign}${abs(cents):,.2f}"
+    return f"{sign}{currency()}{abs(cents):,.2f}"
 
 
 def percent_label(value, *, none: str = "—") -> str:
@@ -105,8 +105,8 @@ def money_short_label(amount, *, none: str = "—") -> str:
         if value >= size:
             scaled = (value / size).quantize(Decimal("0.01") if value < size * 10
                                              else Decimal("0.1"), rounding=ROUND_HALF_EVEN)
-            return f"{sign}${scaled.normalize():f}{suffix}"
-    return f"{sign}${value.quantize(Decimal('1'), rounding=ROUND_HALF_EVEN)}"
+            return f"{sign}{currency()}{scaled.normalize():f}{suffix}"
+    return f"{sign}{currency()}{value.quantize(Decimal('1'), rounding=ROUND_HALF_EVEN)}"
 
 
 # --- my week (weekly status, tasks, goals) ----------------------------------------------

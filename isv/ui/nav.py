@@ -46,6 +46,13 @@ PAGES: tuple[PageSpec, ...] = (
     # First, so it is everyone's landing page.
     PageSpec("pages/dashboard.py", "Executive dashboard", ":material/monitoring:", "Analytics",
              EVERYONE),
+    PageSpec("pages/pipeline_analytics.py", "Pipeline analytics", ":material/speed:",
+             "Analytics", EVERYONE),
+    PageSpec("pages/partner_analytics.py", "Partner analytics", ":material/hub:", "Analytics",
+             EVERYONE),
+    # Team status and goals are read by vp, sales managers and admin (DESIGN.md roles table).
+    PageSpec("pages/team_view.py", "Team view", ":material/leaderboard:", "Analytics",
+             TEAM_READERS),
     PageSpec("pages/partners.py", "Partners", ":material/handshake:", "Partner program",
              EVERYONE),
     # Detail pages open from a row of their list page; kept out of the sidebar.
@@ -75,6 +82,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/alerts.py", "Alerts", ":material/notifications:", "My week", EVERYONE),
     PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "Admin", USER_ADMINS),
     PageSpec("pages/system.py", "System", ":material/monitor_heart:", "Admin", USER_ADMINS),
+    PageSpec("pages/settings.py", "Settings", ":material/settings:", "Admin", USER_ADMINS),
 )
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from isv.auth import WRITE_PARTNERS, Viewer
+from isv.charts import currency
 from isv.dates import local_today
 from isv.errors import Forbidden
 from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
@@ -337,10 +338,11 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo
         notes_value = st.text_input("Notes", notes or "", key=f"{prefix}_notes")
         errors.slot("notes", "Notes")
     with right:
-        low = st.text_input("Min deal size ($)", str(s.min_deal_size) if s else "0",
+        low = st.text_input(f"Min deal size ({widgets.escape_md(currency())})",
+                            str(s.min_deal_size) if s else "0",
                             key=f"{prefix}_min")
         errors.slot("min_deal_size", "Min deal size")
-        high = st.text_input("Max deal size ($)",
+        high = st.text_input(f"Max deal size ({widgets.escape_md(currency())})",
                              str(s.max_deal_size) if s and s.max_deal_size is not None else "",
                              key=f"{prefix}_max", help="Empty: no upper limit")
         errors.slot("max_deal_size", "Max deal size")

@@ -14,7 +14,8 @@ from isv.analytics import cached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import DOMAINS, STAGES
-from isv.services import partners, users, validate
+from isv.services import opportunities as opps
+from isv.services import users, validate
 from isv.services.opportunities import OpportunityFilters
 from isv.services.partners import OWNER_ROLES
 from isv.ui import state, widgets
@@ -49,20 +50,18 @@ class Choices:
 
 def load_choices(*, session: Session, viewer: Viewer) -> Choices:
     """The partners the viewer sees and every user, as plain ids and labels."""
-    rows = partners.list_directory(session=session, viewer=viewer)
-    owners_by_email = {}
+    rows = opps.partner_choices(session=session, viewer=viewer)
     people, active, owners = {}, [], []
     for user in users.list_users(session=session, viewer=viewer):
         uid = str(user.id)
         people[uid] = user.full_name + ("" if user.is_active else " (inactive)")
-        owners_by_email[user.email] = uid
         if user.is_active:
             active.append(uid)
             if user.role in OWNER_ROLES:
                 owners.append(uid)
     return Choices(
         partners={str(r.id): r.name for r in rows},
-        partner_owner={str(r.id): owners_by_email.get(r.owner_email or "", "") for r in rows},
+        partner_owner={str(r.id): str(r.owner_id) if r.owner_id else "" for r in rows},
         people=people, active_people=tuple(active), owners=tuple(owners))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -9,21 +10,26 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from isv import logs
 from isv.db import session_scope
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.ui import state
 
 T = TypeVar("T")
+log = logging.getLogger("isv.ui")
 
 # Every ASCII character that Markdown (and Streamlit's additions: $ for math, : for
 # directives and emoji, ~ for strikethrough) may read as syntax. A backslash before ASCII
 # punctuation always renders as the character itself, so escaping all of them is safe.
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=\"'^%@/;?])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=\"'^%/;?])")
 
 
 def escape_md(text: Any) -> str:
     """Make any text safe to show through st.markdown, st.error and friends: shown as typed."""
     escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+    # An email address, escaped or not, becomes a mailto link; an invisible word joiner
+    # after the @ keeps it plain text.
+    escaped = escaped.replace("@", "@\u2060")
     # A newline would end a Markdown block (and could start a heading or list); keep it a
     # line break instead.
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
@@ -69,9 +75,14 @@ def run(fn: Callable[..., T], /, *, errors: FieldErrors | None = None, **kwargs:
         with session_scope() as session:
             return fn(session=session, viewer=viewer, **kwargs)
     except ValidationError as exc:
+        log.info("service refused: %s", exc, extra=logs.service_context(fn, viewer, exc))
         (errors or FieldErrors()).show(exc)
     except (Forbidden, NotFound, Conflict) as exc:
+        log.warning("service refused: %s", exc, extra=logs.service_context(fn, viewer, exc))
         st.error(escape_md(str(exc)), icon=":material/block:")
+    except Exception as exc:
+        log.exception("service failed", extra=logs.service_context(fn, viewer, exc))
+        raise
     return None
 
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from isv import config, db, migrate
 from isv.auth import Viewer
-from isv.services import users
+from isv.db import session_scope
+from isv.services import opportunities, users
+from tests.factories import make_partner
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PASSWORD = "correct-horse-battery"
@@ -133,8 +138,40 @@ def login(app_db):
 
 def plain(markdown: str) -> str:
     """Undo escape_md, so tests can compare messages with the text a user reads."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("  \n", "\n")
+    return re.sub(r"\\(.)", r"\1", markdown).replace("  \n", "\n").replace("\u2060", "")
 
 
 def messages(elements) -> list[str]:
     return [plain(element.value) for element in elements]
+
+
+@contextmanager
+def recorded_sql(url: str) -> Iterator[list[str]]:
+    """The SQL statements run against the database at `url` while the block runs."""
+    seen: list[str] = []
+
+    def record(conn, _cursor, statement, *_args):
+        if str(conn.engine.url) == url:
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def rerun_before_and_after_a_new_deal(at: AppTest, url: str, *, domain: str,
+                                      tables: tuple[str, ...]) -> None:
+    """Rerun: no SQL on `tables`; then someone adds a $1M deal and the next rerun reads them."""
+    with recorded_sql(url) as seen:
+        at.run()
+        assert not [s for s in seen if any(table in s for table in tables)]
+        with session_scope() as s:
+            partner = make_partner(s, name="Shieldpoint", domain=domain)
+            opportunities.create_opportunity(session=s, viewer=Viewer.system(),
+                                             partner_id=partner.id, customer_name="New Co",
+                                             deal_value="1000000")
+        seen.clear()
+        at.run()
+    assert any(tables[0] in s for s in seen)

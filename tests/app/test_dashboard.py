@@ -6,15 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, event
 
 from isv import charts
 from isv.analytics.periods import previous, quarter_containing
 from isv.auth import Viewer
 from isv.dates import local_today
 from isv.db import session_scope
-from isv.services import opportunities, users
-from tests.app.conftest import LOGINS, ROLES, messages
+from isv.services import users
+from tests.app.conftest import LOGINS, ROLES, messages, rerun_before_and_after_a_new_deal
 from tests.factories import make_goal, make_opportunity, make_partner, make_structure
 
 
@@ -148,26 +147,8 @@ def test_an_empty_program_shows_dashes_not_errors(login):
 
 def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_db):
     at = login("vp")
-    seen: list[str] = []
-
-    def record(conn, _cursor, statement, *_args):
-        if str(conn.engine.url) == app_db:
-            seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        at.run()
-        assert not [s for s in seen if "opportunities" in s or "quarterly_goals" in s]
-        with session_scope() as s:
-            partner = make_partner(s, name="Shieldpoint", domain="Security")
-            opportunities.create_opportunity(session=s, viewer=Viewer.system(),
-                                             partner_id=partner.id, customer_name="New Co",
-                                             deal_value="1000000")
-        seen.clear()
-        at.run()
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
-    assert any("opportunities" in s for s in seen)
+    rerun_before_and_after_a_new_deal(at, app_db, domain="Security",
+                                      tables=("opportunities", "quarterly_goals"))
     assert metrics(at)["Pipeline"][0] == "$1.08M"
 
 

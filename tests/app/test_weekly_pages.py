@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,6 +14,7 @@ from isv.dates import local_today, monday_of
 from isv.db import session_scope
 from isv.models import Task
 from isv.services import goals, status, users
+from isv.ui.autosave import box_key
 from tests.app.conftest import LOGINS, login_as, messages
 from tests.factories import make_opportunity, make_partner, make_task
 
@@ -35,7 +38,28 @@ def open_page(login, role: str, path: str):
 
 
 def box(at, name: str, week: date = WEEK):
-    return at.text_area(key=f"weekly_{week.isoformat()}_{name}")
+    """A weekly text box (isv.ui.autosave): AppTest knows it only as a custom element."""
+    key = box_key(f"weekly_{week.isoformat()}_{name}")
+    return next((e for e in at.get("bidi_component") if e.key == key), None)
+
+
+def shown(at, name: str, week: date = WEEK) -> dict:
+    """What the page sent the box: its text, whether it is disabled, its saved note."""
+    return json.loads(box(at, name, week).proto.json)
+
+
+def type_into(at, week: date = WEEK, **texts: str):
+    """Run the page as after the browser's box sends its text (a moment after typing).
+
+    AppTest.run() sends only the widgets it knows, so the box's state is added by hand; any
+    button clicked before this call is sent in the same run.
+    """
+    states = at.main.root.get_widget_states()
+    for name, text in texts.items():
+        state = states.widgets.add()
+        state.id = box(at, name, week).proto.id
+        state.json_value = json.dumps({"value": text})
+    return at._run(states)
 
 
 def stored_status(role: str, week: date = WEEK):
@@ -47,16 +71,18 @@ def stored_status(role: str, week: date = WEEK):
 
 def test_typing_saves_the_draft_and_a_new_visit_shows_it(login):
     at = open_page(login, "sales_manager", "pages/weekly_status.py")
-    box(at, "accomplishments").set_value("- Signed <b>Initech</b>").run()
+    assert shown(at, "accomplishments")["saved"] is None
+    type_into(at, accomplishments="- Signed <b>Initech</b>")
     assert not at.exception
     assert any(text.startswith("✔ Changes saved at") for text in messages(at.caption))
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", shown(at, "accomplishments")["saved"])
     saved = stored_status("sales_manager")
     assert saved.saved and saved.accomplishments == "- Signed <b>Initech</b>"
     assert saved.state == "draft"
 
     again = login_as("sales_manager")                     # a reload: a new browser session
     again.switch_page("pages/weekly_status.py").run()
-    assert box(again, "accomplishments").value == "- Signed <b>Initech</b>"
+    assert shown(again, "accomplishments")["value"] == "- Signed <b>Initech</b>"
 
 
 def test_the_week_is_kept_in_the_address_so_a_reload_opens_the_same_week(login):
@@ -82,7 +108,7 @@ def test_an_empty_week_is_pre_filled_from_the_data_and_not_saved_until_changed(l
         make_task(s, pm, title="Refresh the battlecard", status="pending", rollover_count=2,
                   due_date=WEEK)
     at = open_page(login, "partnership_manager", "pages/weekly_status.py")
-    assert box(at, "blockers").value == "- Rolled over 2 times: Refresh the battlecard"
+    assert shown(at, "blockers")["value"] == "- Rolled over 2 times: Refresh the battlecard"
     assert any("Pre-filled from your week's data" in text for text in messages(at.info))
     assert not stored_status("partnership_manager").saved
 
@@ -94,7 +120,7 @@ def test_a_week_not_starting_on_monday_is_refused_next_to_the_week(login):
     assert messages(at.error) == [
         f"Week: {wednesday} is a Wednesday: weeks start on Monday (that week's Monday is "
         f"{WEEK})"]
-    assert not at.text_area
+    assert not at.get("bidi_component")             # no boxes for a week that is no week
     at.button(key="weekly_go_monday").click().run()
     assert at.date_input(key="weekly_week").value == WEEK
     assert box(at, "accomplishments") is not None and not at.error
@@ -102,9 +128,8 @@ def test_a_week_not_starting_on_monday_is_refused_next_to_the_week(login):
 
 def test_an_empty_submit_is_refused_next_to_accomplishments(login):
     at = open_page(login, "vp", "pages/weekly_status.py")
-    for name in ("accomplishments", "upcoming_tasks", "blockers"):
-        box(at, name).set_value("")
-    at.button(key="weekly_submit").click().run()
+    at.button(key="weekly_submit").click()
+    type_into(at, accomplishments="", upcoming_tasks="", blockers="")
     assert messages(at.error) == [
         "Accomplishments: is empty, and so are upcoming and blockers: write at least one "
         "before submitting"]
@@ -113,13 +138,29 @@ def test_an_empty_submit_is_refused_next_to_accomplishments(login):
 
 def test_submitting_makes_the_week_final(login):
     at = open_page(login, "sales_manager", "pages/weekly_status.py")
-    box(at, "blockers").set_value("Legal review of the MSA")
-    at.button(key="weekly_submit").click().run()
+    at.button(key="weekly_submit").click()
+    type_into(at, blockers="Legal review of the MSA")
     assert not at.exception
     assert messages(at.success)[0] == f"Submitted your status for the week of {WEEK}."
     assert all(b.key != "weekly_submit" for b in at.button)
-    assert box(at, "blockers").disabled
+    assert shown(at, "blockers")["disabled"]
+    assert shown(at, "blockers")["value"] == "Legal review of the MSA"
     assert stored_status("sales_manager").submitted
+
+
+def test_typing_into_a_week_submitted_from_another_window_is_refused_in_the_box(login):
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    with session_scope() as s:
+        status.submit(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
+                      accomplishments="Filed from the laptop")
+    type_into(at, accomplishments="Typed on the phone")
+    assert not at.exception
+    refused = shown(at, "accomplishments")
+    assert refused["error"].startswith(f"Not saved: Week: your status for the week of {WEEK} "
+                                       "was already submitted on ")
+    assert (refused["value"], refused["disabled"]) == ("Filed from the laptop", True)
+    assert shown(at, "blockers")["error"] == "Not saved"
+    assert stored_status("sales_manager").accomplishments == "Filed from the laptop"
 
 
 def test_history_lists_the_users_weeks(login):

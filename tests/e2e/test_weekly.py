@@ -1,7 +1,9 @@
-"""A real Chromium: a weekly status typed, reloaded, submitted, and read by the VP."""
+"""A real Chromium: a weekly status typed (never leaving the box), reloaded, submitted, and
+read by the VP."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -12,6 +14,7 @@ from tests.e2e.helpers import email_box, open_app, sign_out_button, submit_login
 
 pytestmark = pytest.mark.e2e
 FIRST_RUN = 30_000  # ms: the first run of a page on a fresh server imports a lot
+SAVED = re.compile(r"^Saved \d\d:\d\d:\d\d$")
 
 
 def sign_in(page, account) -> None:
@@ -20,30 +23,43 @@ def sign_in(page, account) -> None:
     expect(sign_out_button(page)).to_be_visible(timeout=FIRST_RUN)
 
 
-def test_a_typed_status_survives_a_reload_and_the_vp_sees_it_submitted(server, browser,
-                                                                       context):
-    sales = server.accounts["sales_manager"]
+def saved_note(page, label: str):
+    """The line under a weekly box that says when its text was last stored."""
+    return (page.locator(".isv-autosave", has=page.get_by_role("textbox", name=label))
+            .get_by_role("status"))
+
+
+def type_at_the_end(page, label: str, text: str):
+    box = page.get_by_role("textbox", name=label)
+    box.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+    return box
+
+
+def test_a_status_typed_without_leaving_the_box_survives_a_reload_and_the_vp_sees_it(
+        server, browser, context):
+    partner = server.accounts["partnership_manager"]
     tag = uuid.uuid4().hex[:8]
     done = f"Signed the Initech renewal ({tag})"
     blocker = f"Waiting on legal for the Globex MSA ({tag})"
 
     page = open_app(context, server.url, "/weekly_status")
-    sign_in(page, sales)
+    sign_in(page, partner)
     expect(page.get_by_role("heading", name="Weekly status")).to_be_visible()
-    accomplishments = page.get_by_role("textbox", name="Accomplishments")
-    accomplishments.fill(done)
-    accomplishments.press("Tab")          # leaving the box saves the draft
-    expect(page.get_by_text("Changes saved at")).to_be_visible()
-    blockers = page.get_by_role("textbox", name="Blockers")
-    blockers.fill(blocker)
-    blockers.press("Tab")
-    expect(page.get_by_role("button", name="Submit")).to_be_enabled()
+    accomplishments = type_at_the_end(page, "Accomplishments", f"\n{done}")
+    # Saved while the cursor is still in the box: no Tab, no click elsewhere.
+    expect(saved_note(page, "Accomplishments")).to_have_text(SAVED)
+    expect(accomplishments).to_be_focused()
 
     wait_for_cookie(context, COOKIE_NAME)  # the reload signs in again from it
     page.reload()
-    expect(page.get_by_role("textbox", name="Accomplishments")).to_have_value(done)
-    expect(page.get_by_role("textbox", name="Blockers")).to_have_value(blocker)
+    accomplishments = page.get_by_role("textbox", name="Accomplishments")
+    expect(accomplishments).to_have_value(re.compile(rf"\n{re.escape(done)}$"))
 
+    blockers = type_at_the_end(page, "Blockers", f"\n{blocker}")
+    expect(saved_note(page, "Blockers")).to_have_text(SAVED)
+    expect(blockers).to_be_focused()
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_text("Submitted your status for the week of")).to_be_visible()
     expect(page.get_by_role("textbox", name="Accomplishments")).to_be_disabled()
@@ -56,7 +72,25 @@ def test_a_typed_status_survives_a_reload_and_the_vp_sees_it_submitted(server, b
         sign_in(team, vp)
         expect(team.get_by_role("heading", name="Team status")).to_be_visible()
         rolled_up = team.get_by_role("listitem").filter(has_text=blocker)
-        expect(rolled_up).to_contain_text(sales.name)
-        expect(team.get_by_text(f"{sales.name} — submitted")).to_be_visible()
+        expect(rolled_up).to_contain_text(partner.name)
+        team.get_by_text(f"{partner.name} — submitted").click()
+        expect(team.get_by_text(done)).to_be_visible()
     finally:
         other.close()
+
+
+def test_text_typed_a_moment_before_a_reload_is_kept_and_saved(server, context):
+    sales = server.accounts["sales_manager"]
+    upcoming_line = f"Book the Q1 QBRs ({uuid.uuid4().hex[:8]})"
+
+    page = open_app(context, server.url, "/weekly_status")
+    sign_in(page, sales)
+    type_at_the_end(page, "Upcoming", f"\n{upcoming_line}")
+    wait_for_cookie(context, COOKIE_NAME)
+    page.reload()                         # at once: before the box has sent anything
+    kept = re.compile(rf"\n{re.escape(upcoming_line)}$")
+    expect(page.get_by_role("textbox", name="Upcoming")).to_have_value(kept)
+    expect(saved_note(page, "Upcoming")).to_have_text(SAVED)
+
+    page.reload()                         # now from the database
+    expect(page.get_by_role("textbox", name="Upcoming")).to_have_value(kept)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from isv.config import get_settings
 from isv.db import _factory, get_engine
@@ -27,3 +28,20 @@ def empty_url(request, tmp_path, monkeypatch):
     yield url
     get_engine().dispose()
     clear_caches()
+
+
+def statements(session, run) -> int:
+    """How many SQL statements `run()` sends through the session's connection."""
+    session.flush()
+    count = [0]
+
+    def counter(*_args) -> None:
+        count[0] += 1
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", counter)
+    try:
+        run()
+    finally:
+        event.remove(connection, "before_cursor_execute", counter)
+    return count[0]

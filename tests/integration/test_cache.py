@@ -98,6 +98,16 @@ def test_different_questions_and_different_databases_do_not_share_results(store)
     assert store.data_version("db2") == 0
 
 
+def test_the_scheduler_and_the_app_read_and_bump_one_data_version():
+    # The scheduler names itself in the URL; its writes (new alerts) must still refresh
+    # what the app has cached for that database.
+    from scheduler.main import scheduler_url
+
+    app = "postgresql+psycopg://postgres@127.0.0.1:5432/isv"
+    assert cache.database_key(scheduler_url(app)) == cache.database_key(app)
+    assert cache.database_key(app) != cache.database_key(app.replace("/isv", "/other"))
+
+
 def test_processes_on_one_machine_share_the_in_process_caches_data_version(tmp_path):
     app = cache.Cache(cache.LocalBackend(tmp_path))
     scheduler = cache.Cache(cache.LocalBackend(tmp_path))  # another process, same machine

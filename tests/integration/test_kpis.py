@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import event
 
 from isv import cli, migrate
 from isv.analytics.dashboard import dashboard_data
@@ -36,6 +35,7 @@ from tests.factories import (
     make_user,
     viewer_of,
 )
+from tests.integration.conftest import statements
 
 Q3 = quarter_range(2026, 3)
 AS_OF = date(2026, 8, 20)
@@ -558,22 +558,6 @@ def test_the_machine_readable_form_has_exactly_the_spec_keys_and_formats(session
 
 
 # --- a fixed number of statements -------------------------------------------------------------
-
-def statements(session, run) -> int:
-    session.flush()
-    count = [0]
-
-    def counter(*_args) -> None:
-        count[0] += 1
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", counter)
-    try:
-        run()
-    finally:
-        event.remove(connection, "before_cursor_execute", counter)
-    return count[0]
-
 
 def test_the_dashboard_runs_as_many_statements_for_many_deals_as_for_few(session):
     world = random_world(session, deals=10)

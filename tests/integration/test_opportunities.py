@@ -601,3 +601,12 @@ def test_an_empty_database_lists_nothing(session):
     pm = _viewer(session, role="partnership_manager")
     assert _list(session, pm) == ([], 0)
     assert session.scalar(select(func.count()).select_from(Opportunity)) is not None
+
+
+def test_partner_choices_are_the_partners_the_viewer_sees_by_name_with_their_owner(session):
+    pm = make_user(session, role="partnership_manager")
+    make_partner(session, name="zeta Labs", owner_id=pm.id)
+    make_partner(session, name="Alpha Works", owner_id=pm.id)
+    make_partner(session, name="Someone Else's")
+    mine = opps.partner_choices(session=session, viewer=viewer_of(pm))
+    assert [(c.name, c.owner_id) for c in mine] == [("Alpha Works", pm.id), ("zeta Labs", pm.id)]

@@ -218,7 +218,7 @@ def test_only_the_scheduler_writes_runs_and_only_vp_and_admin_read_them(committe
             with pytest.raises(Forbidden):
                 read(session=session, viewer=seller)
         assert [s.job_name for s in jobs.job_summaries(session=session, viewer=vp)] == [
-            "alerts", "rollover"]
+            "alerts", "rollover", "purge_retention"]
 
 
 def test_a_rollover_missed_while_down_runs_at_start_and_one_done_waits_for_monday(
@@ -228,11 +228,12 @@ def test_a_rollover_missed_while_down_runs_at_start_and_one_done_waits_for_monda
     sidecar = Sidecar(settings, lock=FileLock(tmp_path / "lock"))
     friday = datetime(2026, 11, 27, 12, 5, tzinfo=UTC)
 
-    assert sidecar.missed(friday) == ["alerts", "rollover"]
+    assert sidecar.missed(friday) == ["alerts", "rollover", "purge_retention"]
 
     with session_scope(committed_url) as session:
         for name, at in (("rollover", datetime(2026, 11, 23, 0, 5, 2, tzinfo=UTC)),
-                         ("alerts", datetime(2026, 11, 27, 12, 0, 1, tzinfo=UTC))):
+                         ("alerts", datetime(2026, 11, 27, 12, 0, 1, tzinfo=UTC)),
+                         ("purge_retention", datetime(2026, 11, 27, 3, 30, 1, tzinfo=UTC))):
             run_id = jobs.start_run(session=session, viewer=SCHEDULER, job_name=name,
                                     instance_id="a:1:x", now=at)
             jobs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id, outcome="ok",

@@ -85,3 +85,42 @@ def test_the_board_loads_the_largest_deals_of_each_stage_in_one_query(session):
     assert top["poc"] == []
     row = top["demo"][0]
     assert (row.partner_name, row.deal_value, row.version) == (partner.name, Decimal("50.00"), 1)
+
+
+def test_totals_for_the_shown_stages_only_leave_the_others_out(session):
+    vp = viewer_of(make_user(session, role="vp"))
+    partner = make_partner(session)
+    make_opportunity(session, partner, stage="poc", deal_value=Decimal(700))
+    make_opportunity(session, partner, stage="closed_lost", deal_value=Decimal(900),
+                     probability=Decimal(0), actual_close_date=datetime.now(UTC).date(),
+                     lost_reason="Budget")
+    totals = opps.stage_totals(session=session, viewer=vp, stages=("lead", "poc"),
+                               filters=OpportunityFilters(partner_ids=(partner.id,)))
+    assert list(totals) == ["lead", "poc"]
+    assert (totals["poc"].count, totals["poc"].value) == (1, Decimal("700.00"))
+    assert totals["lead"].count == 0
+
+
+def test_the_board_ranks_by_any_sort_within_filters_and_scope(session):
+    pm = make_user(session, role="partnership_manager")
+    owner = make_user(session, first_name="Zoe", last_name="Zeta")
+    mine = make_partner(session, name="Alpha Pharma Partners", owner_id=pm.id,
+                        domain="Security")
+    other = make_partner(session, name="Beta Systems", domain="Security")
+    make_opportunity(session, mine, customer_name="Small", deal_value=Decimal(10))
+    make_opportunity(session, mine, customer_name="Big", deal_value=Decimal(99),
+                     assigned_user_id=owner.id)
+    make_opportunity(session, other, customer_name="Huge", deal_value=Decimal(500))
+    vp = viewer_of(make_user(session, role="vp"))
+
+    def names(viewer, sort="-deal_value", **filters):
+        top = opps.top_by_stage(session=session, viewer=viewer, stages=("lead",), per_stage=5,
+                                sort=sort, filters=OpportunityFilters(
+                                    partner_ids=(mine.id, other.id), **filters))
+        return [r.customer_name for r in top["lead"]]
+
+    assert names(vp) == ["Huge", "Big", "Small"]
+    assert names(vp, text="pharma") == ["Big", "Small"]  # the partner's name matches
+    assert names(vp, domains=("Security",), sort="partner_name")[2] == "Huge"  # Beta last
+    assert names(vp, sort="owner")[0] == "Big"  # the only deal with an owner; empty ones last
+    assert names(viewer_of(pm)) == ["Big", "Small"]

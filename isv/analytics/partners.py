@@ -1,0 +1,283 @@
+"""Partner analytics: per-partner KPIs, new pipeline by quarter, commission liability, coverage.
+
+Same rules as isv.analytics.kpis: the viewer's scope and the filters, exact money, a fixed
+number of statements whatever the number of partners and deals (grouped in SQL; the
+commission rule of isv.services.commissions is applied in Python to grouped rows).
+
+- Commission liability: what the open pipeline is expected to earn its partners,
+  Σ deal_value × probability / 100 × pct / 100, with pct from the structure KPIS.md applies
+  to the deal were it to close on its expected close date (its own structure first). Deals
+  already slipped, or without an expected close date, would close from as_of on: the rule is
+  applied on as_of, and they are shown in buckets of their own, not in a quarter.
+- Coverage: a partner is *active* in its domain when it holds at least one open deal the
+  viewer can see; a domain with no active partner is flagged, and so is any partner holding
+  more than CONCENTRATION (60 %) of its domain's open pipeline — 60 % exactly is not flagged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.dates import local_today
+from isv.models import DOMAINS, OPEN_STAGES, CommissionStructure, Opportunity, Partner
+from isv.services import scope
+from isv.services.commissions import applicable_structure, structures_by_partner
+from isv.types import Money
+
+from .kpis import (
+    ZERO,
+    Filters,
+    Kpis,
+    PartnerKpis,
+    compute_kpis,
+    created_between,
+    deal_conditions,
+    kpis_by_partner,
+)
+from .periods import Period, quarter_of, quarter_range, shift_quarter
+
+CONCENTRATION = Decimal("0.60")
+TREND_QUARTERS = 8       # new pipeline: the chosen quarter and the seven before it
+LIABILITY_QUARTERS = 4   # commission liability: the current quarter and the three after it
+SLIPPED, LATER, UNDATED = "slipped", "later", "undated"
+
+
+# --- new pipeline by quarter -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreatedQuarter:
+    """Deals created in one quarter for one partner domain: how many, and their value."""
+
+    period: Period
+    domain: str
+    count: int
+    value: Decimal
+
+
+def trend_quarters(period: Period, *, count: int = TREND_QUARTERS) -> list[Period]:
+    """The quarters of the trend, oldest first, ending with the one holding the period's end."""
+    year, quarter = quarter_of(period.end)
+    return [quarter_range(*shift_quarter(year, quarter, n)) for n in range(1 - count, 1)]
+
+
+def created_by_quarter(*, session: Session, viewer: Viewer, quarters: Sequence[Period],
+                       filters: Filters | None = None) -> list[CreatedQuarter]:
+    """Value of the deals created in each quarter (by creation day), per partner domain."""
+    if not quarters:
+        return []
+    o = Opportunity
+    bucket = case(*((created_between(q.start, q.end), k) for k, q in enumerate(quarters)))
+    stmt = (select(bucket, Partner.domain, func.count(),
+                   type_coerce(func.sum(o.deal_value), Money))
+            .join(Partner, Partner.id == o.partner_id)
+            .where(*deal_conditions(viewer, filters or Filters()),
+                   created_between(quarters[0].start, quarters[-1].end))
+            .group_by(bucket, Partner.domain))
+    rows = [CreatedQuarter(quarters[k], domain, n, value or ZERO)
+            for k, domain, n, value in session.execute(stmt) if k is not None]
+    order = {domain: k for k, domain in enumerate(DOMAINS)}
+    rows.sort(key=lambda r: (r.period.start, order.get(r.domain, len(order))))
+    return rows
+
+
+# --- commission liability ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiabilityBucket:
+    """Open deals expected to close in one quarter (or slipped, later, undated).
+
+    `unpriced_*`: deals no commission structure applies to (commission 0, listed, never
+    dropped silently).
+    """
+
+    key: str                 # the quarter's label, or SLIPPED / LATER / UNDATED
+    period: Period | None    # the quarter, None for the other buckets
+    count: int
+    weighted: Decimal        # Σ deal_value × probability / 100
+    commission: Decimal      # Σ weighted × pct / 100
+    unpriced_count: int
+    unpriced_weighted: Decimal
+
+
+@dataclass(frozen=True)
+class Liability:
+    buckets: tuple[LiabilityBucket, ...]
+    by_partner: dict[uuid.UUID, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((b.commission for b in self.buckets), Decimal(0))
+
+
+def liability_quarters(as_of: date, *, count: int = LIABILITY_QUARTERS) -> list[Period]:
+    """The quarters of the forecast: the one holding as_of and the ones after it."""
+    year, quarter = quarter_of(as_of)
+    return [quarter_range(*shift_quarter(year, quarter, n)) for n in range(count)]
+
+
+def commission_liability(*, session: Session, viewer: Viewer, as_of: date,
+                         quarters: Sequence[Period] | None = None,
+                         filters: Filters | None = None) -> Liability:
+    """Expected commission on the weighted open pipeline, by expected-close quarter and partner.
+
+    Two statements: open deals grouped by partner, bucket and probability, and, for deals
+    without their own structure, also by what the rule looks at (the day it is applied on,
+    the value); then the structures of those partners in the order isv.services.commissions
+    uses, so ties resolve the same. Deals under their own structure are summed in SQL:
+    at 100,000 deals that is two thirds of the rows the rule never needed.
+    """
+    quarters = list(quarters or liability_quarters(as_of))
+    o, cs = Opportunity, CommissionStructure
+    keys = [SLIPPED, *(q.label for q in quarters), LATER, UNDATED]
+    expected = o.expected_close_date
+    bucket = case((expected.is_(None), len(keys) - 1), (expected < as_of, 0),
+                  *((expected.between(q.start, q.end), k + 1) for k, q in enumerate(quarters)),
+                  else_=len(quarters) + 1)
+    own = select(cs.id, cs.commission_percentage).subquery()
+    by_rule = own.c.commission_percentage.is_(None)
+    # The rule is applied on the expected close date, or on as_of when slipped or undated.
+    rule_on = case((and_(by_rule, expected >= as_of), expected))
+    rule_value = type_coerce(case((by_rule, o.deal_value)), Money)
+    groups = (o.partner_id, own.c.commission_percentage, bucket, rule_on, rule_value,
+              o.probability)
+    open_deals = (select(*groups, func.count(), type_coerce(func.sum(o.deal_value), Money))
+                  .outerjoin(own, own.c.id == o.commission_structure_id)
+                  .where(*deal_conditions(viewer, filters or Filters()),
+                         o.stage.in_(OPEN_STAGES)))
+    rows = session.execute(open_deals.group_by(*groups)).all()
+    structures = structures_by_partner(
+        session, open_deals.with_only_columns(o.partner_id).where(by_rule))
+
+    sums = [[0, Decimal(0), Decimal(0), 0, Decimal(0)] for _ in keys]
+    by_partner: dict[uuid.UUID, Decimal] = {}
+    for partner_id, own_pct, k, close_on, value, probability, n, total in rows:
+        weighted = total * probability / 100
+        if own_pct is not None:
+            pct = own_pct
+        else:
+            chosen = applicable_structure(structures.get(partner_id, ()), deal_value=value,
+                                          close_date=close_on or as_of)
+            pct = None if chosen is None else chosen.commission_percentage
+        cell = sums[k]
+        cell[0] += n
+        cell[1] += weighted
+        if pct is None:
+            cell[3] += n
+            cell[4] += weighted
+        else:
+            commission = weighted * pct / 100
+            cell[2] += commission
+            by_partner[partner_id] = by_partner.get(partner_id, Decimal(0)) + commission
+    periods = {q.label: q for q in quarters}
+    return Liability(
+        buckets=tuple(LiabilityBucket(key, periods.get(key), *sums[k])
+                      for k, key in enumerate(keys)),
+        by_partner=by_partner)
+
+
+# --- domain coverage -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PartnerShare:
+    """One partner's open pipeline and its share of its domain's."""
+
+    partner_id: uuid.UUID
+    name: str
+    open_count: int
+    pipeline: Decimal
+    share: Decimal | None     # None when the domain has no open pipeline
+
+    @property
+    def active(self) -> bool:
+        return self.open_count > 0
+
+    @property
+    def concentrated(self) -> bool:
+        return self.share is not None and self.share > CONCENTRATION
+
+
+@dataclass(frozen=True)
+class DomainCoverage:
+    """A domain's partners and open pipeline, with the two flags of the coverage matrix."""
+
+    domain: str
+    partners: tuple[PartnerShare, ...]    # biggest pipeline first
+    pipeline: Decimal
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for p in self.partners if p.active)
+
+    @property
+    def no_active_partner(self) -> bool:
+        return self.active_count == 0
+
+    @property
+    def concentrated(self) -> tuple[PartnerShare, ...]:
+        return tuple(p for p in self.partners if p.concentrated)
+
+
+def domain_coverage(*, session: Session, viewer: Viewer) -> list[DomainCoverage]:
+    """Every domain, with each partner's open pipeline and share; one statement.
+
+    Over everything the viewer can see, without the page's filters: a partner or domain
+    filter would make every other domain look uncovered.
+    """
+    o = Opportunity
+    visible = scope.opportunities_visible(viewer)
+    open_deal = and_(o.partner_id == Partner.id, o.stage.in_(OPEN_STAGES), visible)
+    stmt = (select(Partner.domain, Partner.id, Partner.name, func.count(o.id),
+                   type_coerce(func.sum(o.deal_value), Money))
+            .outerjoin(o, open_deal)
+            .where(or_(scope.partners_visible(viewer),
+                       Partner.id.in_(select(o.partner_id).where(visible))))
+            .group_by(Partner.domain, Partner.id, Partner.name))
+    found: dict[str, list[tuple[uuid.UUID, str, int, Decimal]]] = {d: [] for d in DOMAINS}
+    for domain, partner_id, name, n, value in session.execute(stmt):
+        found.setdefault(domain, []).append((partner_id, name, n, value or ZERO))
+    out = []
+    for domain, partners in found.items():
+        total = sum((p[3] for p in partners), ZERO)
+        shares = [PartnerShare(pid, name, n, value, value / total if total else None)
+                  for pid, name, n, value in partners]
+        shares.sort(key=lambda p: (-p.pipeline, -p.open_count, p.name.lower()))
+        out.append(DomainCoverage(domain, tuple(shares), total))
+    return out
+
+
+# --- the page's data in one call -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PartnerAnalytics:
+    kpis: Kpis                            # totals over the scope and filters
+    partners: tuple[PartnerKpis, ...]
+    trend: tuple[CreatedQuarter, ...]
+    trend_quarters: tuple[Period, ...]
+    liability: Liability
+    coverage: tuple[DomainCoverage, ...]
+
+
+def partner_analytics(*, session: Session, viewer: Viewer, period: Period,
+                      filters: Filters | None = None,
+                      as_of: date | None = None) -> PartnerAnalytics:
+    """Gather what the partner analytics page shows, with a fixed number of statements."""
+    filters = filters or Filters()
+    as_of = as_of or local_today()
+    common = dict(session=session, viewer=viewer, filters=filters)
+    quarters = trend_quarters(period)
+    return PartnerAnalytics(
+        kpis=compute_kpis(period=period, as_of=as_of, **common),
+        partners=tuple(kpis_by_partner(period=period, **common)),
+        trend=tuple(created_by_quarter(quarters=quarters, **common)),
+        trend_quarters=tuple(quarters),
+        liability=commission_liability(as_of=as_of, **common),
+        coverage=tuple(domain_coverage(session=session, viewer=viewer)),
+    )

@@ -1,0 +1,33 @@
+"""The team view: per person open pipeline, won in the period and goal attainment.
+
+The rows are breakdowns.team_performance (KPIS.md's target rules); the totals above them are
+compute_kpis over the same scope and filters, so the two always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from isv.auth import Viewer
+from isv.dates import local_today
+
+from .breakdowns import PersonResult, team_performance
+from .kpis import Filters, Kpis, compute_kpis
+from .periods import Period
+
+
+@dataclass(frozen=True)
+class TeamView:
+    kpis: Kpis
+    people: tuple[PersonResult, ...]
+
+
+def team_view(*, session: Session, viewer: Viewer, period: Period,
+              filters: Filters | None = None, as_of: date | None = None) -> TeamView:
+    """Gather the team view's totals and its per-person rows, with a fixed number of statements."""
+    common = dict(session=session, viewer=viewer, filters=filters or Filters())
+    return TeamView(kpis=compute_kpis(period=period, as_of=as_of or local_today(), **common),
+                    people=tuple(team_performance(period=period, **common)))

@@ -1,0 +1,350 @@
+"""Program settings changed on the Settings page: stored in the database, over the environment.
+
+Each setting starts at today's default: the environment (isv/config.py) for the fiscal year,
+the relationship cadence (ISV_ALERT_TOUCH_DAYS) and the time zone, the code's constants for
+the rest. A saved value is a row of `app_settings` and wins over the default. Behaviour is
+therefore unchanged until someone saves, and a setting never saved keeps following the
+environment.
+
+`current_settings()` is read on every page (today's date, the fiscal quarter, money), so it
+runs no SQL when nothing changed: the stored rows go through the shared cache, keyed by the
+data version that every commit bumps (isv/cache.py, isv/datastamp.py). A save is seen at once
+by the process that made it and within a second by every other replica and the scheduler.
+With a session it reads through that session instead, so a use case sees the settings of its
+own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import available_timezones
+
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from isv import cache
+from isv.auth import MANAGE_USERS, Viewer, require
+from isv.config import get_settings
+from isv.db import get_engine, session_scope
+from isv.errors import ValidationError
+from isv.models import OPEN_STAGES, STAGES, AppSetting
+from isv.services import audit
+
+log = logging.getLogger(__name__)
+
+MAX_CADENCE_DAYS = 365
+MAX_DUE_SOON_DAYS = 90
+MAX_RETENTION_DAYS = 36_500
+MAX_MILESTONES = 5
+MAX_SYMBOL_CHARS = 4
+# Closed deals are certain: won is 100 %, lost is 0 %, whatever the settings say.
+FIXED_PROBABILITIES = MappingProxyType({"closed_won": 100, "closed_lost": 0})
+_SYMBOL_REFUSED = re.compile(r"[\d%\s]")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Every setting, resolved: stored value if saved, else the default."""
+
+    fiscal_year_start_month: int
+    stage_probabilities: Mapping[str, int]
+    relationship_cadence_days: int
+    alert_due_soon_days: int
+    alert_due_very_soon_days: int
+    alert_goal_milestones: tuple[int, ...]
+    time_zone: str
+    currency_symbol: str
+    audit_retention_days: int | None
+    read_alert_retention_days: int | None
+
+
+FIELDS = tuple(f.name for f in fields(AppSettings))
+
+
+def defaults() -> AppSettings:
+    """The settings before anyone saves: the environment's and the code's."""
+    # Imported here: both modules read settings at call time, so they import this one.
+    from isv.services.alerts import DUE_SOON_DAYS, DUE_VERY_SOON_DAYS, MILESTONES
+    from isv.services.opportunities import DEFAULT_PROBABILITY
+
+    env = get_settings()
+    return AppSettings(
+        fiscal_year_start_month=env.fiscal_year_start_month,
+        stage_probabilities=MappingProxyType(
+            {stage: int(DEFAULT_PROBABILITY[stage]) for stage in STAGES}),
+        relationship_cadence_days=env.alert_touch_days,
+        alert_due_soon_days=DUE_SOON_DAYS,
+        alert_due_very_soon_days=DUE_VERY_SOON_DAYS,
+        alert_goal_milestones=tuple(MILESTONES),
+        time_zone=env.timezone,
+        currency_symbol="$",
+        audit_retention_days=None,
+        read_alert_retention_days=None,
+    )
+
+
+# --- validation: one function per setting, each names its field -----------------------
+
+def _whole(field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a whole number")
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.fullmatch(r"[+-]?\d+", value):
+            raise ValidationError(field, f"{value!r} is not a whole number" if value
+                                  else "is required")
+        value = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number")
+    if not low <= value <= high:
+        raise ValidationError(field, f"must be {low} to {high}, got {value}")
+    return value
+
+
+def _retention(field: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _whole(field, value, 1, MAX_RETENTION_DAYS)
+
+
+def _probabilities(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("stage_probabilities", "must give a probability per stage")
+    unknown = sorted(set(value) - set(STAGES))
+    if unknown:
+        raise ValidationError("stage_probabilities", f"{unknown[0]!r} is not a stage")
+    out = {}
+    for stage in OPEN_STAGES:
+        if stage not in value:
+            raise ValidationError("stage_probabilities", f"{stage} needs a probability")
+        out[stage] = _whole(f"stage_probabilities.{stage}", value[stage], 0, 100)
+    for stage, fixed in FIXED_PROBABILITIES.items():
+        if stage in value and _whole(f"stage_probabilities.{stage}", value[stage],
+                                     0, 100) != fixed:
+            raise ValidationError(f"stage_probabilities.{stage}",
+                                  f"is always {fixed} % (a closed deal is certain)")
+        out[stage] = fixed
+    return out
+
+
+def _milestones(value: Any) -> tuple[int, ...]:
+    field = "alert_goal_milestones"
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[,\s]+", value.strip()) if part]
+    if not isinstance(value, Iterable):
+        raise ValidationError(field, "must be a list of percentages like 50, 75, 100")
+    numbers = sorted({_whole(field, item, 1, 100) for item in value})
+    if not 1 <= len(numbers) <= MAX_MILESTONES:
+        raise ValidationError(field, f"give 1 to {MAX_MILESTONES} percentages, "
+                                     "like 50, 75, 100")
+    return tuple(numbers)
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (read from disk once)."""
+    return frozenset(available_timezones())
+
+
+def _time_zone(value: Any) -> str:
+    name = value.strip() if isinstance(value, str) else value
+    if not name:
+        raise ValidationError("time_zone", "is required")
+    if not isinstance(name, str) or name not in time_zones():
+        raise ValidationError("time_zone", f"{name!r} is not a time zone like Europe/Berlin")
+    return name
+
+
+def _symbol(value: Any) -> str:
+    symbol = value.strip() if isinstance(value, str) else ""
+    if not symbol:
+        raise ValidationError("currency_symbol", "is required")
+    if len(symbol) > MAX_SYMBOL_CHARS:
+        raise ValidationError("currency_symbol",
+                              f"must be at most {MAX_SYMBOL_CHARS} characters, like $, € or CHF")
+    if _SYMBOL_REFUSED.search(symbol) or not symbol.isprintable():
+        raise ValidationError("currency_symbol", "may not hold digits, spaces or %")
+    return symbol
+
+
+_CLEAN = {
+    "fiscal_year_start_month": lambda v: _whole("fiscal_year_start_month", v, 1, 12),
+    "stage_probabilities": _probabilities,
+    "relationship_cadence_days": lambda v: _whole("relationship_cadence_days", v, 1,
+                                                  MAX_CADENCE_DAYS),
+    "alert_due_soon_days": lambda v: _whole("alert_due_soon_days", v, 1, MAX_DUE_SOON_DAYS),
+    "alert_due_very_soon_days": lambda v: _whole("alert_due_very_soon_days", v, 0,
+                                                 MAX_DUE_SOON_DAYS),
+    "alert_goal_milestones": _milestones,
+    "time_zone": _time_zone,
+    "currency_symbol": _symbol,
+    "audit_retention_days": lambda v: _retention("audit_retention_days", v),
+    "read_alert_retention_days": lambda v: _retention("read_alert_retention_days", v),
+}
+
+
+def _check_together(settings: AppSettings) -> None:
+    if settings.alert_due_very_soon_days >= settings.alert_due_soon_days:
+        raise ValidationError("alert_due_very_soon_days",
+                              f"must be fewer days than 'due soon' "
+                              f"({settings.alert_due_soon_days})")
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def _stored(session: Session) -> dict[str, Any]:
+    """The saved settings that still validate; a row that does not is skipped, with a warning."""
+    out: dict[str, Any] = {}
+    for key, text in session.execute(select(AppSetting.key, AppSetting.value)):
+        if key not in _CLEAN:
+            continue
+        try:
+            out[key] = _CLEAN[key](json.loads(text))
+        except (ValueError, ValidationError) as exc:
+            log.warning("ignoring the stored setting %s: %s", key, exc)
+    return out
+
+
+def _frozen(values: Mapping[str, Any]) -> dict[str, Any]:
+    # Cached values stay plain (they are pickled); the settings handed out are read-only.
+    if "stage_probabilities" not in values:
+        return dict(values)
+    return {**values, "stage_probabilities": MappingProxyType(values["stage_probabilities"])}
+
+
+def _resolve(stored: Mapping[str, Any]) -> AppSettings:
+    merged = replace(defaults(), **_frozen(stored))
+    try:
+        _check_together(merged)
+    except ValidationError as exc:  # an environment default against a saved value
+        log.warning("ignoring the stored alert day thresholds: %s", exc)
+        base = defaults()
+        merged = replace(merged, alert_due_soon_days=base.alert_due_soon_days,
+                         alert_due_very_soon_days=base.alert_due_very_soon_days)
+    return merged
+
+
+# The last settings resolved per database, with the data version and the environment they
+# were resolved at. A page reads them a hundred times a run: within FRESH_SECONDS a read
+# costs nothing, after that one data-version read (a small file, or a Redis GET). A save in
+# this process forgets them at its commit; another process's save is seen within
+# FRESH_SECONDS.
+FRESH_SECONDS = 1.0
+
+
+@dataclass
+class _Resolved:
+    settings: AppSettings
+    env: Any             # the environment's settings object they were resolved with
+    version: int         # the data version they were read at
+    read_at: float       # when they were read (monotonic)
+    checked_at: float    # when the data version was last seen unchanged
+
+
+_SAVED = "isv_settings_saved"  # session.info flag: this transaction saved settings
+_resolved: dict[str, _Resolved] = {}
+
+
+def _forget_after_save(session: Session) -> None:
+    if session.info.pop(_SAVED, False):
+        _resolved.clear()
+
+
+event.listen(Session, "after_commit", _forget_after_save)
+
+
+def _configured() -> AppSettings:
+    env = get_settings()
+    url = env.database_url
+    now = time.monotonic()
+    known = _resolved.get(url)
+    if known is not None and known.env is env and now - known.checked_at < FRESH_SECONDS:
+        return known.settings
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return _resolve({})  # no database yet (a unit test, a first start): nothing saved
+    database = cache.database_key(get_engine().url)
+    if known is not None and known.env is env:
+        version = cache.data_version(database)
+        # Bounded in time as well: a Redis counter that expired restarts at 1 (isv/cache.py).
+        if version >= 0 and version == known.version \
+                and now - known.read_at < cache.RESULT_TTL_SECONDS:
+            known.checked_at = now
+            return known.settings
+    else:
+        version = cache.data_version(database)
+
+    def read() -> dict[str, Any]:
+        with session_scope() as session:
+            return _stored(session)
+
+    try:
+        stored = cache.get_cache().get_or_compute(database, ("app_settings",), read)
+    except (OperationalError, ProgrammingError) as exc:
+        # Not migrated yet (the table is missing): nothing can have been saved.
+        log.warning("settings not readable, using the defaults: %s", str(exc).splitlines()[0])
+        return _resolve({})
+    resolved = _resolve(stored)
+    if version >= 0:
+        _resolved[url] = _Resolved(resolved, env, version, now, now)
+    return resolved
+
+
+def current_settings(session: Session | None = None) -> AppSettings:
+    """The settings in force: saved values over the defaults.
+
+    Without a session: the configured database's, through the cache (no SQL when nothing
+    changed). With one: as that session's transaction sees them.
+    """
+    return _resolve(_stored(session)) if session is not None else _configured()
+
+
+# --- changing --------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def update_settings(*, session: Session, viewer: Viewer, **changes: Any) -> AppSettings:
+    """Save some settings (vp, admin); every value is checked, old → new is audited."""
+    require(viewer, MANAGE_USERS, "change settings")
+    unknown = sorted(set(changes) - set(FIELDS))
+    if unknown:
+        raise ValidationError(unknown[0], "is not a setting")
+    clean = {name: _CLEAN[name](value) for name, value in changes.items()}
+    current = current_settings(session)
+    updated = replace(current, **_frozen(clean))
+    _check_together(updated)
+    old, new = {}, {}
+    for name in clean:
+        before, after = getattr(current, name), getattr(updated, name)
+        if before == after:
+            continue
+        old[name], new[name] = _plain(before), _plain(after)
+        row = session.get(AppSetting, name)
+        text = json.dumps(_plain(after))
+        if row is None:
+            session.add(AppSetting(key=name, value=text))
+        else:
+            row.value = text
+    if new:
+        session.info[_SAVED] = True
+        audit.record(session, actor=viewer, action="update", entity_type="settings",
+                     entity_id=None, old=old, new=new)
+        session.flush()
+    return updated

@@ -1,0 +1,111 @@
+"""Partner analytics: per-partner KPIs, new pipeline, commission liability and domain coverage."""
+
+
+import streamlit as st
+
+from isv import charts, ui
+from isv.analytics import partner_frames as pf
+from isv.analytics.partners import CONCENTRATION, partner_analytics
+from isv.dates import local_today
+from isv.ui import kpi
+
+TOP = 15  # partners on the chart; the table under it lists them all
+
+
+viewer = ui.page_viewer(__file__)
+today = local_today()
+
+st.title("Partner analytics")
+choice = kpi.pick(viewer, today, key="partner_analytics")
+data = kpi.load(partner_analytics, viewer, choice.period, choice.filters, today)
+if data is None:
+    st.stop()
+kpi.live_updates()
+
+now, where = data.kpis, kpi.context(data.kpis, choice.described)
+current = charts.context_line(*choice.described, f"as of {today}")
+liability = data.liability
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+
+cards = st.columns(3)
+with cards[0]:
+    kpi.card("Pipeline", charts.money(now.pipeline_total, short=True),
+             note=f"{now.open_count:,} open deals · weighted "
+                  f"{charts.money(now.pipeline_weighted, short=True)}",
+             help=f"{charts.money(now.pipeline_total)}; weighted "
+                  f"{charts.money(now.pipeline_weighted)}. Current state.")
+    kpi.card("Won this period", charts.money(now.won_revenue, short=True),
+             note=f"{now.won_count:,} won · {now.lost_count:,} lost · win rate "
+                  f"{charts.percent(now.win_rate)}",
+             help=charts.money(now.won_revenue))
+with cards[1]:
+    unpaid = len(now.no_structure)
+    kpi.card("Commission earned", charts.money(now.commission_earned, short=True),
+             note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
+                   "structure" if unpaid else "first year, on deals won this period"),
+             help=charts.money(now.commission_earned))
+    kpi.card("Commission liability", charts.money(liability.total, short=True),
+             note="expected on the weighted open pipeline",
+             help=f"{charts.money(liability.total)}: Σ value × probability × the applicable "
+                  "structure's percentage, over open deals")
+with cards[2]:
+    active = sum(1 for d in data.coverage if not d.no_active_partner)
+    concentrated = sum(len(d.concentrated) for d in data.coverage)
+    kpi.card("Domains covered", f"{active} of {len(data.coverage)}",
+             note=f"⚠ {len(data.coverage) - active} without an active partner"
+             if active < len(data.coverage) else "✓ each has an active partner")
+    limit = charts.percent(CONCENTRATION, places=0)
+    kpi.card("Concentrated partners", f"{concentrated}",
+             note=f"⚠ above {limit} of a domain's pipeline" if concentrated
+             else f"✓ none above {limit} of a domain")
+
+results = pf.partner_kpis_frame(data.partners, liability.by_partner)
+shown = f"Top {TOP} of {len(results)} partners" if len(results) > TOP else None
+kpi.chart(charts.partner_results_figure(
+              results, title="Partners: revenue won and open pipeline",
+              context=charts.context_line(shown, kpi.period_text(now), *choice.described,
+                                          f"as of {now.as_of}"), limit=TOP),
+          results, key="partner_results", title="Partner KPIs",
+          money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
+          rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
+                                       "Unpaid won deals"))
+
+trend = pf.trend_frame(data.trend, data.trend_quarters)
+first, last = data.trend_quarters[0], data.trend_quarters[-1]
+kpi.chart(charts.created_by_quarter_figure(
+              trend, title="New pipeline: value of the deals created each quarter",
+              context=charts.context_line(f"{first.title} – {last.title}", *choice.described,
+                                          f"as of {today}")),
+          trend, key="partner_trend", title="New pipeline by quarter", money=("Value",),
+          counts=("Deals",))
+
+forecast = pf.liability_frame(liability)
+kpi.chart(charts.commission_liability_figure(
+              forecast, title="Commission liability: expected commission by expected close",
+              context=current),
+          forecast, key="partner_liability", title="Commission liability forecast",
+          money=("Weighted pipeline", "Expected commission", "Weighted without structure"),
+          counts=("Deals", "Deals without structure"))
+unpriced = sum(b.unpriced_count for b in liability.buckets)
+if unpriced:
+    st.caption(f"⚠ {unpriced:,} open deal{'s' if unpriced != 1 else ''} "
+               f"{'have' if unpriced != 1 else 'has'} no applicable commission structure on "
+               "the expected close date: no commission counted; see the last two columns of "
+               "the table.")
+
+st.subheader("Domain coverage")
+st.caption(f"Active partner: one with an open deal. ⚠ marks a domain with no active partner, "
+           f"and a partner holding more than {charts.percent(CONCENTRATION, places=0)} of its "
+           "domain's open pipeline. Over every deal you can see; the filters above do not "
+           "apply here.")
+summary = pf.domain_summary_frame(data.coverage)
+kpi.table(summary, money=("Pipeline",), rates=("Largest share",),
+          counts=("Partners", "Active partners"), key="coverage_summary")
+matrix = pf.coverage_frame(data.coverage)
+flags = dict(zip(summary["Domain"], summary["Flag"], strict=True))
+kpi.chart(charts.domain_coverage_figure(
+              matrix, title="Domain × partner: share of each domain's open pipeline",
+              context=charts.context_line(f"as of {today}"), limit=CONCENTRATION,
+              flags=flags),
+          matrix, key="partner_coverage", title="Domain × partner coverage",
+          money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",))

@@ -1,0 +1,134 @@
+"""Settings: fiscal year, time zone, currency, deal probabilities, alert thresholds, retention."""
+
+import calendar
+
+import streamlit as st
+
+from isv import ui
+from isv.models import OPEN_STAGES
+from isv.services import settings
+from isv.ui.labels import stage_label
+
+viewer = ui.page_viewer(__file__)
+
+LABELS = {
+    "fiscal_year_start_month": "Fiscal year starts in",
+    "time_zone": "Time zone",
+    "currency_symbol": "Currency symbol",
+    "relationship_cadence_days": "Relationship cadence (days)",
+    "alert_due_soon_days": "Deal due soon (days)",
+    "alert_due_very_soon_days": "Deal due very soon (days)",
+    "alert_goal_milestones": "Goal milestones (%)",
+    "audit_retention_days": "Keep audit entries (days)",
+    "read_alert_retention_days": "Keep read alerts (days)",
+    **{f"stage_probabilities.{stage}": f"{stage_label(stage)} (%)" for stage in OPEN_STAGES},
+    "stage_probabilities": "Default probability per stage",
+}
+
+
+def days_text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+st.title("Settings")
+ui.show_flash()
+current = settings.current_settings()
+zones = sorted(settings.time_zones())
+errors = ui.FieldErrors()
+
+with st.form("settings"):
+    st.subheader("Calendar and money")
+    month_col, zone_col, symbol_col = st.columns(3)
+    with month_col:
+        month = st.selectbox(LABELS["fiscal_year_start_month"], range(1, 13),
+                             index=current.fiscal_year_start_month - 1,
+                             format_func=lambda m: calendar.month_name[m], key="set_fiscal_month",
+                             help="Quarters and fiscal years on every page and report count "
+                                  "from this month. January: calendar quarters. Goals are "
+                                  "kept per fiscal quarter, so a change moves which dates "
+                                  "each goal covers.")
+        errors.slot("fiscal_year_start_month", LABELS["fiscal_year_start_month"])
+    with zone_col:
+        zone = st.selectbox(LABELS["time_zone"], zones, key="set_time_zone",
+                            index=zones.index(current.time_zone)
+                            if current.time_zone in zones else None,
+                            help="What 'today' and 'this week' mean: due dates, overdue "
+                                 "tasks, the weekly rollover. The scheduler picks up a new "
+                                 "zone when it restarts.")
+        errors.slot("time_zone", LABELS["time_zone"])
+    with symbol_col:
+        symbol = st.text_input(LABELS["currency_symbol"], current.currency_symbol,
+                               key="set_currency", max_chars=settings.MAX_SYMBOL_CHARS,
+                               help="Shown before every amount: cards, tables, charts. "
+                                    "Amounts are not converted.")
+        errors.slot("currency_symbol", LABELS["currency_symbol"])
+
+    st.subheader("Default probability per stage")
+    st.caption("A deal entering a stage gets this probability unless one is typed. Closed won "
+               "is always 100%, closed lost 0%. Existing deals keep theirs.")
+    probabilities = {}
+    for stage, column in zip(OPEN_STAGES, st.columns(len(OPEN_STAGES)), strict=True):
+        with column:
+            label = LABELS[f"stage_probabilities.{stage}"]
+            probabilities[stage] = st.text_input(
+                label, str(current.stage_probabilities[stage]), key=f"set_prob_{stage}")
+            errors.slot(f"stage_probabilities.{stage}", label)
+    errors.slot("stage_probabilities", LABELS["stage_probabilities"])
+
+    st.subheader("Alerts")
+    cadence_col, soon_col, very_soon_col, milestone_col = st.columns(4)
+    with cadence_col:
+        cadence = st.text_input(LABELS["relationship_cadence_days"],
+                                str(current.relationship_cadence_days), key="set_cadence",
+                                help="A partner with no logged touch for this many days "
+                                     "raises a relationship alert.")
+        errors.slot("relationship_cadence_days", LABELS["relationship_cadence_days"])
+    with soon_col:
+        soon = st.text_input(LABELS["alert_due_soon_days"], str(current.alert_due_soon_days),
+                             key="set_due_soon",
+                             help="An open deal expected to close within this many days "
+                                  "raises a medium alert.")
+        errors.slot("alert_due_soon_days", LABELS["alert_due_soon_days"])
+    with very_soon_col:
+        very_soon = st.text_input(LABELS["alert_due_very_soon_days"],
+                                  str(current.alert_due_very_soon_days), key="set_due_very_soon",
+                                  help="Within this many days the alert is high. A deal past "
+                                       "its date is urgent.")
+        errors.slot("alert_due_very_soon_days", LABELS["alert_due_very_soon_days"])
+    with milestone_col:
+        milestones = st.text_input(LABELS["alert_goal_milestones"],
+                                   ", ".join(str(m) for m in current.alert_goal_milestones),
+                                   key="set_milestones",
+                                   help="A goal reaching each of these percentages of its "
+                                        "target raises an alert, once.")
+        errors.slot("alert_goal_milestones", LABELS["alert_goal_milestones"])
+
+    st.subheader("Retention")
+    st.caption("Empty keeps them forever. A daily scheduler job removes what is older; unread "
+               "alerts are never removed.")
+    audit_col, alerts_col = st.columns(2)
+    with audit_col:
+        audit_days = st.text_input(LABELS["audit_retention_days"],
+                                   days_text(current.audit_retention_days),
+                                   key="set_audit_days", placeholder="forever")
+        errors.slot("audit_retention_days", LABELS["audit_retention_days"])
+    with alerts_col:
+        alert_days = st.text_input(LABELS["read_alert_retention_days"],
+                                   days_text(current.read_alert_retention_days),
+                                   key="set_alert_days", placeholder="forever")
+        errors.slot("read_alert_retention_days", LABELS["read_alert_retention_days"])
+
+    save = st.form_submit_button("Save settings", key="set_submit", type="primary")
+
+if save:
+    saved = ui.run(settings.update_settings, errors=errors, fiscal_year_start_month=month,
+                   time_zone=zone, currency_symbol=symbol, stage_probabilities=probabilities,
+                   relationship_cadence_days=cadence, alert_due_soon_days=soon,
+                   alert_due_very_soon_days=very_soon, alert_goal_milestones=milestones,
+                   audit_retention_days=audit_days, read_alert_retention_days=alert_days)
+    if saved is not None:
+        changed = [LABELS[name] for name in settings.FIELDS
+                   if name in LABELS and getattr(saved, name) != getattr(current, name)]
+        ui.flash(f"Settings saved: {', '.join(changed)}." if changed
+                 else "Nothing to save: every setting was already as shown.")
+        st.rerun()

@@ -1,0 +1,51 @@
+"""Team view: per person open pipeline, revenue won in the period and goal attainment."""
+
+
+import streamlit as st
+
+from isv import charts, ui
+from isv.analytics import partner_frames as pf
+from isv.analytics.team import team_view
+from isv.dates import local_today
+from isv.ui import kpi
+
+viewer = ui.page_viewer(__file__)
+today = local_today()
+
+st.title("Team view")
+choice = kpi.pick(viewer, today, key="team_view")
+data = kpi.load(team_view, viewer, choice.period, choice.filters, today)
+if data is None:
+    st.stop()
+kpi.live_updates()
+
+now, where = data.kpis, kpi.context(data.kpis, choice.described)
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+
+people = [p for p in data.people if p.user_id is not None]
+on_target = sum(1 for p in people if p.attainment is not None and p.attainment >= 1)
+with_target = sum(1 for p in people if p.target)
+cards = st.columns(3)
+with cards[0]:
+    kpi.card("Open pipeline", charts.money(now.pipeline_total, short=True),
+             note=f"{now.open_count:,} open deals · current state",
+             help=charts.money(now.pipeline_total))
+with cards[1]:
+    kpi.card("Won this period", charts.money(now.won_revenue, short=True),
+             note=f"{now.won_count:,} deals won", help=charts.money(now.won_revenue))
+with cards[2]:
+    kpi.card("Goal attainment", charts.percent(now.goal_attainment),
+             note=f"{on_target} of {with_target} people with a target have reached it",
+             help=f"Won {charts.money(now.won_revenue)} of a target of "
+                  f"{charts.money(now.revenue_target)}")
+
+team = pf.team_view_frame(data.people)
+kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",
+                             context=where),
+          team, key="team_view_chart", title="Team performance",
+          money=("Pipeline", "Won", "Target"), rates=("Attainment",),
+          counts=("Open deals", "Won deals"))
+st.caption("Open pipeline is the current state; won and target are for the period. "
+           "Unassigned: deals assigned to nobody (no target).")
+kpi.table(team, money=("Pipeline", "Won", "Target"), rates=("Attainment",),
+          counts=("Open deals", "Won deals"), key="team_view_table")

@@ -1,0 +1,57 @@
+"""The production files agree with the code: every setting documented, limits and flags equal."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from isv import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "isv.conf.template"
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    source = (ROOT / "isv" / "config.py").read_text()
+    read = set(re.findall(r'(?:env|_int)\("([A-Z_]+)"', source))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read and read <= documented, sorted(read - documented)
+
+
+def test_env_example_sets_every_variable_docker_compose_substitutes():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    substituted = set(re.findall(r"\$\{([A-Z_]+)", compose))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert substituted <= documented, sorted(substituted - documented)
+
+
+def test_nginx_accepts_an_upload_as_large_as_streamlit_does_plus_its_envelope():
+    streamlit = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    limit_mb = streamlit["server"]["maxUploadSize"]
+    [body] = re.findall(r"client_max_body_size (\d+)m;", TEMPLATE.read_text())
+    assert int(body) == limit_mb + 1
+
+
+def test_the_app_replicas_start_streamlit_with_the_flags_isv_run_uses():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["app"]["command"]
+    dockerfile_cmd = re.search(r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text(),
+                               re.M | re.S)[1]
+    assert command == yaml.safe_load(dockerfile_cmd.replace("\\\n", ""))
+    assert command[:3] == ["streamlit", "run", "app.py"]
+    source = Path(cli.__file__).read_text()
+    serve = source[source.index("def _serve"):source.index("child = subprocess.Popen")]
+    for flag in re.findall(r'"(--server\.[a-zA-Z]+)"', serve):
+        assert flag in command, flag
+    assert command[command.index("--server.headless") + 1] == "true"
+
+
+def test_only_nginx_publishes_ports_and_one_scheduler_runs():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert [name for name, spec in services.items() if "ports" in spec] == ["nginx"]
+    assert services["scheduler"]["deploy"]["replicas"] == 1
+    assert services["scheduler"]["command"] == ["python", "-m", "scheduler"]
+    assert services["migrate"]["command"] == ["isv", "migrate"]
