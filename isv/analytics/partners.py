@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
@@ -123,19 +124,34 @@ def liability_quarters(as_of: date, *, count: int = LIABILITY_QUARTERS) -> list[
     return [quarter_range(*shift_quarter(year, quarter, n)) for n in range(count)]
 
 
+def _flips(value: Any, starts: set[Any], past: set[Any]) -> Any:
+    """How many of `value >= s` (s in starts) and `value > p` (p in past) hold, in SQL.
+
+    Each test turns true once as the value grows, so two values with the same count pass
+    exactly the same tests.
+    """
+    tests = [*(value >= s for s in sorted(starts)), *(value > p for p in sorted(past))]
+    return sum((case((test, 1), else_=0) for test in tests), literal(0))
+
+
 def commission_liability(*, session: Session, viewer: Viewer, as_of: date,
                          quarters: Sequence[Period] | None = None,
                          filters: Filters | None = None) -> Liability:
     """Expected commission on the weighted open pipeline, by expected-close quarter and partner.
 
-    Two statements: open deals grouped by partner, bucket and probability, and, for deals
-    without their own structure, also by what the rule looks at (the day it is applied on,
-    the value); then the structures of those partners in the order isv.services.commissions
-    uses, so ties resolve the same. Deals under their own structure are summed in SQL:
-    at 100,000 deals that is two thirds of the rows the rule never needed.
+    Two statements: the structures of the partners with open deals priced by the rule, in the
+    order isv.services.commissions uses (so ties resolve the same); then the open deals
+    grouped by partner, own structure's percentage, bucket and probability, and, for deals
+    priced by the rule, by which of those structures' date and size limits they pass. Deals
+    that pass the same limits get the same structure, so the rule runs once per group, on
+    one of its deals, instead of once per deal.
     """
     quarters = list(quarters or liability_quarters(as_of))
     o, cs = Opportunity, CommissionStructure
+    where = [*deal_conditions(viewer, filters or Filters()), o.stage.in_(OPEN_STAGES)]
+    structures = structures_by_partner(
+        session, select(o.partner_id).where(*where, o.commission_structure_id.is_(None)))
+
     keys = [SLIPPED, *(q.label for q in quarters), LATER, UNDATED]
     expected = o.expected_close_date
     bucket = case((expected.is_(None), len(keys) - 1), (expected < as_of, 0),
@@ -143,22 +159,26 @@ def commission_liability(*, session: Session, viewer: Viewer, as_of: date,
                   else_=len(quarters) + 1)
     own = select(cs.id, cs.commission_percentage).subquery()
     by_rule = own.c.commission_percentage.is_(None)
-    # The rule is applied on the expected close date, or on as_of when slipped or undated.
+    # The rule is applied on the expected close date, or on as_of when slipped or undated;
+    # no rule-priced deal closes before as_of, so limits before it are passed by all.
     rule_on = case((and_(by_rule, expected >= as_of), expected))
-    rule_value = type_coerce(case((by_rule, o.deal_value)), Money)
-    groups = (o.partner_id, own.c.commission_percentage, bucket, rule_on, rule_value,
-              o.probability)
-    open_deals = (select(*groups, func.count(), type_coerce(func.sum(o.deal_value), Money))
-                  .outerjoin(own, own.c.id == o.commission_structure_id)
-                  .where(*deal_conditions(viewer, filters or Filters()),
-                         o.stage.in_(OPEN_STAGES)))
-    rows = session.execute(open_deals.group_by(*groups)).all()
-    structures = structures_by_partner(
-        session, open_deals.with_only_columns(o.partner_id).where(by_rule))
+    listed = [s for partner in structures.values() for s in partner]
+    days = _flips(rule_on, {s.effective_from for s in listed if s.effective_from > as_of},
+                  {s.effective_to for s in listed
+                   if s.effective_to is not None and s.effective_to >= as_of})
+    sizes = _flips(case((by_rule, o.deal_value)), {s.min_deal_size for s in listed},
+                   {s.max_deal_size for s in listed if s.max_deal_size is not None})
+    groups = (o.partner_id, own.c.commission_percentage, bucket, o.probability, days, sizes)
+    stmt = (select(o.partner_id, own.c.commission_percentage, bucket, o.probability,
+                   func.min(rule_on), type_coerce(func.min(case((by_rule, o.deal_value))), Money),
+                   func.count(), type_coerce(func.sum(o.deal_value), Money))
+            .outerjoin(own, own.c.id == o.commission_structure_id)
+            .where(*where)
+            .group_by(*groups))
 
     sums = [[0, Decimal(0), Decimal(0), 0, Decimal(0)] for _ in keys]
     by_partner: dict[uuid.UUID, Decimal] = {}
-    for partner_id, own_pct, k, close_on, value, probability, n, total in rows:
+    for partner_id, own_pct, k, probability, close_on, value, n, total in session.execute(stmt):
         weighted = total * probability / 100
         if own_pct is not None:
             pct = own_pct
