@@ -39,7 +39,7 @@ from isv.services import audit, users
 from isv.types import utcnow
 
 EXPORT_FORMAT = "isv-personal-data"
-PLACEHOLDER_DOMAIN = "anonymised.invalid"
+PLACEHOLDER_DOMAIN = users.ANONYMISED_DOMAIN
 PLACEHOLDER_FIRST = "Anonymised"
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash"})
 IDENTIFYING_KEYS = ("email", "first_name", "last_name")

@@ -96,12 +96,24 @@ def create_user(*, session: Session, viewer: Viewer, email: str, first_name: str
     return user
 
 
+# Anonymised users (services/gdpr.py) get an address at this reserved domain (RFC 2606).
+ANONYMISED_DOMAIN = "anonymised.invalid"
+
+
+def _refuse_anonymised(user: User, field: str) -> None:
+    # Anonymisation is final: a new name, password or sign-in would make the person again.
+    if user.email.endswith("@" + ANONYMISED_DOMAIN):
+        raise ValidationError(field, "this user has been anonymised; the account cannot be "
+                                     "used or changed again")
+
+
 def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
                 first_name: str | None = None, last_name: str | None = None,
                 role: str | None = None) -> User:
     """Change a user's name or role."""
     require(viewer, MANAGE_USERS, "manage users")
     user = get_user(session=session, viewer=viewer, user_id=user_id)
+    _refuse_anonymised(user, "email")
     values = {}
     if first_name is not None:
         values["first_name"] = clean_field("first_name", first_name)
@@ -130,6 +142,8 @@ def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: 
         raise ValidationError("is_active", "you cannot deactivate yourself")
     if user.is_active == active:
         return user
+    if active:
+        _refuse_anonymised(user, "is_active")
     if not active:
         _keep_a_user_manager(session, user, "is_active")
     user.is_active = active
@@ -145,6 +159,7 @@ def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, passwo
         require(viewer, MANAGE_USERS, "set other users' passwords")
     _check_password(password)
     user = get_user(session=session, viewer=viewer, user_id=user_id)
+    _refuse_anonymised(user, "password")
     user.password_hash = auth.hash_password(password)
     user.locked_until = None
     user.failed_login_count = 0

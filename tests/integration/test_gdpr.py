@@ -15,7 +15,7 @@ from isv.analytics import kpis as kpi
 from isv.analytics.periods import parse_period
 from isv.auth import Viewer
 from isv.db import session_scope
-from isv.errors import Forbidden
+from isv.errors import Forbidden, ValidationError
 from isv.models import AuditEntry, Opportunity, User, UserSession, WeeklyStatus
 from isv.services import gdpr, users
 from tests.factories import (
@@ -141,6 +141,27 @@ def test_the_placeholder_is_stable_and_a_second_anonymisation_is_refused(session
         gdpr.anonymise_user(session=session, viewer=viewer_of(admin), user_id=person.id)
     assert gdpr.placeholder(person.id) == gdpr.placeholder(person.id)
     assert session.get(User, person.id).email == gdpr.placeholder(person.id)["email"]
+
+
+def test_an_anonymised_account_cannot_be_reactivated_renamed_or_given_a_password(session, nia):
+    admin, person = nia
+    admin_viewer = viewer_of(admin)
+    gdpr.anonymise_user(session=session, viewer=admin_viewer, user_id=person.id)
+    attempts = {
+        "is_active": lambda: users.set_active(session=session, viewer=admin_viewer,
+                                              user_id=person.id, active=True),
+        "password": lambda: users.set_password(session=session, viewer=admin_viewer,
+                                               user_id=person.id, password="a-new-password-1"),
+        "email": lambda: users.update_user(session=session, viewer=admin_viewer,
+                                           user_id=person.id, first_name="Nia"),
+    }
+    for field, attempt in attempts.items():
+        with pytest.raises(ValidationError) as refused:
+            attempt()
+        assert refused.value.field == field
+    session.refresh(person)
+    assert (person.is_active, person.password_hash, person.first_name) == (
+        False, None, gdpr.PLACEHOLDER_FIRST)
 
 
 def test_the_last_active_vp_or_admin_and_oneself_cannot_be_anonymised(session, nia):
