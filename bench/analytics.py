@@ -1,16 +1,19 @@
-"""The executive dashboard's data on 100,000 demo deals: our code vs the raw SQL lower bound.
+"""Each analytics page's data on 100,000 demo deals: our code vs the raw SQL lower bound.
 
     python -m bench.analytics [--opportunities N] [--runs R] [--keep URL]
+                              [--data-only | --pages-only]
 
 On a throwaway PostgreSQL database (server at ISV_BENCH_POSTGRES_URL, as bench.demo_build)
-loaded with `isv.demo.load_demo(opportunities=N)`, it measures
+loaded with `isv.demo.load_demo(opportunities=N)`, it measures, for each page of DATA
+(executive dashboard, pipeline analytics, partner analytics, team view) and for the VP and
+a partnership manager:
 
-- dashboard: `isv.analytics.dashboard.dashboard_data` uncached (SQLAlchemy statements plus the
-  Python that finishes them: KPIs of this quarter and the last, revenue by quarter, pipeline
-  by domain, top partners, slipped deals, team), for the VP and for a partnership manager;
+- data: the page's data function uncached (SQLAlchemy statements plus the Python that
+  finishes them), e.g. `isv.analytics.dashboard.dashboard_data`;
 - raw SQL: the same aggregates hand-written for PostgreSQL and run through psycopg directly,
-  with no ORM and no Python beyond fetching (commission by rule done in SQL with LATERAL):
-  the lower bound of what any implementation has to wait for;
+  with no ORM and no Python beyond fetching (commission by rule done in SQL, with LATERAL or
+  DISTINCT ON): the lower bound of what any implementation has to wait for. Before timing,
+  check_same_numbers makes sure both find the same figures;
 - warm rerun: the same call through the shared cache (isv.analytics.cached.load) once the
   result is cached: statements run (must be 0) and time.
 
@@ -20,8 +23,9 @@ loaded with `isv.demo.load_demo(opportunities=N)`, it measures
   values they returned (the same widgets and charts fed constant data, no queries): the
   floor is what Streamlit itself costs. Goal: at most 1.3x.
 
-Times are medians of R runs after one warm-up, wall-clock, one process; the ratio
-dashboard / raw SQL is the figure to compare between machines.
+Times are medians of R runs after one warm-up, wall-clock, one process, data and lower bound
+interleaved run by run; the ratio data / raw SQL is the figure to compare between machines
+(goal: at most 1.5x).
 """
 
 from __future__ import annotations
@@ -60,13 +64,6 @@ from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Opportunity, StageHistory, User
 
 OPEN = "('lead','demo','poc','proposal')"
-
-
-@dataclass(frozen=True)
-class Timing:
-    label: str
-    median_s: float
-    statements: int
 
 
 def _median(run: Callable[[], object], runs: int) -> float:
@@ -401,12 +398,6 @@ def raw_run(conn: psycopg.Connection, statements: list[tuple[str, dict]]) -> lis
             cur.execute(sql, params)
             results.append(cur.fetchall())
         return results
-
-
-def raw_dashboard(conn: psycopg.Connection, period: Period, as_of: date,
-                  viewer: Viewer) -> list[list]:
-    """Every aggregate of the dashboard, hand-written, on an open psycopg connection."""
-    return raw_run(conn, _dashboard_sql(period, as_of, viewer))
 
 
 def _dsn(url: str) -> str:

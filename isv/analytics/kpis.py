@@ -596,8 +596,8 @@ def _commission_by_partner(session: Session, where: Sequence[ColumnElement[bool]
                   .join(Partner, Partner.id == o.partner_id)
                   .where(*won, o.commission_structure_id.is_(None)))
     deals = session.execute(rule_deals.order_by(o.actual_close_date, o.id)).all()
-    # The partners as a subquery, not a list: one statement however many partners.
-    structures = structures_by_partner(session, rule_deals.with_only_columns(o.partner_id))
+    # The partners of the deals just read, not a subquery that would find them again.
+    structures = structures_by_partner(session, sorted({row[1] for row in deals}, key=str))
     unpaid: dict[uuid.UUID, list[UnpaidDeal]] = {}
     for deal_id, partner_id, value, closed, customer, partner_name in deals:
         chosen = applicable_structure(structures.get(partner_id, ()), close_date=closed,
