@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from isv.dates import local_zone
+from isv.dates import local_today, local_zone
 
 DEBOUNCE_MS = 500
 
@@ -144,6 +144,13 @@ def _typed(key: str, on_change: Callable[..., Any] | None, args: tuple,
         on_change(*args, **kwargs)
 
 
+def _when(saved_at: datetime) -> str:
+    """The time of a save made today; the day as well for one made earlier."""
+    local = saved_at.astimezone(local_zone())
+    return local.strftime("%H:%M:%S") if local.date() == local_today() \
+        else f"{local:%b} {local.day}, {local:%H:%M}"
+
+
 def autosave_text(label: str, *, key: str, value: str = "",
                   on_change: Callable[..., Any] | None = None, args: tuple = (),
                   kwargs: dict[str, Any] | None = None, help: str | None = None,
@@ -160,7 +167,7 @@ def autosave_text(label: str, *, key: str, value: str = "",
     if key not in st.session_state:
         st.session_state[key] = value
     text = st.session_state[key]
-    saved = saved_at.astimezone(local_zone()).strftime("%H:%M:%S") if saved_at else None
+    saved = _when(saved_at) if saved_at else None
     _BOX(key=box_key(key),
          data={"label": label, "value": text, "help": help, "disabled": disabled,
                "height": height, "max_chars": max_chars, "saved": saved, "error": error,

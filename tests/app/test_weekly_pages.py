@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 
 from isv.auth import Viewer
 from isv.dates import local_today, monday_of
 from isv.db import session_scope
-from isv.models import Task
+from isv.models import Task, WeeklyStatus
 from isv.services import goals, status, users
 from isv.ui.autosave import box_key
 from tests.app.conftest import LOGINS, login_as, messages
@@ -83,6 +84,18 @@ def test_typing_saves_the_draft_and_a_new_visit_shows_it(login):
     again = login_as("sales_manager")                     # a reload: a new browser session
     again.switch_page("pages/weekly_status.py").run()
     assert shown(again, "accomplishments")["value"] == "- Signed <b>Initech</b>"
+
+
+def test_a_draft_saved_on_an_earlier_day_says_which_day(login):
+    at = open_page(login, "sales_manager", "pages/weekly_status.py")
+    type_into(at, accomplishments="- Signed Initech")
+    with session_scope() as s:
+        s.execute(update(WeeklyStatus).values(
+            updated_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC)))
+
+    again = login_as("sales_manager")
+    again.switch_page("pages/weekly_status.py").run()
+    assert shown(again, "accomplishments")["saved"] == "Mar 2, 09:30"
 
 
 def test_the_week_is_kept_in_the_address_so_a_reload_opens_the_same_week(login):
