@@ -63,3 +63,36 @@ def wait_for_cookie(context: BrowserContext, name: str, timeout: float = 10) -> 
             return cookies
         time.sleep(0.1)
     raise AssertionError(f"cookie {name} was never set")
+
+
+# Text that sticks out of the page's main column and is not inside something that scrolls or
+# clips it (a data grid, a truncated card line): what a reader would see cut off at the edge.
+_CUT_OFF_TEXT = """
+() => {
+  // Text that sticks out of the page's main column and is not inside something that
+  // scrolls or clips it (a data grid, a code block): a reader would see it cut off.
+  const main = document.querySelector('[data-testid=stMainBlockContainer]');
+  const limit = Math.min(main.getBoundingClientRect().right, window.innerWidth) + 1;
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  const cut = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const box = range.getBoundingClientRect();
+    if (box.width === 0 || box.right <= limit) continue;
+    let held = false;
+    for (let a = node.parentElement; a && a !== main; a = a.parentElement) {
+      const x = getComputedStyle(a).overflowX;
+      if (x !== 'visible' && a.getBoundingClientRect().right <= limit) { held = true; break; }
+    }
+    if (!held) cut.push(node.textContent.trim().slice(0, 40));
+  }
+  return cut;
+}
+"""
+
+
+def cut_off_text(page: Page) -> list[str]:
+    """The start of every text on the page that runs past the main column's right edge."""
+    return page.evaluate(_CUT_OFF_TEXT)
