@@ -74,6 +74,7 @@ SCREEN_FONT_SIZE = 14
 SCREEN_HEIGHT = 400
 EXPORT_WIDTH, EXPORT_HEIGHT = 1600, 900
 EXPORT_FONT_SIZE = 24
+EXPORT_TITLE_PAD = 24  # px from the slide's left edge
 NONE = "—"
 
 
@@ -223,7 +224,9 @@ def for_export(fig: go.Figure, *, width: int = EXPORT_WIDTH, height: int = EXPOR
     scale = EXPORT_FONT_SIZE / SCREEN_FONT_SIZE
     margin = out.layout.margin
     out.update_layout(width=width, height=height, font=dict(size=EXPORT_FONT_SIZE),
-                      title=dict(font=dict(size=round((SCREEN_FONT_SIZE + 4) * scale))),
+                      # On a slide the title needs the same breathing room as the plot.
+                      title=dict(font=dict(size=round((SCREEN_FONT_SIZE + 4) * scale)),
+                                 pad=dict(l=EXPORT_TITLE_PAD)),
                       margin=dict(l=round((margin.l or 0) * scale) + 16,
                                   r=round((margin.r or 0) * scale) + 16,
                                   t=round((margin.t or 0) * scale),
