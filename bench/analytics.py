@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import import_module
-from pathlib import Path
 from time import perf_counter as timer
 from typing import Any
 from unittest import mock
@@ -48,7 +47,8 @@ import psycopg
 from sqlalchemy import Engine, event, func, select
 
 from bench.demo_build import postgres_database
-from isv import config, db, migrate
+from bench.support import app_as_on_a_server, restoring_database, signed_in_app, use_database
+from isv import migrate
 from isv.analytics import cached
 from isv.analytics.dashboard import dashboard_data, revenue_quarters
 from isv.analytics.kpis import compute_kpis
@@ -546,7 +546,6 @@ def measure(url: str, runs: int) -> tuple[list[DataTiming], dict[str, object]]:
 
 # --- warm page reruns against the framework floor --------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -578,32 +577,6 @@ class PageTiming:
     floor_statements: int
 
 
-def _use(url: str | None) -> None:
-    """Point the settings (and so the app under AppTest) at url; None: back to the default."""
-    if url is None:
-        os.environ.pop("ISV_DATABASE_URL", None)
-    else:
-        os.environ["ISV_DATABASE_URL"] = url
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db._factory.cache_clear()
-
-
-def _signed_in(page: str):
-    from streamlit.testing.v1 import AppTest
-
-    email, password = next((e, p) for e, p, role, _ in DEMO_LOGINS if role == "vp")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.text_input[0].set_value(email)
-    at.text_input[1].set_value(password)
-    at.button[0].click()
-    at.run()
-    at.switch_page(page).run()
-    if at.exception:
-        raise RuntimeError(f"{page} failed: {at.exception}")
-    return at
-
-
 def _recorder(target: str) -> tuple[Any, list[object]]:
     module, name = target.rsplit(".", 1)
     real = getattr(import_module(module), name)
@@ -624,18 +597,9 @@ def _replayer(target: str, values: list[object]) -> Any:
 
 def page_rerun(bench: PageBench, runs: int) -> PageTiming:
     """A warm rerun of the page against the same page fed the constants it just drew."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    # As on a running server: app.py runs on every rerun (see tests/app/conftest.py).
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
-    try:
-        at = _signed_in(bench.page)
+    email, password = next((e, p) for e, p, role, _ in DEMO_LOGINS if role == "vp")
+    with app_as_on_a_server():
+        at = signed_in_app(bench.page, email, password)
         at.run()  # warm: both caches hold this page's data now
         recorders = [_recorder(target) for target in (*bench.loaders, POLL)]
         for patcher, _ in recorders:
@@ -663,23 +627,20 @@ def page_rerun(bench: PageBench, runs: int) -> PageTiming:
         if at.exception:
             raise RuntimeError(f"{bench.page} failed: {at.exception}")
         return PageTiming(bench.page, rerun_s, floor_s, counter.count, floor_counter.count)
-    finally:
-        PagesManager.__init__ = original
 
 
 def page_reruns(url: str, runs: int) -> list[PageTiming]:
-    saved = os.environ.get("ISV_DATABASE_URL")
-    _use(url)  # the app under AppTest reads its database from the environment
     timings = []
-    try:
-        for bench in ANALYTICS_PAGES:
-            timings.append(t := page_rerun(bench, runs))
-            print(f"  {t.page:<30} warm rerun {t.rerun_s * 1000:7.1f} ms  floor "
-                  f"{t.floor_s * 1000:7.1f} ms  ratio {t.rerun_s / t.floor_s:.2f}  "
-                  f"statements {t.statements} (floor {t.floor_statements})")
-    finally:
-        get_engine(url).dispose()
-        _use(saved)
+    with restoring_database():
+        use_database(url)  # the app under AppTest reads its database from the environment
+        try:
+            for bench in ANALYTICS_PAGES:
+                timings.append(t := page_rerun(bench, runs))
+                print(f"  {t.page:<30} warm rerun {t.rerun_s * 1000:7.1f} ms  floor "
+                      f"{t.floor_s * 1000:7.1f} ms  ratio {t.rerun_s / t.floor_s:.2f}  "
+                      f"statements {t.statements} (floor {t.floor_statements})")
+        finally:
+            get_engine(url).dispose()
     return timings
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from bench.demo_build import postgres_database, sqlite_database
-from isv import config, db, migrate
+from bench.support import restoring_database, use_database
+from isv import migrate
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.demo import DEMO_LOGINS, LOST_REASONS, PARTNERS, load_demo
@@ -121,15 +121,6 @@ def _timed_copy(url: str, data: bytes) -> float:
         raw.close()
 
 
-def _use(url: str) -> None:
-    # As `isv import` runs: the configured database is the one imported into, so the
-    # settings the importer reads (time zone, default probabilities) come from there.
-    os.environ["ISV_DATABASE_URL"] = url
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db._factory.cache_clear()
-
-
 # What one import of new deals writes, table by table (the audit entries: one per deal).
 _WRITTEN = (
     ("opportunities", "TRUE"),
@@ -173,7 +164,9 @@ def _timed_copy_into_tables(url: str) -> float:
 
 
 def run(url: str, backend: str, rows: int) -> Result:
-    _use(url)
+    # As `isv import` runs: the configured database is the one imported into, so the
+    # settings the importer reads (time zone, default probabilities) come from there.
+    use_database(url)
     migrate.upgrade(url)
     with session_scope(url) as session:
         summary = load_demo(session=session, opportunities=0)
@@ -196,24 +189,17 @@ def main(argv: list[str] | None = None) -> list[Result]:
                         help="run only this backend (repeatable); default postgresql")
     args = parser.parse_args(argv)
     backends = args.backend or ["postgresql"]
-    saved = os.environ.get("ISV_DATABASE_URL")
 
     print(f"import, {args.rows:,} opportunities from one CSV file")
     results = []
     for backend in backends:
         database = postgres_database if backend == "postgresql" else sqlite_database
         try:
-            with database() as url:
+            with restoring_database(), database() as url:
                 result = run(url, backend, args.rows)
         except Exception as exc:  # a missing server should not hide the other figure
             print(f"  {backend:<10} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             continue
-        finally:
-            if saved is None:
-                os.environ.pop("ISV_DATABASE_URL", None)
-            else:
-                os.environ["ISV_DATABASE_URL"] = saved
-            config.get_settings.cache_clear()
         results.append(result)
         print(f"  {backend:<10} import {result.import_s:6.1f} s  "
               f"{result.rate(result.import_s):>9,.0f} rows/s   "

@@ -32,12 +32,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import text
 
 from bench.demo_build import postgres_database
-from isv import cache, config, db
+from bench.support import app_as_on_a_server, restoring_database, signed_in_app, use_database
+from isv import cache, db
 from isv.analytics import cached
 from isv.auth import Viewer
 from isv.db import session_scope
@@ -48,7 +48,6 @@ from isv.services import users
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import board, pipeline
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 GRID, BOARD = "pages/opportunities.py", "pages/board.py"
 ROLE = "sales_manager"
 
@@ -76,13 +75,6 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _use(url: str) -> None:
-    os.environ["ISV_DATABASE_URL"] = url
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db._factory.cache_clear()
-
-
 def _viewer(url: str) -> tuple[Viewer, str, str]:
     email, password = next((e, p) for e, p, role, _ in DEMO_LOGINS if role == ROLE)
     with session_scope(url) as session:
@@ -105,26 +97,8 @@ def _board_calls(url: str, viewer: Viewer, filters: OpportunityFilters) -> None:
 
 
 def _page_ms(page: str, email: str, password: str, repeat: int, *, cold: bool) -> float:
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import AppTest
-
-    # As on a running server: app.py runs on every rerun (see tests/app/conftest.py).
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
-    try:
-        at = AppTest.from_file(APP, default_timeout=120).run()
-        at.text_input[0].set_value(email)
-        at.text_input[1].set_value(password)
-        at.button[0].click()
-        at.run()
-        at.switch_page(page).run()
-        if at.exception:
-            raise RuntimeError(f"{page} failed: {at.exception}")
+    with app_as_on_a_server():
+        at = signed_in_app(page, email, password)
         database = cached.database()
 
         def rerun() -> None:
@@ -133,8 +107,6 @@ def _page_ms(page: str, email: str, password: str, repeat: int, *, cold: bool) -
             at.run()
 
         return _median_ms(rerun, repeat)
-    finally:
-        PagesManager.__init__ = original
 
 
 def measure(url: str, size: int, repeat: int) -> Figures:
@@ -148,7 +120,7 @@ def measure(url: str, size: int, repeat: int) -> Figures:
     # can PostgreSQL count from an index without visiting every row.
     with db.get_engine(url).connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-    _use(url)
+    use_database(url)
     viewer, email, password = _viewer(url)
     everything = OpportunityFilters()
     narrowed = OpportunityFilters(domains=("Security",), text="pharma")
@@ -178,11 +150,10 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)
-    saved = os.environ.get("ISV_DATABASE_URL")
     results = []
     print(f"pipeline pages on PostgreSQL, {args.small:,} vs {args.large:,} opportunities "
           f"(median of {args.repeat}, ms)")
-    try:
+    with restoring_database():
         for size in (args.small, args.large):
             try:
                 with postgres_database() as url:
@@ -190,12 +161,6 @@ def main(argv: list[str] | None = None) -> list[Figures]:
             except Exception as exc:  # no server: say so instead of failing `python -m bench`
                 print(f"  skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
                 return results
-    finally:
-        if saved is None:
-            os.environ.pop("ISV_DATABASE_URL", None)
-        else:
-            os.environ["ISV_DATABASE_URL"] = saved
-        config.get_settings.cache_clear()
     small, large = results
     print(f"  {'':30} {small.size:>10,} {large.size:>10,}   ratio")
     for name, label in FIELDS:
