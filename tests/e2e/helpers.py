@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from isv.auth import LOGIN_REFUSED
+from isv.ui.nav import PAGES, PageSpec
+from tests.e2e.conftest import COOKIE_NAME
 
 
 def open_app(context: BrowserContext, base: str, path: str = "/") -> Page:
@@ -96,3 +98,28 @@ _CUT_OFF_TEXT = """
 def cut_off_text(page: Page) -> list[str]:
     """The start of every text on the page that runs past the main column's right edge."""
     return page.evaluate(_CUT_OFF_TEXT)
+
+
+def signed_in_window(browser: Browser, base: str, email: str, password: str, *, width: int,
+                     height: int = 900) -> tuple[BrowserContext, Page]:
+    """A fresh browser window of the given size, signed in, with its cookie stored."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(60_000)
+    page = open_app(context, base)
+    sign_in(page, email, password)
+    wait_for_cookie(context, COOKIE_NAME)
+    return context, page
+
+
+def visit(page: Page, base: str, spec: PageSpec) -> None:
+    """Open a page by its address and wait for its run to end; it must show no error and
+    no text cut off at the edge."""
+    # The landing page lives at the root address, every other page at its own.
+    page.goto(f"{base}/{'' if spec == PAGES[0] else spec.url_path}")
+    expect(page.get_by_role("heading", name=spec.title, exact=True).first
+           ).to_be_visible(timeout=60_000)
+    # Streamlit shows a status widget while the script runs.
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+    assert page.get_by_test_id("stException").count() == 0, spec.title
+    assert cut_off_text(page) == [], spec.title

@@ -8,11 +8,9 @@ the edge of the page.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
-from isv.ui.nav import PAGES, pages_for
-from tests.e2e.conftest import COOKIE_NAME
-from tests.e2e.helpers import cut_off_text, open_app, sign_in, wait_for_cookie
+from isv.ui.nav import pages_for
+from tests.e2e.helpers import cut_off_text, open_app, sign_in, signed_in_window, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -23,23 +21,12 @@ ROLES = ("vp", "sales_manager", "partnership_manager", "admin")
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_of_a_role_fits_a_tablet_window(server, browser, role):
     account = server.accounts[role]
-    context = browser.new_context(viewport={"width": TABLET, "height": 800})
-    context.set_default_timeout(60_000)
+    context, page = signed_in_window(browser, server.url, account.email, account.password,
+                                     width=TABLET, height=800)
     try:
-        page = open_app(context, server.url)
-        sign_in(page, account.email, account.password)
-        wait_for_cookie(context, COOKIE_NAME)
         for spec in pages_for(role):
-            if not spec.visible:
-                continue
-            # The landing page lives at the root address, every other page at its own.
-            page.goto(f"{server.url}/{'' if spec == PAGES[0] else spec.url_path}")
-            expect(page.get_by_role("heading", name=spec.title, exact=True).first
-                   ).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(500)
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
-            assert page.get_by_test_id("stException").count() == 0, spec.title
-            assert cut_off_text(page) == [], spec.title
+            if spec.visible:
+                visit(page, server.url, spec)
     finally:
         context.close()
 
