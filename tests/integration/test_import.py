@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,7 @@ from isv.models import (
     StageHistory,
     User,
 )
-from isv.services import importer, opportunities, partners, users
+from isv.services import audit, importer, opportunities, partners, users
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 
 SYSTEM = Viewer.system("tests")
@@ -504,6 +505,8 @@ def test_imported_records_are_audited_like_those_made_on_screen(session, program
     assert (entry.action, entry.actor_email) == ("create", "tests")
     assert entry.new_values["deal_value"] == "100.00"
     assert entry.new_values["partner_id"] == str(program[2].id)
+    assert entry.new_values == audit.plain({
+        name: getattr(opp, name) for name in entry.new_values})
     summary = session.scalar(select(AuditEntry).where(AuditEntry.action == "import"))
     assert summary.new_values == {"file": "opportunities.csv", "rows": 1, "created": 1,
                                   "updated": 0, "unchanged": 0}
@@ -634,3 +637,21 @@ def test_import_all_reads_the_entity_files_of_a_folder(cli_url, tmp_path):
     refused = CliRunner().invoke(cli.main, ["import", "all", str(tmp_path / "users.csv")])
     assert refused.exit_code == 1
     assert "is not a folder" in refused.stderr
+
+
+def test_an_import_makes_full_garbage_collections_rarer_only_while_it_runs(session, program):
+    before = gc.get_threshold()
+    during = []
+
+    def progress(what: str, done: int, total: int) -> None:
+        during.append(gc.get_threshold())
+        if what.startswith("Writing"):
+            raise KeyboardInterrupt  # the person closes the page mid-import
+
+    with pytest.raises(KeyboardInterrupt):
+        importer.import_file(session=session, viewer=SYSTEM, entity="opportunities",
+                             data=csv_bytes(DEAL, "CRM-1,Ledgerline,Globex,100,lead"),
+                             filename="opportunities.csv", progress=progress)
+    assert during and set(during) == {(before[0], before[1], before[2] * 10)}
+    assert gc.get_threshold() == before
+    assert count(session, Opportunity) == 0
