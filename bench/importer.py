@@ -21,9 +21,9 @@ own transaction (the last two rolled back):
   audit entries, which the import must write too: the floor for any importer of this
   schema, with no Python at all.
 
-Each run is repeated on a fresh database (--runs, default 3) and the median of each run's
-ratio is printed: this machine's speed drifts between runs by a third, so a ratio is only
-meaningful between figures taken minutes apart.
+Each run is repeated on a fresh database (--runs, default 5) and the median of each run's
+ratio is printed: the speed of these shared machines drifts by a third within seconds, so
+one run's ratio says little.
 """
 
 from __future__ import annotations
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(prog="python -m bench.importer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3,
-                        help="times to repeat it all, each on a fresh database (default 3)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="times to repeat it all, each on a fresh database (default 5)")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), action="append",
                         help="run only this backend (repeatable); default postgresql")
     args = parser.parse_args(argv)

@@ -572,6 +572,8 @@ def _deals_by_key(session: Session, keys: Iterable[str]) -> dict[str, _Deal]:
             found[r[1]] = _Deal(*r)
     by_id: dict[uuid.UUID, str] = {}
     for key in keys - set(found):
+        if len(key) < 32:  # shorter than any id's text: no need to try (and raise) at all
+            continue
         try:
             by_id[uuid.UUID(key)] = key
         except ValueError:
@@ -666,11 +668,14 @@ def _insert_rows(session: Session, model: type, rows: Iterable[dict[str, Any]]) 
         session.execute(statement, batch)
 
 
-def _new_ids(count: int) -> list[uuid.UUID]:
-    """Random (version 4) ids as uuid.uuid4 makes them, from one read of the OS's randomness
-    instead of one per id: a large import makes hundreds of thousands."""
-    raw = os.urandom(16 * count)
-    return [uuid.UUID(bytes=raw[i:i + 16], version=4) for i in range(0, 16 * count, 16)]
+def _new_ids() -> Iterator[uuid.UUID]:
+    """Random (version 4) ids as uuid.uuid4 makes them, endlessly, from one read of the OS's
+    randomness per thousand instead of one per id: a large import makes hundreds of
+    thousands, each one as it is needed (while PostgreSQL loads the rows before it)."""
+    while True:
+        raw = os.urandom(16 * 1024)
+        for i in range(0, len(raw), 16):
+            yield uuid.UUID(bytes=raw[i:i + 16], version=4)
 
 
 def _audit_row(run: _Run, action: str, entity_type: str, entity_id: Any,
@@ -1086,7 +1091,7 @@ class _Opportunities(_Entity):
     def write(self, run, plans, errors):
         created = [p for p in plans if p.action == "create"]
         viewer = run.viewer
-        ids = iter(_new_ids(3 * len(created)))
+        ids = _new_ids()
         history: list[dict[str, Any]] = []
         entries: list[dict[str, Any]] = []
         encode = _JsonEncoder()
