@@ -185,8 +185,8 @@ class EntityReport:
     notices: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.entity}: {self.created} created, {self.updated} updated, "
-                f"{self.unchanged} unchanged")
+        return (f"{self.entity}: {self.created:,} created, {self.updated:,} updated, "
+                f"{self.unchanged:,} unchanged")
 
 
 @dataclass
@@ -221,7 +221,7 @@ class ImportRejected(IsvError):
 
     def __init__(self, report: ImportReport):
         count = len(report.errors)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''}; nothing was imported")
+        super().__init__(f"{count:,} problem{'s' if count != 1 else ''}; nothing was imported")
         self.report = report
 
 

@@ -614,12 +614,12 @@ def test_a_thousand_good_deals_are_checked_by_a_dry_run_then_imported(cli_url, t
     dry = CliRunner().invoke(cli.main, ["import", "opportunities", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert dry.stdout.splitlines() == ["Dry run: nothing was written. The import would do this:",
-                                       "opportunities: 1000 created, 0 updated, 0 unchanged"]
+                                       "opportunities: 1,000 created, 0 updated, 0 unchanged"]
     with session_scope() as session:
         assert count(session, Opportunity) == 0
     done = CliRunner().invoke(cli.main, ["import", "opportunities", str(path)])
     assert done.exit_code == 0, done.output
-    assert done.stdout.strip() == "opportunities: 1000 created, 0 updated, 0 unchanged"
+    assert done.stdout.strip() == "opportunities: 1,000 created, 0 updated, 0 unchanged"
     with session_scope() as session:
         assert count(session, Opportunity) == 1000
         assert count(session, StageHistory) == 1000
