@@ -30,6 +30,13 @@ def days_text(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def text_setting(name: str, value: str, key: str, **options) -> str:
+    """A typed setting with its problem, if the save refuses it, shown right under it."""
+    typed = st.text_input(LABELS[name], value, key=key, **options)
+    errors.slot(name, LABELS[name])
+    return typed
+
+
 st.title("Settings")
 ui.show_flash()
 current = settings.current_settings()
@@ -57,11 +64,10 @@ with st.form("settings"):
                                  "zone when it restarts.")
         errors.slot("time_zone", LABELS["time_zone"])
     with symbol_col:
-        symbol = st.text_input(LABELS["currency_symbol"], current.currency_symbol,
-                               key="set_currency", max_chars=settings.MAX_SYMBOL_CHARS,
-                               help="Shown before every amount: cards, tables, charts. "
-                                    "Amounts are not converted.")
-        errors.slot("currency_symbol", LABELS["currency_symbol"])
+        symbol = text_setting("currency_symbol", current.currency_symbol, "set_currency",
+                              max_chars=settings.MAX_SYMBOL_CHARS,
+                              help="Shown before every amount: cards, tables, charts. "
+                                   "Amounts are not converted.")
 
     st.subheader("Default probability per stage")
     st.caption("A deal entering a stage gets this probability unless one is typed. Closed won "
@@ -69,54 +75,47 @@ with st.form("settings"):
     probabilities = {}
     for stage, column in zip(OPEN_STAGES, st.columns(len(OPEN_STAGES)), strict=True):
         with column:
-            label = LABELS[f"stage_probabilities.{stage}"]
-            probabilities[stage] = st.text_input(
-                label, str(current.stage_probabilities[stage]), key=f"set_prob_{stage}")
-            errors.slot(f"stage_probabilities.{stage}", label)
+            probabilities[stage] = text_setting(
+                f"stage_probabilities.{stage}", str(current.stage_probabilities[stage]),
+                f"set_prob_{stage}")
     errors.slot("stage_probabilities", LABELS["stage_probabilities"])
 
     st.subheader("Alerts")
     cadence_col, soon_col, very_soon_col, milestone_col = st.columns(4)
     with cadence_col:
-        cadence = st.text_input(LABELS["relationship_cadence_days"],
-                                str(current.relationship_cadence_days), key="set_cadence",
-                                help="A partner with no logged touch for this many days "
-                                     "raises a relationship alert.")
-        errors.slot("relationship_cadence_days", LABELS["relationship_cadence_days"])
+        cadence = text_setting("relationship_cadence_days",
+                               str(current.relationship_cadence_days), "set_cadence",
+                               help="A partner with no logged touch for this many days "
+                                    "raises a relationship alert.")
     with soon_col:
-        soon = st.text_input(LABELS["alert_due_soon_days"], str(current.alert_due_soon_days),
-                             key="set_due_soon",
-                             help="An open deal expected to close within this many days "
-                                  "raises a medium alert.")
-        errors.slot("alert_due_soon_days", LABELS["alert_due_soon_days"])
+        soon = text_setting("alert_due_soon_days", str(current.alert_due_soon_days),
+                            "set_due_soon",
+                            help="An open deal expected to close within this many days "
+                                 "raises a medium alert.")
     with very_soon_col:
-        very_soon = st.text_input(LABELS["alert_due_very_soon_days"],
-                                  str(current.alert_due_very_soon_days), key="set_due_very_soon",
-                                  help="Within this many days the alert is high. A deal past "
-                                       "its date is urgent.")
-        errors.slot("alert_due_very_soon_days", LABELS["alert_due_very_soon_days"])
+        very_soon = text_setting("alert_due_very_soon_days",
+                                 str(current.alert_due_very_soon_days), "set_due_very_soon",
+                                 help="Within this many days the alert is high. A deal past "
+                                      "its date is urgent.")
     with milestone_col:
-        milestones = st.text_input(LABELS["alert_goal_milestones"],
-                                   ", ".join(str(m) for m in current.alert_goal_milestones),
-                                   key="set_milestones",
-                                   help="A goal reaching each of these percentages of its "
-                                        "target raises an alert, once.")
-        errors.slot("alert_goal_milestones", LABELS["alert_goal_milestones"])
+        milestones = text_setting("alert_goal_milestones",
+                                  ", ".join(str(m) for m in current.alert_goal_milestones),
+                                  "set_milestones",
+                                  help="A goal reaching each of these percentages of its "
+                                       "target raises an alert, once.")
 
     st.subheader("Retention")
     st.caption("Empty keeps them forever. A daily scheduler job removes what is older; unread "
                "alerts are never removed.")
     audit_col, alerts_col = st.columns(2)
     with audit_col:
-        audit_days = st.text_input(LABELS["audit_retention_days"],
-                                   days_text(current.audit_retention_days),
-                                   key="set_audit_days", placeholder="forever")
-        errors.slot("audit_retention_days", LABELS["audit_retention_days"])
+        audit_days = text_setting("audit_retention_days",
+                                  days_text(current.audit_retention_days), "set_audit_days",
+                                  placeholder="forever")
     with alerts_col:
-        alert_days = st.text_input(LABELS["read_alert_retention_days"],
-                                   days_text(current.read_alert_retention_days),
-                                   key="set_alert_days", placeholder="forever")
-        errors.slot("read_alert_retention_days", LABELS["read_alert_retention_days"])
+        alert_days = text_setting("read_alert_retention_days",
+                                  days_text(current.read_alert_retention_days),
+                                  "set_alert_days", placeholder="forever")
 
     save = st.form_submit_button("Save settings", key="set_submit", type="primary")
 
