@@ -9,19 +9,14 @@ from datetime import date, datetime
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
 from isv.dates import local_date, local_today
 from isv.models import CLOSED_STAGES, STAGES
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow, StageTotal
 from isv.ui import board_drag, widgets
-from isv.ui.labels import (
-    SLIPPED_LABEL,
-    day_label,
-    money_label,
-    money_short_label,
-    stage_label,
-)
+from isv.ui.labels import SLIPPED_LABEL, stage_label
 from isv.ui.tables import short_name
 
 CARDS_PER_COLUMN = 20
@@ -71,24 +66,26 @@ def header(column: Column) -> None:
     """Stage, count, Σ value and Σ weighted value; exact amounts in the tooltip."""
     total, esc = column.total, widgets.escape_md
     st.markdown(
-        f"**{stage_label(column.stage)}** · {total.count:,} deal{'s' if total.count != 1 else ''}"
-        f"  \n:small[Σ {esc(money_short_label(total.value))} · weighted "
-        f"{esc(money_short_label(total.weighted))}]",
+        f"**{stage_label(column.stage)}** · {display.count(total.count)} "
+        f"deal{'s' if total.count != 1 else ''}"
+        f"  \n:small[Σ {esc(display.money_short(total.value))} · weighted "
+        f"{esc(display.money_short(total.weighted))}]",
         # Escaped: "$" in Markdown may start a formula.
-        help=esc(f"Value {money_label(total.value)}, weighted {money_label(total.weighted)} "
-                 f"(value × probability), over all {total.count:,} matching deals"))
+        help=esc(f"Value {display.money(total.value)}, weighted "
+                 f"{display.money(total.weighted)} (value × probability), over all "
+                 f"{display.count(total.count)} matching deals"))
 
 
 def card_text(card: OpportunityRow, entered: datetime | None, today: date) -> str:
     """The card's lines under its title link, as escaped Markdown: user text shown as typed."""
     esc = widgets.escape_md
     days = days_in_stage(entered, today)
-    close = (f"closed {day_label(card.actual_close_date)}" if card.actual_close_date
-             else f"close {day_label(card.expected_close_date, none='not set')}")
+    close = (f"closed {display.day(card.actual_close_date)}" if card.actual_close_date
+             else f"close {display.day(card.expected_close_date, none='not set')}")
     owner = short_name(card.assigned_user_name) if card.assigned_user_name else "unassigned"
     lines = [
         f":small[{esc(card.partner_name)}]",
-        f"{esc(money_label(card.deal_value))}",
+        f"{esc(display.money(card.deal_value))}",
         f":small[{esc(close)}]",
         f":small[{esc(owner)}"
         + (esc(f" · {days} day{'s' if days != 1 else ''} in stage") if days is not None
@@ -215,7 +212,8 @@ def draw(columns: list[Column], *, can_move: bool) -> None:
             for row in column.cards:
                 card(row, column.entered.get(row.id), today, can_move=can_move)
             if column.more:
-                st.caption(f"{column.more:,} more — open the grid filtered to this stage")
+                st.caption(f"{display.count(column.more)} more — open the grid filtered to "
+                           "this stage")
                 st.page_link("pages/opportunities.py", label="See all",
                              icon=":material/table:", query_params={"stage": column.stage})
     if can_move:

@@ -261,9 +261,9 @@ def test_board_columns_total_every_matching_deal_not_just_the_cards(app_db, logi
     at.segmented_control(key="board_per_column").set_value(10).run()
     text = board_text(at)
     assert "Lead · 12 deals" in text
-    # Σ value 12,066.00 and weighted 1,206.60 over all twelve, exactly.
+    # Σ value 12,066 and weighted 1,206.60 over all twelve, exactly.
     header = [m for m in at.markdown if "Lead" in m.value and "deals" in m.value][0]
-    assert "$12,066.00" in plain(header.proto.help) and "$1,206.60" in plain(header.proto.help)
+    assert "$12,066," in plain(header.proto.help) and "$1,206.60" in plain(header.proto.help)
     cards = [line for line in text.splitlines() if line.startswith("Lead ") and "·" not in line]
     assert cards == [f"Lead {n}" for n in range(11, 1, -1)]  # the ten largest
     assert any("2 more" in c for c in messages(at.caption))
