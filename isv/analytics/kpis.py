@@ -406,6 +406,19 @@ def _commission(session: Session, where: Sequence[ColumnElement[bool]],
 _OPEN_INDEX = {stage: k for k, stage in enumerate(OPEN_STAGES)}
 
 
+def reached(stage: str) -> ColumnElement[bool]:
+    """Deals that reached a funnel stage (KPIS.md, funnel conversion), as a WHERE condition.
+
+    The per-deal form of `_funnel`'s counting, for listing the deals behind a funnel step:
+    the current stage or a history row at this or a later open stage, or won.
+    """
+    if stage == "closed_won":
+        return Opportunity.stage == "closed_won"
+    later = OPEN_STAGES[_OPEN_INDEX[stage]:]
+    moved = select(StageHistory.opportunity_id).where(StageHistory.to_stage.in_(later))
+    return or_(Opportunity.stage.in_((*later, "closed_won")), Opportunity.id.in_(moved))
+
+
 def _funnel(session: Session, where: Sequence[ColumnElement[bool]],
             period: Period) -> tuple[dict[str, int], dict[str, Decimal]]:
     """How many deals created in the period reached each stage (KPIS.md, funnel), and their value.

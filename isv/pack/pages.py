@@ -16,7 +16,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from isv import charts
+from isv import charts, display
 from isv.analytics.breakdowns import ClosingDeal, PersonResult, SlippedDeal
 from isv.analytics.dashboard import gap_to_goal
 from isv.analytics.kpis import Kpis
@@ -35,32 +35,17 @@ CELL_PAD = 6  # pt either side of a cell's text
 NOTE_HEIGHT = 24
 
 
-# --- the number language -------------------------------------------------------------
+# --- the number language (isv.display, as on the dashboard) -----------------------------
 
-def money(value: Decimal | None) -> str:
-    """Money on a slide: short, like the KPI cards ($13.3M, $61.9k)."""
-    return charts.money(value, short=True)
-
-
-def count(value: int | None) -> str:
-    return charts.NONE if value is None else f"{value:,}"
-
-
-def percent(value: Decimal | None) -> str:
-    return charts.percent(value)
-
-
-def probability(value: Decimal | None) -> str:
-    """A deal's probability (stored 0–100) as a percentage."""
-    return charts.NONE if value is None else charts.percent(Decimal(value) / 100, places=0)
-
-
-def day(value: Any) -> str:
-    return charts.NONE if value is None else value.isoformat()
+money = display.money_short   # short on slides, like the KPI cards: $13.3M, $61.9k
+count = display.count
+percent = display.percent
+probability = display.percentage   # a deal's probability, stored 0–100
+day = display.day
 
 
 def _change(now: Any, before: Any, show) -> str:
-    return charts.change(now, before, show) or charts.NONE
+    return display.change(now, before, show) or display.NONE
 
 
 # --- what goes in ----------------------------------------------------------------------
@@ -242,7 +227,7 @@ def cover(content: PackContent) -> Page:
         ("Filters", " · ".join(content.filters) if content.filters else "None"),
         ("Covers", covers),
         ("As of", day(k.as_of)),
-        ("Prepared by", content.prepared_by or charts.NONE),
+        ("Prepared by", content.prepared_by or display.NONE),
     ))
 
 
@@ -250,25 +235,25 @@ def kpi_rows(kpis: Kpis, previous: Kpis) -> list[tuple[str, str, str, str]]:
     """The KPI cards' figures in the number language, each beside the previous period's."""
     now = "current state"
     return [
-        ("Pipeline", money(kpis.pipeline_total), now, charts.NONE),
-        ("Weighted pipeline", money(kpis.pipeline_weighted), now, charts.NONE),
-        ("Open deals", count(kpis.open_count), now, charts.NONE),
+        ("Pipeline", money(kpis.pipeline_total), now, display.NONE),
+        ("Weighted pipeline", money(kpis.pipeline_weighted), now, display.NONE),
+        ("Open deals", count(kpis.open_count), now, display.NONE),
         ("Won this period", money(kpis.won_revenue), money(previous.won_revenue),
          _change(kpis.won_revenue, previous.won_revenue, money)),
         ("Deals won", count(kpis.won_count), count(previous.won_count),
-         _change(kpis.won_count, previous.won_count, lambda d: count(int(d)))),
+         _change(kpis.won_count, previous.won_count, count)),
         ("Win rate", percent(kpis.win_rate), percent(previous.win_rate),
-         _change(kpis.win_rate, previous.win_rate, charts.points)),
+         _change(kpis.win_rate, previous.win_rate, display.points)),
         ("Average won deal", money(kpis.avg_won_deal), money(previous.avg_won_deal),
          _change(kpis.avg_won_deal, previous.avg_won_deal, money)),
-        ("Cycle days", charts.days(kpis.avg_cycle_days), charts.days(previous.avg_cycle_days),
-         _change(kpis.avg_cycle_days, previous.avg_cycle_days, charts.days)),
+        ("Cycle days", display.days(kpis.avg_cycle_days), display.days(previous.avg_cycle_days),
+         _change(kpis.avg_cycle_days, previous.avg_cycle_days, display.days)),
         ("Goal attainment", percent(kpis.goal_attainment), percent(previous.goal_attainment),
-         _change(kpis.goal_attainment, previous.goal_attainment, charts.points)),
+         _change(kpis.goal_attainment, previous.goal_attainment, display.points)),
         ("Revenue target", money(kpis.revenue_target), money(previous.revenue_target),
          _change(kpis.revenue_target, previous.revenue_target, money)),
-        ("Coverage", charts.times(kpis.coverage), charts.times(previous.coverage),
-         _change(kpis.coverage, previous.coverage, charts.times)),
+        ("Coverage", display.times(kpis.coverage), display.times(previous.coverage),
+         _change(kpis.coverage, previous.coverage, display.times)),
         ("Commission earned", money(kpis.commission_earned), money(previous.commission_earned),
          _change(kpis.commission_earned, previous.commission_earned, money)),
     ]
@@ -353,7 +338,7 @@ TILES_HEIGHT = 78
 def gap_summary(kpis: Kpis) -> str:
     """Target, won, gap and coverage in one line (the dashboard's caption)."""
     return (f"Target {money(kpis.revenue_target)} · won {money(kpis.won_revenue)} · gap "
-            f"{money(gap_to_goal(kpis))} · coverage {charts.times(kpis.coverage)}")
+            f"{money(gap_to_goal(kpis))} · coverage {display.times(kpis.coverage)}")
 
 
 def gap_note(kpis: Kpis, deals: Sequence[ClosingDeal]) -> str:
@@ -381,7 +366,7 @@ def gap_page(content: PackContent, frame: Frame) -> Page:
     k = content.kpis
     gap = gap_to_goal(k)
     tiles = (Tile("Revenue target", money(k.revenue_target)), Tile("Won", money(k.won_revenue)),
-             Tile("Gap to goal", money(gap)), Tile("Coverage", charts.times(k.coverage)))
+             Tile("Gap to goal", money(gap)), Tile("Coverage", display.times(k.coverage)))
     top = TILES_HEIGHT + NOTE_HEIGHT + 14  # the note leads into the table
     fit = rows_per_page(frame, top=top, row_height=24, header_height=28, note=False)
     deals = content.closers[:fit]

@@ -10,11 +10,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, or_, select, union_all, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from isv.analytics.kpis import FUNNEL_STAGES, created_between, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.dates import local_date, local_today, local_zone
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -471,9 +483,15 @@ class PartnerChoice:
 
 
 def partner_choices(*, session: Session, viewer: Viewer) -> list[PartnerChoice]:
-    """The partners the viewer sees, by name: only what a picker needs, nothing counted."""
+    """The partners the viewer sees, by name: only what a picker needs, nothing counted.
+
+    With the partners of the deals the viewer sees (a partnership manager's deal assigned to
+    them may belong to another manager's partner), so a filter or a cell can name them.
+    """
+    deals = select(Opportunity.partner_id).where(scope.opportunities_visible(viewer))
     stmt = (select(Partner.id, Partner.name, Partner.owner_id)
-            .where(scope.partners_visible(viewer)).order_by(func.lower(Partner.name)))
+            .where(or_(scope.partners_visible(viewer), Partner.id.in_(deals)))
+            .order_by(func.lower(Partner.name)))
     return [PartnerChoice(id=r[0], name=r[1], owner_id=r[2]) for r in session.execute(stmt)]
 
 
@@ -483,6 +501,18 @@ class OpportunityFilters:
 
     The close-date range applies to the deal's close date: the actual one for closed deals,
     the expected one for open deals. `text` searches customer name, notes and partner name.
+
+    The rest express the figures of the analytics pages, so that a click on a figure lists
+    exactly the deals behind it (spec/KPIS.md's definitions):
+    - `closed_from`/`closed_to` narrow *closed* deals by actual close date and keep open
+      ones, so "open, or won in Q3" (a person's row: pipeline and won) is one filter;
+    - `expected_from`/`expected_to` narrow by expected close date (`no_expected_date`: none);
+    - `created_from`/`created_to`: created on those local days (the funnel's cohort);
+    - `reached`: reached that funnel stage (isv.analytics.kpis.reached);
+    - `lost_reason`: that reason, ignoring case and surrounding spaces; `no_lost_reason`:
+      lost without one;
+    - `unassigned`: assigned to nobody (or to one of `owner_ids`, when both are given);
+    - `opportunity_ids`: exactly these deals.
     """
 
     partner_ids: tuple[uuid.UUID, ...] = ()
@@ -492,6 +522,18 @@ class OpportunityFilters:
     close_from: date | None = None
     close_to: date | None = None
     text: str | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+    expected_from: date | None = None
+    expected_to: date | None = None
+    no_expected_date: bool = False
+    created_from: date | None = None
+    created_to: date | None = None
+    reached: str | None = None
+    lost_reason: str | None = None
+    no_lost_reason: bool = False
+    unassigned: bool = False
+    opportunity_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -582,9 +624,13 @@ def _conditions(viewer: Viewer, f: OpportunityFilters) -> list[Any]:
         for s in f.stages:
             validate.choice("stage", s, STAGES)
         where.append(Opportunity.stage.in_(f.stages))
-    if f.owner_ids:
-        where.append(Opportunity.assigned_user_id.in_(
-            [parse_id("owner_id", o) for o in f.owner_ids]))
+    owners = [Opportunity.assigned_user_id.in_([parse_id("owner_id", o) for o in f.owner_ids])
+              ] if f.owner_ids else []
+    if f.unassigned:
+        owners.append(Opportunity.assigned_user_id.is_(None))
+    if owners:
+        where.append(or_(*owners))
+    where += _figure_conditions(f)
     close_day = func.coalesce(Opportunity.actual_close_date, Opportunity.expected_close_date)
     if f.close_from is not None:
         where.append(close_day >= validate.day("close_from", f.close_from))
@@ -599,6 +645,49 @@ def _conditions(viewer: Viewer, f: OpportunityFilters) -> list[Any]:
             func.lower(func.coalesce(Opportunity.notes, "")).like(pattern, escape="\\"),
             func.lower(Partner.name).like(pattern, escape="\\"),
         ))
+    return where
+
+
+def _range(field: str, low: date | None, high: date | None) -> tuple[date | None, date | None]:
+    low = None if low is None else validate.day(f"{field}_from", low)
+    high = None if high is None else validate.day(f"{field}_to", high)
+    if low is not None and high is not None and high < low:
+        raise ValidationError(f"{field}_to", f"is before {field}_from")
+    return low, high
+
+
+def _figure_conditions(f: OpportunityFilters) -> list[Any]:
+    """The conditions of the filters that express analytics figures (see OpportunityFilters)."""
+    where: list[Any] = []
+    low, high = _range("closed", f.closed_from, f.closed_to)
+    if low is not None or high is not None:
+        day = Opportunity.actual_close_date
+        within = and_(*(c for c in (None if low is None else day >= low,
+                                    None if high is None else day <= high) if c is not None))
+        where.append(or_(Opportunity.stage.not_in(CLOSED_STAGES), within))
+    low, high = _range("expected", f.expected_from, f.expected_to)
+    if low is not None:
+        where.append(Opportunity.expected_close_date >= low)
+    if high is not None:
+        where.append(Opportunity.expected_close_date <= high)
+    if f.no_expected_date:
+        where.append(Opportunity.expected_close_date.is_(None))
+    low, high = _range("created", f.created_from, f.created_to)
+    if low is not None or high is not None:
+        where.append(created_between(low or validate.MIN_DATE, high or validate.MAX_DATE))
+    if f.reached is not None:
+        where.append(reached(validate.choice("reached", f.reached, FUNNEL_STAGES)))
+    if f.lost_reason is not None or f.no_lost_reason:
+        reason = func.nullif(func.trim(Opportunity.lost_reason), "")
+        where.append(Opportunity.stage == "closed_lost")
+        if f.no_lost_reason:
+            where.append(reason.is_(None))
+        if f.lost_reason is not None:
+            # Folded in SQL on both sides, as lost_reasons() groups them.
+            where.append(func.lower(reason) == func.lower(literal(f.lost_reason.strip())))
+    if f.opportunity_ids:
+        where.append(Opportunity.id.in_(
+            [parse_id("opportunity_id", i) for i in f.opportunity_ids]))
     return where
 
 

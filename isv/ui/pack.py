@@ -9,7 +9,7 @@ from isv.analytics.dashboard import DashboardData
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.services import settings
-from isv.ui.kpi import SEEN_VERSION
+from isv.ui.kpi import SEEN_VERSION, explain_export_once
 from isv.ui.widgets import escape_md
 
 PACK = "isv_exec_pack"
@@ -44,8 +44,7 @@ def exec_pack(viewer: Viewer, data: DashboardData, shown: list[pack.PackChart], 
             help=reason or f"A PPTX and a PDF for this period and these filters: cover, key "
                            f"figures, the {len(shown)} charts below, slipped deals, team "
                            "performance and the gap to goal")
-        if reason:
-            st.caption(escape_md(reason))
+        explain_export_once(reason)
         slot = st.empty()  # the progress bar, then any error, beside the button
     if clicked:
         bar = slot.progress(0.0, text="Building the exec review pack…")
