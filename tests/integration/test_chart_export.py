@@ -66,7 +66,7 @@ def test_without_chromium_export_says_why_and_renders_nothing(monkeypatch):
     monkeypatch.setattr(export.shutil, "which", lambda name: None)
 
     assert export.unavailable() == export.NO_CHROMIUM
-    with pytest.raises(export.ExportUnavailable, match="needs Chromium"):
+    with pytest.raises(export.ExportUnavailable, match="need Chromium"):
         export.chart_image(stage_chart(), "png")
 
 

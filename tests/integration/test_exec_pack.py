@@ -25,13 +25,12 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
-from isv import charts, export, migrate, pack
+from isv import charts, display, export, migrate, pack
 from isv.analytics import frames
 from isv.analytics.breakdowns import PersonResult
 from isv.analytics.dashboard import dashboard_data, gap_to_goal
 from isv.analytics.periods import quarter_range
 from isv.db import get_engine
-from isv.pack import pages
 from tests.factories import make_goal, make_opportunity, make_partner, make_user, viewer_of
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -157,7 +156,7 @@ def test_the_cover_says_period_filters_as_of_and_who_prepared_it(built):
     cover = Presentation(io.BytesIO(result.pptx)).slides[0]
 
     text = " | ".join(texts_on(cover))
-    for part in ("Q3 2026 (Jul 1 – Sep 30, 2026)", "Domain FinOps", "2026-08-15",
+    for part in ("Q3 2026 (Jul 1 – Sep 30, 2026)", "Domain FinOps", "15 Aug 2026",
                  "Vera Vale"):
         assert part in text
 
@@ -169,11 +168,11 @@ def test_key_figures_are_a_native_table_in_the_number_language_with_changes(buil
 
     assert table[0] == ["KPI", "Q3 2026", "Q2 2026", "Change"]
     rows = {row[0]: row[1:] for row in table[1:]}
-    assert rows["Won this period"][0] == pages.money(kpis.won_revenue) == "$120k"
-    assert rows["Won this period"][2] == "+" + pages.money(kpis.won_revenue)  # none in Q2
-    assert rows["Win rate"][0] == pages.percent(kpis.win_rate) == "75.0%"
-    assert rows["Goal attainment"][0] == pages.percent(kpis.goal_attainment)
-    assert rows["Revenue target"][0] == "$250k"
+    assert rows["Won this period"][0] == display.money_short(kpis.won_revenue) == "$120.0k"
+    assert rows["Won this period"][2] == "+$120.0k"  # nothing won in Q2
+    assert rows["Win rate"][0] == display.percent(kpis.win_rate) == "75.0\u00a0%"
+    assert rows["Goal attainment"][0] == display.percent(kpis.goal_attainment)
+    assert rows["Revenue target"][0] == "$250.0k"
 
 
 def test_each_chart_slide_has_one_title_and_the_picture_carries_none(built):
@@ -198,7 +197,7 @@ def test_slipped_deals_fit_one_slide_and_say_how_many_more(built):
     shown = len(table) - 1
     assert 1 <= shown < 16
     assert table[1][0] == "Slipped customer 15"  # the largest first
-    assert table[1][3] == "$20k"
+    assert table[1][3] == "$20.0k"
     more = 16 - shown
     assert any(text.startswith(f"…and {more} more slipped deals worth")
                for text in texts_on(slide))
@@ -217,7 +216,7 @@ def test_team_performance_is_a_native_table_of_each_person(built):
     assert table[0] == ["Person", "Pipeline", "Open deals", "Won", "Won deals", "Target",
                         "Attainment"]
     sid = next(row for row in table if row[0] == "Sid Sato")
-    assert sid[3:] == ["$120k", "3", "$100k", "120.0%"]
+    assert sid[3:] == ["$120.0k", "3", "$100.0k", "120.0\u00a0%"]
 
 
 def test_the_gap_to_goal_slide_lists_the_dashboards_gap_closers(built):
@@ -227,12 +226,12 @@ def test_the_gap_to_goal_slide_lists_the_dashboards_gap_closers(built):
     text = texts_on(slide)[1:]  # after the title
 
     assert gap_to_goal(kpis) == Decimal("129999.85")
-    for label, value in (("Revenue target", "$250k"), ("Won", "$120k"),
-                         ("Gap to goal", "$130k"), ("Coverage", charts.times(kpis.coverage))):
+    for label, value in (("Revenue target", "$250.0k"), ("Won", "$120.0k"),
+                         ("Gap to goal", "$130.0k"), ("Coverage", display.times(kpis.coverage))):
         assert text[text.index(label) + 1] == value
     rows = cells(table_on(slide))[1:]
     assert [row[0] for row in rows] == [d.customer_name for d in content.closers]
-    assert rows[0][:5] == ["Northwind Bank", "Ledgerline", "Proposal", "90%", "$70k"]
+    assert rows[0][:5] == ["Northwind Bank", "Ledgerline", "Proposal", "90\u00a0%", "$70.0k"]
 
 
 def test_a_team_too_long_for_one_slide_continues_on_the_next(renders, program):
@@ -270,7 +269,7 @@ def test_the_pdf_holds_the_same_pages_small_and_readable(built, tmp_path):
     assert len(reader.pages) == result.slides
     for page, title in zip(reader.pages, result.titles, strict=True):
         assert title in page.extract_text()  # text as text, not pictures of text
-    assert pages.money(content.kpis.won_revenue) in reader.pages[1].extract_text()
+    assert display.money_short(content.kpis.won_revenue) in reader.pages[1].extract_text()
     if shutil.which("pdftoppm") is None:
         _missing("pdftoppm is missing: apt-get install poppler-utils")
     (tmp_path / "pack.pdf").write_bytes(result.pdf)
