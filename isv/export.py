@@ -28,8 +28,9 @@ from isv.analytics.kpis import Kpis
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-NO_CHROMIUM = ("Image export needs Chromium, which is not installed on this server "
-               "(apt-get install chromium).")
+NO_CHROMIUM = ("Chart images and the exec review pack need Chromium, which is not installed "
+               "on this server: install it with `sudo apt-get install chromium` (Debian, "
+               "Ubuntu), or set BROWSER_PATH to a Chromium or Chrome.")
 
 _lock = threading.Lock()
 for _chatty in ("kaleido", "choreographer", "logistro"):  # a line per tab and temp file at INFO

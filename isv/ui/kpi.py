@@ -27,7 +27,7 @@ from isv.analytics.periods import Period, parse_period, quarter_options
 from isv.auth import Viewer
 from isv.errors import IsvError
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import links
+from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
 from isv.ui.widgets import escape_md
 
@@ -421,14 +421,21 @@ def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) 
                       vertical_alignment="center", key=f"{key}_downloads"):
         if hint:
             st.caption(hint)
-        if reason:
-            st.caption(escape_md(reason))
+        explain_export_once(reason)
         for fmt in ("png", "svg"):
             st.download_button(
                 fmt.upper(), data=_deferred(fig, fmt), file_name=export.file_name(title, fmt),
                 mime=export.FORMATS[fmt], key=f"{key}_{fmt}", on_click="ignore",
                 icon=":material/download:", disabled=reason is not None,
                 help=reason or f"{title} as {fmt.upper()}, 1600×900, for slides")
+
+
+def explain_export_once(reason: str | None) -> None:
+    """Why exports are off, with the command that fixes it: beside the first disabled export
+    of a page run only (the other buttons say it on hover)."""
+    if reason and not st.session_state.get(state.EXPORT_EXPLAINED):
+        st.caption(escape_md(reason))
+        st.session_state[state.EXPORT_EXPLAINED] = True
 
 
 def _deferred(fig: go.Figure, fmt: str):
@@ -456,8 +463,7 @@ def exec_pack(kpis: Kpis, previous: Kpis, shown: list[export.PackChart], *, titl
             disabled=reason is not None,
             help=reason or f"A PPTX and a PDF: the KPI summary and the {len(shown)} charts "
                            "below, for this period and these filters")
-        if reason:
-            st.caption(escape_md(reason))
+        explain_export_once(reason)
         slot = st.empty()  # the progress bar, then any error, beside the button
     if clicked:
         bar = slot.progress(0.0, text="Building the exec review pack…")
