@@ -13,6 +13,9 @@ from isv.ui.labels import role_label
 from isv.ui.widgets import escape_md
 
 PAGE_TITLE = "ISV Pipeline Tracker"
+# A file served by the app itself: a Material icon name (":material/hub:") would make the
+# browser fetch the favicon from Google's font host, a request leaving the machine.
+PAGE_ICON = str(Path(__file__).with_name("icon.png"))
 LOGOUT_KEY = "isv_logout"
 # Below this window width the sidebar starts collapsed: at 1024 px (a tablet) the page needs
 # the room. Streamlit itself collapses it only at phone width (768 px).
@@ -55,6 +58,7 @@ def start() -> st.Page:
     Before login this runs the login page itself and stops the script.
     """
     login.refuse_unsafe_production()
+    st.session_state.pop(state.EXPORT_EXPLAINED, None)
     gate = login.Gate()
     viewer = gate.viewer()
     if viewer is None:
@@ -87,7 +91,7 @@ def page_viewer(page_file: str | Path) -> Viewer:
     through the gate, so it goes through it here.
     """
     if not st.session_state.pop(state.FRAME_RAN, False):
-        st.set_page_config(page_title=PAGE_TITLE, layout="wide")
+        st.set_page_config(page_title=PAGE_TITLE, page_icon=PAGE_ICON, layout="wide")
         start()
         st.session_state.pop(state.FRAME_RAN, None)
     viewer = state.current_viewer()
