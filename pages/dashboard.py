@@ -5,7 +5,9 @@ import streamlit as st
 from isv import charts, display, ui
 from isv.analytics import drill, frames
 from isv.dates import local_today
+from isv.pack.pages import gap_note, gap_summary
 from isv.ui import clicks, kpi
+from isv.ui.pack import exec_pack
 
 viewer = ui.page_viewer(__file__)
 today = local_today()
@@ -66,6 +68,12 @@ kpi.table(frames.team_frame(data.team), money=("Pipeline", "Won", "Target"),
           rates=("Attainment",), counts=("Open deals", "Won deals"), key="team",
           drill=clicks.person_row(data.team, f, now.period))
 
+st.subheader("Gap to goal")
+st.caption(ui.escape_md(f"{gap_summary(now)}. {gap_note(now, data.closers)}"))
+if data.closers:
+    kpi.table(frames.closers_frame(data.closers), money=("Value", "Running total"),
+              rates=("Probability",), key="closers")
+
 if now.no_structure:
     st.subheader("Won deals without an applicable commission structure")
     st.caption("They earn no commission: add or extend a structure for the partner, or pin "
@@ -73,5 +81,4 @@ if now.no_structure:
     kpi.table(frames.unpaid_frame(now.no_structure), money=("Value",), key="unpaid")
 
 with pack:
-    kpi.exec_pack(now, data.previous, shown, title="Executive dashboard", where=where,
-                  key="dashboard")
+    exec_pack(viewer, data, shown, described=choice.described, key="dashboard")

@@ -26,6 +26,7 @@ from isv.analytics.kpis import Filters, Kpis, scope_key
 from isv.analytics.periods import Period, parse_period, quarter_options
 from isv.auth import Viewer
 from isv.errors import IsvError
+from isv.pack import PackChart
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
@@ -389,7 +390,7 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), drill: PointDrill | None = None,
-          row_drill: RowDrill | None = None) -> export.PackChart:
+          row_drill: RowDrill | None = None) -> PackChart:
     """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
     table. Returns the chart for the exec review pack.
 
@@ -411,7 +412,7 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
     with st.expander(f"Data: {title}", icon=":material/table:"):
         table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table",
               drill=row_drill)
-    return export.PackChart(title, fig)
+    return PackChart(title, fig)
 
 
 def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) -> None:
@@ -440,52 +441,3 @@ def explain_export_once(reason: str | None) -> None:
 
 def _deferred(fig: go.Figure, fmt: str):
     return lambda: export.chart_image(fig, fmt)
-
-
-# --- exec review pack --------------------------------------------------------------------
-
-PACK = "isv_exec_pack"
-
-
-def exec_pack(kpis: Kpis, previous: Kpis, shown: list[export.PackChart], *, title: str,
-              where: str, key: str) -> None:
-    """One click builds the pack (PPTX and PDF) for what the page shows; then the downloads.
-
-    The built pack is kept in the session for this period, these filters and this data
-    version, so reruns show its download buttons without building it again.
-    """
-    reason = export.unavailable()
-    stamp = (where, st.session_state.get(SEEN_VERSION), tuple(c.title for c in shown))
-    built = st.session_state.get(f"{PACK}_{key}")
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack"):
-        clicked = st.button(
-            "Build exec review pack", icon=":material/slideshow:", key=f"{key}_pack_build",
-            disabled=reason is not None,
-            help=reason or f"A PPTX and a PDF: the KPI summary and the {len(shown)} charts "
-                           "below, for this period and these filters")
-        explain_export_once(reason)
-        slot = st.empty()  # the progress bar, then any error, beside the button
-    if clicked:
-        bar = slot.progress(0.0, text="Building the exec review pack…")
-        try:
-            pack = export.build_pack(
-                title=title, context=where, kpis=kpis, previous=previous, figures=shown,
-                progress=lambda done, step: bar.progress(done, text=f"Rendering {step}…"))
-        except Exception as exc:  # a browser crash must not take the dashboard with it
-            slot.error(escape_md(f"The pack could not be built: {exc}"), icon=":material/error:")
-            return
-        built = (stamp, pack)
-        st.session_state[f"{PACK}_{key}"] = built
-        slot.empty()
-    if built is None or built[0] != stamp:
-        return
-    pack = built[1]
-    name = f"exec review {kpis.period.label}"
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack_files"):
-        st.download_button("Pack as PPTX", data=pack.pptx, file_name=export.file_name(name, "pptx"),
-                           mime=export.PPTX_MIME, key=f"{key}_pack_pptx", on_click="ignore",
-                           icon=":material/download:")
-        st.download_button("Pack as PDF", data=pack.pdf, file_name=export.file_name(name, "pdf"),
-                           mime=export.FORMATS["pdf"], key=f"{key}_pack_pdf",
-                           on_click="ignore", icon=":material/download:")
-        st.caption(f"{pack.slides} slides: the KPI summary and one per chart")
