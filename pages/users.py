@@ -14,7 +14,8 @@ ui.show_flash()
 people = ui.run(users.list_users)
 if people is None:
     st.stop()
-st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS)
+st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS,
+             height=ui.table_height(len(people)))
 
 add_col, change_col = st.columns(2, gap="large")
 

@@ -157,7 +157,8 @@ kpi_columns = {
 if form.submitted:
     submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
                                   columns=["Metric", "Value"])
-    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480)
+    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480,
+                 height=ui.table_height(len(submitted_kpis)))
 else:
     edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
                             column_config=kpi_columns, width=480)
@@ -205,6 +206,7 @@ if past:
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])
     st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
+                 height=ui.table_height(len(history)),
                  selection_mode="single-row")
     st.caption("Select a week to open it.")
 elif past is not None:

@@ -27,6 +27,7 @@ from isv.ui.labels import (
     structure_type_label,
 )
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "opportunity_detail_id"
 PICKER_SIZE = 20
@@ -318,7 +319,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
-    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history")
+    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
+                 height=table_height(len(view.history)))
 
 
 def trail(view: DealView) -> None:
@@ -326,5 +328,6 @@ def trail(view: DealView) -> None:
     if view.trail.empty:
         st.caption("No recorded changes.")
         return
-    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail")
+    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
+                 height=table_height(len(view.trail)))
 

@@ -32,6 +32,7 @@ from isv.ui.labels import (
     structure_type_label,
 )
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "partner_detail_id"
 NEW = "new"
@@ -300,7 +301,8 @@ def touches(view: PartnerView) -> None:
     if view.touches.empty:
         st.caption("No touches logged yet.")
     else:
-        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches")
+        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
+                     height=table_height(len(view.touches)))
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -361,8 +363,9 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo
 
 def structures(view: PartnerView) -> None:
     if view.structures:
-        st.dataframe(structures_table(view), hide_index=True, width="stretch",
-                     key="partner_structures")
+        structures = structures_table(view)
+        st.dataframe(structures, hide_index=True, width="stretch", key="partner_structures",
+                     height=table_height(len(structures)))
     else:
         st.caption("No commission structures yet: deals of this partner earn no commission.")
     if not view.can_edit:
@@ -422,6 +425,7 @@ def deals(view: PartnerView) -> None:
         st.caption("No deals yet.")
     else:
         st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
+                     height=table_height(len(view.deals)),
                      column_config={"Open": st.column_config.LinkColumn(
                          "Open", display_text="Open ↗")})
         shown = len(view.deals)
