@@ -22,7 +22,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from isv import charts
+from isv import charts, display
 from isv.analytics.kpis import Kpis
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -102,34 +102,34 @@ class SummaryRow:
 
 
 def _change(now: Any, before: Any, show: Callable[[Decimal], str]) -> str:
-    return charts.change(now, before, show) or charts.NONE
+    return display.change(now, before, show) or display.NONE
 
 
 def summary_rows(kpis: Kpis, previous: Kpis) -> list[SummaryRow]:
     """The KPI cards' numbers with exact money, each beside the previous period's."""
-    money, pct = charts.money, charts.percent
+    money, pct = display.money, display.percent
     current = "current state"
     return [
-        SummaryRow("Pipeline", money(kpis.pipeline_total), current, charts.NONE),
-        SummaryRow("Weighted pipeline", money(kpis.pipeline_weighted), current, charts.NONE),
-        SummaryRow("Open deals", f"{kpis.open_count:,}", current, charts.NONE),
+        SummaryRow("Pipeline", money(kpis.pipeline_total), current, display.NONE),
+        SummaryRow("Weighted pipeline", money(kpis.pipeline_weighted), current, display.NONE),
+        SummaryRow("Open deals", f"{kpis.open_count:,}", current, display.NONE),
         SummaryRow("Won this period", money(kpis.won_revenue), money(previous.won_revenue),
                    _change(kpis.won_revenue, previous.won_revenue, money)),
         SummaryRow("Deals won", f"{kpis.won_count:,}", f"{previous.won_count:,}",
                    _change(kpis.won_count, previous.won_count, lambda d: f"{d:,}")),
         SummaryRow("Win rate", pct(kpis.win_rate), pct(previous.win_rate),
-                   _change(kpis.win_rate, previous.win_rate, charts.points)),
+                   _change(kpis.win_rate, previous.win_rate, display.points)),
         SummaryRow("Average won deal", money(kpis.avg_won_deal), money(previous.avg_won_deal),
                    _change(kpis.avg_won_deal, previous.avg_won_deal, money)),
-        SummaryRow("Cycle days", charts.days(kpis.avg_cycle_days),
-                   charts.days(previous.avg_cycle_days),
-                   _change(kpis.avg_cycle_days, previous.avg_cycle_days, charts.days)),
+        SummaryRow("Cycle days", display.days(kpis.avg_cycle_days),
+                   display.days(previous.avg_cycle_days),
+                   _change(kpis.avg_cycle_days, previous.avg_cycle_days, display.days)),
         SummaryRow("Goal attainment", pct(kpis.goal_attainment), pct(previous.goal_attainment),
-                   _change(kpis.goal_attainment, previous.goal_attainment, charts.points)),
+                   _change(kpis.goal_attainment, previous.goal_attainment, display.points)),
         SummaryRow("Revenue target", money(kpis.revenue_target),
-                   money(previous.revenue_target), charts.NONE),
-        SummaryRow("Coverage", charts.times(kpis.coverage), charts.times(previous.coverage),
-                   _change(kpis.coverage, previous.coverage, charts.times)),
+                   money(previous.revenue_target), display.NONE),
+        SummaryRow("Coverage", display.times(kpis.coverage), display.times(previous.coverage),
+                   _change(kpis.coverage, previous.coverage, display.times)),
         SummaryRow("Commission earned", money(kpis.commission_earned),
                    money(previous.commission_earned),
                    _change(kpis.commission_earned, previous.commission_earned, money)),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import frames
 from isv.dates import local_today
 from isv.ui import kpi
@@ -50,7 +50,7 @@ shown = [
 
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
-           f"{charts.money(now.slipped_value)}; the largest {len(data.slipped)} below")
+           f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
 kpi.table(frames.slipped_frame(data.slipped), money=("Value",), counts=("Days late",),
           key="slipped")
 

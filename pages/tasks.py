@@ -5,19 +5,13 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.models import PRIORITIES, TASK_STATUSES
 from isv.services import tasks
 from isv.services.tasks import OPEN_STATUSES, SETTABLE_STATUSES, TaskFilters
 from isv.services.validate import MAX_DATE, MIN_DATE
-from isv.ui.labels import (
-    PRIORITY_LABELS,
-    TASK_STATUS_LABELS,
-    day_label,
-    priority_label,
-    task_status_label,
-)
+from isv.ui.labels import PRIORITY_LABELS, TASK_STATUS_LABELS, priority_label, task_status_label
 
 viewer = ui.page_viewer(__file__)
 
@@ -212,7 +206,7 @@ with edit_tab:
         chosen = st.selectbox(
             "Task", list(by_id), key="task_edit_choice",
             format_func=lambda i: f"{by_id[i].title} · due "
-                                  f"{day_label(by_id[i].due_date, none='—')}")
+                                  f"{display.day(by_id[i].due_date, none='—')}")
         row = by_id[chosen]
         locked = row.status == "rolled_over"
         if locked:

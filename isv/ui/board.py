@@ -9,19 +9,14 @@ from datetime import date, datetime
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
 from isv.dates import local_date, local_today
 from isv.models import CLOSED_STAGES, STAGES
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow, StageTotal
 from isv.ui import widgets
-from isv.ui.labels import (
-    SLIPPED_LABEL,
-    day_label,
-    money_label,
-    money_short_label,
-    stage_label,
-)
+from isv.ui.labels import SLIPPED_LABEL, stage_label
 from isv.ui.tables import short_name
 
 CARDS_PER_COLUMN = 20
@@ -69,10 +64,10 @@ def header(column: Column) -> None:
     total, esc = column.total, widgets.escape_md
     st.markdown(
         f"**{stage_label(column.stage)}** · {total.count:,} deal{'s' if total.count != 1 else ''}"
-        f"  \n:small[Σ {esc(money_short_label(total.value))} · weighted "
-        f"{esc(money_short_label(total.weighted))}]",
+        f"  \n:small[Σ {esc(display.money_short(total.value))} · weighted "
+        f"{esc(display.money_short(total.weighted))}]",
         # Escaped: "$" in Markdown may start a formula.
-        help=esc(f"Value {money_label(total.value)}, weighted {money_label(total.weighted)} "
+        help=esc(f"Value {display.money(total.value)}, weighted {display.money(total.weighted)} "
                  f"(value × probability), over all {total.count:,} matching deals"))
 
 
@@ -80,13 +75,13 @@ def card_text(card: OpportunityRow, entered: datetime | None, today: date) -> st
     """The card's lines as escaped Markdown: user text is always shown as typed."""
     esc = widgets.escape_md
     days = days_in_stage(entered, today)
-    close = (f"closed {day_label(card.actual_close_date)}" if card.actual_close_date
-             else f"close {day_label(card.expected_close_date, none='not set')}")
+    close = (f"closed {display.day(card.actual_close_date)}" if card.actual_close_date
+             else f"close {display.day(card.expected_close_date, none='not set')}")
     owner = short_name(card.assigned_user_name) if card.assigned_user_name else "unassigned"
     lines = [
         f"**{esc(card.customer_name)}**",
         f":small[{esc(card.partner_name)}]",
-        f"{esc(money_label(card.deal_value))}",
+        f"{esc(display.money(card.deal_value))}",
         f":small[{esc(close)}]",
         f":small[{esc(owner)}"
         + (esc(f" · {days} day{'s' if days != 1 else ''} in stage") if days is not None

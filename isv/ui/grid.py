@@ -23,7 +23,7 @@ import streamlit as st
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
-from isv import charts
+from isv import display
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -95,7 +95,7 @@ def column_config(options: Choices, partner_ids: list[str]) -> dict:
                  "a lost reason in the same row."),
         "Value": st.column_config.NumberColumn(
             "Value", min_value=0, max_value=9_999_999_999.99, step=0.01,
-            format=charts.table_money_format(),
+            format=display.table_money_format(),
             required=True),
         "Probability": st.column_config.NumberColumn(
             "Prob. %", min_value=0, max_value=100, step=0.01, format="%.2f",
