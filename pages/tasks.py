@@ -116,7 +116,7 @@ grid_columns = {
     "Status": st.column_config.SelectboxColumn(
         "Status", options=[TASK_STATUS_LABELS[s] for s in (*SETTABLE_STATUSES, "rolled_over")],
         required=True, help="“Rolled over” is set by the rollover only"),
-    "Due": st.column_config.DateColumn("Due", format="YYYY-MM-DD", min_value=MIN_DATE,
+    "Due": st.column_config.DateColumn("Due", format=display.TABLE_DATE_FORMAT, min_value=MIN_DATE,
                                        max_value=MAX_DATE),
     "Opportunity": st.column_config.SelectboxColumn(
         "Opportunity", options=list(deal_labels.values()), help="The deal this task is about"),

@@ -21,7 +21,7 @@ STATUS_COLUMNS = {
     "Role": st.column_config.TextColumn("Role"),
     "Status": st.column_config.TextColumn("Status"),
     "Submitted": st.column_config.TextColumn("Submitted"),
-    "Blockers": st.column_config.NumberColumn("Blockers", format="%d"),
+    "Blockers": st.column_config.NumberColumn("Blockers", format=display.TABLE_COUNT_FORMAT),
 }
 KPI_COLUMNS = {
     "Person": st.column_config.TextColumn("Person"),

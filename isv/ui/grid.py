@@ -55,16 +55,18 @@ SORTS = {
     "-probability": "Probability, highest first",
 }
 
-# Grid column -> the service's field name (the name ValidationError reports).
+# Grid column -> the service's field name (the name ValidationError reports), in the order
+# shown: what a manager works a deal by comes first and fits a 1024 px tablet without
+# scrolling sideways (Customer to Owner, widths below); the rest follows.
 FIELDS = {
     "Customer": "customer_name",
-    "Partner": "partner_id",
     "Stage": "stage",
     "Value": "deal_value",
-    "Probability": "probability",
     "Expected close": "expected_close_date",
-    "Actual close": "actual_close_date",
     "Owner": "assigned_user_id",
+    "Partner": "partner_id",
+    "Probability": "probability",
+    "Actual close": "actual_close_date",
     "Lost reason": "lost_reason",
     "Contact email": "customer_contact_email",
     "Notes": "notes",
@@ -79,33 +81,38 @@ def detail_link(opportunity_id: uuid.UUID) -> str:
     return f"opportunity_detail?id={opportunity_id}"
 
 
-def column_config(options: Choices, partner_ids: list[str]) -> dict:
+def column_config(options: Choices, partner_ids: list[str], values=()) -> dict:
+    """The grid's columns; `values` are the shown deal values (cents only if one has them)."""
     people = list(options.people)
     return {
         "Open": st.column_config.LinkColumn(
-            "Open", display_text="Open ↗", disabled=True,
+            "Open", display_text="Open ↗", disabled=True, width=64,
             help="The deal's own page: every field, stage history, audit trail"),
-        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True),
+        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True,
+                                                width=180),
         "Partner": st.column_config.SelectboxColumn(
             "Partner", options=partner_ids, format_func=options.partner_name, required=True),
         "Stage": st.column_config.SelectboxColumn(
             "Stage", options=list(STAGES), format_func=stage_label, required=True,
-            default="lead",
+            default="lead", width=100,
             help="A stage change is recorded in the deal's stage history. Closed lost needs "
                  "a lost reason in the same row."),
         "Value": st.column_config.NumberColumn(
-            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01,
-            format=display.table_money_format(),
+            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01, width=115,
+            format=display.table_money_format(values),
             required=True),
         "Probability": st.column_config.NumberColumn(
-            "Prob. %", min_value=0, max_value=100, step=0.01, format="%.2f",
+            "Prob.", min_value=0, max_value=100, step=0.01,
+            format=display.TABLE_PERCENTAGE_FORMAT,
             help="0–100. Left empty on a stage change, the stage's default applies."),
-        "Expected close": st.column_config.DateColumn("Expected close", format="YYYY-MM-DD"),
+        "Expected close": st.column_config.DateColumn("Expected close",
+                                                      format=display.TABLE_DATE_FORMAT,
+                                                      width=120),
         "Actual close": st.column_config.DateColumn(
-            "Actual close", format="YYYY-MM-DD",
+            "Actual close", format=display.TABLE_DATE_FORMAT,
             help="Closed deals only; today when a deal is closed without one"),
         "Owner": st.column_config.SelectboxColumn(
-            "Owner", options=people, format_func=options.person,
+            "Owner", options=people, format_func=options.person, width=140,
             help="The person the deal is assigned to"),
         "Lost reason": st.column_config.TextColumn("Lost reason", max_chars=500),
         "Contact email": st.column_config.TextColumn("Contact email", max_chars=255),
@@ -423,7 +430,7 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
 
     partner_ids = list(dict.fromkeys([*options.deal_partners(viewer),
                                       *(str(r.partner_id) for r in rows)]))
-    config = column_config(options, partner_ids)
+    config = column_config(options, partner_ids, [r.deal_value for r in rows])
     frame = editor_frame(rows)
     if editable:
         st.data_editor(frame, key=key, column_config=config, hide_index=True,

@@ -24,7 +24,7 @@ DIRECTORY_COLUMNS = {
     "Last touch": st.column_config.TextColumn(
         "Last touch", help="Most recent call, meeting, email, QBR or event"),
     "Open deals": st.column_config.NumberColumn(
-        "Deals", format="%d", help="Open deals: lead, demo, PoC or proposal"),
+        "Deals", format=display.TABLE_COUNT_FORMAT, help="Open deals: lead, demo, PoC or proposal"),
 }
 
 USER_COLUMNS = {
