@@ -36,24 +36,24 @@ with cards[0]:
                   f"{display.money_short(now.pipeline_weighted)}",
              help=f"{display.money(now.pipeline_total)}; weighted "
                   f"{display.money(now.pipeline_weighted)}. Current state.",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
     kpi.card("Won this period", display.money_short(now.won_revenue),
              note=f"{now.won_count:,} won · {now.lost_count:,} lost · win rate "
                   f"{display.percent(now.win_rate)}",
              help=display.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[1]:
     unpaid = len(now.no_structure)
     kpi.card("Commission earned", display.money_short(now.commission_earned),
              note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                    "structure" if unpaid else "first year, on deals won this period"),
              help=display.money(now.commission_earned),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
     kpi.card("Commission liability", display.money_short(liability.total),
              note="expected on the weighted open pipeline",
              help=f"{display.money(liability.total)}: Σ value × probability × the applicable "
                   "structure's percentage, over open deals",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[2]:
     active = sum(1 for d in data.coverage if not d.no_active_partner)
     concentrated = sum(len(d.concentrated) for d in data.coverage)

@@ -39,24 +39,24 @@ with first[0]:
              delta=display.change(velocity.per_day, before.per_day, per_day), versus=vs,
              note=f"revenue per day at {velocity.period.title}'s rates",
              help=f"{display.money(velocity.per_day)} per day",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with first[1]:
     kpi.card("Open deals", f"{velocity.open_count:,}",
              note=f"current state · {display.money_short(now.pipeline_total)} open value",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with second[0]:
     kpi.card("Win rate", display.percent(velocity.win_rate),
              delta=display.change(velocity.win_rate, before.win_rate,
                           lambda v: f"{display.number(v * 100)} pts"), versus=vs,
              note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
-             deals=(f"{velocity.won_count + velocity.lost_count:,} deals won or lost",
+             deals=(f"{display.count(velocity.won_count + velocity.lost_count)} deals won or lost",
                     drill.closed(f, now.period)))
 with second[1]:
     kpi.card("Cycle days", display.number(velocity.avg_cycle_days),
              delta=display.change(velocity.avg_cycle_days, before.avg_cycle_days,
                           lambda v: f"{display.number(v)} days"), versus=vs, inverse=True,
              note="creation to close of won deals; fewer is better",
-             deals=(f"{velocity.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(velocity.won_count)} deals won", drill.won(f, now.period)))
 
 speed = frames.velocity_frame(data.velocity)
 st.caption("**Sales velocity**: how much revenue the pipeline produces per day = open deals × "

@@ -32,17 +32,17 @@ with cards[0]:
     kpi.card("Open pipeline", display.money_short(now.pipeline_total),
              note=f"{now.open_count:,} open deals · current state",
              help=display.money(now.pipeline_total),
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[1]:
     kpi.card("Won this period", display.money_short(now.won_revenue),
              note=f"{now.won_count:,} deals won", help=display.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[2]:
     kpi.card("Goal attainment", display.percent(now.goal_attainment),
              note=f"{on_target} of {with_target} people with a target have reached it",
              help=f"Won {display.money(now.goal_won)} of a target of "
                   f"{display.money(now.revenue_target)}",
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 
 team = pf.team_view_frame(data.people)
 kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",

@@ -271,7 +271,7 @@ def deals_link(words: str, filters: OpportunityFilters) -> None:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
+    return f"{display.count(n)} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
 
 
 def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> None:
