@@ -128,7 +128,7 @@ grid_columns = {
 filter_tag = zlib.crc32(repr((statuses, priorities, text, overdue_only)).encode())
 grid_key = f"tasks_grid_{st.session_state.get(VERSION_KEY, 0)}_{filter_tag}"
 st.data_editor(grid, key=grid_key, hide_index=True, column_config=grid_columns,
-               disabled=["Flags"], num_rows="fixed")
+               disabled=["Flags"], num_rows="fixed", placeholder=display.NONE)
 overdue = sum(row.overdue for row in rows)
 stuck = sum(row.flagged for row in rows)
 st.caption(f"{len(rows)} task{'s' if len(rows) != 1 else ''} · ⚠ {overdue} overdue · "
