@@ -11,6 +11,6 @@ from isv import logs
 from isv.ui import frame
 
 logs.configure()  # once per process; a no-op on every later rerun
-st.set_page_config(page_title=frame.PAGE_TITLE, page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title=frame.PAGE_TITLE, page_icon=frame.PAGE_ICON, layout="wide")
 page = frame.start()
 page.run()

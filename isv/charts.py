@@ -242,6 +242,16 @@ def for_export(fig: go.Figure, *, width: int = EXPORT_WIDTH, height: int = EXPOR
     return out
 
 
+def for_slide(fig: go.Figure, *, width: int = EXPORT_WIDTH,
+              height: int = EXPORT_HEIGHT) -> go.Figure:
+    """The export version without its title and context line: on a slide the slide's own
+    title says what the chart is, once."""
+    out = for_export(fig, width=width, height=height)
+    out.update_layout(title=dict(text="", subtitle=dict(text="")),
+                      margin=dict(t=EXPORT_FONT_SIZE))
+    return out
+
+
 def _empty(fig: go.Figure, message: str) -> go.Figure:
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
                        yref="paper", font=dict(color=GREY, size=SCREEN_FONT_SIZE + 2))

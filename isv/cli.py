@@ -7,8 +7,10 @@ services as the pages. Bad input ends with exit status 1 and one line on stderr,
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from isv import charts, demo, logs, migrate
+from isv import charts, demo, export, logs, migrate
 from isv.analytics import kpis as kpi
 from isv.analytics.periods import parse_period
 from isv.auth import Viewer
@@ -460,13 +462,16 @@ def restore_command(file: Path, force: bool) -> None:
 
 
 @main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 for every interface (inside a container).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Port for the web app.")
 @click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
-def run_command(port: int, no_demo: bool) -> None:
+def run_command(host: str, port: int, no_demo: bool) -> None:
     """Migrate, load demo data into an empty database, then serve the app."""
     if not APP.is_file():
         raise ValidationError("app", f"{APP} not found")
+    _check_port(host, port)
     migrate.upgrade(get_settings().database_url)
     with session_scope() as session:
         if not no_demo and demo.database_is_empty(session):
@@ -476,17 +481,61 @@ def run_command(port: int, no_demo: bool) -> None:
         demo_emails = {e for e, _, _, _ in demo.DEMO_LOGINS}
         present = set(session.scalars(
             select(User.email).where(User.email.in_(demo_emails), User.is_active.is_(True))))
-    click.echo(f"ISV Pipeline Tracker on http://localhost:{port}  (database: {_where()})")
+    shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host
+    click.echo(f"ISV Pipeline Tracker on http://{shown}:{port}  (database: {_where()})")
     table = _logins_table(present)
     if table:
         click.echo("\nDemo logins:\n" + table + "\n")
-    sys.exit(_serve(port))
+    missing = export.unavailable()
+    if missing:
+        click.echo(missing)
+    sys.exit(_serve(host, port))
 
 
-def _serve(port: int) -> int:
+def _check_port(host: str, port: int) -> None:
+    """Refuse, in one line with the way out, a port another program already listens on.
+
+    Streamlit would otherwise start, log a traceback and leave the scheduler running.
+    SO_REUSEADDR as Streamlit's own server binds, so a port left in TIME_WAIT by an app
+    that just stopped counts as free, as it is for Streamlit.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise ValidationError("host", f"{host} is not an address of this machine ({exc.strerror})"
+                              ) from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except PermissionError:
+            raise ValidationError("port", f"{port} needs administrator rights; run "
+                                  f"`make run PORT={_free_port(host, 8501)}`") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ValidationError("port", f"{port} is in use: stop the other app or run "
+                                      f"`make run PORT={_free_port(host, port + 1)}`") from None
+            raise ValidationError("host", f"cannot listen on {host}: {exc.strerror}") from None
+
+
+def _free_port(host: str, start: int) -> int:
+    """The first port from `start` that nothing listens on (a suggestion, not a promise)."""
+    for candidate in range(start, min(start + 100, 65536)):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return start
+
+
+def _serve(host: str, port: int) -> int:
     """Run `streamlit run app.py` and the scheduler beside it; pass our stop signals on."""
     command = [sys.executable, "-m", "streamlit", "run", str(APP),
-               "--server.port", str(port), "--server.headless", "true"]
+               "--server.address", host, "--server.port", str(port),
+               "--server.headless", "true"]
     # Its own process group: a Ctrl-C in the terminal reaches only us, and we pass it on
     # once, instead of Streamlit seeing it twice.
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, process_group=0)

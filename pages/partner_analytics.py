@@ -4,10 +4,11 @@
 import streamlit as st
 
 from isv import charts, ui
+from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.partners import CONCENTRATION, partner_analytics
 from isv.dates import local_today
-from isv.ui import kpi
+from isv.ui import clicks, kpi
 
 TOP = 15  # partners on the chart; the table under it lists them all
 
@@ -25,6 +26,7 @@ kpi.live_updates()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 current = charts.context_line(*choice.described, f"as of {today}")
 liability = data.liability
+f = choice.filters
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
 
 cards = st.columns(3)
@@ -33,21 +35,25 @@ with cards[0]:
              note=f"{now.open_count:,} open deals · weighted "
                   f"{charts.money(now.pipeline_weighted, short=True)}",
              help=f"{charts.money(now.pipeline_total)}; weighted "
-                  f"{charts.money(now.pipeline_weighted)}. Current state.")
+                  f"{charts.money(now.pipeline_weighted)}. Current state.",
+             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
     kpi.card("Won this period", charts.money(now.won_revenue, short=True),
              note=f"{now.won_count:,} won · {now.lost_count:,} lost · win rate "
                   f"{charts.percent(now.win_rate)}",
-             help=charts.money(now.won_revenue))
+             help=charts.money(now.won_revenue),
+             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
 with cards[1]:
     unpaid = len(now.no_structure)
     kpi.card("Commission earned", charts.money(now.commission_earned, short=True),
              note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                    "structure" if unpaid else "first year, on deals won this period"),
-             help=charts.money(now.commission_earned))
+             help=charts.money(now.commission_earned),
+             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
     kpi.card("Commission liability", charts.money(liability.total, short=True),
              note="expected on the weighted open pipeline",
              help=f"{charts.money(liability.total)}: Σ value × probability × the applicable "
-                  "structure's percentage, over open deals")
+                  "structure's percentage, over open deals",
+             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
 with cards[2]:
     active = sum(1 for d in data.coverage if not d.no_active_partner)
     concentrated = sum(len(d.concentrated) for d in data.coverage)
@@ -68,7 +74,8 @@ kpi.chart(charts.partner_results_figure(
           results, key="partner_results", title="Partner KPIs",
           money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
           rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
-                                       "Unpaid won deals"))
+                                       "Unpaid won deals"),
+          drill=clicks.partner_results(data.partners, f, now.period))
 
 trend = pf.trend_frame(data.trend, data.trend_quarters)
 first, last = data.trend_quarters[0], data.trend_quarters[-1]
@@ -77,7 +84,7 @@ kpi.chart(charts.created_by_quarter_figure(
               context=charts.context_line(f"{first.title} – {last.title}", *choice.described,
                                           f"as of {today}")),
           trend, key="partner_trend", title="New pipeline by quarter", money=("Value",),
-          counts=("Deals",))
+          counts=("Deals",), drill=clicks.new_pipeline(data.trend_quarters, f))
 
 forecast = pf.liability_frame(liability)
 kpi.chart(charts.commission_liability_figure(
@@ -85,7 +92,8 @@ kpi.chart(charts.commission_liability_figure(
               context=current),
           forecast, key="partner_liability", title="Commission liability forecast",
           money=("Weighted pipeline", "Expected commission", "Weighted without structure"),
-          counts=("Deals", "Deals without structure"))
+          counts=("Deals", "Deals without structure"),
+          drill=clicks.liability(liability, f, today))
 unpriced = sum(b.unpriced_count for b in liability.buckets)
 if unpriced:
     st.caption(f"⚠ {unpriced:,} open deal{'s' if unpriced != 1 else ''} "
@@ -108,4 +116,5 @@ kpi.chart(charts.domain_coverage_figure(
               context=charts.context_line(f"as of {today}"), limit=CONCENTRATION,
               flags=flags),
           matrix, key="partner_coverage", title="Domain × partner coverage",
-          money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",))
+          money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",),
+          drill=clicks.coverage(data.coverage))

@@ -4,10 +4,11 @@
 import streamlit as st
 
 from isv import charts, ui
+from isv.analytics import drill
 from isv.analytics import pipeline_frames as frames
 from isv.analytics.pipeline import pipeline_analytics
 from isv.dates import local_today
-from isv.ui import kpi
+from isv.ui import clicks, kpi
 
 
 def per_day(value) -> str:
@@ -24,6 +25,7 @@ if data is None:
     st.stop()
 kpi.live_updates()
 now = data.kpis
+f = choice.filters
 where = kpi.context(now, choice.described)
 current_state = charts.context_line(*choice.described, f"as of {today}")
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
@@ -36,20 +38,25 @@ with first[0]:
              else per_day(velocity.per_day),
              delta=charts.change(velocity.per_day, before.per_day, per_day), versus=vs,
              note=f"revenue per day at {velocity.period.title}'s rates",
-             help=f"{charts.money(velocity.per_day)} per day")
+             help=f"{charts.money(velocity.per_day)} per day",
+             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
 with first[1]:
     kpi.card("Open deals", f"{velocity.open_count:,}",
-             note=f"current state · {charts.money(now.pipeline_total, short=True)} open value")
+             note=f"current state · {charts.money(now.pipeline_total, short=True)} open value",
+             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
 with second[0]:
     kpi.card("Win rate", charts.percent(velocity.win_rate),
              delta=charts.change(velocity.win_rate, before.win_rate,
                           lambda v: f"{charts.number(v * 100)} pts"), versus=vs,
-             note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost")
+             note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
+             deals=(f"{velocity.won_count + velocity.lost_count:,} deals won or lost",
+                    drill.closed(f, now.period)))
 with second[1]:
     kpi.card("Cycle days", charts.number(velocity.avg_cycle_days),
              delta=charts.change(velocity.avg_cycle_days, before.avg_cycle_days,
                           lambda v: f"{charts.number(v)} days"), versus=vs, inverse=True,
-             note="creation to close of won deals; fewer is better")
+             note="creation to close of won deals; fewer is better",
+             deals=(f"{velocity.won_count:,} deals won", drill.won(f, now.period)))
 
 speed = frames.velocity_frame(data.velocity)
 st.caption("**Sales velocity**: how much revenue the pipeline produces per day = open deals × "
@@ -63,7 +70,8 @@ kpi.chart(charts.velocity_figure(
                   *choice.described, f"{velocity.open_count:,} open deals as of {today}")),
           speed, key="velocity", title="Sales velocity",
           money=("Average won deal", "Velocity per day"), rates=("Win rate",),
-          counts=("Open deals", "Won deals", "Lost deals"))
+          counts=("Open deals", "Won deals", "Lost deals"),
+          drill=clicks.velocity(data.velocity, f))
 
 forecast = frames.forecast_frame(data.forecast)
 overdue = data.forecast[0]
@@ -74,7 +82,8 @@ st.caption(f"**Forecast by close month**: open deals by expected close date, ful
 kpi.chart(charts.close_month_figure(forecast, title="Forecast by close month",
                                     context=current_state),
           forecast.drop(columns="Kind"), key="forecast", title="Forecast by close month",
-          money=("Value", "Weighted"), counts=("Deals",))
+          money=("Value", "Weighted"), counts=("Deals",),
+          drill=clicks.close_month(data.forecast, f, today))
 
 stage_times = frames.stage_time_frame(data.stage_times)
 left_out = sum(s.reconstructed for s in data.stage_times)
@@ -95,11 +104,15 @@ st.caption("**Win/loss by partner**: deals closed won or lost in the period, by 
            "with the most closed value; the table has them all.")
 kpi.chart(charts.win_loss_figure(win_loss, title="Won and lost by partner", context=where),
           win_loss, key="win_loss", title="Win/loss by partner", money=("Won", "Lost"),
-          rates=("Win rate",), counts=("Won deals", "Lost deals"))
+          rates=("Win rate",), counts=("Won deals", "Lost deals"),
+          drill=clicks.win_loss(data.win_loss, f, now.period),
+          row_drill=clicks.win_loss_row(data.win_loss, f, now.period))
 
 reasons = frames.lost_reason_frame(data.lost_reasons)
 st.caption("**Lost reasons**: deals closed lost in the period, by the reason given when "
            "closing (same text ignoring case and spaces counts as one reason).")
 kpi.chart(charts.lost_reasons_figure(reasons, title="Why deals were lost", context=where),
           reasons, key="lost_reasons", title="Lost reasons", money=("Value",),
-          rates=("Share of lost deals",), counts=("Deals",))
+          rates=("Share of lost deals",), counts=("Deals",),
+          drill=clicks.lost_reason(data.lost_reasons, f, now.period),
+          row_drill=clicks.lost_reason_row(data.lost_reasons, f, now.period))

@@ -1,4 +1,4 @@
-"""Settings: fiscal year, time zone, currency, deal probabilities, alert thresholds, retention."""
+"""Settings: fiscal year, time zone, currency, probabilities, alerts, retention, slide master."""
 
 import calendar
 
@@ -6,11 +6,13 @@ import streamlit as st
 
 from isv import ui
 from isv.models import OPEN_STAGES
+from isv.pack.master import MAX_BYTES
 from isv.services import settings
 from isv.ui import edits
-from isv.ui.labels import stage_label
+from isv.ui.labels import moment_label, stage_label
 
 viewer = ui.page_viewer(__file__)
+MASTER_MB = MAX_BYTES // 2**20
 
 LABELS = {
     "fiscal_year_start_month": "Fiscal year starts in",
@@ -197,3 +199,36 @@ if save:
                                                 if name in names) + ".")
         st.session_state[RELOAD] = True
         st.rerun()
+
+
+def slide_master_section() -> None:
+    """The exec review pack's slide master: upload, see which is in use, remove (own saves)."""
+    st.subheader("Exec review pack: slide master")
+    master = ui.run(settings.slide_master_info)
+    if master is None:
+        st.caption("None uploaded: the pack uses the default look. Upload your company's "
+                   f"template (.pptx, at most {MASTER_MB} MB): the cover takes its title "
+                   "slide layout, every other slide its Title Only layout.")
+    else:
+        st.caption(ui.escape_md(
+            f"In use: {master.file_name} ({master.size / 2**20:.1f} MB), uploaded by "
+            f"{master.uploaded_by} on {moment_label(master.uploaded_at)}. Cover layout "
+            f"“{master.cover_layout}”, other slides “{master.content_layout}”."))
+    master_errors = ui.FieldErrors()
+    upload = st.file_uploader("Slide master (.pptx)", type=["pptx"], key="set_master_file")
+    master_errors.slot(settings.SLIDE_MASTER, "Slide master")
+    use_col, remove_col = st.columns([1, 1])
+    if use_col.button("Use this slide master", key="set_master_save", disabled=upload is None):
+        saved = ui.run(settings.save_slide_master, errors=master_errors,
+                       file_name=upload.name, data=upload.getvalue())
+        if saved is not None:
+            ui.flash(f"The exec review pack now uses {saved.file_name}.")
+            st.rerun()
+    if master is not None and remove_col.button("Remove, use the default look",
+                                                key="set_master_remove"):
+        if ui.run(settings.remove_slide_master):
+            ui.flash("The exec review pack uses the default look again.")
+            st.rerun()
+
+
+slide_master_section()

@@ -4,10 +4,11 @@
 import streamlit as st
 
 from isv import charts, ui
+from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.team import team_view
 from isv.dates import local_today
-from isv.ui import kpi
+from isv.ui import clicks, kpi
 
 viewer = ui.page_viewer(__file__)
 today = local_today()
@@ -22,6 +23,7 @@ kpi.live_updates()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
 
+f = choice.filters
 people = [p for p in data.people if p.user_id is not None]
 on_target = sum(1 for p in people if p.attainment is not None and p.attainment >= 1)
 with_target = sum(1 for p in people if p.target)
@@ -29,23 +31,27 @@ cards = st.columns(3)
 with cards[0]:
     kpi.card("Open pipeline", charts.money(now.pipeline_total, short=True),
              note=f"{now.open_count:,} open deals · current state",
-             help=charts.money(now.pipeline_total))
+             help=charts.money(now.pipeline_total),
+             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
 with cards[1]:
     kpi.card("Won this period", charts.money(now.won_revenue, short=True),
-             note=f"{now.won_count:,} deals won", help=charts.money(now.won_revenue))
+             note=f"{now.won_count:,} deals won", help=charts.money(now.won_revenue),
+             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
 with cards[2]:
     kpi.card("Goal attainment", charts.percent(now.goal_attainment),
              note=f"{on_target} of {with_target} people with a target have reached it",
              help=f"Won {charts.money(now.won_revenue)} of a target of "
-                  f"{charts.money(now.revenue_target)}")
+                  f"{charts.money(now.revenue_target)}",
+             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
 
 team = pf.team_view_frame(data.people)
 kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",
                              context=where),
           team, key="team_view_chart", title="Team performance",
           money=("Pipeline", "Won", "Target"), rates=("Attainment",),
-          counts=("Open deals", "Won deals"))
+          counts=("Open deals", "Won deals"), drill=clicks.team(data.people, f, now.period))
 st.caption("Open pipeline is the current state; won and target are for the period. "
            "Unassigned: deals assigned to nobody (no target).")
 kpi.table(team, money=("Pipeline", "Won", "Target"), rates=("Attainment",),
-          counts=("Open deals", "Won deals"), key="team_view_table")
+          counts=("Open deals", "Won deals"), key="team_view_table",
+          drill=clicks.person_row(data.people, f, now.period))

@@ -12,12 +12,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from isv.analytics.breakdowns import ClosingDeal, gap_closers
 from isv.analytics.kpis import won_in
 from isv.analytics.periods import Period, quarter_of, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
 from isv.dates import local_today, local_zone
 from isv.errors import Forbidden, NotFound, ValidationError
-from isv.models import GOAL_TYPES, OPEN_STAGES, Opportunity, Partner, QuarterlyGoal, User
+from isv.models import GOAL_TYPES, Opportunity, Partner, QuarterlyGoal, User
 from isv.services import audit, scope, validate
 from isv.services.partners import NOTES_MAX, parse_id
 from isv.services.status import FILING_ROLES
@@ -75,21 +76,6 @@ class GoalView:
     @property
     def is_count(self) -> bool:
         return self.goal_type in COUNT_TYPES
-
-
-@dataclass(frozen=True)
-class ClosingDeal:
-    """An open deal that could close a revenue shortfall."""
-
-    id: uuid.UUID
-    customer_name: str
-    partner_name: str
-    stage: str
-    probability: Decimal
-    deal_value: Decimal
-    expected_close_date: date
-    cumulative_value: Decimal   # this deal and every likelier one above it
-    slipped: bool               # its expected close date has passed
 
 
 # --- periods and progress ------------------------------------------------------------------
@@ -247,39 +233,17 @@ def closing_deals(*, session: Session, viewer: Viewer, goal_id: Any,
                   limit: int = MAX_CLOSING_DEALS) -> list[ClosingDeal]:
     """For a revenue goal short of its target, the open deals most likely to close the gap.
 
-    The goal owner's open deals expected to close by the quarter's end (in it, for a quarter
-    not yet started), by probability (highest first) then expected close date; the list
-    stops at the first deal whose running total covers the shortfall, or at `limit`. Empty
-    when there is no shortfall, the goal is not about revenue, or the quarter is over.
+    The goal owner's open deals that the viewer may see, by the one gap-closer rule
+    (isv.analytics.breakdowns.gap_closers). Empty when the goal is not about revenue.
     """
     today = today or local_today()
     view = get_goal(session=session, viewer=viewer, goal_id=goal_id, today=today)
-    if view.goal_type != "revenue" or view.shortfall <= 0 or view.period.end < today:
+    if view.goal_type != "revenue":
         return []
-    stmt = (select(Opportunity.id, Opportunity.customer_name, Partner.name, Opportunity.stage,
-                   Opportunity.probability, Opportunity.deal_value,
-                   Opportunity.expected_close_date)
-            .join(Partner, Partner.id == Opportunity.partner_id)
-            .where(Opportunity.assigned_user_id == view.user_id,
-                   Opportunity.stage.in_(OPEN_STAGES),
-                   Opportunity.expected_close_date <= view.period.end,
-                   scope.opportunities_visible(viewer))
-            .order_by(Opportunity.probability.desc(), Opportunity.expected_close_date,
-                      Opportunity.deal_value.desc(), Opportunity.id)
-            .limit(limit))
-    if view.period.start > today:
-        stmt = stmt.where(Opportunity.expected_close_date >= view.period.start)
-    deals: list[ClosingDeal] = []
-    total = Decimal(0)
-    for row in session.execute(stmt):
-        total += row[5]
-        deals.append(ClosingDeal(id=row[0], customer_name=row[1], partner_name=row[2],
-                                 stage=row[3], probability=row[4], deal_value=row[5],
-                                 expected_close_date=row[6], cumulative_value=total,
-                                 slipped=row[6] < today))
-        if total >= view.shortfall:
-            break
-    return deals
+    return gap_closers(session=session, period=view.period, today=today,
+                       shortfall=view.shortfall, limit=limit,
+                       where=[Opportunity.assigned_user_id == view.user_id,
+                              scope.opportunities_visible(viewer)])
 
 
 # --- writes --------------------------------------------------------------------------------

@@ -55,16 +55,18 @@ SORTS = {
     "-probability": "Probability, highest first",
 }
 
-# Grid column -> the service's field name (the name ValidationError reports).
+# Grid column -> the service's field name (the name ValidationError reports), in the order
+# shown: what a manager works a deal by comes first and fits a 1024 px tablet without
+# scrolling sideways (Customer to Owner, widths below); the rest follows.
 FIELDS = {
     "Customer": "customer_name",
-    "Partner": "partner_id",
     "Stage": "stage",
     "Value": "deal_value",
-    "Probability": "probability",
     "Expected close": "expected_close_date",
-    "Actual close": "actual_close_date",
     "Owner": "assigned_user_id",
+    "Partner": "partner_id",
+    "Probability": "probability",
+    "Actual close": "actual_close_date",
     "Lost reason": "lost_reason",
     "Contact email": "customer_contact_email",
     "Notes": "notes",
@@ -83,29 +85,31 @@ def column_config(options: Choices, partner_ids: list[str]) -> dict:
     people = list(options.people)
     return {
         "Open": st.column_config.LinkColumn(
-            "Open", display_text="Open ↗", disabled=True,
+            "Open", display_text="Open ↗", disabled=True, width=64,
             help="The deal's own page: every field, stage history, audit trail"),
-        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True),
+        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True,
+                                                width=180),
         "Partner": st.column_config.SelectboxColumn(
             "Partner", options=partner_ids, format_func=options.partner_name, required=True),
         "Stage": st.column_config.SelectboxColumn(
             "Stage", options=list(STAGES), format_func=stage_label, required=True,
-            default="lead",
+            default="lead", width=100,
             help="A stage change is recorded in the deal's stage history. Closed lost needs "
                  "a lost reason in the same row."),
         "Value": st.column_config.NumberColumn(
-            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01,
+            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01, width=115,
             format=charts.table_money_format(),
             required=True),
         "Probability": st.column_config.NumberColumn(
             "Prob. %", min_value=0, max_value=100, step=0.01, format="%.2f",
             help="0–100. Left empty on a stage change, the stage's default applies."),
-        "Expected close": st.column_config.DateColumn("Expected close", format="YYYY-MM-DD"),
+        "Expected close": st.column_config.DateColumn("Expected close", format="YYYY-MM-DD",
+                                                      width=120),
         "Actual close": st.column_config.DateColumn(
             "Actual close", format="YYYY-MM-DD",
             help="Closed deals only; today when a deal is closed without one"),
         "Owner": st.column_config.SelectboxColumn(
-            "Owner", options=people, format_func=options.person,
+            "Owner", options=people, format_func=options.person, width=140,
             help="The person the deal is assigned to"),
         "Lost reason": st.column_config.TextColumn("Lost reason", max_chars=500),
         "Contact email": st.column_config.TextColumn("Contact email", max_chars=255),

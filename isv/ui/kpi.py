@@ -19,13 +19,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from isv import charts, export
-from isv.analytics import cached
+from isv.analytics import cached, drill
 from isv.analytics.breakdowns import FilterOptions, filter_options
 from isv.analytics.dashboard import DashboardData, dashboard_data
 from isv.analytics.kpis import Filters, Kpis, scope_key
 from isv.analytics.periods import Period, parse_period, quarter_options
 from isv.auth import Viewer
 from isv.errors import IsvError
+from isv.pack import PackChart
+from isv.services.opportunities import OpportunityFilters
+from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
 from isv.ui.widgets import escape_md
 
@@ -111,29 +114,100 @@ class Selection:
     described: tuple[str, ...]  # the filters in words, for captions and chart context
 
 
-def pick_period(today: date, *, key: str) -> Period:
-    """A quarter selector (fiscal-aware), the current quarter by default."""
+ADDRESS_KEYS = ("period", "domain", "partner", "owner")
+CARRIED = "isv_analytics_address"  # the last analytics choice, for the next analytics page
+
+
+def _quarters(today: date) -> tuple[dict[str, Period], str]:
     options = {q.label: q for q in quarter_options(today)}
-    current = next(label for label, q in options.items() if today in q)
+    return options, next(label for label, q in options.items() if today in q)
+
+
+def pick_period(today: date, *, key: str, periods: dict[str, Period] | None = None) -> Period:
+    """A quarter selector (fiscal-aware), the current quarter by default."""
+    options, current = _quarters(today)
+    options = periods or options
+    if key not in st.session_state or st.session_state[key] not in options:
+        st.session_state[key] = current
     chosen = st.selectbox(
-        "Period", list(options), index=list(options).index(current), key=key,
+        "Period", list(options), key=key,
         format_func=lambda label: options[label].title + (" (now)" if label == current else ""))
     return options.get(chosen, options[current])
 
 
+def _from_address(key: str, periods: dict[str, Period], partners: dict[str, tuple[str, str]],
+                  owners: dict[str, str]) -> None:
+    """Set the pickers from the address when it changed (a link, a reload, back), or, on a
+    bare address (the sidebar drops parameters), from the last analytics page's choice."""
+    params = {k: v for k, v in links.current().items() if k in ADDRESS_KEYS}
+    if params == st.session_state.get(f"{key}_address") and f"{key}_period" in st.session_state:
+        return
+    source = params or st.session_state.get(CARRIED) or {}
+    problems = []
+
+    def one(name: str) -> str:
+        values = source.get(name) or [""]
+        return values[-1].strip()
+
+    period = one("period")
+    if period and period not in periods:
+        try:
+            periods[period] = parse_period(period)
+        except IsvError as exc:
+            problems.append(f"period {period!r}: {getattr(exc, 'reason', exc)}")
+            period = ""
+    st.session_state[f"{key}_period"] = period  # "" is the current quarter (see pick)
+    domain = one("domain")
+    if domain and domain not in DOMAINS:
+        problems.append(f"domain {domain!r}: not one of {', '.join(DOMAINS)}")
+        domain = ""
+    st.session_state[f"{key}_domain"] = domain
+    partner = one("partner")
+    if partner and partner not in partners:
+        by_name = {name.casefold(): pid for pid, (name, _) in partners.items()}
+        found = by_name.get(partner.casefold())
+        if found is None:
+            problems.append(f"partner {partner!r}: no such partner among those you see")
+        partner = found or ""
+    if partner and domain and partners[partner][1] != domain:
+        problems.append(f"partner {partners[partner][0]!r}: not in the {domain} domain")
+        partner = ""
+    st.session_state[f"{key}_partner"] = partner
+    owner = one("owner")
+    if owner and owner not in owners:
+        problems.append(f"owner {owner!r}: no such person among the deal owners you see")
+        owner = ""
+    st.session_state[f"{key}_owner"] = owner
+    st.session_state[f"{key}_problems"] = problems
+
+
 def pick(viewer: Viewer, today: date, *, key: str) -> Selection:
-    """Period, domain, partner and owner pickers in one row."""
+    """Period, domain, partner and owner pickers in one row, kept in the address.
+
+    The same choice follows the user from one analytics page to the next, and a copied
+    link reproduces it (`?period=2026Q3&domain=FinOps&partner=<id>&owner=<id>`).
+    """
     options = load_options(viewer)
+    periods, current = _quarters(today)
+    all_partners = {str(pid): (name, d) for pid, name, d in options.partners}
+    owners = {str(uid): name for uid, name, _ in options.owners}
+    _from_address(key, periods, all_partners, owners)
+    if st.session_state.get(f"{key}_period") not in periods:
+        st.session_state[f"{key}_period"] = current
+    links.show_problems(st.session_state.get(f"{key}_problems") or [])
     period_col, domain_col, partner_col, owner_col = st.columns([1.3, 1, 1, 1])
     with period_col:
-        period = pick_period(today, key=f"{key}_period")
+        period = pick_period(today, key=f"{key}_period", periods=periods)
     # "" means all: a None option would read as "nothing chosen" and show a placeholder.
     domain = domain_col.selectbox("Domain", ["", *DOMAINS], key=f"{key}_domain",
                                   format_func=lambda d: d or "All domains")
-    partners = {str(pid): name for pid, name, d in options.partners if domain in ("", d)}
+    partners = {pid: name for pid, (name, d) in all_partners.items() if domain in ("", d)}
+    if st.session_state.get(f"{key}_partner") not in ("", *partners):
+        st.session_state[f"{key}_partner"] = ""
     partner = partner_col.selectbox("Partner", ["", *partners], key=f"{key}_partner",
                                     format_func=lambda p: partners.get(p, "All partners"))
-    owners = {str(uid): name for uid, name, _ in options.owners}
+    if st.session_state.get(f"{key}_owner") not in ("", *owners):
+        st.session_state[f"{key}_owner"] = ""
     owner = owner_col.selectbox("Owner", ["", *owners], key=f"{key}_owner",
                                 format_func=lambda o: owners.get(o, "All owners"),
                                 help="The person the deals are assigned to")
@@ -145,6 +219,11 @@ def pick(viewer: Viewer, today: date, *, key: str) -> Selection:
         f"Domain {domain}" if domain else None,
         f"Partner {partners[partner]}" if partner else None,
         f"Owner {owners[owner]}" if owner else None) if text)
+    params = {name: [value] for name, value in (("period", period.label), ("domain", domain),
+                                               ("partner", partner), ("owner", owner)) if value}
+    links.write(params)
+    st.session_state[f"{key}_address"] = params
+    st.session_state[CARRIED] = params
     return Selection(period, filters, described)
 
 
@@ -163,65 +242,93 @@ def _short(value: Decimal | None) -> str:
     return charts.money(value, short=True)
 
 
+Deals = tuple[str, OpportunityFilters]  # a link's words, and the grid filters it opens
+
+
 def card(label: str, value: str, *, delta: str | None = None, versus: str | None = None,
-         inverse: bool = False, note: str | None = None, help: str | None = None) -> None:
-    """One KPI card: the value, its change (arrow, sign and colour) and a line of context."""
+         inverse: bool = False, note: str | None = None, help: str | None = None,
+         deals: Deals | None = None) -> None:
+    """One KPI card: the value, its change (arrow, sign and colour), a line of context and a
+    link to the deals behind the figure in the opportunity grid."""
     with st.container(border=True):
         st.metric(label, value, delta=delta, delta_color="inverse" if inverse else "normal",
                   delta_description=versus if delta is not None else None, help=help)
         if note:
             st.caption(note)
+        if deals is not None:
+            deals_link(*deals)
 
 
-def kpi_cards(kpis: Kpis, previous: Kpis) -> None:
-    """The nine cards of the executive dashboard, three a row, each against the previous period."""
+def deals_link(words: str, filters: OpportunityFilters) -> None:
+    """A link to the opportunity grid showing exactly these deals (same tab, copyable)."""
+    st.page_link(links.GRID_PAGE, label=words, icon=":material/table_view:",
+                 query_params=links.grid_params(filters))
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
+
+
+def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> None:
+    """The nine cards of the executive dashboard, three a row, each against the previous period.
+
+    Each links to the deals behind it (`filters`: the page's).
+    """
     vs = f"vs {previous.period.title}"
     unpaid = len(kpis.no_structure)
+    f = filters or Filters()
+    open_deals = (_count(kpis.open_count, "open deals"), drill.open_deals(f))
+    won = (_count(kpis.won_count, "deals won"), drill.won(f, kpis.period))
+    closed = (_count(kpis.won_count + kpis.lost_count, "deals won or lost"),
+              drill.closed(f, kpis.period))
+    due = ("Open deals due this period", drill.due(f, kpis.period.start, kpis.period.end))
     cards = [
         lambda: card(
             "Pipeline", _short(kpis.pipeline_total),
             note=f"{kpis.open_count:,} open deals · current state",
             help=f"Σ value of open deals: {charts.money(kpis.pipeline_total)}. Current state, "
-                 "so there is no earlier period to compare with."),
+                 "so there is no earlier period to compare with.", deals=open_deals),
         lambda: card(
             "Weighted pipeline", _short(kpis.pipeline_weighted),
             note="Σ value × probability · current state",
-            help=charts.money(kpis.pipeline_weighted)),
+            help=charts.money(kpis.pipeline_weighted), deals=open_deals),
         lambda: card(
             "Won this period", _short(kpis.won_revenue),
             delta=charts.change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
             note=f"{kpis.won_count:,} deals won",
-            help=f"{charts.money(kpis.won_revenue)}, by actual close date in the period"),
+            help=f"{charts.money(kpis.won_revenue)}, by actual close date in the period",
+            deals=won),
         lambda: card(
             "Win rate", charts.percent(kpis.win_rate),
             delta=charts.change(kpis.win_rate, previous.win_rate, charts.points), versus=vs,
-            note=f"{kpis.won_count:,} won · {kpis.lost_count:,} lost"),
+            note=f"{kpis.won_count:,} won · {kpis.lost_count:,} lost", deals=closed),
         lambda: card(
             "Average won deal", _short(kpis.avg_won_deal),
             delta=charts.change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
-            help=charts.money(kpis.avg_won_deal)),
+            help=charts.money(kpis.avg_won_deal), deals=won),
         lambda: card(
             "Cycle days", charts.number(kpis.avg_cycle_days),
             delta=charts.change(kpis.avg_cycle_days, previous.avg_cycle_days, charts.days),
             versus=vs,
-            inverse=True, note="creation to close of won deals; fewer is better"),
+            inverse=True, note="creation to close of won deals; fewer is better", deals=won),
         lambda: card(
             "Goal attainment", charts.percent(kpis.goal_attainment),
             delta=charts.change(kpis.goal_attainment, previous.goal_attainment, charts.points),
             versus=vs,
             note=_pace(kpis), help=f"Won {charts.money(kpis.won_revenue)} of a target of "
-                                    f"{charts.money(kpis.revenue_target)}"),
+                                    f"{charts.money(kpis.revenue_target)}", deals=won),
         lambda: card(
             "Coverage", charts.times(kpis.coverage),
             delta=charts.change(kpis.coverage, previous.coverage, charts.times), versus=vs,
             note="open pipeline due ÷ target still to win",
-            help=f"Open deals expected this period: {charts.money(kpis.period_pipeline)}"),
+            help=f"Open deals expected this period: {charts.money(kpis.period_pipeline)}",
+            deals=due),
         lambda: card(
             "Commission earned", _short(kpis.commission_earned),
             delta=charts.change(kpis.commission_earned, previous.commission_earned, _short),
             versus=vs, help=charts.money(kpis.commission_earned),
             note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
-                  "structure" if unpaid else "first year, on deals won")),
+                  "structure" if unpaid else "first year, on deals won"), deals=won),
     ]
     for row in range(0, len(cards), 3):
         for column, draw in zip(st.columns(3), cards[row:row + 3], strict=True):
@@ -251,38 +358,71 @@ def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]
     return shown
 
 
+RowDrill = Callable[[int], OpportunityFilters | None]   # a row's position -> its deals
+PointDrill = Callable[[dict[str, Any], go.Figure], OpportunityFilters | None]
+
+
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
-          counts: tuple[str, ...] = (), key: str | None = None) -> None:
-    """A result table: money as dollars, rates as percentages, text always as plain cells."""
+          counts: tuple[str, ...] = (), key: str | None = None,
+          drill: RowDrill | None = None) -> None:
+    """A result table: money as dollars, rates as percentages, text always as plain cells.
+
+    With `drill`, selecting a row opens the opportunity grid on the deals behind it.
+    """
     money_column = st.column_config.NumberColumn(format=charts.table_money_format())
     config: dict[str, Any] = {c: money_column for c in money}
     config.update({c: RATE for c in rates})
     config.update({c: COUNT for c in counts})
-    st.dataframe(_display(frame, money, rates), hide_index=True, column_config=config, key=key,
-                 placeholder=charts.NONE)
+    shown = _display(frame, money, rates)
+    if drill is None or key is None:
+        st.dataframe(shown, hide_index=True, column_config=config, key=key,
+                     placeholder=charts.NONE)
+        return
+    event = st.dataframe(shown, hide_index=True, column_config=config, key=key,
+                         placeholder=charts.NONE, on_select="rerun",
+                         selection_mode="single-row")
+    st.caption("Select a row to list its deals in the opportunity grid.")
+    rows = event["selection"]["rows"]
+    if rows and rows[0] < len(frame) and (target := drill(rows[0])) is not None:
+        links.open_grid(target)
 
 
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
-          counts: tuple[str, ...] = ()) -> export.PackChart:
+          counts: tuple[str, ...] = (), drill: PointDrill | None = None,
+          row_drill: RowDrill | None = None) -> PackChart:
     """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
-    table. Returns the chart for the exec review pack."""
+    table. Returns the chart for the exec review pack.
+
+    With `drill`, clicking a bar opens the opportunity grid on the deals behind it;
+    `row_drill` does the same for a row of the table.
+    """
     # theme=None: the figure exactly as isv.charts styled it, as in the exported images.
-    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False},
-                    alt=f"{title}: the same numbers are in the table below")
-    downloads(fig, key=key, title=title)
+    alt = f"{title}: the same numbers are in the table below"
+    if drill is None:
+        st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False}, alt=alt)
+    else:
+        event = st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False},
+                                alt=alt, on_select="rerun", selection_mode="points")
+        points = event["selection"]["points"]
+        if points and (target := drill(points[0], fig)) is not None:
+            links.open_grid(target)
+    downloads(fig, key=key, title=title,
+              hint="Click a bar to list its deals" if drill is not None else None)
     with st.expander(f"Data: {title}", icon=":material/table:"):
-        table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table")
-    return export.PackChart(title, fig)
+        table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table",
+              drill=row_drill)
+    return PackChart(title, fig)
 
 
-def downloads(fig: go.Figure, *, key: str, title: str) -> None:
+def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) -> None:
     """PNG and SVG at slide size (1600×900), rendered only when clicked, never on a rerun."""
     reason = export.unavailable()
     with st.container(horizontal=True, horizontal_alignment="right",
                       vertical_alignment="center", key=f"{key}_downloads"):
-        if reason:
-            st.caption(escape_md(reason))
+        if hint:
+            st.caption(hint)
+        explain_export_once(reason)
         for fmt in ("png", "svg"):
             st.download_button(
                 fmt.upper(), data=_deferred(fig, fmt), file_name=export.file_name(title, fmt),
@@ -291,55 +431,13 @@ def downloads(fig: go.Figure, *, key: str, title: str) -> None:
                 help=reason or f"{title} as {fmt.upper()}, 1600×900, for slides")
 
 
+def explain_export_once(reason: str | None) -> None:
+    """Why exports are off, with the command that fixes it: beside the first disabled export
+    of a page run only (the other buttons say it on hover)."""
+    if reason and not st.session_state.get(state.EXPORT_EXPLAINED):
+        st.caption(escape_md(reason))
+        st.session_state[state.EXPORT_EXPLAINED] = True
+
+
 def _deferred(fig: go.Figure, fmt: str):
     return lambda: export.chart_image(fig, fmt)
-
-
-# --- exec review pack --------------------------------------------------------------------
-
-PACK = "isv_exec_pack"
-
-
-def exec_pack(kpis: Kpis, previous: Kpis, shown: list[export.PackChart], *, title: str,
-              where: str, key: str) -> None:
-    """One click builds the pack (PPTX and PDF) for what the page shows; then the downloads.
-
-    The built pack is kept in the session for this period, these filters and this data
-    version, so reruns show its download buttons without building it again.
-    """
-    reason = export.unavailable()
-    stamp = (where, st.session_state.get(SEEN_VERSION), tuple(c.title for c in shown))
-    built = st.session_state.get(f"{PACK}_{key}")
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack"):
-        clicked = st.button(
-            "Build exec review pack", icon=":material/slideshow:", key=f"{key}_pack_build",
-            disabled=reason is not None,
-            help=reason or f"A PPTX and a PDF: the KPI summary and the {len(shown)} charts "
-                           "below, for this period and these filters")
-        if reason:
-            st.caption(escape_md(reason))
-        slot = st.empty()  # the progress bar, then any error, beside the button
-    if clicked:
-        bar = slot.progress(0.0, text="Building the exec review pack…")
-        try:
-            pack = export.build_pack(
-                title=title, context=where, kpis=kpis, previous=previous, figures=shown,
-                progress=lambda done, step: bar.progress(done, text=f"Rendering {step}…"))
-        except Exception as exc:  # a browser crash must not take the dashboard with it
-            slot.error(escape_md(f"The pack could not be built: {exc}"), icon=":material/error:")
-            return
-        built = (stamp, pack)
-        st.session_state[f"{PACK}_{key}"] = built
-        slot.empty()
-    if built is None or built[0] != stamp:
-        return
-    pack = built[1]
-    name = f"exec review {kpis.period.label}"
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack_files"):
-        st.download_button("Pack as PPTX", data=pack.pptx, file_name=export.file_name(name, "pptx"),
-                           mime=export.PPTX_MIME, key=f"{key}_pack_pptx", on_click="ignore",
-                           icon=":material/download:")
-        st.download_button("Pack as PDF", data=pack.pdf, file_name=export.file_name(name, "pdf"),
-                           mime=export.FORMATS["pdf"], key=f"{key}_pack_pdf",
-                           on_click="ignore", icon=":material/download:")
-        st.caption(f"{pack.slides} slides: the KPI summary and one per chart")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ from isv.services import opportunities as opps
 from isv.services import users, validate
 from isv.services.opportunities import OpportunityFilters
 from isv.services.partners import OWNER_ROLES
-from isv.ui import state, widgets
+from isv.ui import links, state, widgets
 from isv.ui.labels import stage_label
 
 MIN_DAY, MAX_DAY = validate.MIN_DATE, validate.MAX_DATE
@@ -98,24 +98,51 @@ def can_write_deals(viewer: Viewer) -> bool:
     return viewer.can(WRITE_OPPORTUNITIES)
 
 
-def _preset(key: str, value: list[str]) -> None:
-    # A link (from the board, a partner page) opens the page pre-filtered, once per link
-    # followed: while the address stays the same, the user's own choices win.
-    if st.session_state.get(f"{key}_linked") != value:
-        st.session_state[f"{key}_linked"] = value
-        st.session_state[key] = value
+def _from_address(prefix: str, options: Choices) -> None:
+    """When the address changed (a link followed, a reload), set the filters from it.
+
+    While the address stays what this page last wrote, the user's own choices win.
+    """
+    params = links.current()
+    if st.session_state.get(f"{prefix}_address") == params:
+        return
+    reading = links.read_grid(params, partners=options.partners, people=options.people)
+    f = reading.filters
+    st.session_state[f"{prefix}_link_problems"] = reading.problems
+    st.session_state[f"{prefix}_text"] = f.text or ""
+    st.session_state[f"{prefix}_partners"] = [str(p) for p in f.partner_ids]
+    st.session_state[f"{prefix}_domains"] = list(f.domains)
+    st.session_state[f"{prefix}_stages"] = list(f.stages)
+    st.session_state[f"{prefix}_owners"] = ([links.NOBODY] if f.unassigned else []) + [
+        str(o) for o in f.owner_ids]
+    st.session_state[f"{prefix}_from"] = f.close_from
+    st.session_state[f"{prefix}_to"] = f.close_to
+    st.session_state[f"{prefix}_figure"] = links.figure_part(f)
+
+
+def _figure_filters(prefix: str) -> OpportunityFilters:
+    """The filters a figure's link set (no widget of their own): shown in words, removable."""
+    figure = st.session_state.get(f"{prefix}_figure") or OpportunityFilters()
+    if not links.has_figure(figure):
+        return OpportunityFilters()
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.info("Also showing only deals " + widgets.escape_md(
+            " · ".join(links.describe_figure(figure))), icon=":material/filter_alt:")
+        if st.button("Show all", key=f"{prefix}_figure_clear", icon=":material/filter_alt_off:",
+                     help="Drop these filters (the ones above stay)"):
+            st.session_state[f"{prefix}_figure"] = OpportunityFilters()
+            st.rerun()
+    return figure
 
 
 def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> OpportunityFilters:
-    """Draw the filters (partner, domain, stage, owner, close dates, text) and return them."""
-    params = st.query_params
-    for param, key, known in (("partner", f"{prefix}_partners", options.partners),
-                              ("stage", f"{prefix}_stages", STAGES)):
-        if params.get(param) in known:
-            _preset(key, [params[param]])
-        else:
-            st.session_state.pop(f"{key}_linked", None)
+    """Draw the filters (partner, domain, stage, owner, close dates, text) and return them.
 
+    They live in the address: a link or a reload sets them, and every change is written
+    back, so a copied link shows the same deals.
+    """
+    _from_address(prefix, options)
+    links.show_problems(st.session_state.get(f"{prefix}_link_problems") or [])
     text_col, partner_col, domain_col = st.columns([3, 3, 2])
     text = text_col.text_input("Search", key=f"{prefix}_text",
                                placeholder="Customer, partner or notes")
@@ -128,8 +155,10 @@ def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> Op
     stage_col, owner_col, from_col, to_col = st.columns(4)
     stages = stage_col.multiselect("Stage", STAGES, key=f"{prefix}_stages",
                                    format_func=stage_label, placeholder="All stages")
-    owner_ids = owner_col.multiselect("Owner", list(options.people), key=f"{prefix}_owners",
-                                      format_func=options.person, placeholder="Anyone")
+    owner_ids = owner_col.multiselect(
+        "Owner", [links.NOBODY, *options.people], key=f"{prefix}_owners",
+        format_func=lambda o: "Unassigned" if o == links.NOBODY else options.person(o),
+        placeholder="Anyone")
     with from_col:
         close_from = st.date_input("Close from", value=None, key=f"{prefix}_from",
                                    min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD",
@@ -140,10 +169,17 @@ def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> Op
         close_to = st.date_input("Close to", value=None, key=f"{prefix}_to",
                                  min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD")
         errors.slot("close_to", "Close to")
-    return OpportunityFilters(
-        partner_ids=tuple(partner_ids), domains=tuple(domains), stages=tuple(stages),
-        owner_ids=tuple(owner_ids), close_from=_day(close_from), close_to=_day(close_to),
-        text=text.strip() or None)
+    figure = _figure_filters(prefix)
+    filters = replace(figure, partner_ids=tuple(partner_ids), domains=tuple(domains),
+                      stages=tuple(stages),
+                      owner_ids=tuple(o for o in owner_ids if o != links.NOBODY),
+                      unassigned=links.NOBODY in owner_ids,
+                      close_from=_day(close_from), close_to=_day(close_to),
+                      text=text.strip() or None)
+    params = links.grid_params(filters)
+    links.write(params)
+    st.session_state[f"{prefix}_address"] = params
+    return filters
 
 
 def _day(value: object) -> date | None:

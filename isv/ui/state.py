@@ -20,6 +20,7 @@ FLASH = "isv_flash"                  # a confirmation shown for a few seconds of
 COOKIE_EXP = "isv_cookie_exp"        # exp_date of the cookie set at form login (see login)
 DELETE_COOKIE = "isv_delete_cookie"  # signed out: keep asking the browser to drop the cookie
 FRAME_RAN = "isv_frame_ran"          # set by frame.start(), taken by the page it runs
+EXPORT_EXPLAINED = "isv_export_explained"  # this page run has said why exports are off
 
 
 def current_viewer() -> Viewer | None:

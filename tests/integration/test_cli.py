@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -161,12 +163,12 @@ def test_run_migrates_loads_demo_data_and_serves_on_the_port(empty_url, monkeypa
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda port: served.append(port) or 0)
+    monkeypatch.setattr(cli, "_serve", lambda host, port: served.append((host, port)) or 0)
 
     result = isv("run", "--port", "8765")
 
     assert result.exit_code == 0, result.output
-    assert served == [8765]
+    assert served == [("127.0.0.1", 8765)]  # this machine only, unless told otherwise
     assert "http://localhost:8765" in result.stdout
     for email, password, _, _ in DEMO_LOGINS:
         assert email in result.stdout and password in result.stdout
@@ -177,10 +179,52 @@ def test_run_without_demo_leaves_an_empty_database_empty(empty_url, monkeypatch,
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda port: 0)
+    monkeypatch.setattr(cli, "_serve", lambda host, port: 0)
 
     result = isv("run", "--no-demo")
 
     assert result.exit_code == 0, result.output
     assert count(User) == 0
     assert "Demo logins" not in result.stdout
+
+
+def test_run_listens_where_told(empty_url, monkeypatch, tmp_path):
+    served = []
+    app = tmp_path / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(cli, "APP", app)
+    monkeypatch.setattr(cli, "_serve", lambda host, port: served.append((host, port)) or 0)
+
+    result = isv("run", "--no-demo", "--host", "0.0.0.0", "--port", "8766")
+
+    assert result.exit_code == 0, result.output
+    assert served == [("0.0.0.0", 8766)]
+
+
+def test_run_on_a_busy_port_says_how_out_in_one_line_and_starts_nothing(
+        empty_url, monkeypatch, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(cli, "APP", app)
+    monkeypatch.setattr(cli, "_serve", lambda host, port: pytest.fail("served on a busy port"))
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        busy = other.getsockname()[1]
+
+        result = isv("run", "--port", str(busy))
+
+    assert_refused(result, f"port: {busy} is in use", "stop the other app", "make run PORT=")
+    suggested = int(result.stderr.split("PORT=")[1].split("`")[0])
+    assert suggested != busy
+    assert count_tables(empty_url) == 0  # refused before migrating or loading anything
+
+
+def count_tables(url: str) -> int:
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        return len(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
