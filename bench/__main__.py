@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench import analytics, demo_build, importer, pipeline_pages
+from bench import analytics, demo_build, importer, pack, pipeline_pages
 
-BENCHMARKS = (demo_build, analytics, importer, pipeline_pages)
+BENCHMARKS = (demo_build, analytics, importer, pipeline_pages, pack)
 
 
 def main() -> None:

@@ -239,6 +239,9 @@ def for_export(fig: go.Figure, *, width: int = EXPORT_WIDTH, height: int = EXPOR
     out.update_layout(title=dict(subtitle=dict(font=dict(size=round(SCREEN_FONT_SIZE * scale)))))
     for annotation in out.layout.annotations or ():
         annotation.font.size = round((annotation.font.size or SCREEN_FONT_SIZE) * scale)
+    # At slide size a category label would touch its bar ("Data/Backup|"): a little air.
+    out.update_xaxes(ticklabelstandoff=8)
+    out.update_yaxes(ticklabelstandoff=8)
     return out
 
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill, frames
 from isv.dates import local_today
 from isv.pack.pages import gap_note, gap_summary
@@ -56,7 +56,9 @@ shown = [
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
            f"{charts.money(now.slipped_value)}; the largest {len(data.slipped)} below")
-kpi.deals_link(f"All {now.slipped_count:,} slipped deals", drill.slipped(f, now.as_of))
+if now.slipped_count:
+    kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",
+                   drill.slipped(f, now.as_of))
 kpi.table(frames.slipped_frame(data.slipped), money=("Value",), counts=("Days late",),
           key="slipped", drill=clicks.slipped_row(data.slipped))
 

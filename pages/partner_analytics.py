@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.partners import CONCENTRATION, partner_analytics
@@ -36,24 +36,24 @@ with cards[0]:
                   f"{charts.money(now.pipeline_weighted, short=True)}",
              help=f"{charts.money(now.pipeline_total)}; weighted "
                   f"{charts.money(now.pipeline_weighted)}. Current state.",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
     kpi.card("Won this period", charts.money(now.won_revenue, short=True),
              note=f"{now.won_count:,} won · {now.lost_count:,} lost · win rate "
                   f"{charts.percent(now.win_rate)}",
              help=charts.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[1]:
     unpaid = len(now.no_structure)
     kpi.card("Commission earned", charts.money(now.commission_earned, short=True),
              note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                    "structure" if unpaid else "first year, on deals won this period"),
              help=charts.money(now.commission_earned),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
     kpi.card("Commission liability", charts.money(liability.total, short=True),
              note="expected on the weighted open pipeline",
              help=f"{charts.money(liability.total)}: Σ value × probability × the applicable "
                   "structure's percentage, over open deals",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[2]:
     active = sum(1 for d in data.coverage if not d.no_active_partner)
     concentrated = sum(len(d.concentrated) for d in data.coverage)

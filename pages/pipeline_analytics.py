@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import pipeline_frames as frames
 from isv.analytics.pipeline import pipeline_analytics
@@ -39,24 +39,24 @@ with first[0]:
              delta=charts.change(velocity.per_day, before.per_day, per_day), versus=vs,
              note=f"revenue per day at {velocity.period.title}'s rates",
              help=f"{charts.money(velocity.per_day)} per day",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with first[1]:
     kpi.card("Open deals", f"{velocity.open_count:,}",
              note=f"current state · {charts.money(now.pipeline_total, short=True)} open value",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with second[0]:
     kpi.card("Win rate", charts.percent(velocity.win_rate),
              delta=charts.change(velocity.win_rate, before.win_rate,
                           lambda v: f"{charts.number(v * 100)} pts"), versus=vs,
              note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
-             deals=(f"{velocity.won_count + velocity.lost_count:,} deals won or lost",
+             deals=(f"{display.count(velocity.won_count + velocity.lost_count)} deals won or lost",
                     drill.closed(f, now.period)))
 with second[1]:
     kpi.card("Cycle days", charts.number(velocity.avg_cycle_days),
              delta=charts.change(velocity.avg_cycle_days, before.avg_cycle_days,
                           lambda v: f"{charts.number(v)} days"), versus=vs, inverse=True,
              note="creation to close of won deals; fewer is better",
-             deals=(f"{velocity.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(velocity.won_count)} deals won", drill.won(f, now.period)))
 
 speed = frames.velocity_frame(data.velocity)
 st.caption("**Sales velocity**: how much revenue the pipeline produces per day = open deals × "

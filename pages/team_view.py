@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.team import team_view
@@ -32,17 +32,17 @@ with cards[0]:
     kpi.card("Open pipeline", charts.money(now.pipeline_total, short=True),
              note=f"{now.open_count:,} open deals · current state",
              help=charts.money(now.pipeline_total),
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[1]:
     kpi.card("Won this period", charts.money(now.won_revenue, short=True),
              note=f"{now.won_count:,} deals won", help=charts.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[2]:
     kpi.card("Goal attainment", charts.percent(now.goal_attainment),
              note=f"{on_target} of {with_target} people with a target have reached it",
              help=f"Won {charts.money(now.won_revenue)} of a target of "
                   f"{charts.money(now.revenue_target)}",
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 
 team = pf.team_view_frame(data.people)
 kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",

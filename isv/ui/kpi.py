@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from isv import charts, export
+from isv import charts, display, export
 from isv.analytics import cached, drill
 from isv.analytics.breakdowns import FilterOptions, filter_options
 from isv.analytics.dashboard import DashboardData, dashboard_data
@@ -266,7 +266,7 @@ def deals_link(words: str, filters: OpportunityFilters) -> None:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
+    return f"{display.count(n)} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
 
 
 def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> None:
