@@ -28,7 +28,13 @@ The rules, and the choices made where the issue left them open:
   by American or European readers, unlike 12/02/2026.
 - Missing values are an em dash ``—``, never ``None`` or ``nan``.
 - Streamlit tables format numbers in the browser; ``table_money_format`` and friends give
-  the NumberColumn/DateColumn formats that write the same language there.
+  the NumberColumn/DateColumn formats that write the same language there. A money column
+  shows cents on every row when one row has them (printf cannot drop them row by row), and
+  percentages in tables are numbers of percent (ratio × 100).
+- Date inputs (st.date_input) keep YYYY-MM-DD: a typing format, not a reading one, and the
+  only unambiguous one Streamlit's picker offers.
+- Chart axes keep plotly's SI ticks with the currency symbol ($500k, $1.5M); the bars,
+  hovers and tables carry the figures in this language.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ shown = [
 
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
-           f"{charts.money(now.slipped_value)}; the largest {len(data.slipped)} below")
+           f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
 if now.slipped_count:
     kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",
                    drill.slipped(f, now.as_of))

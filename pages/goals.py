@@ -1,24 +1,18 @@
 """Goals: quarterly targets, progress the data decides, the pace line, deals that close a gap."""
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.analytics.periods import quarter_options, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE
 from isv.dates import local_today
 from isv.models import GOAL_TYPES
 from isv.services import goals
 from isv.ui import edits
-from isv.ui.labels import (
-    day_label,
-    goal_type_label,
-    money_label,
-    percent_label,
-    stage_label,
-)
+from isv.ui.labels import goal_type_label, stage_label
 
 viewer = ui.page_viewer(__file__)
 
@@ -50,10 +44,8 @@ DEAL_COLUMNS = {
 def amount(goal, value: Decimal) -> str:
     """Money for revenue goals, a count (pace to one decimal) for the others."""
     if not goal.is_count:
-        return money_label(value)
-    if value == value.to_integral_value():
-        return f"{value:,.0f}"
-    return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN):,}"
+        return display.money(value)
+    return display.count(value) if value == value.to_integral_value() else display.number(value)
 
 
 def target_text(goal) -> str:
@@ -62,9 +54,8 @@ def target_text(goal) -> str:
 
 
 def share(goal) -> str:
-    if goal.share is None:
-        return "—"
-    return percent_label((goal.share * 100).quantize(Decimal("1"), rounding=ROUND_HALF_EVEN))
+    """Progress against the target; for revenue, goal attainment as every page shows it."""
+    return display.percent(goal.share)
 
 
 def against_pace(goal) -> str:
@@ -99,8 +90,9 @@ if viewer.can(OWN_WORK):
             # Streamlit reads the direction from an ASCII sign; the arrow shows it too.
             title_col.metric(
                 "Progress", amount(goal, goal.progress),
-                delta=f"{'+' if gap >= 0 else '-'}{amount(goal, abs(gap))} against pace",
-                delta_color="normal" if gap else "off")
+                delta=f"{'+' if gap >= 0 else display.MINUS}{amount(goal, abs(gap))} against pace",
+                delta_color=("green" if gap > 0 else "red") if gap else "off",
+                delta_arrow=("up" if gap > 0 else "down") if gap else "off")
             bar_col.progress(float(min(goal.share or Decimal(0), Decimal(1))),
                              text=f"{share(goal)} of the target")
             bar_col.caption(
@@ -112,15 +104,15 @@ if viewer.can(OWN_WORK):
                 deals = ui.run(goals.closing_deals, goal_id=goal.id)
                 if deals:
                     st.markdown(f"Open deals most likely to close the "
-                                f"{ui.escape_md(money_label(goal.shortfall))} gap")
+                                f"{ui.escape_md(display.money(goal.shortfall))} gap")
                     st.dataframe(pd.DataFrame(
                         [{"Customer": d.customer_name, "Partner": d.partner_name,
                           "Stage": stage_label(d.stage),
-                          "Probability": percent_label(d.probability),
-                          "Value": money_label(d.deal_value),
-                          "Expected close": day_label(d.expected_close_date)
+                          "Probability": display.percentage(d.probability),
+                          "Value": display.money(d.deal_value),
+                          "Expected close": display.day(d.expected_close_date)
                           + (" ⚠ slipped" if d.slipped else ""),
-                          "Running total": money_label(d.cumulative_value)} for d in deals],
+                          "Running total": display.money(d.cumulative_value)} for d in deals],
                         columns=list(DEAL_COLUMNS)), hide_index=True, column_config=DEAL_COLUMNS)
                     if deals[-1].cumulative_value < goal.shortfall:
                         st.caption("Even all of these together do not cover the gap.")

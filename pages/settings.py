@@ -4,12 +4,12 @@ import calendar
 
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.models import OPEN_STAGES
 from isv.pack.master import MAX_BYTES
 from isv.services import settings
 from isv.ui import edits
-from isv.ui.labels import moment_label, stage_label
+from isv.ui.labels import stage_label
 
 viewer = ui.page_viewer(__file__)
 MASTER_MB = MAX_BYTES // 2**20
@@ -212,7 +212,7 @@ def slide_master_section() -> None:
     else:
         st.caption(ui.escape_md(
             f"In use: {master.file_name} ({master.size / 2**20:.1f} MB), uploaded by "
-            f"{master.uploaded_by} on {moment_label(master.uploaded_at)}. Cover layout "
+            f"{master.uploaded_by} on {display.moment(master.uploaded_at)}. Cover layout "
             f"“{master.cover_layout}”, other slides “{master.content_layout}”."))
     master_errors = ui.FieldErrors()
     upload = st.file_uploader("Slide master (.pptx)", type=["pptx"], key="set_master_file")

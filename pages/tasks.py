@@ -5,20 +5,14 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.models import PRIORITIES, TASK_STATUSES
 from isv.services import tasks
 from isv.services.tasks import OPEN_STATUSES, SETTABLE_STATUSES, TaskFilters
 from isv.services.validate import MAX_DATE, MIN_DATE
 from isv.ui import edits
-from isv.ui.labels import (
-    PRIORITY_LABELS,
-    TASK_STATUS_LABELS,
-    day_label,
-    priority_label,
-    task_status_label,
-)
+from isv.ui.labels import PRIORITY_LABELS, TASK_STATUS_LABELS, priority_label, task_status_label
 from isv.ui.widgets import same_as_stored
 
 viewer = ui.page_viewer(__file__)
@@ -126,7 +120,7 @@ grid_columns = {
     "Status": st.column_config.SelectboxColumn(
         "Status", options=[TASK_STATUS_LABELS[s] for s in (*SETTABLE_STATUSES, "rolled_over")],
         required=True, help="“Rolled over” is set by the rollover only"),
-    "Due": st.column_config.DateColumn("Due", format="YYYY-MM-DD", min_value=MIN_DATE,
+    "Due": st.column_config.DateColumn("Due", format=display.TABLE_DATE_FORMAT, min_value=MIN_DATE,
                                        max_value=MAX_DATE),
     "Opportunity": st.column_config.SelectboxColumn(
         "Opportunity", options=list(deal_labels.values()), help="The deal this task is about"),
@@ -222,7 +216,7 @@ with edit_tab:
         chosen = st.selectbox(
             "Task", list(by_id), key="task_edit_choice",
             format_func=lambda i: f"{by_id[i].title} · due "
-                                  f"{day_label(by_id[i].due_date, none='—')}")
+                                  f"{display.day(by_id[i].due_date, none='—')}")
         row = by_id[chosen]
         locked = row.status == "rolled_over"
         if locked:

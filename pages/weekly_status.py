@@ -5,12 +5,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.services import status
 from isv.services.validate import MAX_DATE, MIN_DATE
 from isv.ui.autosave import autosave_text
-from isv.ui.labels import moment_label, status_state_label
+from isv.ui.labels import status_state_label
 
 viewer = ui.page_viewer(__file__)
 
@@ -148,7 +148,8 @@ st.query_params["week"] = week.isoformat()
 keys = keys_for(week)
 
 if form.submitted:
-    st.success(f"Submitted on {moment_label(form.submitted_at)}. A submitted week is final.",
+    st.success(f"Submitted on {display.moment(form.submitted_at)}. "
+               "A submitted week is final.",
                icon=":material/task_alt:")
 elif not form.saved:
     st.info("Pre-filled from your week's data: stage advances, won deals, completed tasks, "
@@ -213,9 +214,9 @@ if kept and kept[0] == week:
 last = st.session_state.get(SAVED_KEY)
 if not form.submitted:
     if last and last[0] == week:
-        st.caption(f"✔ Changes saved at {moment_label(last[1])} (draft)")
+        st.caption(f"✔ Changes saved at {display.moment(last[1])} (draft)")
     elif form.saved:
-        st.caption(f"✔ Draft last saved at {moment_label(form.updated_at)}")
+        st.caption(f"✔ Draft last saved at {display.moment(form.updated_at)}")
     else:
         st.caption("Not saved yet: nothing is stored until you change something.")
     if st.button("Submit", type="primary", key="weekly_submit", icon=":material/send:"):
@@ -230,7 +231,7 @@ if past:
     st.session_state[HISTORY_WEEKS_KEY] = [row.week_start for row in past]
     history = pd.DataFrame(
         [{"Week": row.week_start.isoformat(), "Status": status_state_label(row.state),
-          "Submitted": moment_label(row.submitted_at, none="—"),
+          "Submitted": display.moment(row.submitted_at, none="—"),
           "Accomplishments": (row.accomplishments.strip().splitlines() or [""])[0]}
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])

@@ -49,7 +49,7 @@ def gap_to_goal(kpis: Kpis) -> Decimal:
 
     The divisor of KPIS.md's coverage: the target less the won revenue that counts for it.
     """
-    return max(kpis.revenue_target - kpis.won_revenue, ZERO)
+    return max(kpis.revenue_target - kpis.goal_won, ZERO)
 
 
 def revenue_quarters(as_of: date, *, back: int = QUARTERS_BACK,

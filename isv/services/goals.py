@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from isv.analytics.breakdowns import ClosingDeal, gap_closers
-from isv.analytics.kpis import won_in
+from isv.analytics.kpis import attainment, won_in
 from isv.analytics.periods import Period, quarter_of, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
 from isv.dates import local_today, local_zone
@@ -70,8 +70,9 @@ class GoalView:
 
     @property
     def share(self) -> Decimal | None:
-        """Progress as a fraction of the target; None for a zero target."""
-        return self.progress / self.target if self.target else None
+        """Progress as a fraction of the target; None for a zero target (for revenue, KPIS.md's
+        goal attainment, the same formula as every analytics page)."""
+        return attainment(self.progress, self.target)
 
     @property
     def is_count(self) -> bool:

@@ -12,20 +12,14 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
-from isv.charts import currency
 from isv.models import STAGES
 from isv.services import audit, commissions, users
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
-from isv.ui.labels import (
-    moment_label,
-    money_label,
-    percent_label,
-    stage_label,
-    structure_type_label,
-)
+from isv.ui.labels import stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 SELECTED = "opportunity_detail_id"
@@ -44,8 +38,8 @@ class StructureInfo:
     effective_to: date | None
 
     def label(self) -> str:
-        band = (f"{money_label(self.min_deal_size)}–{money_label(self.max_deal_size)}"
-                if self.max_deal_size is not None else f"from {money_label(self.min_deal_size)}")
+        band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
+                if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
         until = f" to {self.effective_to}" if self.effective_to else ""
         lifetime = ", lifetime" if self.is_lifetime else ""
         return (f"{structure_type_label(self.structure_type)} {percentage(self.percentage)}"
@@ -60,7 +54,7 @@ class StructureInfo:
 
 
 def percentage(value: Decimal) -> str:
-    return percent_label(value)
+    return display.percentage(value)
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,7 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
     opp = opps.get_opportunity(session=session, viewer=viewer, opportunity_id=opportunity_id)
     names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
     history = pd.DataFrame(
-        [{"When": moment_label(h.changed_at),
+        [{"When": display.moment(h.changed_at),
           "Who": names.get(h.changed_by, "system") if h.changed_by else "system",
           "From": stage_label(h.from_stage) if h.from_stage else "(new deal)",
           "To": stage_label(h.to_stage),
@@ -99,7 +93,7 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
     for entry in audit.entries_for(session, entity_type="opportunity", entity_id=opp.id):
         old, new = entry.old_values or {}, entry.new_values or {}
         for name in sorted(set(old) | set(new)):
-            trail.append({"When": moment_label(entry.at),
+            trail.append({"When": display.moment(entry.at),
                           "Who": entry.actor_email or "system",
                           "Action": entry.action.replace("_", " "),
                           "Field": name,
@@ -168,7 +162,7 @@ def picker() -> None:
         "Deal", list(by_id), key="deal_picker_choice",
         format_func=lambda i: (f"{by_id[i].customer_name} — {by_id[i].partner_name} — "
                                f"{stage_label(by_id[i].stage)} — "
-                               f"{money_label(by_id[i].deal_value)}"))
+                               f"{display.money(by_id[i].deal_value)}"))
     st.caption(f"Showing {len(rows)} of {total:,} matching deals, most recently changed first.")
     if st.button("Open", key="deal_picker_open", type="primary"):
         open_deal(choice)
@@ -181,12 +175,12 @@ def summary(view: DealView) -> None:
     st.subheader(widgets.escape_md(f["customer_name"]), anchor=False)
     st.markdown(
         f"{widgets.escape_md(view.partner_name)} · **{stage_label(f['stage'])}** · "
-        f"{widgets.escape_md(money_label(f['deal_value']))} at "
+        f"{widgets.escape_md(display.money(f['deal_value']))} at "
         f"{widgets.escape_md(percentage(f['probability']))}")
     who = f" by {view.updated_by}" if view.updated_by else ""
     st.caption(widgets.escape_md(
-        f"Created {moment_label(view.created_at)} · last changed "
-        f"{moment_label(view.updated_at)}{who} · version {view.version}"))
+        f"Created {display.moment(view.created_at)} · last changed "
+        f"{display.moment(view.updated_at)}{who} · version {view.version}"))
 
 
 def commission(view: DealView) -> None:
@@ -200,9 +194,9 @@ def commission(view: DealView) -> None:
     st.markdown(widgets.escape_md(f"{view.applicable.label()} — {how}"))
     lifetime = " a year while the customer stays (lifetime structure)" \
         if view.applicable.is_lifetime else ""
-    st.metric("First-year commission", money_label(view.first_year))
+    st.metric("First-year commission", display.money(view.first_year))
     if lifetime:
-        st.caption(widgets.escape_md(f"Earns {money_label(view.first_year)}{lifetime}."))
+        st.caption(widgets.escape_md(f"Earns {display.money(view.first_year)}{lifetime}."))
 
 
 def _base_key(view: DealView) -> str:
@@ -221,7 +215,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
     if base != view.version:
         who = view.updated_by or "someone else"
         st.warning(widgets.escape_md(
-            f"Changed by {who} at {moment_label(view.updated_at)} since you opened it. "
+            f"Changed by {who} at {display.moment(view.updated_at)} since you opened it. "
             "Saving would be refused; reload to see their change."), icon=":material/sync:")
         if st.button("Reload the latest", key=f"deal_reload_{view.id}"):
             st.session_state[base_key] = view.version
@@ -244,7 +238,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
             partner = st.selectbox("Partner", partner_ids, key=f"d_partner_{k}",
                                    format_func=options.partner_name, disabled=disabled)
             errors.slot("partner_id", "Partner")
-            value = st.text_input(f"Value ({widgets.escape_md(currency())})",
+            value = st.text_input(f"Value ({widgets.escape_md(display.currency())})",
                                   str(f["deal_value"]), key=f"d_value_{k}",
                                   disabled=disabled, help="An exact amount, like 25000.00")
             errors.slot("deal_value", "Value")

@@ -23,7 +23,7 @@ import streamlit as st
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
-from isv import charts
+from isv import display
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -81,7 +81,8 @@ def detail_link(opportunity_id: uuid.UUID) -> str:
     return f"opportunity_detail?id={opportunity_id}"
 
 
-def column_config(options: Choices, partner_ids: list[str]) -> dict:
+def column_config(options: Choices, partner_ids: list[str], values=()) -> dict:
+    """The grid's columns; `values` are the shown deal values (cents only if one has them)."""
     people = list(options.people)
     return {
         "Open": st.column_config.LinkColumn(
@@ -98,15 +99,17 @@ def column_config(options: Choices, partner_ids: list[str]) -> dict:
                  "a lost reason in the same row."),
         "Value": st.column_config.NumberColumn(
             "Value", min_value=0, max_value=9_999_999_999.99, step=0.01, width=115,
-            format=charts.table_money_format(),
+            format=display.table_money_format(values),
             required=True),
         "Probability": st.column_config.NumberColumn(
-            "Prob. %", min_value=0, max_value=100, step=0.01, format="%.2f",
+            "Prob.", min_value=0, max_value=100, step=0.01,
+            format=display.TABLE_PERCENTAGE_FORMAT,
             help="0–100. Left empty on a stage change, the stage's default applies."),
-        "Expected close": st.column_config.DateColumn("Expected close", format="YYYY-MM-DD",
+        "Expected close": st.column_config.DateColumn("Expected close",
+                                                      format=display.TABLE_DATE_FORMAT,
                                                       width=120),
         "Actual close": st.column_config.DateColumn(
-            "Actual close", format="YYYY-MM-DD",
+            "Actual close", format=display.TABLE_DATE_FORMAT,
             help="Closed deals only; today when a deal is closed without one"),
         "Owner": st.column_config.SelectboxColumn(
             "Owner", options=people, format_func=options.person, width=140,
@@ -430,7 +433,7 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
 
     partner_ids = list(dict.fromkeys([*options.deal_partners(viewer),
                                       *(str(r.partner_id) for r in rows)]))
-    config = column_config(options, partner_ids)
+    config = column_config(options, partner_ids, [r.deal_value for r in rows])
     frame = editor_frame(rows)
     if editable:
         st.data_editor(frame, key=key, column_config=config, hide_index=True,

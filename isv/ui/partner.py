@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import WRITE_PARTNERS, Viewer
-from isv.charts import currency
 from isv.dates import local_today
 from isv.errors import Forbidden
 from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
@@ -21,16 +21,7 @@ from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
 from isv.ui.deal import StructureInfo
 from isv.ui.grid import detail_link
-from isv.ui.labels import (
-    activity_label,
-    day_label,
-    health_label,
-    money_label,
-    money_short_label,
-    percent_label,
-    stage_label,
-    structure_type_label,
-)
+from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 SELECTED = "partner_detail_id"
@@ -69,7 +60,7 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
     names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
     touch_rows = partners.list_touches(session=session, viewer=viewer, partner_id=partner.id)
     touches = pd.DataFrame(
-        [{"Date": day_label(t.occurred_on), "Type": activity_label(t.activity_type),
+        [{"Date": display.day(t.occurred_on), "Type": activity_label(t.activity_type),
           "By": names.get(t.user_id, "") if t.user_id else "", "Summary": t.summary or ""}
          for t in touch_rows], columns=["Date", "Type", "By", "Summary"])
     structure_rows = commissions.list_structures(session=session, viewer=viewer,
@@ -79,8 +70,8 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
                                           limit=DEALS_SHOWN, sort="-updated_at")
     deals = pd.DataFrame(
         [{"Open": detail_link(r.id), "Customer": r.customer_name, "Stage": stage_label(r.stage),
-          "Value": money_label(r.deal_value),
-          "Close": day_label(r.actual_close_date or r.expected_close_date, none=""),
+          "Value": display.money(r.deal_value),
+          "Close": display.day(r.actual_close_date or r.expected_close_date, none=""),
           "Owner": r.assigned_user_name or "unassigned"} for r in rows],
         columns=["Open", "Customer", "Stage", "Value", "Close", "Owner"])
     totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
@@ -265,10 +256,10 @@ def profile(view: PartnerView) -> None:
         st.caption(esc(f["notes"]))
     a, b, c = st.columns(3)
     a.metric("Open deals", f"{view.open_count:,}")
-    b.metric("Open pipeline", money_short_label(view.open_value),
-             help=widgets.escape_md(f"{money_label(view.open_value)}: value of the open deals"))
-    c.metric("Weighted", money_short_label(view.open_weighted),
-             help=widgets.escape_md(f"{money_label(view.open_weighted)}: Σ value × probability "
+    b.metric("Open pipeline", display.money_short(view.open_value),
+             help=widgets.escape_md(f"{display.money(view.open_value)}: value of the open deals"))
+    c.metric("Weighted", display.money_short(view.open_weighted),
+             help=widgets.escape_md(f"{display.money(view.open_weighted)}: Σ value × probability "
                                     "of the open deals"))
 
 
@@ -332,11 +323,13 @@ def touches(view: PartnerView) -> None:
 def structures_table(view: PartnerView) -> pd.DataFrame:
     today = local_today()
     return pd.DataFrame(
-        [{"Type": structure_type_label(s.structure_type), "Percent": percent_label(s.percentage),
+        [{"Type": structure_type_label(s.structure_type),
+          "Percent": display.percentage(s.percentage),
           "Lifetime": "yes" if s.is_lifetime else "no",
-          "Min deal": money_label(s.min_deal_size),
-          "Max deal": money_label(s.max_deal_size, none="no limit"),
-          "From": day_label(s.effective_from), "To": day_label(s.effective_to, none="open"),
+          "Min deal": display.money(s.min_deal_size),
+          "Max deal": display.money(s.max_deal_size, none="no limit"),
+          "From": display.day(s.effective_from),
+          "To": display.day(s.effective_to, none="open"),
           "Now": "in effect" if commissions.in_effect(s, today) else "",
           "Notes": view.notes_of.get(s.id) or ""} for s in view.structures],
         columns=["Type", "Percent", "Lifetime", "Min deal", "Max deal", "From", "To", "Now",
@@ -371,11 +364,11 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors,
                                     key=f"{prefix}_notes")
         errors.slot("notes", "Notes")
     with right:
-        low = st.text_input(f"Min deal size ({widgets.escape_md(currency())})",
+        low = st.text_input(f"Min deal size ({widgets.escape_md(display.currency())})",
                             str(s["min_deal_size"]) if s else "0",
                             key=f"{prefix}_min")
         errors.slot("min_deal_size", "Min deal size")
-        high = st.text_input(f"Max deal size ({widgets.escape_md(currency())})",
+        high = st.text_input(f"Max deal size ({widgets.escape_md(display.currency())})",
                              str(s["max_deal_size"]) if s and s["max_deal_size"] is not None
                              else "", key=f"{prefix}_max", help="Empty: no upper limit")
         errors.slot("max_deal_size", "Max deal size")

@@ -436,7 +436,7 @@ def test_the_detail_page_edits_any_field_and_shows_history_audit_and_commission(
                                                                "Pricing agreed"]
     trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
     assert {"deal_value", "stage"} <= set(trail["Field"])
-    assert any(m.label == "First-year commission" and m.value == "$3,000.00" for m in at.metric)
+    assert any(m.label == "First-year commission" and m.value == "$3,000" for m in at.metric)
 
 
 def test_a_bad_value_on_the_detail_page_is_shown_next_to_its_field(deals, login):
@@ -494,17 +494,17 @@ def test_the_calculator_applies_the_rule_and_projects_a_lifetime_structure(struc
     at = calculate(login, "50000", date(2026, 1, 15), years=5)
     metrics = {m.label: m.value for m in at.metric}
     # Latest start wins: the lifetime reseller structure at 20 %.
-    assert metrics["First-year commission"] == "$10,000.00"
-    assert metrics["5-year projection"] == "$50,000.00"
+    assert metrics["First-year commission"] == "$10,000"
+    assert metrics["5-year projection"] == "$50,000"
     comparison = table_with(at, "Type", "Percent", "Lifetime", "First year", "5-year total",
                             "Structure")
     assert comparison.set_index("Type")["First year"].to_dict() == {
-        "Referral": "$5,000.00", "Reseller": "$10,000.00"}
+        "Referral": "$5,000", "Reseller": "$10,000"}
 
 
 def test_the_calculator_says_plainly_when_no_structure_applies(structures, login):
     at = calculate(login, "50000", date(2024, 6, 1))
-    assert any(m.startswith("No applicable structure: commission $0.00")
+    assert any(m.startswith("No applicable structure: commission $0")
                for m in messages(at.warning))
 
 
