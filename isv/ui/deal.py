@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import Viewer
+from isv.errors import IsvError
 from isv.models import STAGES
 from isv.services import audit, commissions, users
 from isv.services import opportunities as opps
+from isv.services import partners as partner_service
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
-from isv.ui.labels import stage_label, structure_type_label
+from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 SELECTED = "opportunity_detail_id"
@@ -42,7 +44,7 @@ class StructureInfo:
                 if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
         until = f" to {self.effective_to}" if self.effective_to else ""
         lifetime = ", lifetime" if self.is_lifetime else ""
-        return (f"{structure_type_label(self.structure_type)} {percentage(self.percentage)}"
+        return (f"{structure_type_label(self.structure_type)} {display.percentage(self.percentage)}"
                 f"{lifetime} · deals {band} · {self.effective_from}{until}")
 
     @classmethod
@@ -51,10 +53,6 @@ class StructureInfo:
                    percentage=row.commission_percentage, is_lifetime=bool(row.is_lifetime),
                    min_deal_size=row.min_deal_size, max_deal_size=row.max_deal_size,
                    effective_from=row.effective_from, effective_to=row.effective_to)
-
-
-def percentage(value: Decimal) -> str:
-    return display.percentage(value)
 
 
 @dataclass(frozen=True)
@@ -89,18 +87,13 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
          for h in reversed(opps.stage_history(session=session, viewer=viewer,
                                               opportunity_id=opp.id))],
         columns=["When", "Who", "From", "To", "Note"])
-    trail = []
-    for entry in audit.entries_for(session, entity_type="opportunity", entity_id=opp.id):
-        old, new = entry.old_values or {}, entry.new_values or {}
-        for name in sorted(set(old) | set(new)):
-            trail.append({"When": display.moment(entry.at),
-                          "Who": entry.actor_email or "system",
-                          "Action": entry.action.replace("_", " "),
-                          "Field": name,
-                          "Before": _plain(old.get(name)),
-                          "After": _plain(new.get(name))})
     structures = [StructureInfo.of(s) for s in commissions.list_structures(
         session=session, viewer=viewer, partner_id=opp.partner_id)]
+    entries = audit.entries_for(session, entity_type="opportunity", entity_id=opp.id)
+    partners = _partner_names(session, viewer, entries)
+    partners[str(opp.partner_id)] = opp.partner.name
+    trail = _trail(entries, people={str(k): v for k, v in names.items()}, partners=partners,
+                   structures={str(s.id): s.label() for s in structures})
     applicable = commissions.applicable_for_opportunity(session=session, viewer=viewer,
                                                         opportunity=opp)
     return DealView(
@@ -113,13 +106,63 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
                                            "After"]),
         structures=structures,
         applicable=StructureInfo.of(applicable) if applicable is not None else None,
-        first_year=(commissions.first_year_commission(opp.deal_value,
-                                                      applicable.commission_percentage)
-                    if applicable is not None else Decimal("0.00")))
+        first_year=commissions.deal_first_year(opp, applicable))
 
 
-def _plain(value: Any) -> str:
-    return "" if value is None else str(value)
+# --- the audit trail in words: labels and people's names, never codes or ids ---------------
+
+def _partner_names(session: Session, viewer: Viewer, entries: list) -> dict[str, str]:
+    """The names of the partners a deal was moved between (rare: usually none)."""
+    ids = {str(values["partner_id"]) for e in entries
+           for values in (e.old_values or {}, e.new_values or {}) if values.get("partner_id")}
+    found = {}
+    for partner_id in ids:
+        try:
+            found[partner_id] = partner_service.get_partner(
+                session=session, viewer=viewer, partner_id=partner_id).name
+        except IsvError:  # gone, or out of the viewer's scope
+            found[partner_id] = "another partner"
+    return found
+
+
+def _trail(entries: list, *, people: dict[str, str], partners: dict[str, str],
+           structures: dict[str, str]) -> list[dict[str, str]]:
+    """One row per changed field: 'Owner: Priya Nair → Sam Lee', 'Stage: Demo → PoC'."""
+
+    def shown(field: str, value: Any) -> str:
+        if value is None or value == "":
+            return {"assigned_user_id": "Unassigned",
+                    "commission_structure_id": "By the rule"}.get(field, display.NONE)
+        text = str(value)
+        match field:
+            case "stage":
+                return stage_label(text)
+            case "assigned_user_id":
+                return people.get(text, "a former user")
+            case "partner_id":
+                return partners.get(text, "another partner")
+            case "commission_structure_id":
+                return structures.get(text, "a structure no longer listed")
+            case "deal_value":
+                return display.money(text)
+            case "probability":
+                return display.percentage(text)
+            case "expected_close_date" | "actual_close_date":
+                return display.day(date.fromisoformat(text[:10]))
+        return text
+
+    rows = []
+    for entry in entries:
+        old, new = entry.old_values or {}, entry.new_values or {}
+        who = people.get(str(entry.actor_id)) if entry.actor_id else None
+        for name in sorted(set(old) | set(new), key=lambda f: field_label(f).lower()):
+            rows.append({"When": display.moment(entry.at),
+                         "Who": who or entry.actor_email or "system",
+                         "Action": action_label(entry.action),
+                         "Field": field_label(name),
+                         "Before": shown(name, old.get(name)),
+                         "After": shown(name, new.get(name))})
+    return rows
 
 
 # --- choosing a deal ---------------------------------------------------------------------
@@ -176,7 +219,7 @@ def summary(view: DealView) -> None:
     st.markdown(
         f"{widgets.escape_md(view.partner_name)} · **{stage_label(f['stage'])}** · "
         f"{widgets.escape_md(display.money(f['deal_value']))} at "
-        f"{widgets.escape_md(percentage(f['probability']))}")
+        f"{widgets.escape_md(display.percentage(f['probability']))}")
     who = f" by {view.updated_by}" if view.updated_by else ""
     st.caption(widgets.escape_md(
         f"Created {display.moment(view.created_at)} · last changed "
@@ -185,6 +228,9 @@ def summary(view: DealView) -> None:
 
 def commission(view: DealView) -> None:
     st.subheader("Commission", anchor=False)
+    if view.fields["stage"] == "closed_lost":
+        st.info(commissions.LOST_EARNS_NOTHING, icon=":material/money_off:")
+        return
     if view.applicable is None:
         st.info("No applicable structure: commission 0. Add a structure on the partner's "
                 "page, or check the deal's value and close date.", icon=":material/info:")

@@ -52,6 +52,35 @@ ACTIVITY_LABELS = {"call": "Call", "meeting": "Meeting", "email": "Email", "qbr"
 SLIPPED_LABEL = "⚠ Slipped"
 
 
+# The audit trail names fields as the forms and the grid do, never by their column names.
+FIELD_LABELS = {
+    "partner_id": "Partner",
+    "customer_name": "Customer",
+    "customer_contact_email": "Contact email",
+    "deal_value": "Value",
+    "stage": "Stage",
+    "probability": "Probability",
+    "expected_close_date": "Expected close",
+    "actual_close_date": "Actual close",
+    "assigned_user_id": "Owner",
+    "lost_reason": "Lost reason",
+    "notes": "Notes",
+    "external_id": "External id",
+    "commission_structure_id": "Commission structure",
+}
+ACTION_LABELS = {"create": "Created", "update": "Changed", "move_stage": "Moved on the board",
+                 "delete": "Deleted", "import": "Imported", "anonymise": "Anonymised"}
+
+
+def field_label(field: str) -> str:
+    """'deal_value' → 'Value'; an unknown field reads as words ('lead_source' → 'Lead source')."""
+    return FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
+
+
 def stage_label(stage: str | None) -> str:
     return STAGE_LABELS.get(stage, stage) if stage else "—"
 

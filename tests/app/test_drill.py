@@ -419,3 +419,25 @@ def test_selecting_a_partner_row_opens_the_partner(demo):
     headings = messages(at.title) + messages(at.header) + messages(at.subheader)
     assert any(first["Partner"] in text for text in headings), headings
 
+
+
+# --- the grid's Open button ----------------------------------------------------------------------
+
+def test_a_rows_open_button_opens_the_deal_in_this_tab_unless_edits_would_be_lost(demo):
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    customer = at.dataframe[0].value.iloc[0]["Customer"]
+    at.session_state["grid_open"] = {"row": 0, "label": "Open"}
+    at.run()
+    assert not at.exception, at.exception
+    assert customer in messages(at.header) + messages(at.title) + messages(at.subheader)
+    assert param(at, "id")
+
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    editor = at.session_state["opportunity_grid_key"]
+    at.session_state[editor] = {"edited_rows": {0: {"Notes": "call back"}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    at.session_state["grid_open"] = {"row": 0, "label": "Open"}
+    at.run()
+    assert [t.value for t in at.title] == ["Opportunities"]
+    assert any("Save or discard your edits before opening" in w for w in messages(at.warning))
