@@ -22,7 +22,7 @@ now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
 pack = st.container()  # filled once the charts below are drawn
 
-kpi.kpi_cards(now, data.previous, choice.filters)
+kpi.kpi_cards(now, data.previous, choice.filters, viewer)
 f = choice.filters
 
 revenue = frames.revenue_frame(data.revenue)

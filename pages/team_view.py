@@ -42,7 +42,7 @@ with cards[2]:
              note=f"{on_target} of {with_target} people with a target have reached it",
              help=f"Won {display.money(now.goal_won)} of a target of "
                   f"{display.money(now.revenue_target)}",
-             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
+             deals=kpi.goal_deals(viewer, now, f))
 
 team = pf.team_view_frame(data.people)
 kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",

@@ -43,6 +43,8 @@ _SNAPSHOT = "opportunity_grid_rows"
 _PROBLEMS = "opportunity_grid_problems"
 _REAPPLY = "opportunity_grid_reapply"
 PAGE_KEY = "grid_page"
+OPEN_KEY = "grid_open"      # the Open button column's click: {"row": position, "label": …}
+OPEN = "Open"
 SORT_KEY = "grid_sort"
 
 SORTS = {
@@ -85,8 +87,9 @@ def column_config(options: Choices, partner_ids: list[str], values=()) -> dict:
     """The grid's columns; `values` are the shown deal values (cents only if one has them)."""
     people = list(options.people)
     return {
-        "Open": st.column_config.LinkColumn(
-            "Open", display_text="Open ↗", disabled=True, width=64,
+        # A button, not a link: a link cell always opens a new tab; the deal opens here.
+        "Open": st.column_config.ButtonColumn(
+            "Open", key=OPEN_KEY, type="secondary", width=64,
             help="The deal's own page: every field, stage history, audit trail"),
         "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True,
                                                 width=180),
@@ -128,7 +131,7 @@ def editor_frame(rows: list[OpportunityRow]) -> pd.DataFrame:
     not touch are never sent, so no stored amount is rounded through a float.
     """
     frame = pd.DataFrame({
-        "Open": pd.Series([detail_link(r.id) for r in rows], dtype="object"),
+        "Open": pd.Series([OPEN] * len(rows), dtype="object"),
         "Customer": pd.Series([r.customer_name for r in rows], dtype="object"),
         "Partner": pd.Series([str(r.partner_id) for r in rows], dtype="object"),
         "Stage": pd.Series([r.stage for r in rows], dtype="object"),
@@ -293,7 +296,10 @@ def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
                 for pos in sorted(edited):
                     if pos in deleted or pos >= len(rows):
                         continue
-                    row, values = rows[pos], fields_of(edited[pos])
+                    row = rows[pos]
+                    # Cells typed back to what the grid showed are not changes.
+                    values = {name: value for name, value in fields_of(edited[pos]).items()
+                              if not widgets.same_as_stored(getattr(row, name), value)}
                     if not values:
                         continue
                     if _apply(session, viewer, opps.update_opportunity, _row_label(pos, row),
@@ -444,9 +450,23 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
         st.caption("Read only: your role may not change deals.")
 
     state = st.session_state.get(key)
+    _open_clicked(rows, has_edits=editable and pending(state))
     if editable:
         _save_bar(viewer, rows, state, options)
     _downloads(rows)
+
+
+def _open_clicked(rows: list[OpportunityRow], *, has_edits: bool) -> None:
+    """A row's Open button: the deal's page in this tab, unless edits would be lost."""
+    click = st.session_state.get(OPEN_KEY)
+    if click is None or not 0 <= int(click["row"]) < len(rows):
+        return
+    if has_edits:
+        st.warning("Save or discard your edits before opening a deal; they would be lost.",
+                   icon=":material/edit_note:")
+        return
+    st.switch_page("pages/opportunity_detail.py",
+                   query_params={"id": str(rows[int(click["row"])].id)})
 
 
 def _range_caption(offset: int, shown: int, total: int, viewer: Viewer) -> str:

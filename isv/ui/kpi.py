@@ -274,7 +274,16 @@ def _count(n: int, what: str) -> str:
     return f"{display.count(n)} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
 
 
-def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> None:
+def goal_deals(viewer: Viewer, kpis: Kpis, filters: Filters) -> Deals:
+    """The link under goal attainment: the won deals its won revenue counts."""
+    target = drill.goal_won(viewer, filters, kpis.period)
+    if target.owner_ids == drill.won(filters, kpis.period).owner_ids:
+        return _count(kpis.won_count, "deals won"), target
+    return "Deals won toward this goal", target
+
+
+def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None,
+              viewer: Viewer | None = None) -> None:
     """The nine cards of the executive dashboard, three a row, each against the previous period.
 
     Each links to the deals behind it (`filters`: the page's).
@@ -321,7 +330,8 @@ def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> Non
             delta=display.change(kpis.goal_attainment, previous.goal_attainment, display.points),
             versus=vs,
             note=_pace(kpis), help=f"Won {display.money(kpis.goal_won)} of a target of "
-                                    f"{display.money(kpis.revenue_target)}", deals=won),
+                                    f"{display.money(kpis.revenue_target)}",
+            deals=won if viewer is None else goal_deals(viewer, kpis, f)),
         lambda: card(
             "Coverage", display.times(kpis.coverage),
             delta=display.change(kpis.coverage, previous.coverage, display.times), versus=vs,
