@@ -61,12 +61,40 @@ def saved(week: date, result) -> None:
     st.session_state.pop(SAVE_ERROR_KEY, None)
 
 
-def autosave(week: date) -> None:
-    """on_change of each text box (while typing): save the whole draft as it stands."""
-    result = ui.run(status.save_draft, errors=KeptErrors(week), week_start_date=week,
-                    **form_values(week))
+def drawn_key(week: date) -> str:
+    """{"saved": bool, "values": {...}}: the week as this window knows it is stored."""
+    return f"weekly_{week.isoformat()}_drawn"
+
+
+def unsaved(week: date, values: dict) -> dict:
+    """The parts of `values` this window has not saved: all of them before the first save.
+
+    Compared with what the window opened or last saved, never with a fresh read, so a box
+    left alone never sends its text over what another window saved since.
+    """
+    drawn = st.session_state[drawn_key(week)]
+    if not drawn["saved"]:
+        return values
+    return {name: value for name, value in values.items() if value != drawn["values"][name]}
+
+
+def save_changes(week: date, values: dict, errors: ui.FieldErrors, call=None):
+    """Send the unsaved parts of `values` (to save_draft, or `call`); None when refused."""
+    changes = unsaved(week, values)
+    if not changes and call is None:
+        return None
+    result = ui.run(call or status.save_draft, errors=errors, week_start_date=week, **changes)
     if result is not None:
+        drawn = st.session_state[drawn_key(week)]
+        drawn["saved"] = True
+        drawn["values"].update(changes)
         saved(week, result)
+    return result
+
+
+def autosave(week: date) -> None:
+    """on_change of each text box (while typing): save what changed in the draft."""
+    save_changes(week, form_values(week), KeptErrors(week))
 
 
 def refusal_for(name: str, week: date) -> str | None:
@@ -133,6 +161,10 @@ if keys["kpi_base"] not in st.session_state:
     pairs = [(name, float(value)) for name, value in form.kpi_metrics]
     st.session_state[keys["kpi_base"]] = pairs
     st.session_state[keys["kpi_saved"]] = pairs
+    st.session_state[drawn_key(week)] = {
+        "saved": form.saved,
+        "values": {**{name: getattr(form, name) for name in status.TEXT_FIELDS},
+                   "kpi_metrics": pairs}}
 
 last = st.session_state.get(SAVED_KEY)
 saved_at = (last[1] if last and last[0] == week
@@ -172,10 +204,8 @@ else:
         st.caption("A metric is saved once it has both a name and a number.")
     if pairs != st.session_state[keys["kpi_saved"]]:
         values = {**form_values(week), "kpi_metrics": pairs}
-        result = ui.run(status.save_draft, errors=errors, week_start_date=week, **values)
-        if result is not None:
+        if not unsaved(week, values) or save_changes(week, values, errors) is not None:
             st.session_state[keys["kpi_saved"]] = pairs
-            saved(week, result)
     st.caption("Add a row at the bottom of the table; select rows to delete them.")
 
 kept = st.session_state.get(SAVE_ERROR_KEY)
@@ -190,7 +220,7 @@ if not form.submitted:
     else:
         st.caption("Not saved yet: nothing is stored until you change something.")
     if st.button("Submit", type="primary", key="weekly_submit", icon=":material/send:"):
-        done = ui.run(status.submit, errors=errors, week_start_date=week, **form_values(week))
+        done = save_changes(week, form_values(week), errors, call=status.submit)
         if done is not None:
             ui.flash(f"Submitted your status for the week of {week}.")
             st.rerun()

@@ -428,18 +428,27 @@ def _write(session: Session, viewer: Viewer, user_id: uuid.UUID, monday: date,
     return row
 
 
+KEEP: Any = object()  # save_draft / submit: leave this part of a saved status as it is
+
+
 def _values(accomplishments: Any, upcoming_tasks: Any, blockers: Any,
             kpi_metrics: Any) -> dict[str, Any]:
-    return {"accomplishments": _clean_text("accomplishments", accomplishments),
-            "upcoming_tasks": _clean_text("upcoming_tasks", upcoming_tasks),
-            "blockers": _clean_text("blockers", blockers),
-            "kpi_metrics": clean_metrics(kpi_metrics)}
+    given = {"accomplishments": accomplishments, "upcoming_tasks": upcoming_tasks,
+             "blockers": blockers}
+    values = {name: _clean_text(name, value) for name, value in given.items()
+              if value is not KEEP}
+    if kpi_metrics is not KEEP:
+        values["kpi_metrics"] = clean_metrics(kpi_metrics)
+    return values
 
 
 def save_draft(*, session: Session, viewer: Viewer, week_start_date: Any,
-               accomplishments: Any = None, upcoming_tasks: Any = None, blockers: Any = None,
-               kpi_metrics: Any = None) -> StatusForm:
-    """Save the viewer's status for a week as a draft, exactly as it stands in the form."""
+               accomplishments: Any = KEEP, upcoming_tasks: Any = KEEP, blockers: Any = KEEP,
+               kpi_metrics: Any = KEEP) -> StatusForm:
+    """Save the viewer's status for a week as a draft: the parts given, the rest as saved.
+
+    A week not saved before starts empty but for the parts given.
+    """
     user_id = _filer(viewer)
     monday = week_start("week_start_date", week_start_date)
     values = _values(accomplishments, upcoming_tasks, blockers, kpi_metrics)
@@ -447,13 +456,19 @@ def save_draft(*, session: Session, viewer: Viewer, week_start_date: Any,
 
 
 def submit(*, session: Session, viewer: Viewer, week_start_date: Any,
-           accomplishments: Any = None, upcoming_tasks: Any = None, blockers: Any = None,
-           kpi_metrics: Any = None) -> StatusForm:
-    """Save the viewer's status for a week and mark it submitted; one per person and week."""
+           accomplishments: Any = KEEP, upcoming_tasks: Any = KEEP, blockers: Any = KEEP,
+           kpi_metrics: Any = KEEP) -> StatusForm:
+    """Save the viewer's status for a week and mark it submitted; one per person and week.
+
+    The parts given change; the others are submitted as saved.
+    """
     user_id = _filer(viewer)
     monday = week_start("week_start_date", week_start_date)
     values = _values(accomplishments, upcoming_tasks, blockers, kpi_metrics)
-    if not any(values[name] for name in TEXT_FIELDS):
+    row = _find(session, user_id, monday)
+    whole = {name: values[name] if name in values else getattr(row, name, None)
+             for name in TEXT_FIELDS}
+    if not any(whole.values()):
         raise ValidationError("accomplishments",
                               "is empty, and so are upcoming and blockers: write at least one "
                               "before submitting")

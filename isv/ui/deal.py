@@ -20,7 +20,7 @@ from isv.services import audit, commissions, users
 from isv.services import opportunities as opps
 from isv.services import partners as partner_service
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import widgets
+from isv.ui import edits, widgets
 from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
@@ -253,6 +253,11 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
     """Every field in one form, saved with the version the user started from."""
     base_key = _base_key(view)
     base = st.session_state.setdefault(base_key, view.version)
+    if f"d_customer_{view.id}_{base}" not in st.session_state:
+        # The form is being opened (not on screen in the previous run): start from now.
+        base = st.session_state[base_key] = view.version
+    k = f"{view.id}_{base}"
+    f = edits.drawn_from(f"deal@{k}", view.fields, probe=f"d_customer_{k}")
     if base != view.version:
         who = view.updated_by or "someone else"
         st.warning(widgets.escape_md(
@@ -261,8 +266,6 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         if st.button("Reload the latest", key=f"deal_reload_{view.id}"):
             st.session_state[base_key] = view.version
             st.rerun()
-    f = view.fields
-    k = f"{view.id}_{base}"
     errors = widgets.FieldErrors()
     disabled = not view.can_write
     partner_ids = list(dict.fromkeys([str(f["partner_id"]), *options.deal_partners(viewer)]))
@@ -295,6 +298,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
                                         "stage's default applies")
             errors.slot("probability", "Probability")
             owner = st.selectbox("Owner", people, key=f"d_owner_{k}", disabled=disabled,
+                                 index=people.index(str(f["assigned_user_id"]))
+                                 if f["assigned_user_id"] else 0,
                                  format_func=lambda u: options.person(u) if u else "unassigned")
             errors.slot("assigned_user_id", "Owner")
         with right:
@@ -344,7 +349,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         "actual_close_date": actual, "lost_reason": lost_reason,
         "commission_structure_id": structure or None, "external_id": external, "notes": notes,
     }
-    changed = {name: v for name, v in typed.items() if not widgets.same_as_stored(f[name], v)}
+    changed = edits.changed(f, typed)
     if not changed:
         st.info("Nothing changed.")
         return

@@ -296,7 +296,10 @@ def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
                 for pos in sorted(edited):
                     if pos in deleted or pos >= len(rows):
                         continue
-                    row, values = rows[pos], fields_of(edited[pos])
+                    row = rows[pos]
+                    # Cells typed back to what the grid showed are not changes.
+                    values = {name: value for name, value in fields_of(edited[pos]).items()
+                              if not widgets.same_as_stored(getattr(row, name), value)}
                     if not values:
                         continue
                     if _apply(session, viewer, opps.update_opportunity, _row_label(pos, row),

@@ -18,7 +18,7 @@ from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_T
 from isv.services import commissions, partners, users
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import widgets
+from isv.ui import edits, widgets
 from isv.ui.deal import StructureInfo
 from isv.ui.grid import detail_link
 from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
@@ -149,8 +149,13 @@ def _owner_choices(options: Choices, viewer: Viewer, current: Any) -> list[str]:
 
 def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> None:
     """Create a partner (view None) or change one; errors appear under their inputs."""
-    f = view.fields if view else {name: None for name in partners.PARTNER_FIELDS}
-    k = str(view.id) if view else "new"
+    if view is None:
+        k, f = "new", {name: None for name in partners.PARTNER_FIELDS}
+    else:
+        form = f"partner@{view.id}"
+        k = edits.keyed(form, str(view.id))
+        f = edits.drawn_from(f"{form}@{k}", view.fields, probe=f"p_name_{k}")
+        _changed_meanwhile(form, edits.changed_since(f, view.fields))
     errors = widgets.FieldErrors()
     owners = _owner_choices(options, viewer, f["owner_id"])
     current_owner = str(f["owner_id"]) if f["owner_id"] else (
@@ -200,7 +205,7 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
             widgets.flash(f"Added {created.name}.")
             open_partner(created.id)
         return
-    changed = {n: v for n, v in values.items() if not widgets.same_as_stored(f[n], v)}
+    changed = edits.changed(f, values)
     if not partners.writes_everything(viewer):
         changed.pop("owner_id", None)
     if not changed:
@@ -208,7 +213,26 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
         return
     saved = widgets.run(partners.update_partner, errors=errors, partner_id=view.id, **changed)
     if saved is not None:
+        edits.renew(f"partner@{view.id}")
         widgets.flash("Profile saved.")
+        st.rerun()
+
+
+PROFILE_LABELS = {"name": "Name", "domain": "Domain", "relationship_health": "Health",
+                  "owner_id": "Owner", "website": "Website",
+                  "primary_contact_name": "Primary contact",
+                  "primary_contact_email": "Primary contact email", "notes": "Notes"}
+
+
+def _changed_meanwhile(form: str, fields: list[str]) -> None:
+    """Say which fields someone else changed since this form was opened, and offer theirs."""
+    if not fields:
+        return
+    names = ", ".join(PROFILE_LABELS[f] for f in fields)
+    st.warning(f"Changed by someone else since you opened this form: {names}. Saving sends "
+               "only the fields you edit; reload to see their values.", icon=":material/sync:")
+    if st.button("Reload the latest", key=f"{form}_reload"):
+        edits.renew(form)
         st.rerun()
 
 
@@ -312,40 +336,49 @@ def structures_table(view: PartnerView) -> pd.DataFrame:
                  "Notes"])
 
 
-def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo | None,
-                      notes: str | None) -> dict[str, Any]:
+def structure_values(s: StructureInfo, notes: str | None) -> dict[str, Any]:
+    """A structure as its edit form shows it (commissions.STRUCTURE_FIELDS)."""
+    return {"structure_type": s.structure_type, "commission_percentage": s.percentage,
+            "is_lifetime": s.is_lifetime, "min_deal_size": s.min_deal_size,
+            "max_deal_size": s.max_deal_size, "effective_from": s.effective_from,
+            "effective_to": s.effective_to, "notes": notes}
+
+
+def _structure_fields(prefix: str, errors: widgets.FieldErrors,
+                      s: dict[str, Any] | None) -> dict[str, Any]:
     left, right = st.columns(2)
     with left:
         kind = st.selectbox("Type", STRUCTURE_TYPES, format_func=structure_type_label,
                             key=f"{prefix}_type",
-                            index=STRUCTURE_TYPES.index(s.structure_type) if s else 0)
+                            index=STRUCTURE_TYPES.index(s["structure_type"]) if s else 0)
         errors.slot("structure_type", "Type")
-        pct = st.text_input("Commission %", str(s.percentage) if s else "",
+        pct = st.text_input("Commission %", str(s["commission_percentage"]) if s else "",
                             key=f"{prefix}_pct", help="0–100, up to two decimals")
         errors.slot("commission_percentage", "Commission %")
-        lifetime = st.checkbox("Lifetime", value=s.is_lifetime if s else False,
+        lifetime = st.checkbox("Lifetime", value=bool(s["is_lifetime"]) if s else False,
                                key=f"{prefix}_life",
                                help="Earns the same percentage again each year the customer "
                                     "stays")
         errors.slot("is_lifetime", "Lifetime")
-        notes_value = st.text_input("Notes", notes or "", key=f"{prefix}_notes")
+        notes_value = st.text_input("Notes", (s["notes"] if s else None) or "",
+                                    key=f"{prefix}_notes")
         errors.slot("notes", "Notes")
     with right:
         low = st.text_input(f"Min deal size ({widgets.escape_md(display.currency())})",
-                            str(s.min_deal_size) if s else "0",
+                            str(s["min_deal_size"]) if s else "0",
                             key=f"{prefix}_min")
         errors.slot("min_deal_size", "Min deal size")
         high = st.text_input(f"Max deal size ({widgets.escape_md(display.currency())})",
-                             str(s.max_deal_size) if s and s.max_deal_size is not None else "",
-                             key=f"{prefix}_max", help="Empty: no upper limit")
+                             str(s["max_deal_size"]) if s and s["max_deal_size"] is not None
+                             else "", key=f"{prefix}_max", help="Empty: no upper limit")
         errors.slot("max_deal_size", "Max deal size")
-        start = st.date_input("Effective from", s.effective_from if s else local_today(),
+        start = st.date_input("Effective from", s["effective_from"] if s else local_today(),
                               key=f"{prefix}_from", min_value=MIN_DAY, max_value=MAX_DAY,
                               format="YYYY-MM-DD")
         errors.slot("effective_from", "Effective from")
-        end = st.date_input("Effective to", s.effective_to if s else None, key=f"{prefix}_to",
-                            min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD",
-                            help="Empty: open-ended")
+        end = st.date_input("Effective to", s["effective_to"] if s else None,
+                            key=f"{prefix}_to", min_value=MIN_DAY, max_value=MAX_DAY,
+                            format="YYYY-MM-DD", help="Empty: open-ended")
         errors.slot("effective_to", "Effective to")
     return {"structure_type": kind, "commission_percentage": pct, "is_lifetime": lifetime,
             "min_deal_size": low, "max_deal_size": high or None, "effective_from": start,
@@ -364,7 +397,7 @@ def structures(view: PartnerView) -> None:
     with add_tab:
         errors = widgets.FieldErrors()
         with st.form(f"s_add_{view.id}"):
-            values = _structure_fields(f"s_add_{view.id}", errors, None, None)
+            values = _structure_fields(f"s_add_{view.id}", errors, None)
             added = st.form_submit_button("Add structure", type="primary",
                                           key=f"s_add_submit_{view.id}")
         if added:
@@ -381,18 +414,26 @@ def structures(view: PartnerView) -> None:
         chosen_id = st.selectbox("Structure", list(by_id), key=f"s_pick_{view.id}",
                                  format_func=lambda i: by_id[i].label())
         s = by_id[chosen_id]
+        form = f"structure@{chosen_id}"
+        prefix = edits.keyed(form, f"s_edit_{chosen_id}")
+        fresh = structure_values(s, view.notes_of.get(s.id))
+        base = edits.drawn_from(f"{form}@{prefix}", fresh, probe=f"{prefix}_pct")
         errors = widgets.FieldErrors()
-        with st.form(f"s_edit_{chosen_id}"):
-            values = _structure_fields(f"s_edit_{chosen_id}", errors, s,
-                                       view.notes_of.get(s.id))
-            changed = st.form_submit_button("Save structure", type="primary",
-                                            key=f"s_edit_submit_{chosen_id}")
-        if changed:
-            row = widgets.run(commissions.update_structure, errors=errors,
-                              structure_id=s.id, **values)
-            if row is not None:
-                widgets.flash("Commission structure saved.")
-                st.rerun()
+        with st.form(prefix):
+            values = _structure_fields(prefix, errors, base)
+            save = st.form_submit_button("Save structure", type="primary",
+                                         key=f"s_edit_submit_{chosen_id}")
+        if save:
+            changed = edits.changed(base, values)
+            if not changed:
+                st.info("Nothing changed.")
+            else:
+                row = widgets.run(commissions.update_structure, errors=errors,
+                                  structure_id=s.id, **changed)
+                if row is not None:
+                    edits.renew(form)
+                    widgets.flash("Commission structure saved.")
+                    st.rerun()
         end_errors = widgets.FieldErrors()
         with st.form(f"s_end_{chosen_id}"):
             end = st.date_input("End it on (last day it applies)", local_today(),
@@ -404,6 +445,7 @@ def structures(view: PartnerView) -> None:
             row = widgets.run(commissions.end_structure, errors=end_errors,
                               structure_id=s.id, effective_to=end)
             if row is not None:
+                edits.renew(form)
                 widgets.flash(f"The structure ends on {end}.")
                 st.rerun()
 

@@ -324,7 +324,7 @@ def test_the_vp_sets_someone_elses_goal(login):
     at = open_page(login, "vp", "pages/goals.py")
     pm = user_of("partnership_manager")
     at.selectbox(key="goal_set_person").set_value(pm.id)
-    at.selectbox(key="goal_set_type").set_value("partnerships")
+    at.selectbox(key="goal_set_type").set_value("partnerships").run()  # shows that goal
     at.text_input(key="goal_set_target").set_value("3")
     at.button(key="goal_set_submit").click().run()
     assert messages(at.success)[0].startswith("Saved: Pia Park, New partners 3")
