@@ -22,7 +22,7 @@ now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
 pack = st.container()  # filled once the charts below are drawn
 
-kpi.kpi_cards(now, data.previous, choice.filters)
+kpi.kpi_cards(now, data.previous, choice.filters, viewer)
 f = choice.filters
 
 revenue = frames.revenue_frame(data.revenue)
@@ -55,7 +55,7 @@ shown = [
 
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
-           f"{charts.money(now.slipped_value)}; the largest {len(data.slipped)} below")
+           f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
 if now.slipped_count:
     kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",
                    drill.slipped(f, now.as_of))

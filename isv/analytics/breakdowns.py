@@ -23,6 +23,7 @@ from isv.types import Money
 from .kpis import (
     ZERO,
     Filters,
+    attainment,
     count_where,
     deal_conditions,
     goals_in,
@@ -202,9 +203,7 @@ class PersonResult:
 
     @property
     def attainment(self) -> Decimal | None:
-        if not self.target:
-            return None
-        return self.won / self.target
+        return attainment(self.won, self.target)
 
 
 def team_performance(*, session: Session, viewer: Viewer, period: Period,

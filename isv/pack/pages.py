@@ -337,7 +337,7 @@ TILES_HEIGHT = 78
 
 def gap_summary(kpis: Kpis) -> str:
     """Target, won, gap and coverage in one line (the dashboard's caption)."""
-    return (f"Target {money(kpis.revenue_target)} · won {money(kpis.won_revenue)} · gap "
+    return (f"Target {money(kpis.revenue_target)} · won {money(kpis.goal_won)} · gap "
             f"{money(gap_to_goal(kpis))} · coverage {display.times(kpis.coverage)}")
 
 
@@ -347,7 +347,7 @@ def gap_note(kpis: Kpis, deals: Sequence[ClosingDeal]) -> str:
     if not k.revenue_target:
         return f"No revenue target is set for {k.period.title} in this scope."
     if gap <= 0:
-        return f"Target reached: {money(k.won_revenue - k.revenue_target)} above it."
+        return f"Target reached: {money(k.goal_won - k.revenue_target)} above it."
     if k.period.end < k.as_of:
         return f"{k.period.title} is over: it closed {money(gap)} short of the target."
     if not deals:
@@ -365,7 +365,7 @@ def gap_page(content: PackContent, frame: Frame) -> Page:
     """Target, won, gap and coverage, then the open deals most likely to close the gap."""
     k = content.kpis
     gap = gap_to_goal(k)
-    tiles = (Tile("Revenue target", money(k.revenue_target)), Tile("Won", money(k.won_revenue)),
+    tiles = (Tile("Revenue target", money(k.revenue_target)), Tile("Won", money(k.goal_won)),
              Tile("Gap to goal", money(gap)), Tile("Coverage", display.times(k.coverage)))
     top = TILES_HEIGHT + NOTE_HEIGHT + 14  # the note leads into the table
     fit = rows_per_page(frame, top=top, row_height=24, header_height=28, note=False)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from isv.analytics.breakdowns import ClosingDeal, gap_closers
-from isv.analytics.kpis import won_in
+from isv.analytics.kpis import attainment, won_in
 from isv.analytics.periods import Period, quarter_of, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
 from isv.dates import local_today, local_zone
@@ -70,8 +70,9 @@ class GoalView:
 
     @property
     def share(self) -> Decimal | None:
-        """Progress as a fraction of the target; None for a zero target."""
-        return self.progress / self.target if self.target else None
+        """Progress as a fraction of the target; None for a zero target (for revenue, KPIS.md's
+        goal attainment, the same formula as every analytics page)."""
+        return attainment(self.progress, self.target)
 
     @property
     def is_count(self) -> bool:
@@ -278,21 +279,35 @@ def _target(goal_type: str, value: Any) -> Decimal:
     return amount
 
 
+KEEP: Any = object()  # set_goal: leave this field of an existing goal as it is
+
+
 def set_goal(*, session: Session, viewer: Viewer, year: Any, quarter: Any, goal_type: Any,
-             target: Any, notes: Any = None, user_id: Any = None,
+             target: Any = KEEP, notes: Any = KEEP, user_id: Any = None,
              today: date | None = None) -> GoalView:
-    """Set (add or change) a person's goal of one type for a quarter; progress comes from data."""
+    """Set (add or change) a person's goal of one type for a quarter; progress comes from data.
+
+    A change writes only the fields given (`target`, `notes`); a new goal needs a target.
+    The stored progress of an existing goal is left to `refresh_progress`, so the audit
+    entry of a change names what the person changed and nothing else.
+    """
     owner = _goal_owner(session, viewer, user_id)
     period = period_of(year, quarter)
     kind = validate.choice("goal_type", goal_type, GOAL_TYPES)
-    amount = _target(kind, target)
-    note = validate.text("notes", notes, max_len=NOTES_MAX)
-    progress = progress_by_user(session, kind, period, [owner.id])[owner.id]
-    values = {"revenue_target": amount, "notes": note, "current_progress": progress}
+    values: dict[str, Any] = {}
+    if target is not KEEP:
+        values["revenue_target"] = _target(kind, target)
+    if notes is not KEEP:
+        values["notes"] = validate.text("notes", notes, max_len=NOTES_MAX)
     goal = session.scalar(select(QuarterlyGoal).where(
         QuarterlyGoal.user_id == owner.id, QuarterlyGoal.year == period.year,
         QuarterlyGoal.quarter == period.quarter, QuarterlyGoal.goal_type == kind))
     if goal is None:
+        if "revenue_target" not in values:
+            _target(kind, None)  # refused: a new goal needs a target
+        values.setdefault("notes", None)
+        values["current_progress"] = progress_by_user(session, kind, period,
+                                                      [owner.id])[owner.id]
         goal = QuarterlyGoal(user_id=owner.id, year=period.year, quarter=period.quarter,
                              goal_type=kind, **values)
         session.add(goal)

@@ -321,14 +321,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def update_settings(*, session: Session, viewer: Viewer, **changes: Any) -> AppSettings:
-    """Save some settings (vp, admin); every value is checked, old → new is audited."""
+def update_settings(*, session: Session, viewer: Viewer,
+                    stage_probability_changes: Mapping[str, Any] | None = None,
+                    **changes: Any) -> AppSettings:
+    """Save some settings (vp, admin); every value is checked, old → new is audited.
+
+    Only the settings given change. `stage_probability_changes` changes the default of some
+    stages and keeps the others' as stored, so that a form sends only the stage edited.
+    """
     require(viewer, MANAGE_USERS, "change settings")
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
         raise ValidationError(unknown[0], "is not a setting")
-    clean = {name: _CLEAN[name](value) for name, value in changes.items()}
     current = current_settings(session)
+    if stage_probability_changes:
+        if "stage_probabilities" in changes:
+            raise ValidationError("stage_probabilities",
+                                  "give either every stage or only the changed ones")
+        changes["stage_probabilities"] = {**current.stage_probabilities,
+                                          **stage_probability_changes}
+    clean = {name: _CLEAN[name](value) for name, value in changes.items()}
     updated = replace(current, **_frozen(clean))
     _check_together(updated)
     old, new = {}, {}

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from isv import db, migrate
+from isv.analytics import drill
 from isv.analytics.breakdowns import team_performance, top_partners
 from isv.analytics.dashboard import dashboard_data
 from isv.analytics.kpis import Filters, compute_kpis
@@ -29,6 +30,8 @@ from isv.dates import local_today
 from isv.db import session_scope
 from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Partner, User
+from isv.services import opportunities as opportunities_service
+from isv.services.opportunities import OpportunityFilters, list_opportunities
 from tests.app.conftest import _clear_caches, messages, new_app, signed_in, submit_login
 
 VP = next(login for login in DEMO_LOGINS if login[2] == "vp")
@@ -70,7 +73,9 @@ def sign_in(login=VP, page: str | None = None, **params):
     assert not at.exception, at.exception
     assert signed_in(at)
     if page:
-        at.switch_page(page).run()
+        at.switch_page(page)
+        at.query_params.update(params)
+        at.run()
         assert not at.exception, at.exception
     return at
 
@@ -376,6 +381,20 @@ def test_a_partnership_manager_drills_only_into_their_own_deals(demo):
     assert kpis.open_count < everyone.open_count
     at, said = follow(sign_in(PM), f"{kpis.open_count:,} open deals")
     assert said == grid_count(at) == kpis.open_count
+    # Goal attainment: the won deals counted toward the manager's own target, theirs alone.
+    at = sign_in(PM)
+    link = next(link for link in at.get("page_link")
+                if link.proto.label == "Deals won toward this goal")
+    at.query_params.clear()
+    for key, values in parse_qs(link.proto.query_string).items():
+        at.query_params[key] = values if len(values) > 1 else values[0]
+    at.switch_page("pages/opportunities.py").run()
+    with session_scope() as s:
+        goal = drill.goal_won(viewer(PM), Filters(), quarter_containing(today))
+        deals, n = list_opportunities(session=s, viewer=viewer(PM), filters=goal, limit=5000)
+    assert grid_count(at) == n
+    assert sum(d.deal_value for d in deals) == kpis.goal_won
+    assert at.multiselect(key="grid_owners").value == [str(viewer(PM).id)]
 
 
 # --- the grid's own filters in the address -----------------------------------------------------
@@ -419,3 +438,45 @@ def test_selecting_a_partner_row_opens_the_partner(demo):
     headings = messages(at.title) + messages(at.header) + messages(at.subheader)
     assert any(first["Partner"] in text for text in headings), headings
 
+
+
+# --- the grid's Open button ----------------------------------------------------------------------
+
+def test_a_rows_open_button_opens_the_deal_in_this_tab_unless_edits_would_be_lost(demo):
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    customer = at.dataframe[0].value.iloc[0]["Customer"]
+    at.session_state["grid_open"] = {"row": 0, "label": "Open"}
+    at.run()
+    assert not at.exception, at.exception
+    assert customer in messages(at.header) + messages(at.title) + messages(at.subheader)
+    assert param(at, "id")
+
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    editor = at.session_state["opportunity_grid_key"]
+    at.session_state[editor] = {"edited_rows": {0: {"Notes": "call back"}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    at.session_state["grid_open"] = {"row": 0, "label": "Open"}
+    at.run()
+    assert [t.value for t in at.title] == ["Opportunities"]
+    assert any("Save or discard your edits before opening" in w for w in messages(at.warning))
+
+
+# --- the board's "See all" ----------------------------------------------------------------------
+
+def test_a_board_columns_see_all_opens_the_grid_on_its_deals_under_the_boards_filters(demo):
+    since = local_today() - timedelta(days=60)
+    with session_scope() as s:
+        totals = opportunities_service.stage_totals(
+            session=s, viewer=viewer(), filters=OpportunityFilters(close_from=since))
+    at = sign_in(page="pages/board.py", **{"from": since.isoformat()})
+    at.segmented_control(key="board_per_column").set_value(10).run()
+    link = next(link for link in at.get("page_link") if link.proto.label == "See all")
+    query = parse_qs(link.proto.query_string)
+    assert query["from"] == [since.isoformat()]
+    stage = query["stage"][0]
+    at.query_params.clear()
+    for key, values in query.items():
+        at.query_params[key] = values if len(values) > 1 else values[0]
+    at.switch_page("pages/opportunities.py").run()
+    assert grid_count(at) == totals[stage].count > 10

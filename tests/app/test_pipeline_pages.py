@@ -435,8 +435,41 @@ def test_the_detail_page_edits_any_field_and_shows_history_audit_and_commission(
     assert history.iloc[0][["From", "To", "Note"]].tolist() == ["Demo", "Proposal",
                                                                "Pricing agreed"]
     trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
-    assert {"deal_value", "stage"} <= set(trail["Field"])
-    assert any(m.label == "First-year commission" and m.value == "$3,000.00" for m in at.metric)
+    changed = trail.set_index("Field").loc[["Stage", "Value"], ["Who", "Before", "After"]]
+    assert changed.values.tolist() == [[LOGINS["sales_manager"].name, "Demo", "Proposal"],
+                                       [LOGINS["sales_manager"].name, "$20,000", "$30,000"]]
+    assert any(m.label == "First-year commission" and m.value == "$3,000" for m in at.metric)
+
+
+def test_the_audit_trail_names_people_and_labels_never_ids_or_codes(deals, login):
+    with session_scope() as s:
+        vp, sales = _user(s, "vp"), _user(s, "sales_manager")
+        opps.update_opportunity(session=s, viewer=Viewer.of(vp), opportunity_id=deals["acme"],
+                                expected_version=1, assigned_user_id=sales.id)
+        opps.update_opportunity(session=s, viewer=Viewer.of(vp), opportunity_id=deals["acme"],
+                                expected_version=2, assigned_user_id=vp.id, stage="poc")
+    at = open_deal(login, deals["acme"])
+    trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
+    rows = [f"{r.Field}: {r.Before} → {r.After}" for r in trail.itertuples()]
+    assert f"Owner: {LOGINS['sales_manager'].name} → {LOGINS['vp'].name}" in rows
+    assert f"Owner: Unassigned → {LOGINS['sales_manager'].name}" in rows
+    assert "Stage: Demo → PoC" in rows
+    assert set(trail["Who"]) == {LOGINS["vp"].name}
+    assert set(trail["Action"]) == {"Changed"}
+    cells = " ".join(str(v) for v in trail.drop(columns="When").to_numpy().ravel())
+    for code in ("assigned_user_id", "poc", "demo", "@", "None", str(vp.id), str(sales.id)):
+        assert code not in cells
+
+
+def test_a_closed_lost_deal_says_it_earns_no_commission(deals, login):
+    with session_scope() as s:
+        opps.update_opportunity(session=s, viewer=Viewer.system("tests"),
+                                opportunity_id=deals["acme"], expected_version=1,
+                                stage="closed_lost", lost_reason="Chose a competitor")
+    at = open_deal(login, deals["acme"])
+    assert "First-year commission" not in {m.label for m in at.metric}
+    assert any(m.startswith("Closed lost: a lost deal earns no commission")
+               for m in messages(at.info))
 
 
 def test_a_bad_value_on_the_detail_page_is_shown_next_to_its_field(deals, login):
@@ -494,17 +527,17 @@ def test_the_calculator_applies_the_rule_and_projects_a_lifetime_structure(struc
     at = calculate(login, "50000", date(2026, 1, 15), years=5)
     metrics = {m.label: m.value for m in at.metric}
     # Latest start wins: the lifetime reseller structure at 20 %.
-    assert metrics["First-year commission"] == "$10,000.00"
-    assert metrics["5-year projection"] == "$50,000.00"
+    assert metrics["First-year commission"] == "$10,000"
+    assert metrics["5-year projection"] == "$50,000"
     comparison = table_with(at, "Type", "Percent", "Lifetime", "First year", "5-year total",
                             "Structure")
     assert comparison.set_index("Type")["First year"].to_dict() == {
-        "Referral": "$5,000.00", "Reseller": "$10,000.00"}
+        "Referral": "$5,000", "Reseller": "$10,000"}
 
 
 def test_the_calculator_says_plainly_when_no_structure_applies(structures, login):
     at = calculate(login, "50000", date(2024, 6, 1))
-    assert any(m.startswith("No applicable structure: commission $0.00")
+    assert any(m.startswith("No applicable structure: commission $0")
                for m in messages(at.warning))
 
 

@@ -346,7 +346,7 @@ def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
         page.on("console", lambda m: blocked.append(m.text)
                 if "Content Security Policy" in m.text else None)
         go_to(page, "Opportunities")
-        customer, link = cell(page, 0, "Customer"), cell(page, 0, "Open")
+        customer = cell(page, 0, "Customer")
         before = cell(page, 0, "Stage")
         target = "proposal" if before != "proposal" else "demo"
         version = data_version(stack["database_url"])
@@ -359,7 +359,6 @@ def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
 
         page.reload()
         expect(page.get_by_role("heading", name="Opportunities", exact=True)).to_be_visible()
-        assert cell(page, 0, "Open") == link
         assert (cell(page, 0, "Customer"), cell(page, 0, "Stage")) == (customer, target)
         page.screenshot(path=str(stack["tmp"] / "grid-through-nginx.png"))
     finally:
