@@ -210,7 +210,7 @@ def slide_master_section() -> None:
     st.subheader("Exec review pack: slide master")
     master = ui.run(settings.slide_master_info)
     if master is None:
-        st.caption("None uploaded: the pack uses the default look. Upload your company's "
+        st.caption("No template uploaded: the pack uses the default look. Upload your company's "
                    f"template (.pptx, at most {MASTER_MB} MB): the cover takes its title "
                    "slide layout, every other slide its Title Only layout.")
     else:
