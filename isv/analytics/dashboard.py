@@ -25,7 +25,7 @@ from .breakdowns import (
     team_performance,
     top_partners,
 )
-from .kpis import ZERO, Filters, Kpis, compute_kpis, deal_conditions
+from .kpis import ZERO, Filters, Kpis, compute_kpis, deal_conditions, goal_deals
 from .periods import Period, previous, quarter_of, quarter_range, shift_quarter
 
 QUARTERS_BACK = 5   # the revenue chart: five past quarters, the current one, two coming
@@ -76,6 +76,9 @@ def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
         partners=tuple(top_partners(period=period, **common)),
         slipped=tuple(slipped_deals(as_of=as_of, **common)),
         team=tuple(team_performance(period=period, **common)),
-        closers=tuple(gap_closers(session=session, where=deal_conditions(viewer, filters),
-                                  period=period, today=as_of, shortfall=gap_to_goal(kpis))),
+        # Only deals that would count against the target can close its gap (goal_deals).
+        closers=tuple(gap_closers(session=session, period=period, today=as_of,
+                                  where=[*deal_conditions(viewer, filters),
+                                         goal_deals(viewer, filters)],
+                                  shortfall=gap_to_goal(kpis))),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import streamlit as st
@@ -15,7 +15,7 @@ from isv.dates import local_date, local_today
 from isv.models import CLOSED_STAGES, STAGES
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow, StageTotal
-from isv.ui import board_drag, widgets
+from isv.ui import board_drag, links, widgets
 from isv.ui.labels import SLIPPED_LABEL, stage_label
 from isv.ui.tables import short_name
 
@@ -203,7 +203,9 @@ def card(card: OpportunityRow, entered: datetime | None, today: date, *,
             move_control(card)
 
 
-def draw(columns: list[Column], *, can_move: bool) -> None:
+def draw(columns: list[Column], *, can_move: bool,
+         filters: OpportunityFilters | None = None) -> None:
+    """The columns; a column's "See all" opens the grid on its deals under the same filters."""
     today = local_today()
     slots = st.columns(len(columns), gap="small")
     for slot, column in zip(slots, columns, strict=True):
@@ -214,8 +216,9 @@ def draw(columns: list[Column], *, can_move: bool) -> None:
             if column.more:
                 st.caption(f"{display.count(column.more)} more — open the grid filtered to "
                            "this stage")
-                st.page_link("pages/opportunities.py", label="See all",
-                             icon=":material/table:", query_params={"stage": column.stage})
+                every = replace(filters or OpportunityFilters(), stages=(column.stage,))
+                st.page_link(links.GRID_PAGE, label="See all", icon=":material/table:",
+                             query_params=links.grid_params(every))
     if can_move:
         _drag_and_drop(columns)
         pending = st.session_state.get(PENDING_LOST)

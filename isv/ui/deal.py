@@ -23,6 +23,7 @@ from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
 from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "opportunity_detail_id"
 PICKER_SIZE = 20
@@ -365,7 +366,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
-    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history")
+    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
+                 placeholder=display.NONE, height=table_height(len(view.history)))
 
 
 def trail(view: DealView) -> None:
@@ -373,5 +375,6 @@ def trail(view: DealView) -> None:
     if view.trail.empty:
         st.caption("No recorded changes.")
         return
-    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail")
+    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
+                 placeholder=display.NONE, height=table_height(len(view.trail)))
 

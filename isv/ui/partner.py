@@ -23,6 +23,7 @@ from isv.ui.deal import StructureInfo
 from isv.ui.grid import detail_link
 from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "partner_detail_id"
 NEW = "new"
@@ -314,7 +315,8 @@ def touches(view: PartnerView) -> None:
     if view.touches.empty:
         st.caption("No touches logged yet.")
     else:
-        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches")
+        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
+                     placeholder=display.NONE, height=table_height(len(view.touches)))
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -386,8 +388,9 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors,
 
 def structures(view: PartnerView) -> None:
     if view.structures:
-        st.dataframe(structures_table(view), hide_index=True, width="stretch",
-                     key="partner_structures")
+        structures = structures_table(view)
+        st.dataframe(structures, hide_index=True, width="stretch", key="partner_structures",
+                     placeholder=display.NONE, height=table_height(len(structures)))
     else:
         st.caption("No commission structures yet: deals of this partner earn no commission.")
     if not view.can_edit:
@@ -459,8 +462,9 @@ def deals(view: PartnerView) -> None:
         st.caption("No deals yet.")
     else:
         st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
+                     height=table_height(len(view.deals)),
                      column_config={"Open": st.column_config.LinkColumn(
-                         "Open", display_text="Open ↗")})
+                         "Open", display_text="Open ↗")}, placeholder=display.NONE)
         shown = len(view.deals)
         if view.deal_total > shown:
             st.caption(f"The {shown} most recently changed of {view.deal_total:,} deals.")

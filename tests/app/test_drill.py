@@ -30,7 +30,8 @@ from isv.dates import local_today
 from isv.db import session_scope
 from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Partner, User
-from isv.services.opportunities import list_opportunities
+from isv.services import opportunities as opportunities_service
+from isv.services.opportunities import OpportunityFilters, list_opportunities
 from tests.app.conftest import _clear_caches, messages, new_app, signed_in, submit_login
 
 VP = next(login for login in DEMO_LOGINS if login[2] == "vp")
@@ -72,7 +73,9 @@ def sign_in(login=VP, page: str | None = None, **params):
     assert not at.exception, at.exception
     assert signed_in(at)
     if page:
-        at.switch_page(page).run()
+        at.switch_page(page)
+        at.query_params.update(params)
+        at.run()
         assert not at.exception, at.exception
     return at
 
@@ -457,3 +460,23 @@ def test_a_rows_open_button_opens_the_deal_in_this_tab_unless_edits_would_be_los
     at.run()
     assert [t.value for t in at.title] == ["Opportunities"]
     assert any("Save or discard your edits before opening" in w for w in messages(at.warning))
+
+
+# --- the board's "See all" ----------------------------------------------------------------------
+
+def test_a_board_columns_see_all_opens_the_grid_on_its_deals_under_the_boards_filters(demo):
+    since = local_today() - timedelta(days=60)
+    with session_scope() as s:
+        totals = opportunities_service.stage_totals(
+            session=s, viewer=viewer(), filters=OpportunityFilters(close_from=since))
+    at = sign_in(page="pages/board.py", **{"from": since.isoformat()})
+    at.segmented_control(key="board_per_column").set_value(10).run()
+    link = next(link for link in at.get("page_link") if link.proto.label == "See all")
+    query = parse_qs(link.proto.query_string)
+    assert query["from"] == [since.isoformat()]
+    stage = query["stage"][0]
+    at.query_params.clear()
+    for key, values in query.items():
+        at.query_params[key] = values if len(values) > 1 else values[0]
+    at.switch_page("pages/opportunities.py").run()
+    assert grid_count(at) == totals[stage].count > 10

@@ -315,3 +315,23 @@ def test_an_uploaded_slide_master_gives_the_slides_its_look(renders, program):
         for shape in slide.shapes:
             assert shape.left + shape.width <= deck.slide_width
             assert shape.top + shape.height <= deck.slide_height
+
+
+def test_a_partnership_managers_gap_closers_are_only_deals_that_count_for_their_goal(session):
+    pm = make_user(session, role="partnership_manager")
+    colleague = make_user(session, role="sales_manager")
+    mine = make_partner(session, name="Own Partner", owner_id=pm.id)
+    at = datetime.combine(THIS.start, time(9), tzinfo=UTC)
+    make_opportunity(session, mine, stage="proposal", probability=Decimal(90),
+                     deal_value=Decimal("50000"), customer_name="Assigned to a colleague",
+                     created_at=at, expected_close_date=THIS.end,
+                     assigned_user_id=colleague.id)
+    make_opportunity(session, mine, stage="poc", probability=Decimal(50),
+                     deal_value=Decimal("20000"), customer_name="Assigned to the PM",
+                     created_at=at, expected_close_date=THIS.end, assigned_user_id=pm.id)
+    make_goal(session, pm, year=2026, quarter=3, revenue_target=Decimal("100000"))
+
+    data = dashboard_data(session=session, viewer=viewer_of(pm), period=THIS, as_of=AS_OF)
+
+    # Both deals are the PM's to see, but only their own would count against their target.
+    assert [d.customer_name for d in data.closers] == ["Assigned to the PM"]
