@@ -4,8 +4,9 @@
   per stage and one per domain, the same on every page and in every export.
 - Colour is never the only signal: stacked series also differ by fill pattern, and bars
   carry direct labels (amounts, stage names) so a greyscale print still reads.
-- Money on charts is short ($1.25M) and rounded half-even; the exact figures are in the
-  data table that accompanies every chart.
+- Numbers are written by isv.display, as everywhere: money on bars is short ($1.3M), hovers
+  and the data table that accompanies every chart give the exact figures. Axis ticks are
+  plotly's own SI steps with the currency symbol ($500k, $1.5M).
 - `style()` titles a figure and can put the period, filters and "as of" inside the image;
   `for_export()` makes the 1600×900 version for slides, with fonts sized for it.
 
@@ -17,15 +18,15 @@ from __future__ import annotations
 
 import copy
 import html
-from collections.abc import Callable, Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from isv import display
 from isv.models import DOMAINS, OPEN_STAGES
-from isv.services.settings import current_settings
 
 # --- the visual language -----------------------------------------------------------------
 
@@ -75,97 +76,9 @@ SCREEN_HEIGHT = 400
 EXPORT_WIDTH, EXPORT_HEIGHT = 1600, 900
 EXPORT_FONT_SIZE = 24
 EXPORT_TITLE_PAD = 24  # px from the slide's left edge
-NONE = "—"
 
 
-# --- numbers as text ---------------------------------------------------------------------
-
-def _plain(number: Decimal) -> str:
-    text = f"{number:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def currency() -> str:
-    """The currency symbol money is shown with (Settings page; '$' by default)."""
-    return current_settings().currency_symbol
-
-
-# Streamlit's own presets for the symbols it has one for; a printf format for the others.
-_TABLE_MONEY_PRESETS = {"$": "dollar", "€": "euro", "¥": "yen"}
-
-
-def table_money_format() -> str:
-    """The NumberColumn format for money in tables and grids, in the configured currency."""
-    symbol = currency()
-    return _TABLE_MONEY_PRESETS.get(symbol, f"{symbol}%,.2f")
-
-
-def money(value: Decimal | int | None, *, short: bool = False) -> str:
-    """'$1,234,567.89', or with short=True '$1.23M' / '$456k' / '$950'; None is '—'."""
-    if value is None:
-        return NONE
-    symbol = currency()
-    amount = Decimal(value)
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    if not short:
-        return f"{sign}{symbol}{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
-    units = ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k"))
-    for k, (size, suffix) in enumerate(units):
-        if amount < size:
-            continue
-        scaled = amount / size
-        places = 2 if scaled < 10 else 1 if scaled < 100 else 0
-        rounded = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-        if rounded >= 1000 and k > 0:  # 999,999 is $1M, not $1000k
-            bigger, bigger_suffix = units[k - 1]
-            rounded = (amount / bigger).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-            suffix = bigger_suffix
-        return f"{sign}{symbol}{_plain(rounded)}{suffix}"
-    return f"{sign}{symbol}{amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)}"
-
-
-def percent(value: Decimal | float | None, *, places: int = 1) -> str:
-    """A ratio as a percentage: 0.4615 → '46.2%'; None is '—'."""
-    if value is None:
-        return NONE
-    scaled = (Decimal(str(value)) * 100).quantize(Decimal(1).scaleb(-places),
-                                                  rounding=ROUND_HALF_EVEN)
-    return f"{scaled}%"
-
-
-def number(value: Decimal | float | int | None, *, places: int = 1) -> str:
-    """A plain number, rounded half-even: 74.8333 → '74.8'; None is '—'."""
-    if value is None:
-        return NONE
-    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    return f"{rounded:,}"
-
-
-def points(value: Decimal | None) -> str:
-    """A change of a rate, in percentage points: 0.105 → '10.5 pts'."""
-    return NONE if value is None else f"{number(value * 100)} pts"
-
-
-def times(value: Decimal | None) -> str:
-    """A multiple: 2.456 → '2.46×'."""
-    return NONE if value is None else f"{number(value, places=2)}×"
-
-
-def days(value: Decimal | None) -> str:
-    return NONE if value is None else f"{number(value)} days"
-
-
-def change(now: Any, before: Any, show: Callable[[Decimal], str]) -> str | None:
-    """The signed change from `before` to `now`, shown by `show`; None if either is missing.
-
-    The sign is written out: a card's arrow and colour are never the only signal.
-    """
-    if now is None or before is None:
-        return None
-    diff = Decimal(now) - Decimal(before)
-    return ("-" if diff < 0 else "+") + show(abs(diff))
-
+# --- text in figures ---------------------------------------------------------------------
 
 def plain(text: str) -> str:
     """User text for a figure: plotly reads <b>, <a> and friends in labels; show them as typed."""
@@ -239,6 +152,19 @@ def for_export(fig: go.Figure, *, width: int = EXPORT_WIDTH, height: int = EXPOR
     out.update_layout(title=dict(subtitle=dict(font=dict(size=round(SCREEN_FONT_SIZE * scale)))))
     for annotation in out.layout.annotations or ():
         annotation.font.size = round((annotation.font.size or SCREEN_FONT_SIZE) * scale)
+    # At slide size a category label would touch its bar ("Data/Backup|"): a little air.
+    out.update_xaxes(ticklabelstandoff=8)
+    out.update_yaxes(ticklabelstandoff=8)
+    return out
+
+
+def for_slide(fig: go.Figure, *, width: int = EXPORT_WIDTH,
+              height: int = EXPORT_HEIGHT) -> go.Figure:
+    """The export version without its title and context line: on a slide the slide's own
+    title says what the chart is, once."""
+    out = for_export(fig, width=width, height=height)
+    out.update_layout(title=dict(text="", subtitle=dict(text="")),
+                      margin=dict(t=EXPORT_FONT_SIZE))
     return out
 
 
@@ -265,9 +191,9 @@ def funnel_figure(frame: pd.DataFrame, *, title: str = "Funnel",
     colors = [STAGE_COLORS[STAGE_BY_LABEL.get(s, "lead")] for s in frame["Stage"]]
     labels = []
     for k, row in enumerate(frame.itertuples(index=False)):
-        text = f"{row.Deals:,} · {money(row.Value, short=True)}"
+        text = f"{row.Deals:,} · {display.money_short(row.Value)}"
         if k:
-            text += f" · {percent(row.Conversion)} of {frame['Stage'].iloc[k - 1]}"
+            text += f" · {display.percent(row.Conversion)} of {frame['Stage'].iloc[k - 1]}"
         labels.append(text)
     # Wide bars hold their label; narrow ones carry it beside them.
     widest = max(frame["Deals"])
@@ -279,7 +205,7 @@ def funnel_figure(frame: pd.DataFrame, *, title: str = "Funnel",
         textfont=dict(color=[text_color(c) if i else TEXT
                              for c, i in zip(colors, inside, strict=True)]),
         connector=dict(fillcolor=GRID, line=dict(width=0)), cliponaxis=False,
-        customdata=[[money(v)] for v in frame["Value"]],
+        customdata=[[display.money(v)] for v in frame["Value"]],
         hovertemplate="%{y}: %{x:,} deals, %{customdata[0]}<extra></extra>"))
     style(fig, title=title, context=context, legend=False)
     fig.update_layout(margin=dict(r=170))  # the labels beside the narrow bars
@@ -299,29 +225,29 @@ def revenue_by_quarter_figure(frame: pd.DataFrame, *, title: str = "Revenue by q
                 for q, s in zip(frame["Quarter"], frame["Status"], strict=True)]
     fig.add_trace(go.Bar(
         name="Won", x=quarters, y=_floats(frame["Won"]),
-        text=[money(v, short=True) if v else "" for v in frame["Won"]],
+        text=[display.money_short(v) if v else "" for v in frame["Won"]],
         textposition="inside", insidetextanchor="middle", textangle=0,
         marker=dict(color=WON_COLOR, line=dict(color=TEXT, width=0.5)),
         textfont=dict(color=text_color(WON_COLOR)),
-        customdata=[[money(v)] for v in frame["Won"]],
+        customdata=[[display.money(v)] for v in frame["Won"]],
         hovertemplate="%{x}: won %{customdata[0]}<extra></extra>"))
     fig.add_trace(go.Bar(
         name="Weighted forecast", x=quarters, y=_floats(frame["Forecast"]),
-        text=[money(v, short=True) if v else "" for v in frame["Forecast"]],
+        text=[display.money_short(v) if v else "" for v in frame["Forecast"]],
         textposition="inside", insidetextanchor="middle", textangle=0,
         marker=dict(color=FORECAST_COLOR, pattern=dict(shape=FORECAST_PATTERN, fgcolor=TEXT,
                                                         fgopacity=0.35),
                     line=dict(color=TEXT, width=0.5)),
         textfont=dict(color=text_color(FORECAST_COLOR)),
-        customdata=[[money(v)] for v in frame["Forecast"]],
+        customdata=[[display.money(v)] for v in frame["Forecast"]],
         hovertemplate="%{x}: forecast %{customdata[0]}<extra></extra>"))
     totals = [w + f for w, f in zip(frame["Won"], frame["Forecast"], strict=True)]
     for x, total in zip(quarters, totals, strict=True):
         if total:
-            fig.add_annotation(x=x, y=float(total), text=f"<b>{money(total, short=True)}</b>",
+            fig.add_annotation(x=x, y=float(total), text=f"<b>{display.money_short(total)}</b>",
                                showarrow=False, yshift=12, font=dict(size=SCREEN_FONT_SIZE))
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -346,14 +272,14 @@ def pipeline_by_domain_figure(frame: pd.DataFrame, *, title: str = "Pipeline by 
             marker=dict(color=STAGE_COLORS[stage], line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=STAGE_PATTERNS[stage], fgcolor=TEXT,
                                      fgopacity=0.35)),
-            customdata=[[money(v), n] for v, n in zip(values, deals, strict=True)],
+            customdata=[[display.money(v), n] for v, n in zip(values, deals, strict=True)],
             hovertemplate=f"%{{y}} · {label}: %{{customdata[0]}} (%{{customdata[1]}} deals)"
                           "<extra></extra>"))
     for domain in domains:
         fig.add_annotation(x=float(totals[domain]), y=domain, xanchor="left", xshift=6,
-                           text=money(totals[domain], short=True), showarrow=False)
+                           text=display.money_short(totals[domain]), showarrow=False)
     fig.update_layout(barmode="stack", bargap=0.35)
-    fig.update_xaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
+    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -373,18 +299,18 @@ def top_partners_figure(frame: pd.DataFrame, *, title: str = "Top partners",
         part = rows[rows["Domain"] == domain]
         fig.add_trace(go.Bar(
             name=domain, y=list(part["Partner"]), x=_floats(part["Won"]), orientation="h",
-            text=[f"{money(v, short=True)} · {domain}" for v in part["Won"]],
+            text=[f"{display.money_short(v)} · {domain}" for v in part["Won"]],
             textposition="outside", cliponaxis=False,
             marker=dict(color=DOMAIN_COLORS[domain], line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=DOMAIN_PATTERNS[domain], fgcolor=TEXT,
                                      fgopacity=0.3)),
             textfont=dict(color=TEXT),
-            customdata=[[money(v)] for v in part["Won"]],
+            customdata=[[display.money(v)] for v in part["Won"]],
             hovertemplate="%{y}: won %{customdata[0]}<extra></extra>"))
     fig.update_layout(barmode="overlay", bargap=0.25)
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["Partner"]))
     # Room on the right for the labels beside the longest bar.
-    fig.update_xaxes(tickprefix=currency(), tickformat="~s",
+    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s",
                      range=[0, float(max(rows["Won"])) * 1.3])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 140 + 30 * len(rows)))
@@ -404,15 +330,15 @@ def pipeline_by_stage_figure(frame: pd.DataFrame, *, title: str = "Pipeline by s
     codes = [STAGE_BY_LABEL[s] for s in part["Stage"]]
     fig.add_trace(go.Bar(
         x=list(part["Stage"]), y=_floats(part["Value"]),
-        text=[f"{money(v, short=True)} · {n:,} deals"
+        text=[f"{display.money_short(v)} · {n:,} deals"
               for v, n in zip(part["Value"], part["Deals"], strict=True)],
         textposition="auto",
         marker=dict(color=[STAGE_COLORS[c] for c in codes], line=dict(color=TEXT, width=0.5),
                     pattern=dict(shape=[STAGE_PATTERNS[c] for c in codes], fgcolor=TEXT,
                                  fgopacity=0.35)),
-        customdata=[[money(v)] for v in part["Value"]],
+        customdata=[[display.money(v)] for v in part["Value"]],
         hovertemplate="%{x}: %{customdata[0]}<extra></extra>"))
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context, legend=False)
 
 
@@ -443,16 +369,16 @@ def partner_results_figure(frame: pd.DataFrame, *, title: str = "Partners",
                                           PIPELINE_PATTERN)):
         fig.add_trace(go.Bar(
             name=name, y=names, x=_floats(rows[column]), orientation="h",
-            text=[money(v, short=True) if v else "" for v in rows[column]],
+            text=[display.money_short(v) if v else "" for v in rows[column]],
             textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
             marker=dict(color=color, line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),
-            customdata=[[money(v)] for v in rows[column]],
+            customdata=[[display.money(v)] for v in rows[column]],
             hovertemplate=f"%{{y}}: {name.lower()} %{{customdata[0]}}<extra></extra>"))
     widest = max(float(max(rows["Pipeline"])), float(max(rows["Won"])))
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
     fig.update_yaxes(categoryorder="array", categoryarray=names)
-    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.18])
+    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.18])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 44 * len(rows)))
 
@@ -477,7 +403,7 @@ def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline
             marker=dict(color=DOMAIN_COLORS[domain], line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=DOMAIN_PATTERNS[domain], fgcolor=TEXT,
                                      fgopacity=0.3)),
-            customdata=[[money(v), n] for v, n in zip(values, deals, strict=True)],
+            customdata=[[display.money(v), n] for v, n in zip(values, deals, strict=True)],
             hovertemplate=f"%{{x}} · {domain}: %{{customdata[0]}} (%{{customdata[1]}} deals)"
                           "<extra></extra>"))
     totals = frame.groupby("Quarter", sort=False)[["Value", "Deals"]].sum()
@@ -485,9 +411,9 @@ def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline
         total, deals = totals.loc[quarter, "Value"], int(totals.loc[quarter, "Deals"])
         if deals:  # the amount only: with the count, neighbours collide at tablet width
             fig.add_annotation(x=quarter, y=float(total), showarrow=False, yshift=12,
-                               text=f"<b>{money(total, short=True)}</b>")
+                               text=f"<b>{display.money_short(total)}</b>")
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -506,7 +432,7 @@ def commission_liability_figure(frame: pd.DataFrame, *,
     slipped = [name == "Slipped" for name in names]
     fig.add_trace(go.Bar(
         x=names, y=_floats(frame["Expected commission"]),
-        text=[f"<b>{money(c, short=True)}</b><br>{n:,} deals"
+        text=[f"<b>{display.money_short(c)}</b><br>{n:,} deals"
               for c, n in zip(frame["Expected commission"], frame["Deals"], strict=True)],
         # Two short lines fit above a narrow bar; only text inside a bar must fit in it.
         textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
@@ -515,11 +441,11 @@ def commission_liability_figure(frame: pd.DataFrame, *,
                     line=dict(color=TEXT, width=0.5),
                     pattern=dict(shape=["x" if s else "" for s in slipped], fgcolor=TEXT,
                                  fgopacity=0.35)),
-        customdata=[[money(c), money(w)] for c, w in zip(
+        customdata=[[display.money(c), display.money(w)] for c, w in zip(
             frame["Expected commission"], frame["Weighted pipeline"], strict=True)],
         hovertemplate="%{x}: %{customdata[0]} on %{customdata[1]} weighted<extra></extra>"))
     top = float(max(frame["Expected commission"])) or 1.0
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.2])
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.2])
     return style(fig, title=title, context=context, legend=False)
 
 
@@ -551,7 +477,7 @@ def domain_coverage_figure(frame: pd.DataFrame, *, title: str = "Domain coverage
             share = Decimal(raw) if raw is not None else Decimal(0)
             high = share > limit
             color = DOMAIN_COLORS.get(domain, GREY)
-            text = f"{'⚠ ' if high else ''}{plain(partner)} {percent(share, places=0)}"
+            text = f"{'⚠ ' if high else ''}{plain(partner)} {display.percent(share)}"
             fig.add_trace(go.Bar(
                 y=[labels[domain]], x=[float(share)], orientation="h", showlegend=False,
                 text=[text if share >= Decimal("0.08") else ""], textposition="inside",
@@ -560,16 +486,18 @@ def domain_coverage_figure(frame: pd.DataFrame, *, title: str = "Domain coverage
                 marker=dict(color=color, line=dict(color="#FFFFFF", width=1.5),
                             pattern=dict(shape=CONCENTRATED_PATTERN if high else "",
                                          fgcolor=TEXT, fgopacity=0.45)),
-                customdata=[[plain(partner), percent(share), money(value)]],
+                customdata=[[plain(partner), display.percent(share), display.money(value)]],
                 hovertemplate="%{customdata[0]}: %{customdata[1]} of the domain's open "
                               "pipeline (%{customdata[2]})<extra></extra>"))
     # Below the bars: it shows between them and never crosses a partner's label.
     fig.add_vline(x=float(limit), line=dict(color=TEXT, width=1.5, dash="dash"), layer="below")
     fig.add_annotation(x=float(limit), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                       text=f"{percent(limit, places=0)} limit", font=dict(color=GREY))
+                       text=f"{display.percent(limit, places=0)} limit", font=dict(color=GREY))
     fig.update_layout(barmode="stack", bargap=0.3)
     fig.update_yaxes(categoryorder="array", categoryarray=[labels[d] for d in domains])
-    fig.update_xaxes(tickformat=".0%", range=[0, 1], dtick=0.2)
+    steps = [Decimal(k) / 5 for k in range(6)]
+    fig.update_xaxes(range=[0, 1], tickvals=[float(s) for s in steps],
+                     ticktext=[display.percent(s, places=0) for s in steps])
     return style(fig, title=title, context=context, legend=False,
                  height=max(SCREEN_HEIGHT, 140 + 70 * len(domains)))
 
@@ -590,26 +518,26 @@ def team_figure(frame: pd.DataFrame, *, title: str = "Team: won against target",
     targets = [t if t is not None and t == t else None for t in rows["Target"]]
     fig.add_trace(go.Bar(
         name="Target", y=names, x=_floats(targets), orientation="h",
-        text=[f"target {money(t, short=True)}" if t else "" for t in targets],
+        text=[f"target {display.money_short(t)}" if t else "" for t in targets],
         textposition="outside", cliponaxis=False, textfont=dict(color=GREY),
         marker=dict(color=TARGET_COLOR, line=dict(color=TEXT, width=1),
                     pattern=dict(shape=PIPELINE_PATTERN, fgcolor=GREY, fgopacity=0.5)),
-        customdata=[[money(t)] for t in targets],
+        customdata=[[display.money(t)] for t in targets],
         hovertemplate="%{y}: target %{customdata[0]}<extra></extra>"))
     fig.add_trace(go.Bar(
         name="Won in period", y=names, x=_floats(rows["Won"]), orientation="h",
-        text=[f"{money(w, short=True)}" + (f" · {percent(a, places=0)} of target"
+        text=[f"{display.money_short(w)}" + (f" · {display.percent(a)} of target"
                                            if a is not None and a == a else "")
               for w, a in zip(rows["Won"], rows["Attainment"], strict=True)],
         textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
         marker=dict(color=WON_COLOR, line=dict(color=TEXT, width=0.5)),
-        customdata=[[money(w)] for w in rows["Won"]],
+        customdata=[[display.money(w)] for w in rows["Won"]],
         hovertemplate="%{y}: won %{customdata[0]}<extra></extra>"))
     widest = max([float(w) for w in rows["Won"]] + [float(t) for t in targets if t] + [1.0])
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
     fig.update_yaxes(categoryorder="array", categoryarray=names)
     # Room on the right for "$494k · 139% of target" beside the longest bar at tablet width.
-    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.6])
+    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.6])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 50 * len(rows)))
 
@@ -625,7 +553,7 @@ STILL_PATTERN = "/"
 
 
 def _days_text(value: Any) -> str:
-    return NONE if value is None else f"{number(value)} d"
+    return display.NONE if value is None else f"{display.number(value)} d"
 
 
 def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
@@ -640,25 +568,26 @@ def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
         return style(_empty(fig, "No deals closed in these quarters"), title=title,
                      context=context, legend=False)
     # Short lines, so four quarters fit side by side on a tablet without turning the labels.
-    ticks = [f"<b>{q}</b><br>{percent(w, places=0)} × {money(a, short=True)}"
+    ticks = [f"<b>{q}</b><br>{display.percent(w)} × {display.money_short(a)}"
              f"<br>÷ {_days_text(c)}"
              for q, w, a, c in zip(frame["Quarter"], frame["Win rate"],
                                    frame["Average won deal"], frame["Cycle days"], strict=True)]
     values = list(frame["Velocity per day"])
     fig.add_trace(go.Bar(
         x=ticks, y=_floats(values),
-        text=[f"{money(v, short=True)}/day" if v is not None else NONE for v in values],
+        text=[f"{display.money_short(v)}/day" if v is not None else display.NONE for v in values],
         textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
         marker=dict(color=[MOVED_COLOR] * (len(values) - 1) + [OKABE_ITO["orange"]],
                     line=dict(color=TEXT, width=0.5),
                     pattern=dict(shape=[""] * (len(values) - 1) + ["x"], fgcolor=TEXT,
                                  fgopacity=0.35)),
-        customdata=[[money(v), n] for v, n in zip(values, frame["Open deals"], strict=True)],
+        customdata=[[display.money(v), n]
+                    for v, n in zip(values, frame["Open deals"], strict=True)],
         hovertemplate="%{customdata[0]} per day at %{customdata[1]} open deals"
                       "<extra></extra>"))
     top = max(_floats(values)) or 1.0
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.2],
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.2],
                      title=dict(text="per day", font=dict(color=GREY)))
     style(fig, title=title, context=context, legend=False, height=SCREEN_HEIGHT + 40)
     return fig
@@ -679,12 +608,12 @@ def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close m
     names = [m.replace(" ", "<br>") for m in frame["Close month"]]
     fig.add_trace(go.Bar(
         name="Open value", x=names, y=_floats(frame["Value"]), width=0.8,
-        text=[f"{money(v, short=True)}<br>{n:,} deal{'' if n == 1 else 's'}" if n else ""
+        text=[f"{display.money_short(v)}<br>{n:,} deal{'' if n == 1 else 's'}" if n else ""
               for v, n in zip(frame["Value"], frame["Deals"], strict=True)],
         textposition="outside", cliponaxis=False, textfont=dict(color=GREY),
         marker=dict(color="#FFFFFF", line=dict(color=GREY, width=1),
                     pattern=dict(shape="/", fgcolor=GREY, fgopacity=0.45)),
-        customdata=[[money(v)] for v in frame["Value"]],
+        customdata=[[display.money(v)] for v in frame["Value"]],
         hovertemplate="%{x}: open value %{customdata[0]}<extra></extra>"))
     for name, color, pattern, keep in (
             ("Weighted (value × probability)", MOVED_COLOR, "", False),
@@ -695,17 +624,17 @@ def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close m
             continue
         fig.add_trace(go.Bar(
             name=name, x=names, y=[None if v is None else float(v) for v in weighted],
-            width=0.5, text=[f"<b>{money(v, short=True)}</b>" if v else "" for v in weighted],
+            width=0.5, text=[f"<b>{display.money_short(v)}</b>" if v else "" for v in weighted],
             textposition="inside", insidetextanchor="end", textangle=0,
             textfont=dict(color=text_color(color)),
             marker=dict(color=color, line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.3)),
-            customdata=[[money(v)] for v in weighted],
+            customdata=[[display.money(v)] for v in weighted],
             hovertemplate="%{x}: weighted %{customdata[0]}<extra></extra>"))
     top = max(_floats(frame["Value"])) or 1.0
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(tickprefix=currency(), tickformat="~s", range=[0, top * 1.22])
+    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.22])
     return style(fig, title=title, context=context, height=SCREEN_HEIGHT + 60)
 
 
@@ -770,19 +699,20 @@ def win_loss_figure(frame: pd.DataFrame, *, title: str = "Win/loss by partner",
             name=name, y=names, x=_floats(rows[value]), orientation="h",
             marker=dict(color=color, line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),
-            customdata=[[money(v), n] for v, n in zip(rows[value], rows[count], strict=True)],
+            customdata=[[display.money(v), n]
+                        for v, n in zip(rows[value], rows[count], strict=True)],
             hovertemplate=f"%{{y}}: {name.lower()} %{{customdata[0]}} "
                           "(%{customdata[1]} deals)<extra></extra>"))
     totals = [w + lost for w, lost in zip(rows["Won"], rows["Lost"], strict=True)]
     for y, total, won, lost, rate in zip(names, totals, rows["Won deals"], rows["Lost deals"],
                                          rows["Win rate"], strict=True):
         fig.add_annotation(x=float(total), y=y, xanchor="left", xshift=6, showarrow=False,
-                           text=f"<b>{percent(rate, places=0)}</b> won · {won} of {won + lost}"
-                                f" · {money(total, short=True)}")
+                           text=f"<b>{display.percent(rate)}</b> won · {won} of {won + lost}"
+                                f" · {display.money_short(total)}")
     widest = max(_floats(totals)) or 1.0
     fig.update_layout(barmode="stack", bargap=0.3)
     fig.update_yaxes(categoryorder="array", categoryarray=names, ticklabelstandoff=8)
-    fig.update_xaxes(tickprefix=currency(), tickformat="~s", range=[0, widest * 1.6])
+    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.6])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 36 * len(rows)))
 
@@ -809,12 +739,12 @@ def lost_reasons_figure(frame: pd.DataFrame, *, title: str = "Lost reasons",
     reasons, counts, values = reasons[::-1], counts[::-1], values[::-1]
     fig.add_trace(go.Bar(
         y=reasons, x=_floats(counts), orientation="h",
-        text=[f"{n:,} deal{'' if n == 1 else 's'} · {percent(Decimal(n) / total, places=0)} · "
-              f"{money(v, short=True)}" for n, v in zip(counts, values, strict=True)],
+        text=[f"{n:,} deal{'' if n == 1 else 's'} · {display.percent(Decimal(n) / total)} · "
+              f"{display.money_short(v)}" for n, v in zip(counts, values, strict=True)],
         textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
         marker=dict(color=LOST_COLOR, line=dict(color=TEXT, width=0.5),
                     pattern=dict(shape=LOST_PATTERN, fgcolor=TEXT, fgopacity=0.35)),
-        customdata=[[money(v)] for v in values],
+        customdata=[[display.money(v)] for v in values],
         hovertemplate="%{y}: %{x} deals, %{customdata[0]}<extra></extra>"))
     fig.update_layout(bargap=0.3)
     fig.update_yaxes(categoryorder="array", categoryarray=reasons, ticklabelstandoff=8)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from isv import charts, demo, export, logs, migrate
+from isv import demo, display, export, logs, migrate
 from isv.analytics import kpis as kpi
 from isv.analytics.periods import parse_period
 from isv.auth import Viewer
@@ -341,8 +341,8 @@ def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str
 def _unpaid_lines(result: kpi.Kpis) -> str:
     lines = [f"{len(result.no_structure)} won deal(s) with no applicable commission structure "
              "(commission 0):"]
-    lines += [f"  {d.close_date}  {d.partner_name}  {d.customer_name}  {charts.money(d.deal_value)}"
-              for d in result.no_structure]
+    lines += [f"  {d.close_date}  {d.partner_name}  {d.customer_name}  "
+              f"{display.money(d.deal_value)}" for d in result.no_structure]
     return "\n".join(lines)
 
 

@@ -19,4 +19,4 @@ if columns is not None:
     st.caption("Totals count every matching deal; each column shows its largest deals first."
                + ("" if pipeline.can_write_deals(viewer) else
                   " Read only: your role may not move deals."))
-    board.draw(columns, can_move=pipeline.can_write_deals(viewer))
+    board.draw(columns, can_move=pipeline.can_write_deals(viewer), filters=filters)

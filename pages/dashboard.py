@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill, frames
 from isv.dates import local_today
+from isv.pack.pages import gap_note, gap_summary
 from isv.ui import clicks, kpi
+from isv.ui.pack import exec_pack
 
 viewer = ui.page_viewer(__file__)
 today = local_today()
@@ -20,7 +22,7 @@ now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
 pack = st.container()  # filled once the charts below are drawn
 
-kpi.kpi_cards(now, data.previous, choice.filters)
+kpi.kpi_cards(now, data.previous, choice.filters, viewer)
 f = choice.filters
 
 revenue = frames.revenue_frame(data.revenue)
@@ -53,8 +55,10 @@ shown = [
 
 st.subheader("Slipped deals")
 st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
-           f"{charts.money(now.slipped_value)}; the largest {len(data.slipped)} below")
-kpi.deals_link(f"All {now.slipped_count:,} slipped deals", drill.slipped(f, now.as_of))
+           f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
+if now.slipped_count:
+    kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",
+                   drill.slipped(f, now.as_of))
 kpi.table(frames.slipped_frame(data.slipped), money=("Value",), counts=("Days late",),
           key="slipped", drill=clicks.slipped_row(data.slipped))
 
@@ -64,6 +68,12 @@ kpi.table(frames.team_frame(data.team), money=("Pipeline", "Won", "Target"),
           rates=("Attainment",), counts=("Open deals", "Won deals"), key="team",
           drill=clicks.person_row(data.team, f, now.period))
 
+st.subheader("Gap to goal")
+st.caption(ui.escape_md(f"{gap_summary(now)}. {gap_note(now, data.closers)}"))
+if data.closers:
+    kpi.table(frames.closers_frame(data.closers), money=("Value", "Running total"),
+              percentages=("Probability",), key="closers")
+
 if now.no_structure:
     st.subheader("Won deals without an applicable commission structure")
     st.caption("They earn no commission: add or extend a structure for the partner, or pin "
@@ -71,5 +81,4 @@ if now.no_structure:
     kpi.table(frames.unpaid_frame(now.no_structure), money=("Value",), key="unpaid")
 
 with pack:
-    kpi.exec_pack(now, data.previous, shown, title="Executive dashboard", where=where,
-                  key="dashboard")
+    exec_pack(viewer, data, shown, described=choice.described, key="dashboard")

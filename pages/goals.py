@@ -1,28 +1,24 @@
 """Goals: quarterly targets, progress the data decides, the pace line, deals that close a gap."""
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.analytics.periods import quarter_options, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE
 from isv.dates import local_today
 from isv.models import GOAL_TYPES
 from isv.services import goals
-from isv.ui.labels import (
-    day_label,
-    goal_type_label,
-    money_label,
-    percent_label,
-    stage_label,
-)
+from isv.ui import edits
+from isv.ui.labels import goal_type_label, stage_label
 
 viewer = ui.page_viewer(__file__)
 
 QUARTER_KEY = "goals_quarter"
-SET_KEYS = ("goal_set_person", "goal_set_type", "goal_set_target", "goal_set_notes")
+GOAL_CHOSEN = "goal_set_chosen"  # (person, goal type, year, quarter) the form shows
+GOAL_DRAWN = "goal_set_drawn"    # that goal's target and notes as the form was drawn from
 # The telling columns first: at 1024 px the last ones scroll.
 TEAM_COLUMNS = {
     "Person": st.column_config.TextColumn("Person"),
@@ -48,16 +44,18 @@ DEAL_COLUMNS = {
 def amount(goal, value: Decimal) -> str:
     """Money for revenue goals, a count (pace to one decimal) for the others."""
     if not goal.is_count:
-        return money_label(value)
-    if value == value.to_integral_value():
-        return f"{value:,.0f}"
-    return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN):,}"
+        return display.money(value)
+    return display.count(value) if value == value.to_integral_value() else display.number(value)
+
+
+def target_text(goal) -> str:
+    """A stored target as the Target input shows it: 250000.00, or 12 for a count."""
+    return f"{goal.target:.0f}" if goal.is_count else str(goal.target)
 
 
 def share(goal) -> str:
-    if goal.share is None:
-        return "—"
-    return percent_label((goal.share * 100).quantize(Decimal("1"), rounding=ROUND_HALF_EVEN))
+    """Progress against the target; for revenue, goal attainment as every page shows it."""
+    return display.percent(goal.share)
 
 
 def against_pace(goal) -> str:
@@ -92,8 +90,9 @@ if viewer.can(OWN_WORK):
             # Streamlit reads the direction from an ASCII sign; the arrow shows it too.
             title_col.metric(
                 "Progress", amount(goal, goal.progress),
-                delta=f"{'+' if gap >= 0 else '-'}{amount(goal, abs(gap))} against pace",
-                delta_color="normal" if gap else "off")
+                delta=f"{'+' if gap >= 0 else display.MINUS}{amount(goal, abs(gap))} against pace",
+                delta_color=("green" if gap > 0 else "red") if gap else "off",
+                delta_arrow=("up" if gap > 0 else "down") if gap else "off")
             bar_col.progress(float(min(goal.share or Decimal(0), Decimal(1))),
                              text=f"{share(goal)} of the target")
             bar_col.caption(
@@ -105,16 +104,17 @@ if viewer.can(OWN_WORK):
                 deals = ui.run(goals.closing_deals, goal_id=goal.id)
                 if deals:
                     st.markdown(f"Open deals most likely to close the "
-                                f"{ui.escape_md(money_label(goal.shortfall))} gap")
+                                f"{ui.escape_md(display.money(goal.shortfall))} gap")
                     st.dataframe(pd.DataFrame(
                         [{"Customer": d.customer_name, "Partner": d.partner_name,
                           "Stage": stage_label(d.stage),
-                          "Probability": percent_label(d.probability),
-                          "Value": money_label(d.deal_value),
-                          "Expected close": day_label(d.expected_close_date)
+                          "Probability": display.percentage(d.probability),
+                          "Value": display.money(d.deal_value),
+                          "Expected close": display.day(d.expected_close_date)
                           + (" ⚠ slipped" if d.slipped else ""),
-                          "Running total": money_label(d.cumulative_value)} for d in deals],
-                        columns=list(DEAL_COLUMNS)), hide_index=True, column_config=DEAL_COLUMNS)
+                          "Running total": display.money(d.cumulative_value)} for d in deals],
+                        columns=list(DEAL_COLUMNS)), hide_index=True, column_config=DEAL_COLUMNS,
+                                 placeholder=display.NONE)
                     if deals[-1].cumulative_value < goal.shortfall:
                         st.caption("Even all of these together do not cover the gap.")
                 elif deals is not None:
@@ -124,19 +124,35 @@ if viewer.can(OWN_WORK):
     people = ui.run(goals.goal_people) or []
     names = dict(people)
     set_errors = ui.FieldErrors()
+    # Person and goal outside the form: choosing them shows that goal's target and notes,
+    # so a change starts from what is stored and sends only what was edited.
+    if viewer.can(TEAM_WRITE):
+        person = st.selectbox("Person", list(names), format_func=names.get,
+                              index=list(names).index(viewer.id) if viewer.id in names
+                              else 0, key="goal_set_person")
+        set_errors.slot("user_id", "Person")
+    else:
+        person = viewer.id
+    goal_type = st.selectbox("Goal", GOAL_TYPES, format_func=goal_type_label,
+                             key="goal_set_type")
+    set_errors.slot("goal_type", "Goal")
+    theirs = (mine if person == viewer.id
+              else ui.run(goals.list_goals, year=year, quarter=quarter, user_id=person)) or []
+    existing = next((g for g in theirs if g.goal_type == goal_type), None)
+    chosen = (person, goal_type, year, quarter)
+    if st.session_state.get(GOAL_CHOSEN) != chosen or "goal_set_target" not in st.session_state:
+        # Another goal chosen (or the form opened): start from what is stored for it.
+        drawn = {"target": target_text(existing) if existing else "",
+                 "notes": (existing.notes or "") if existing else ""}
+        st.session_state.update({GOAL_CHOSEN: chosen, GOAL_DRAWN: drawn,
+                                 "goal_set_target": drawn["target"],
+                                 "goal_set_notes": drawn["notes"]})
+    drawn = st.session_state[GOAL_DRAWN]
+    if existing is not None:
+        st.caption(f"Changes the {goal_type_label(goal_type).lower()} goal already set for "
+                   f"{ui.escape_md(existing.user_name)} in {period.title}.")
     with st.form("goal_set"):
-        if viewer.can(TEAM_WRITE):
-            person = st.selectbox("Person", list(names), format_func=names.get,
-                                  index=list(names).index(viewer.id) if viewer.id in names
-                                  else 0, key="goal_set_person")
-            set_errors.slot("user_id", "Person")
-        else:
-            person = viewer.id
-        type_col, target_col = st.columns(2)
-        goal_type = type_col.selectbox("Goal", GOAL_TYPES, format_func=goal_type_label,
-                                       key="goal_set_type")
-        set_errors.slot("goal_type", "Goal")
-        target = target_col.text_input(
+        target = st.text_input(
             "Target", key="goal_set_target", placeholder="250000 or 12",
             help="Revenue in dollars (won deals assigned to the person); a whole number for "
                  "new opportunities (assigned to them) and new partners (owned by them).")
@@ -144,14 +160,20 @@ if viewer.can(OWN_WORK):
         notes = st.text_input("Notes (optional)", key="goal_set_notes")
         set_errors.slot("notes", "Notes")
         set_errors.slot("quarter", "Quarter")
-        if st.form_submit_button(f"Save goal for {period.title}", type="primary",
-                                 key="goal_set_submit"):
+        submitted = st.form_submit_button(f"Save goal for {period.title}", type="primary",
+                                          key="goal_set_submit")
+    if submitted:
+        typed = {"target": target, "notes": notes}
+        changes = edits.changed(drawn, typed) if existing is not None else typed
+        if not changes:
+            st.info("Nothing changed.")
+        else:
             saved = ui.run(goals.set_goal, errors=set_errors, year=year, quarter=quarter,
-                           goal_type=goal_type, target=target, notes=notes, user_id=person)
+                           goal_type=goal_type, user_id=person, **changes)
             if saved is not None:
                 ui.flash(f"Saved: {saved.user_name}, {goal_type_label(saved.goal_type)} "
                          f"{amount(saved, saved.target)} for {period.title}.")
-                ui.reset("goal_set_target", "goal_set_notes")
+                st.session_state.pop(GOAL_CHOSEN, None)
                 st.rerun()
 
 team = None
@@ -164,7 +186,8 @@ if viewer.can(TEAM_READ):
               "Target": amount(g, g.target), "Progress": amount(g, g.progress),
               "Pace today": amount(g, g.pace), "Of target": share(g),
               "Against pace": against_pace(g)} for g in team],
-            columns=list(TEAM_COLUMNS)), hide_index=True, column_config=TEAM_COLUMNS)
+            columns=list(TEAM_COLUMNS)), hide_index=True, column_config=TEAM_COLUMNS,
+                     placeholder=display.NONE)
         if not viewer.can(TEAM_WRITE):
             st.caption("Read only: the VP sets other people's goals.")
     elif team is not None:

@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.partners import CONCENTRATION, partner_analytics
@@ -31,36 +31,36 @@ st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.sc
 
 cards = st.columns(3)
 with cards[0]:
-    kpi.card("Pipeline", charts.money(now.pipeline_total, short=True),
+    kpi.card("Pipeline", display.money_short(now.pipeline_total),
              note=f"{now.open_count:,} open deals · weighted "
-                  f"{charts.money(now.pipeline_weighted, short=True)}",
-             help=f"{charts.money(now.pipeline_total)}; weighted "
-                  f"{charts.money(now.pipeline_weighted)}. Current state.",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
-    kpi.card("Won this period", charts.money(now.won_revenue, short=True),
+                  f"{display.money_short(now.pipeline_weighted)}",
+             help=f"{display.money(now.pipeline_total)}; weighted "
+                  f"{display.money(now.pipeline_weighted)}. Current state.",
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
+    kpi.card("Won this period", display.money_short(now.won_revenue),
              note=f"{now.won_count:,} won · {now.lost_count:,} lost · win rate "
-                  f"{charts.percent(now.win_rate)}",
-             help=charts.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+                  f"{display.percent(now.win_rate)}",
+             help=display.money(now.won_revenue),
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[1]:
     unpaid = len(now.no_structure)
-    kpi.card("Commission earned", charts.money(now.commission_earned, short=True),
+    kpi.card("Commission earned", display.money_short(now.commission_earned),
              note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                    "structure" if unpaid else "first year, on deals won this period"),
-             help=charts.money(now.commission_earned),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
-    kpi.card("Commission liability", charts.money(liability.total, short=True),
+             help=display.money(now.commission_earned),
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
+    kpi.card("Commission liability", display.money_short(liability.total),
              note="expected on the weighted open pipeline",
-             help=f"{charts.money(liability.total)}: Σ value × probability × the applicable "
+             help=f"{display.money(liability.total)}: Σ value × probability × the applicable "
                   "structure's percentage, over open deals",
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[2]:
     active = sum(1 for d in data.coverage if not d.no_active_partner)
     concentrated = sum(len(d.concentrated) for d in data.coverage)
     kpi.card("Domains covered", f"{active} of {len(data.coverage)}",
              note=f"⚠ {len(data.coverage) - active} without an active partner"
              if active < len(data.coverage) else "✓ each has an active partner")
-    limit = charts.percent(CONCENTRATION, places=0)
+    limit = display.percent(CONCENTRATION)
     kpi.card("Concentrated partners", f"{concentrated}",
              note=f"⚠ above {limit} of a domain's pipeline" if concentrated
              else f"✓ none above {limit} of a domain")
@@ -103,7 +103,7 @@ if unpriced:
 
 st.subheader("Domain coverage")
 st.caption(f"Active partner: one with an open deal. ⚠ marks a domain with no active partner, "
-           f"and a partner holding more than {charts.percent(CONCENTRATION, places=0)} of its "
+           f"and a partner holding more than {display.percent(CONCENTRATION)} of its "
            "domain's open pipeline. Over every deal you can see; the filters above do not "
            "apply here.")
 summary = pf.domain_summary_frame(data.coverage)

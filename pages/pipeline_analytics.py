@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import pipeline_frames as frames
 from isv.analytics.pipeline import pipeline_analytics
@@ -12,7 +12,7 @@ from isv.ui import clicks, kpi
 
 
 def per_day(value) -> str:
-    return f"{charts.money(value, short=True)}/day"
+    return f"{display.money_short(value)}/day"
 
 
 viewer = ui.page_viewer(__file__)
@@ -34,29 +34,29 @@ velocity, before = data.velocity[-1], data.velocity[-2]
 vs = f"vs {before.period.title}"
 first, second = st.columns(2), st.columns(2)  # two a row: the values stay whole on a tablet
 with first[0]:
-    kpi.card("Sales velocity", charts.NONE if velocity.per_day is None
+    kpi.card("Sales velocity", display.NONE if velocity.per_day is None
              else per_day(velocity.per_day),
-             delta=charts.change(velocity.per_day, before.per_day, per_day), versus=vs,
+             delta=display.change(velocity.per_day, before.per_day, per_day), versus=vs,
              note=f"revenue per day at {velocity.period.title}'s rates",
-             help=f"{charts.money(velocity.per_day)} per day",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             help=f"{display.money(velocity.per_day)} per day",
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with first[1]:
     kpi.card("Open deals", f"{velocity.open_count:,}",
-             note=f"current state · {charts.money(now.pipeline_total, short=True)} open value",
-             deals=(f"{velocity.open_count:,} open deals", drill.open_deals(f)))
+             note=f"current state · {display.money_short(now.pipeline_total)} open value",
+             deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with second[0]:
-    kpi.card("Win rate", charts.percent(velocity.win_rate),
-             delta=charts.change(velocity.win_rate, before.win_rate,
-                          lambda v: f"{charts.number(v * 100)} pts"), versus=vs,
+    kpi.card("Win rate", display.percent(velocity.win_rate),
+             delta=display.change(velocity.win_rate, before.win_rate,
+                          lambda v: f"{display.number(v * 100)} pts"), versus=vs,
              note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
-             deals=(f"{velocity.won_count + velocity.lost_count:,} deals won or lost",
+             deals=(f"{display.count(velocity.won_count + velocity.lost_count)} deals won or lost",
                     drill.closed(f, now.period)))
 with second[1]:
-    kpi.card("Cycle days", charts.number(velocity.avg_cycle_days),
-             delta=charts.change(velocity.avg_cycle_days, before.avg_cycle_days,
-                          lambda v: f"{charts.number(v)} days"), versus=vs, inverse=True,
+    kpi.card("Cycle days", display.number(velocity.avg_cycle_days),
+             delta=display.change(velocity.avg_cycle_days, before.avg_cycle_days,
+                          lambda v: f"{display.number(v)} days"), versus=vs, inverse=True,
              note="creation to close of won deals; fewer is better",
-             deals=(f"{velocity.won_count:,} deals won", drill.won(f, now.period)))
+             deals=(f"{display.count(velocity.won_count)} deals won", drill.won(f, now.period)))
 
 speed = frames.velocity_frame(data.velocity)
 st.caption("**Sales velocity**: how much revenue the pipeline produces per day = open deals × "
@@ -77,7 +77,7 @@ forecast = frames.forecast_frame(data.forecast)
 overdue = data.forecast[0]
 st.caption(f"**Forecast by close month**: open deals by expected close date, full value and "
            f"weighted (value × probability). Overdue = expected before today, still open: "
-           f"{overdue.count:,} deals, {charts.money(overdue.value)}. Current state, whatever "
+           f"{overdue.count:,} deals, {display.money(overdue.value)}. Current state, whatever "
            f"the period.")
 kpi.chart(charts.close_month_figure(forecast, title="Forecast by close month",
                                     context=current_state),

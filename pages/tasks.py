@@ -5,24 +5,21 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.models import PRIORITIES, TASK_STATUSES
 from isv.services import tasks
 from isv.services.tasks import OPEN_STATUSES, SETTABLE_STATUSES, TaskFilters
 from isv.services.validate import MAX_DATE, MIN_DATE
-from isv.ui.labels import (
-    PRIORITY_LABELS,
-    TASK_STATUS_LABELS,
-    day_label,
-    priority_label,
-    task_status_label,
-)
+from isv.ui import edits
+from isv.ui.labels import PRIORITY_LABELS, TASK_STATUS_LABELS, priority_label, task_status_label
+from isv.ui.widgets import same_as_stored
 
 viewer = ui.page_viewer(__file__)
 
 VERSION_KEY = "tasks_grid_version"    # a new grid (fresh from the database) after each save
 GRID_ERRORS_KEY = "tasks_grid_errors"
+DRAWN_KEY = "tasks_grid_drawn"        # (grid key, the rows it was drawn from)
 ADD_KEYS = ("task_add_title", "task_add_description", "task_add_priority", "task_add_due",
             "task_add_opportunity")
 NO_DEAL = "—"
@@ -98,6 +95,14 @@ rows = ui.run(tasks.list_tasks, filters=filters)
 choices = ui.run(tasks.opportunity_choices)
 if rows is None or choices is None:
     st.stop()
+filter_tag = zlib.crc32(repr((statuses, priorities, text, overdue_only)).encode())
+grid_key = f"tasks_grid_{st.session_state.get(VERSION_KEY, 0)}_{filter_tag}"
+# While the grid holds an edit it stays drawn from the rows the user edited: positions and
+# "what changed" are judged against what was on screen, not against a fresh read.
+drawn = st.session_state.get(DRAWN_KEY)
+if st.session_state.get(grid_key, {}).get("edited_rows") and drawn and drawn[0] == grid_key:
+    rows = drawn[1]
+st.session_state[DRAWN_KEY] = (grid_key, rows)
 deal_labels = {choice.id: choice.label for choice in choices}
 for row in rows:
     if row.opportunity_id is not None:
@@ -107,13 +112,6 @@ deal_ids = {label: deal_id for deal_id, label in deal_labels.items()}
 for message in st.session_state.pop(GRID_ERRORS_KEY, []):
     st.error(f"Not saved — {ui.escape_md(message)}", icon=":material/error:")
 
-grid = pd.DataFrame(
-    [{"Title": row.title, "Priority": PRIORITY_LABELS[row.priority],
-      "Status": TASK_STATUS_LABELS[row.status], "Due": row.due_date,
-      "Opportunity": deal_labels.get(row.opportunity_id) if row.opportunity_id else None,
-      "Flags": flags(row)} for row in rows],
-    columns=["Due", "Flags", "Title", "Priority", "Status", "Opportunity"])
-grid["Due"] = pd.to_datetime(grid["Due"])
 grid_columns = {
     "Title": st.column_config.TextColumn("Title", required=True, max_chars=tasks.TITLE_MAX,
                                          width="medium"),
@@ -122,7 +120,7 @@ grid_columns = {
     "Status": st.column_config.SelectboxColumn(
         "Status", options=[TASK_STATUS_LABELS[s] for s in (*SETTABLE_STATUSES, "rolled_over")],
         required=True, help="“Rolled over” is set by the rollover only"),
-    "Due": st.column_config.DateColumn("Due", format="YYYY-MM-DD", min_value=MIN_DATE,
+    "Due": st.column_config.DateColumn("Due", format=display.TABLE_DATE_FORMAT, min_value=MIN_DATE,
                                        max_value=MAX_DATE),
     "Opportunity": st.column_config.SelectboxColumn(
         "Opportunity", options=list(deal_labels.values()), help="The deal this task is about"),
@@ -131,19 +129,24 @@ grid_columns = {
         help="⚠ open and past its due date by so many days; ↻ rolled over so many times, "
              "⚑ from the second time"),
 }
-filter_tag = zlib.crc32(repr((statuses, priorities, text, overdue_only)).encode())
-grid_key = f"tasks_grid_{st.session_state.get(VERSION_KEY, 0)}_{filter_tag}"
+grid = pd.DataFrame(
+    [{"Title": row.title, "Priority": PRIORITY_LABELS[row.priority],
+      "Status": TASK_STATUS_LABELS[row.status], "Due": row.due_date,
+      "Opportunity": deal_labels.get(row.opportunity_id) if row.opportunity_id else None,
+      "Flags": flags(row)} for row in rows],
+    columns=["Due", "Flags", "Title", "Priority", "Status", "Opportunity"])
+grid["Due"] = pd.to_datetime(grid["Due"])
 st.data_editor(grid, key=grid_key, hide_index=True, column_config=grid_columns,
-               disabled=["Flags"], num_rows="fixed")
+               disabled=["Flags"], num_rows="fixed", placeholder=display.NONE)
 overdue = sum(row.overdue for row in rows)
 stuck = sum(row.flagged for row in rows)
 st.caption(f"{len(rows)} task{'s' if len(rows) != 1 else ''} · ⚠ {overdue} overdue · "
            f"⚑ {stuck} rolled over twice or more. Edit a cell to save it.")
 
-edits = st.session_state.get(grid_key, {}).get("edited_rows", {})
-if edits:
+grid_edits = st.session_state.get(grid_key, {}).get("edited_rows", {})
+if grid_edits:
     saved_titles = []
-    for position, change in edits.items():
+    for position, change in grid_edits.items():
         row = rows[int(position)]
         fields = {}
         for column, value in change.items():
@@ -158,7 +161,7 @@ if edits:
                 if value == HIDDEN_DEAL:
                     continue
                 value = deal_ids.get(value) if value else None
-            if field is not None:
+            if field is not None and not same_as_stored(getattr(row, field), value):
                 fields[field] = value
         if not fields:
             continue
@@ -168,6 +171,7 @@ if edits:
                          **fields)
         if updated is not None:
             saved_titles.append(updated.title)
+            edits.renew(f"task@{row.id}")
         elif len(kept) == before:
             # Refused for another reason (deleted meanwhile, say): shown once, then redrawn.
             kept.append(f"“{row.title}” could not be saved; the table shows what is stored")
@@ -212,40 +216,48 @@ with edit_tab:
         chosen = st.selectbox(
             "Task", list(by_id), key="task_edit_choice",
             format_func=lambda i: f"{by_id[i].title} · due "
-                                  f"{day_label(by_id[i].due_date, none='—')}")
+                                  f"{display.day(by_id[i].due_date, none='—')}")
         row = by_id[chosen]
         locked = row.status == "rolled_over"
         if locked:
             st.caption("Rolled over: this task continues as a newer one, which is the one to "
                        "edit.")
         edit_errors = ui.FieldErrors()
-        stem = f"task_edit_{chosen}"
+        form = f"task@{chosen}"
+        stem = edits.keyed(form, f"task_edit_{chosen}")
+        drawn = edits.drawn_from(
+            f"{form}@{stem}", {"title": row.title, "description": row.description or "",
+                               "priority": row.priority, "status": row.status,
+                               "due_date": row.due_date, "opportunity_id": row.opportunity_id},
+            probe=f"{stem}_title")
         with st.form(stem):
-            new_title = st.text_input("Title", value=row.title, key=f"{stem}_title",
+            new_title = st.text_input("Title", value=drawn["title"], key=f"{stem}_title",
                                       disabled=locked)
             edit_errors.slot("title", "Title")
-            new_description = st.text_area("Description", value=row.description or "",
+            new_description = st.text_area("Description", value=drawn["description"],
                                            key=f"{stem}_description", height=90,
                                            disabled=locked)
             edit_errors.slot("description", "Description")
             p_col, s_col, d_col = st.columns(3)  # the tab is full width, even at 1024 px
             new_priority = p_col.selectbox("Priority", PRIORITIES,
-                                           index=PRIORITIES.index(row.priority),
+                                           index=PRIORITIES.index(drawn["priority"]),
                                            format_func=priority_label, key=f"{stem}_priority",
                                            disabled=locked)
             status_options = list(SETTABLE_STATUSES) if not locked else ["rolled_over"]
             new_status = s_col.selectbox("Status", status_options,
-                                         index=status_options.index(row.status),
+                                         index=status_options.index(drawn["status"])
+                                         if drawn["status"] in status_options else 0,
                                          format_func=task_status_label, key=f"{stem}_status",
                                          disabled=locked)
             edit_errors.slot("status", "Status")
-            new_due = d_col.date_input("Due date", value=row.due_date, min_value=MIN_DATE,
+            new_due = d_col.date_input("Due date", value=drawn["due_date"], min_value=MIN_DATE,
                                        max_value=MAX_DATE, format="YYYY-MM-DD",
                                        key=f"{stem}_due", disabled=locked)
             edit_errors.slot("due_date", "Due date")
             options = [None, *deal_labels]
             new_deal = st.selectbox("Opportunity", options,
-                                    index=options.index(row.opportunity_id),
+                                    index=options.index(drawn["opportunity_id"])
+                                    if drawn["opportunity_id"] in options else 0,
                                     format_func=lambda i: NO_DEAL if i is None else deal_labels[i],
                                     key=f"{stem}_opportunity", disabled=locked)
             edit_errors.slot("opportunity_id", "Opportunity")
@@ -254,15 +266,13 @@ with edit_tab:
             wanted = {"title": new_title, "description": new_description,
                       "priority": new_priority, "status": new_status, "due_date": new_due,
                       "opportunity_id": new_deal}
-            current = {"title": row.title, "description": row.description or "",
-                       "priority": row.priority, "status": row.status,
-                       "due_date": row.due_date, "opportunity_id": row.opportunity_id}
-            changed = {k: v for k, v in wanted.items() if v != current[k]}
+            changed = {k: v for k, v in wanted.items() if v != drawn[k]}
             if not changed:
                 st.info("Nothing changed.")
             elif ui.run(tasks.update_task, errors=edit_errors, task_id=row.id,
                         **changed) is not None:
                 ui.flash(f"Saved “{new_title.strip()}”.")
+                edits.renew(form)
                 fresh_grid()
                 st.rerun()
         confirm = st.checkbox("Yes, delete this task", key=f"{stem}_confirm")

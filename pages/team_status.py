@@ -7,11 +7,11 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.services.status import team_week
 from isv.services.validate import MAX_DATE, MIN_DATE
-from isv.ui.labels import moment_label, role_label, status_state_label
+from isv.ui.labels import role_label, status_state_label
 
 viewer = ui.page_viewer(__file__)
 
@@ -21,7 +21,7 @@ STATUS_COLUMNS = {
     "Role": st.column_config.TextColumn("Role"),
     "Status": st.column_config.TextColumn("Status"),
     "Submitted": st.column_config.TextColumn("Submitted"),
-    "Blockers": st.column_config.NumberColumn("Blockers", format="%d"),
+    "Blockers": st.column_config.NumberColumn("Blockers", format=display.TABLE_COUNT_FORMAT),
 }
 KPI_COLUMNS = {
     "Person": st.column_config.TextColumn("Person"),
@@ -79,9 +79,9 @@ right.metric("Blockers", len(blockers))
 st.subheader("Who submitted")
 st.dataframe(pd.DataFrame(
     [{"Person": m.name, "Role": role_label(m.role), "Status": status_state_label(m.state),
-      "Submitted": moment_label(m.submitted_at, none="—"), "Blockers": len(m.blockers)}
+      "Submitted": display.moment(m.submitted_at, none="—"), "Blockers": len(m.blockers)}
      for m in [*done, *waiting]], columns=list(STATUS_COLUMNS)),
-    hide_index=True, column_config=STATUS_COLUMNS)
+    hide_index=True, column_config=STATUS_COLUMNS, placeholder=display.NONE)
 if waiting:
     st.caption("Not submitted: " + ", ".join(ui.escape_md(m.name) for m in waiting))
 
@@ -99,7 +99,7 @@ kpis = [{"Person": m.name, "Metric": metric.name, "This week": number(metric.thi
         for m in done for metric in m.metrics]
 if kpis:
     st.dataframe(pd.DataFrame(kpis, columns=list(KPI_COLUMNS)), hide_index=True,
-                 column_config=KPI_COLUMNS)
+                 column_config=KPI_COLUMNS, placeholder=display.NONE)
 else:
     st.caption("No KPI metrics in the submitted statuses.")
 
@@ -108,7 +108,7 @@ if not done:
     st.caption("Nobody has submitted a status for this week yet.")
 for member in done:
     with st.expander(f"{ui.escape_md(member.name)} — submitted "
-                     f"{ui.escape_md(moment_label(member.submitted_at))}"):
+                     f"{ui.escape_md(display.moment(member.submitted_at))}"):
         for title, text in (("Accomplishments", member.accomplishments),
                             ("Upcoming", member.upcoming_tasks)):
             st.markdown(f"**{title}**")

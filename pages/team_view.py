@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from isv import charts, ui
+from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.team import team_view
@@ -29,20 +29,20 @@ on_target = sum(1 for p in people if p.attainment is not None and p.attainment >
 with_target = sum(1 for p in people if p.target)
 cards = st.columns(3)
 with cards[0]:
-    kpi.card("Open pipeline", charts.money(now.pipeline_total, short=True),
+    kpi.card("Open pipeline", display.money_short(now.pipeline_total),
              note=f"{now.open_count:,} open deals · current state",
-             help=charts.money(now.pipeline_total),
-             deals=(f"{now.open_count:,} open deals", drill.open_deals(f)))
+             help=display.money(now.pipeline_total),
+             deals=(f"{display.count(now.open_count)} open deals", drill.open_deals(f)))
 with cards[1]:
-    kpi.card("Won this period", charts.money(now.won_revenue, short=True),
-             note=f"{now.won_count:,} deals won", help=charts.money(now.won_revenue),
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+    kpi.card("Won this period", display.money_short(now.won_revenue),
+             note=f"{now.won_count:,} deals won", help=display.money(now.won_revenue),
+             deals=(f"{display.count(now.won_count)} deals won", drill.won(f, now.period)))
 with cards[2]:
-    kpi.card("Goal attainment", charts.percent(now.goal_attainment),
+    kpi.card("Goal attainment", display.percent(now.goal_attainment),
              note=f"{on_target} of {with_target} people with a target have reached it",
-             help=f"Won {charts.money(now.won_revenue)} of a target of "
-                  f"{charts.money(now.revenue_target)}",
-             deals=(f"{now.won_count:,} deals won", drill.won(f, now.period)))
+             help=f"Won {display.money(now.goal_won)} of a target of "
+                  f"{display.money(now.revenue_target)}",
+             deals=kpi.goal_deals(viewer, now, f))
 
 team = pf.team_view_frame(data.people)
 kpi.chart(charts.team_figure(team, title="Revenue won against each person's target",

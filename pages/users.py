@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.services import gdpr, users
+from isv.ui import edits
 from isv.ui.labels import ROLES, role_label
 from isv.ui.tables import USER_COLUMNS, users_frame
 
@@ -14,10 +15,12 @@ ui.show_flash()
 people = ui.run(users.list_users)
 if people is None:
     st.stop()
-st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS)
+st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS,
+             placeholder=display.NONE)
 
 add_col, change_col = st.columns(2, gap="large")
 
+ACTIVE_SHOWN = "users_active_shown"  # (user id, is_active) as the button last said
 ADD_KEYS = ("add_email", "add_first", "add_last", "add_role", "add_password")
 with add_col:
     st.subheader("Add a user")
@@ -64,17 +67,30 @@ with change_col:
     person = by_id[chosen]
 
     role_errors = ui.FieldErrors()
+    role_form = f"user_role@{chosen}"
+    role_key = edits.keyed(role_form, f"role_{chosen}")
+    drawn = edits.drawn_from(f"{role_form}@{role_key}", {"role": person.role}, probe=role_key)
     with st.form("change_role"):
-        new_role = st.selectbox("Role", ROLES, index=ROLES.index(person.role),
-                                format_func=role_label, key=f"role_{chosen}")
+        new_role = st.selectbox("Role", ROLES, index=ROLES.index(drawn["role"]),
+                                format_func=role_label, key=role_key)
         role_errors.slot("role", "Role")
-        if st.form_submit_button("Change role", key="role_submit"):
+        role_submitted = st.form_submit_button("Change role", key="role_submit")
+    if role_submitted:
+        if not edits.changed(drawn, {"role": new_role}):
+            st.info("Nothing changed.")
+        else:
             changed = ui.run(users.update_user, errors=role_errors, user_id=chosen,
                              role=new_role)
             if changed is not None:
+                edits.renew(role_form)
                 ui.flash(f"{changed.full_name} is now {role_label(changed.role)}.")
                 st.rerun()
 
+    # The button does what it said when it was clicked, even if someone else changed the
+    # user meanwhile: asking for the state it named is then a no-op, never the reverse.
+    shown = st.session_state.get(ACTIVE_SHOWN)
+    was_active = shown[1] if shown and shown[0] == chosen else person.is_active
+    st.session_state[ACTIVE_SHOWN] = (chosen, person.is_active)
     with st.container(border=True):
         if person.is_active:
             st.caption("Active: can sign in. Deactivating signs them out at their next click.")
@@ -84,7 +100,7 @@ with change_col:
         active_errors.slot("is_active", "Active")
         if st.button("Deactivate" if person.is_active else "Reactivate", key="active_submit"):
             changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
-                             active=not person.is_active)
+                             active=not was_active)
             if changed is not None:
                 ui.flash(f"{changed.full_name} is now "
                          f"{'active' if changed.is_active else 'inactive'}.")

@@ -5,12 +5,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.dates import local_today, monday_of
 from isv.services import status
 from isv.services.validate import MAX_DATE, MIN_DATE
 from isv.ui.autosave import autosave_text
-from isv.ui.labels import moment_label, status_state_label
+from isv.ui.labels import status_state_label
 
 viewer = ui.page_viewer(__file__)
 
@@ -61,12 +61,40 @@ def saved(week: date, result) -> None:
     st.session_state.pop(SAVE_ERROR_KEY, None)
 
 
-def autosave(week: date) -> None:
-    """on_change of each text box (while typing): save the whole draft as it stands."""
-    result = ui.run(status.save_draft, errors=KeptErrors(week), week_start_date=week,
-                    **form_values(week))
+def drawn_key(week: date) -> str:
+    """{"saved": bool, "values": {...}}: the week as this window knows it is stored."""
+    return f"weekly_{week.isoformat()}_drawn"
+
+
+def unsaved(week: date, values: dict) -> dict:
+    """The parts of `values` this window has not saved: all of them before the first save.
+
+    Compared with what the window opened or last saved, never with a fresh read, so a box
+    left alone never sends its text over what another window saved since.
+    """
+    drawn = st.session_state[drawn_key(week)]
+    if not drawn["saved"]:
+        return values
+    return {name: value for name, value in values.items() if value != drawn["values"][name]}
+
+
+def save_changes(week: date, values: dict, errors: ui.FieldErrors, call=None):
+    """Send the unsaved parts of `values` (to save_draft, or `call`); None when refused."""
+    changes = unsaved(week, values)
+    if not changes and call is None:
+        return None
+    result = ui.run(call or status.save_draft, errors=errors, week_start_date=week, **changes)
     if result is not None:
+        drawn = st.session_state[drawn_key(week)]
+        drawn["saved"] = True
+        drawn["values"].update(changes)
         saved(week, result)
+    return result
+
+
+def autosave(week: date) -> None:
+    """on_change of each text box (while typing): save what changed in the draft."""
+    save_changes(week, form_values(week), KeptErrors(week))
 
 
 def refusal_for(name: str, week: date) -> str | None:
@@ -120,7 +148,8 @@ st.query_params["week"] = week.isoformat()
 keys = keys_for(week)
 
 if form.submitted:
-    st.success(f"Submitted on {moment_label(form.submitted_at)}. A submitted week is final.",
+    st.success(f"Submitted on {display.moment(form.submitted_at)}. "
+               "A submitted week is final.",
                icon=":material/task_alt:")
 elif not form.saved:
     st.info("Pre-filled from your week's data: stage advances, won deals, completed tasks, "
@@ -132,6 +161,10 @@ if keys["kpi_base"] not in st.session_state:
     pairs = [(name, float(value)) for name, value in form.kpi_metrics]
     st.session_state[keys["kpi_base"]] = pairs
     st.session_state[keys["kpi_saved"]] = pairs
+    st.session_state[drawn_key(week)] = {
+        "saved": form.saved,
+        "values": {**{name: getattr(form, name) for name in status.TEXT_FIELDS},
+                   "kpi_metrics": pairs}}
 
 last = st.session_state.get(SAVED_KEY)
 saved_at = (last[1] if last and last[0] == week
@@ -157,10 +190,11 @@ kpi_columns = {
 if form.submitted:
     submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
                                   columns=["Metric", "Value"])
-    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480)
+    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480,
+                 placeholder=display.NONE)
 else:
     edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
-                            column_config=kpi_columns, width=480)
+                            column_config=kpi_columns, width=480, placeholder=display.NONE)
     rows = [(None if pd.isna(name) or not str(name).strip() else str(name),
              None if pd.isna(value) else float(value))
             for name, value in edited.itertuples(index=False)]
@@ -171,10 +205,8 @@ else:
         st.caption("A metric is saved once it has both a name and a number.")
     if pairs != st.session_state[keys["kpi_saved"]]:
         values = {**form_values(week), "kpi_metrics": pairs}
-        result = ui.run(status.save_draft, errors=errors, week_start_date=week, **values)
-        if result is not None:
+        if not unsaved(week, values) or save_changes(week, values, errors) is not None:
             st.session_state[keys["kpi_saved"]] = pairs
-            saved(week, result)
     st.caption("Add a row at the bottom of the table; select rows to delete them.")
 
 kept = st.session_state.get(SAVE_ERROR_KEY)
@@ -183,13 +215,13 @@ if kept and kept[0] == week:
 last = st.session_state.get(SAVED_KEY)
 if not form.submitted:
     if last and last[0] == week:
-        st.caption(f"✔ Changes saved at {moment_label(last[1])} (draft)")
+        st.caption(f"✔ Changes saved at {display.moment(last[1])} (draft)")
     elif form.saved:
-        st.caption(f"✔ Draft last saved at {moment_label(form.updated_at)}")
+        st.caption(f"✔ Draft last saved at {display.moment(form.updated_at)}")
     else:
         st.caption("Not saved yet: nothing is stored until you change something.")
     if st.button("Submit", type="primary", key="weekly_submit", icon=":material/send:"):
-        done = ui.run(status.submit, errors=errors, week_start_date=week, **form_values(week))
+        done = save_changes(week, form_values(week), errors, call=status.submit)
         if done is not None:
             ui.flash(f"Submitted your status for the week of {week}.")
             st.rerun()
@@ -200,12 +232,12 @@ if past:
     st.session_state[HISTORY_WEEKS_KEY] = [row.week_start for row in past]
     history = pd.DataFrame(
         [{"Week": row.week_start.isoformat(), "Status": status_state_label(row.state),
-          "Submitted": moment_label(row.submitted_at, none="—"),
+          "Submitted": display.moment(row.submitted_at, none="—"),
           "Accomplishments": (row.accomplishments.strip().splitlines() or [""])[0]}
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])
     st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
-                 selection_mode="single-row")
+                 selection_mode="single-row", placeholder=display.NONE)
     st.caption("Select a week to open it.")
 elif past is not None:
     st.caption("No weeks saved yet.")

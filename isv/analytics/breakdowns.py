@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
@@ -23,6 +23,7 @@ from isv.types import Money
 from .kpis import (
     ZERO,
     Filters,
+    attainment,
     count_where,
     deal_conditions,
     goals_in,
@@ -202,9 +203,7 @@ class PersonResult:
 
     @property
     def attainment(self) -> Decimal | None:
-        if not self.target:
-            return None
-        return self.won / self.target
+        return attainment(self.won, self.target)
 
 
 def team_performance(*, session: Session, viewer: Viewer, period: Period,
@@ -280,3 +279,59 @@ def filter_options(*, session: Session, viewer: Viewer) -> FilterOptions:
     return FilterOptions(
         partners=tuple((pid, name, domain) for pid, name, domain in partners),
         owners=tuple((uid, f"{first} {last}", email) for uid, first, last, email in owners))
+
+
+# --- closing a revenue gap -----------------------------------------------------------------
+
+MAX_GAP_CLOSERS = 10
+
+
+@dataclass(frozen=True)
+class ClosingDeal:
+    """An open deal that could close a revenue shortfall."""
+
+    id: uuid.UUID
+    customer_name: str
+    partner_name: str
+    stage: str
+    probability: Decimal
+    deal_value: Decimal
+    expected_close_date: date
+    cumulative_value: Decimal   # this deal and every likelier one above it
+    slipped: bool               # its expected close date has passed
+
+
+def gap_closers(*, session: Session, where: Sequence[ColumnElement[bool]], period: Period,
+                today: date, shortfall: Decimal,
+                limit: int = MAX_GAP_CLOSERS) -> list[ClosingDeal]:
+    """The open deals most likely to close a shortfall in the period, likeliest first.
+
+    The one rule behind a person's goal (Goals page) and the team's target (dashboard, exec
+    pack): open deals among `where` expected to close by the period's end (in it, for a
+    period not yet started), by probability (highest first), then expected close date, then
+    value (largest first); the list stops at the first deal whose running total covers the
+    shortfall, or at `limit`. Empty when there is no shortfall or the period is over.
+    """
+    if shortfall <= 0 or period.end < today:
+        return []
+    o = Opportunity
+    stmt = (select(o.id, o.customer_name, Partner.name, o.stage, o.probability, o.deal_value,
+                   o.expected_close_date)
+            .join(Partner, Partner.id == o.partner_id)
+            .where(*where, o.stage.in_(OPEN_STAGES), o.expected_close_date <= period.end)
+            .order_by(o.probability.desc(), o.expected_close_date, o.deal_value.desc(), o.id)
+            .limit(limit))
+    if period.start > today:
+        stmt = stmt.where(o.expected_close_date >= period.start)
+    deals: list[ClosingDeal] = []
+    total = Decimal(0)
+    for deal_id, customer, partner, stage, probability, value, expected in session.execute(
+            stmt):
+        total += value
+        deals.append(ClosingDeal(id=deal_id, customer_name=customer, partner_name=partner,
+                                 stage=stage, probability=probability, deal_value=value,
+                                 expected_close_date=expected, cumulative_value=total,
+                                 slipped=expected < today))
+        if total >= shortfall:
+            break
+    return deals

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -11,18 +12,20 @@ from isv.auth import Viewer
 from isv.dates import local_today
 
 from .breakdowns import (
+    ClosingDeal,
     DomainStage,
     PartnerResult,
     PersonResult,
     QuarterRevenue,
     SlippedDeal,
+    gap_closers,
     pipeline_by_domain,
     revenue_by_quarter,
     slipped_deals,
     team_performance,
     top_partners,
 )
-from .kpis import Filters, Kpis, compute_kpis
+from .kpis import ZERO, Filters, Kpis, compute_kpis, deal_conditions, goal_deals
 from .periods import Period, previous, quarter_of, quarter_range, shift_quarter
 
 QUARTERS_BACK = 5   # the revenue chart: five past quarters, the current one, two coming
@@ -38,6 +41,15 @@ class DashboardData:
     partners: tuple[PartnerResult, ...]
     slipped: tuple[SlippedDeal, ...]
     team: tuple[PersonResult, ...]
+    closers: tuple[ClosingDeal, ...] = ()  # open deals most likely to close the gap to goal
+
+
+def gap_to_goal(kpis: Kpis) -> Decimal:
+    """What is still to win to reach the period's revenue target (0 once reached).
+
+    The divisor of KPIS.md's coverage: the target less the won revenue that counts for it.
+    """
+    return max(kpis.revenue_target - kpis.goal_won, ZERO)
 
 
 def revenue_quarters(as_of: date, *, back: int = QUARTERS_BACK,
@@ -49,12 +61,14 @@ def revenue_quarters(as_of: date, *, back: int = QUARTERS_BACK,
 
 def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
                    filters: Filters | None = None, as_of: date | None = None) -> DashboardData:
-    """Gather the dashboard's KPIs (this period and the one before) and its breakdowns."""
+    """Gather the dashboard's KPIs (this period and the one before), its breakdowns and the
+    deals that would close the gap to the period's revenue target."""
     filters = filters or Filters()
     as_of = as_of or local_today()
     common = dict(session=session, viewer=viewer, filters=filters)
+    kpis = compute_kpis(period=period, as_of=as_of, **common)
     return DashboardData(
-        kpis=compute_kpis(period=period, as_of=as_of, **common),
+        kpis=kpis,
         previous=compute_kpis(period=previous(period), as_of=as_of, **common),
         revenue=tuple(revenue_by_quarter(quarters=revenue_quarters(as_of), as_of=as_of,
                                          **common)),
@@ -62,4 +76,9 @@ def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
         partners=tuple(top_partners(period=period, **common)),
         slipped=tuple(slipped_deals(as_of=as_of, **common)),
         team=tuple(team_performance(period=period, **common)),
+        # Only deals that would count against the target can close its gap (goal_deals).
+        closers=tuple(gap_closers(session=session, period=period, today=as_of,
+                                  where=[*deal_conditions(viewer, filters),
+                                         goal_deals(viewer, filters)],
+                                  shortfall=gap_to_goal(kpis))),
     )

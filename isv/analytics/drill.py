@@ -12,10 +12,11 @@ import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
+from isv.auth import Viewer
 from isv.models import CLOSED_STAGES, OPEN_STAGES
 from isv.services.opportunities import OpportunityFilters
 
-from .kpis import Filters
+from .kpis import Filters, goal_people
 from .periods import Period
 
 
@@ -34,6 +35,13 @@ def won(filters: Filters, period: Period) -> OpportunityFilters:
     """won_count, won_revenue, avg_won_deal, avg_cycle_days, commission_earned."""
     return replace(scope(filters), stages=("closed_won",), closed_from=period.start,
                    closed_to=period.end)
+
+
+def goal_won(viewer: Viewer, filters: Filters, period: Period) -> OpportunityFilters:
+    """goal_won (goal attainment): the won deals of the people whose targets are counted."""
+    people = goal_people(viewer, filters)
+    base = won(filters, period)
+    return base if people is None else replace(base, owner_ids=people)
 
 
 def lost(filters: Filters, period: Period) -> OpportunityFilters:

@@ -13,7 +13,14 @@ import pandas as pd
 from isv.charts import STAGE_LABELS
 from isv.models import OPEN_STAGES, STAGES
 
-from .breakdowns import DomainStage, PartnerResult, PersonResult, QuarterRevenue, SlippedDeal
+from .breakdowns import (
+    ClosingDeal,
+    DomainStage,
+    PartnerResult,
+    PersonResult,
+    QuarterRevenue,
+    SlippedDeal,
+)
 from .kpis import FUNNEL_STAGES, Kpis, UnpaidDeal
 
 FUNNEL_COLUMNS = ["Stage", "Deals", "Value", "Conversion"]
@@ -27,6 +34,8 @@ SLIPPED_COLUMNS = ["Customer", "Partner", "Stage", "Value", "Expected close", "D
 TEAM_COLUMNS = ["Person", "Role", "Pipeline", "Open deals", "Won", "Won deals", "Target",
                 "Attainment"]
 UNPAID_COLUMNS = ["Customer", "Partner", "Value", "Closed"]
+CLOSER_COLUMNS = ["Customer", "Partner", "Stage", "Probability", "Value", "Expected close",
+                  "Slipped", "Running total"]
 
 
 def funnel_frame(kpis: Kpis) -> pd.DataFrame:
@@ -80,3 +89,11 @@ def unpaid_frame(rows: Iterable[UnpaidDeal]) -> pd.DataFrame:
     """Won deals with no applicable commission structure (commission 0)."""
     return pd.DataFrame([[r.customer_name, r.partner_name, r.deal_value, r.close_date]
                          for r in rows], columns=UNPAID_COLUMNS)
+
+
+def closers_frame(rows: Iterable[ClosingDeal]) -> pd.DataFrame:
+    """The open deals most likely to close the gap to goal; probability as stored (0–100)."""
+    return pd.DataFrame([[r.customer_name, r.partner_name, STAGE_LABELS[r.stage],
+                          r.probability, r.deal_value, r.expected_close_date,
+                          "yes" if r.slipped else "", r.cumulative_value] for r in rows],
+                        columns=CLOSER_COLUMNS)

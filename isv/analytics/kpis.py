@@ -133,13 +133,34 @@ def deal_conditions(viewer: Viewer, filters: Filters) -> list[ColumnElement[bool
     return where
 
 
+def goal_people(viewer: Viewer, filters: Filters) -> tuple[uuid.UUID, ...] | None:
+    """The people whose revenue goals make `revenue_target` when they are named (the owner
+    filter, or a partnership manager's own target); None for the team's goals."""
+    if filters.owner_ids:
+        return tuple(filters.owner_ids)
+    if not viewer.sees_everything:
+        return (viewer.id,)
+    return None
+
+
 def target_users(viewer: Viewer, filters: Filters) -> ColumnElement[bool]:
     """Whose revenue goals count (KPIS.md, revenue_target): the owners, the PM, or everyone."""
-    if filters.owner_ids:
-        return QuarterlyGoal.user_id.in_(filters.owner_ids)
-    if not viewer.sees_everything:
-        return QuarterlyGoal.user_id == viewer.id
-    return true()
+    people = goal_people(viewer, filters)
+    return true() if people is None else QuarterlyGoal.user_id.in_(people)
+
+
+def goal_deals(viewer: Viewer, filters: Filters) -> ColumnElement[bool]:
+    """The deals whose won revenue counts against `revenue_target` (KPIS.md, goal_won): those
+    assigned to the people whose targets are counted; every deal for the team's goals."""
+    people = goal_people(viewer, filters)
+    return true() if people is None else Opportunity.assigned_user_id.in_(people)
+
+
+def attainment(won: Decimal, target: Decimal | None) -> Decimal | None:
+    """Goal attainment (KPIS.md): won revenue against the target; None without a target.
+
+    The one formula behind the dashboard card, the team rows, the team view and Goals."""
+    return _ratio(won, target or 0)
 
 
 def goals_in(period: Period) -> ColumnElement[bool]:
@@ -217,16 +238,20 @@ class Scope:
     partners: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()     # emails
+    # People's names for people to read; the emails above are for machines (to_dict).
+    user_name: str | None = None
+    owner_names: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        """What the numbers cover in words, people by name: 'deals of Priya Nair's partners…'."""
         parts = ["all deals" if self.sees == "all"
-                 else f"deals of {self.user}'s partners or assigned to them"]
+                 else f"deals of {self.user_name or self.user}'s partners or assigned to them"]
         if self.partners:
             parts.append("partner " + ", ".join(self.partners))
         if self.domains:
             parts.append("domain " + ", ".join(self.domains))
         if self.owners:
-            parts.append("owner " + ", ".join(self.owners))
+            parts.append("owner " + ", ".join(self.owner_names or self.owners))
         return " · ".join(parts)
 
 
@@ -261,14 +286,16 @@ class Kpis:
     reached_count: dict[str, int] = field(default_factory=dict)   # funnel, by stage
     reached_value: dict[str, Decimal] = field(default_factory=dict)
     no_structure: tuple[UnpaidDeal, ...] = ()
+    # KPIS.md's goal_won: won revenue on the deals of the people whose targets are counted.
+    goal_won: Decimal = ZERO
 
     @property
     def pace(self) -> Decimal | None:
-        """won_revenue / (revenue_target × share of the period gone by as_of): ≥ 1 is on pace."""
+        """goal_won / (revenue_target × share of the period gone by as_of): ≥ 1 is on pace."""
         elapsed = self.period.elapsed_days(self.as_of)
         if self.revenue_target == 0 or elapsed == 0:
             return None
-        return self.won_revenue * self.period.days / (self.revenue_target * elapsed)
+        return self.goal_won * self.period.days / (self.revenue_target * elapsed)
 
 
 def _ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
@@ -286,7 +313,8 @@ def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: dat
     as_of = as_of or local_today()
     where = deal_conditions(viewer, filters)
 
-    pipeline = _pipeline_and_results(session, where, period, as_of)
+    pipeline = _pipeline_and_results(session, where, period, as_of,
+                                     goal_deals(viewer, filters))
     commission, unpaid = _commission(session, where, period)
     target = session.scalar(
         select(type_coerce(func.sum(QuarterlyGoal.revenue_target), Money))
@@ -300,7 +328,8 @@ def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: dat
         key: _ratio(reached_count[b], reached_count[a])
         for key, a, b in zip(CONVERSION_KEYS, FUNNEL_STAGES, FUNNEL_STAGES[1:], strict=False)
     }
-    remaining = max(target - won_revenue, ZERO)
+    goal_won = pipeline["goal_won"]
+    remaining = max(target - goal_won, ZERO)
     return Kpis(
         period=period, as_of=as_of, scope=scope_info,
         open_count=pipeline["open_count"], pipeline_total=pipeline["pipeline_total"],
@@ -313,7 +342,7 @@ def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: dat
         avg_won_deal=_ratio(won_revenue, won_count),
         avg_cycle_days=_ratio(pipeline["cycle_days"], won_count),
         commission_earned=commission, revenue_target=target,
-        goal_attainment=_ratio(won_revenue, target),
+        goal_attainment=attainment(goal_won, target), goal_won=goal_won,
         period_pipeline=pipeline["period_pipeline"],
         coverage=_ratio(pipeline["period_pipeline"], remaining),
         conversion=conversion, reached_count=reached_count, reached_value=reached_value,
@@ -322,7 +351,8 @@ def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: dat
 
 
 def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]],
-                          period: Period, as_of: date) -> dict[str, Any]:
+                          period: Period, as_of: date,
+                          for_goals: ColumnElement[bool]) -> dict[str, Any]:
     """One statement: current pipeline per (stage, probability) and the period's closes."""
     o = Opportunity
     is_open = o.stage.in_(OPEN_STAGES)
@@ -335,7 +365,7 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
         select(o.stage, o.probability, func.count(), type_coerce(func.sum(o.deal_value), Money),
                count_where(slipped), money_sum(slipped), money_sum(due),
                count_where(won), money_sum(won), count_where(lost), money_sum(lost),
-               func.sum(case((won, cycle_days(session)))))
+               func.sum(case((won, cycle_days(session)))), money_sum(and_(won, for_goals)))
         .where(*where)
         .group_by(o.stage, o.probability)
     )
@@ -344,10 +374,10 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
         "open_count": 0, "pipeline_total": ZERO, "pipeline_weighted": Decimal(0),
         "slipped_count": 0, "slipped_value": ZERO, "period_pipeline": ZERO,
         "won_count": 0, "won_revenue": ZERO, "lost_count": 0, "lost_value": ZERO,
-        "cycle_days": 0,
+        "cycle_days": 0, "goal_won": ZERO,
     }
     for (stage, probability, n, value, n_slipped, slipped_value, due_value, n_won, won_value,
-         n_lost, lost_value, days) in session.execute(stmt):
+         n_lost, lost_value, days, goal_won) in session.execute(stmt):
         value = value or ZERO
         out["stage_count"][stage] += n
         out["stage_value"][stage] += value
@@ -363,6 +393,7 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
         out["lost_count"] += n_lost
         out["lost_value"] += lost_value or ZERO
         out["cycle_days"] += int(days or 0)
+        out["goal_won"] += goal_won or ZERO
     return out
 
 
@@ -466,16 +497,22 @@ def _funnel(session: Session, where: Sequence[ColumnElement[bool]],
 
 def _scope(session: Session, viewer: Viewer, filters: Filters) -> Scope:
     """Name what the numbers cover (one statement: the filtered partners' and owners' names)."""
+    people = [*filters.owner_ids, *([] if viewer.sees_everything else [viewer.id])]
+    full_name = User.first_name + literal(" ") + User.last_name
     names = session.execute(
-        select(Partner.id, Partner.name).where(Partner.id.in_(filters.partner_ids))
-        .union_all(select(User.id, User.email).where(User.id.in_(filters.owner_ids)))).all()
+        select(Partner.id, Partner.name, literal(""))
+        .where(Partner.id.in_(filters.partner_ids))
+        .union_all(select(User.id, User.email, full_name).where(User.id.in_(people)))).all()
     by_id = {row[0]: row[1] for row in names}
+    name_of = {row[0]: row[2] for row in names}
     return Scope(
         sees="all" if viewer.sees_everything else "own",
         user=None if viewer.sees_everything else viewer.email,
         partners=tuple(by_id.get(p, str(p)) for p in filters.partner_ids),
         domains=filters.domains,
         owners=tuple(by_id.get(u, str(u)) for u in filters.owner_ids),
+        user_name=None if viewer.sees_everything else name_of.get(viewer.id) or viewer.name,
+        owner_names=tuple(name_of.get(u) or by_id.get(u, str(u)) for u in filters.owner_ids),
     )
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from isv import display
 from isv.analytics.kpis import PartnerKpis
 from isv.analytics.periods import Period
 
@@ -43,8 +44,8 @@ BUCKET_NAMES = {SLIPPED: "Slipped", LATER: "Later", UNDATED: "No close date"}
 
 
 def concentration_flag(share: Decimal | None) -> str:
-    limit = f"{CONCENTRATION * 100:.0f}"
-    return f"⚠ Holds more than {limit}%" if share is not None and share > CONCENTRATION else ""
+    limit = display.percent(CONCENTRATION, places=0)
+    return f"⚠ Holds more than {limit}" if share is not None and share > CONCENTRATION else ""
 
 
 def partner_kpis_frame(rows: Iterable[PartnerKpis],
@@ -100,7 +101,7 @@ def domain_summary_frame(rows: Iterable[DomainCoverage]) -> pd.DataFrame:
     for domain in rows:
         top = domain.partners[0] if domain.partners and domain.partners[0].active else None
         flags = [NO_ACTIVE] if domain.no_active_partner else [
-            f"⚠ {p.name} holds more than {CONCENTRATION * 100:.0f}%"
+            f"⚠ {p.name} holds more than {display.percent(CONCENTRATION, places=0)}"
             for p in domain.concentrated]
         data.append([domain.domain, " · ".join(flags) or "✓ OK", len(domain.partners),
                      domain.active_count, domain.pipeline, top.name if top else "",

@@ -55,6 +55,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
 from isv.dates import local_date
 from isv.errors import NotFound
@@ -151,15 +152,15 @@ def _opportunity_due(session: Session, today: date, people: _People) -> list[Con
         deal = f"{customer} ({partner})"
         if days < 0:
             level, priority = "slipped", "urgent"
-            message = (f"{deal} slipped: it was expected to close on {close}, "
+            message = (f"{deal} slipped: it was expected to close on {display.day(close)}, "
                        f"{_days(-days)} ago, and is still open.")
         elif days <= very_soon:
             level, priority = "two_days", "high"
             when = {0: "today", 1: "tomorrow"}.get(days, f"in {_days(days)}")
-            message = f"{deal} is expected to close {when} ({close})."
+            message = f"{deal} is expected to close {when} ({display.day(close)})."
         else:
             level, priority = "week", "medium"
-            message = f"{deal} is expected to close in {_days(days)}, on {close}."
+            message = f"{deal} is expected to close in {_days(days)}, on {display.day(close)}."
         episode = f"opportunity_due:{deal_id}:{close}"
         lower = levels[:levels.index(level)]
         found.append(Condition(
@@ -210,7 +211,8 @@ def _relationship_maintenance(session: Session, today: date,
         days = (today - since).days
         if days < quiet_days:
             continue
-        message = (f"No touch logged with {name} for {_days(days)} (last: {last})." if last
+        message = (f"No touch logged with {name} for {_days(days)} (last: {display.day(last)})."
+                   if last
                    else f"No touch logged with {name} since it was added {_days(days)} ago.")
         found.append(Condition(
             key=f"relationship_maintenance:{partner_id}:quiet:{since}",
@@ -231,9 +233,7 @@ def _relationship_maintenance(session: Session, today: date,
 
 
 def _amount(goal_type: str, value: Decimal) -> str:
-    if goal_type != "revenue" and value == value.to_integral_value():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+    return display.money(value) if goal_type == "revenue" else display.count(value)
 
 
 def _goal_milestone(session: Session, today: date, people: _People) -> list[Condition]:
@@ -256,7 +256,8 @@ def _goal_milestone(session: Session, today: date, people: _People) -> list[Cond
         found.append(Condition(
             key=f"goal_milestone:{goal_id}:{milestone}", alert_type="goal_milestone",
             entity_id=goal_id, priority=priority,
-            message=(f"Your Q{quarter} {year} {goal_type} goal reached {milestone} %: "
+            message=(f"Your Q{quarter} {year} {goal_type} goal reached "
+                     f"{display.percentage(milestone)}: "
                      f"{_amount(goal_type, progress)} of {_amount(goal_type, target)}."),
             recipients=people.to(user_id, priority=priority),
             passed_over=tuple(f"goal_milestone:{goal_id}:{m}" for m in reached[:-1])))
@@ -273,7 +274,7 @@ def _task_overdue(session: Session, today: date, people: _People) -> list[Condit
         Condition(
             key=f"task_overdue:{task_id}:{due}", alert_type="task_overdue", entity_id=task_id,
             priority=priority,
-            message=f"Overdue since {due} ({_days((today - due).days)}): {title}",
+            message=f"Overdue since {display.day(due)} ({_days((today - due).days)}): {title}",
             recipients=people.to(user_id, priority=priority))
         for task_id, user_id, title, priority, due in tasks
     ]

@@ -83,6 +83,20 @@ def first_year_commission(deal_value: Decimal, percentage: Decimal) -> Decimal:
         CENT, rounding=ROUND_HALF_EVEN)
 
 
+LOST_EARNS_NOTHING = ("Closed lost: a lost deal earns no commission, whatever structure "
+                      "would have applied.")
+
+
+def deal_first_year(opportunity: Opportunity,
+                    structure: CommissionStructure | None) -> Decimal:
+    """What a deal earns in its first year under its structure; nothing when it was lost or
+    no structure applies (the same rule as KPIS.md's commission_earned, which counts won
+    deals only)."""
+    if opportunity.stage == "closed_lost" or structure is None:
+        return Decimal("0.00")
+    return first_year_commission(opportunity.deal_value, structure.commission_percentage)
+
+
 def lifetime_projection(first_year: Decimal, years: int) -> Decimal:
     """What a lifetime structure earns over `years` years: the first year's amount each year."""
     return first_year * years

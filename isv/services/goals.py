@@ -12,12 +12,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from isv.analytics.kpis import won_in
+from isv.analytics.breakdowns import ClosingDeal, gap_closers
+from isv.analytics.kpis import attainment, won_in
 from isv.analytics.periods import Period, quarter_of, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
 from isv.dates import local_today, local_zone
 from isv.errors import Forbidden, NotFound, ValidationError
-from isv.models import GOAL_TYPES, OPEN_STAGES, Opportunity, Partner, QuarterlyGoal, User
+from isv.models import GOAL_TYPES, Opportunity, Partner, QuarterlyGoal, User
 from isv.services import audit, scope, validate
 from isv.services.partners import NOTES_MAX, parse_id
 from isv.services.status import FILING_ROLES
@@ -69,27 +70,13 @@ class GoalView:
 
     @property
     def share(self) -> Decimal | None:
-        """Progress as a fraction of the target; None for a zero target."""
-        return self.progress / self.target if self.target else None
+        """Progress as a fraction of the target; None for a zero target (for revenue, KPIS.md's
+        goal attainment, the same formula as every analytics page)."""
+        return attainment(self.progress, self.target)
 
     @property
     def is_count(self) -> bool:
         return self.goal_type in COUNT_TYPES
-
-
-@dataclass(frozen=True)
-class ClosingDeal:
-    """An open deal that could close a revenue shortfall."""
-
-    id: uuid.UUID
-    customer_name: str
-    partner_name: str
-    stage: str
-    probability: Decimal
-    deal_value: Decimal
-    expected_close_date: date
-    cumulative_value: Decimal   # this deal and every likelier one above it
-    slipped: bool               # its expected close date has passed
 
 
 # --- periods and progress ------------------------------------------------------------------
@@ -247,39 +234,17 @@ def closing_deals(*, session: Session, viewer: Viewer, goal_id: Any,
                   limit: int = MAX_CLOSING_DEALS) -> list[ClosingDeal]:
     """For a revenue goal short of its target, the open deals most likely to close the gap.
 
-    The goal owner's open deals expected to close by the quarter's end (in it, for a quarter
-    not yet started), by probability (highest first) then expected close date; the list
-    stops at the first deal whose running total covers the shortfall, or at `limit`. Empty
-    when there is no shortfall, the goal is not about revenue, or the quarter is over.
+    The goal owner's open deals that the viewer may see, by the one gap-closer rule
+    (isv.analytics.breakdowns.gap_closers). Empty when the goal is not about revenue.
     """
     today = today or local_today()
     view = get_goal(session=session, viewer=viewer, goal_id=goal_id, today=today)
-    if view.goal_type != "revenue" or view.shortfall <= 0 or view.period.end < today:
+    if view.goal_type != "revenue":
         return []
-    stmt = (select(Opportunity.id, Opportunity.customer_name, Partner.name, Opportunity.stage,
-                   Opportunity.probability, Opportunity.deal_value,
-                   Opportunity.expected_close_date)
-            .join(Partner, Partner.id == Opportunity.partner_id)
-            .where(Opportunity.assigned_user_id == view.user_id,
-                   Opportunity.stage.in_(OPEN_STAGES),
-                   Opportunity.expected_close_date <= view.period.end,
-                   scope.opportunities_visible(viewer))
-            .order_by(Opportunity.probability.desc(), Opportunity.expected_close_date,
-                      Opportunity.deal_value.desc(), Opportunity.id)
-            .limit(limit))
-    if view.period.start > today:
-        stmt = stmt.where(Opportunity.expected_close_date >= view.period.start)
-    deals: list[ClosingDeal] = []
-    total = Decimal(0)
-    for row in session.execute(stmt):
-        total += row[5]
-        deals.append(ClosingDeal(id=row[0], customer_name=row[1], partner_name=row[2],
-                                 stage=row[3], probability=row[4], deal_value=row[5],
-                                 expected_close_date=row[6], cumulative_value=total,
-                                 slipped=row[6] < today))
-        if total >= view.shortfall:
-            break
-    return deals
+    return gap_closers(session=session, period=view.period, today=today,
+                       shortfall=view.shortfall, limit=limit,
+                       where=[Opportunity.assigned_user_id == view.user_id,
+                              scope.opportunities_visible(viewer)])
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -314,21 +279,35 @@ def _target(goal_type: str, value: Any) -> Decimal:
     return amount
 
 
+KEEP: Any = object()  # set_goal: leave this field of an existing goal as it is
+
+
 def set_goal(*, session: Session, viewer: Viewer, year: Any, quarter: Any, goal_type: Any,
-             target: Any, notes: Any = None, user_id: Any = None,
+             target: Any = KEEP, notes: Any = KEEP, user_id: Any = None,
              today: date | None = None) -> GoalView:
-    """Set (add or change) a person's goal of one type for a quarter; progress comes from data."""
+    """Set (add or change) a person's goal of one type for a quarter; progress comes from data.
+
+    A change writes only the fields given (`target`, `notes`); a new goal needs a target.
+    The stored progress of an existing goal is left to `refresh_progress`, so the audit
+    entry of a change names what the person changed and nothing else.
+    """
     owner = _goal_owner(session, viewer, user_id)
     period = period_of(year, quarter)
     kind = validate.choice("goal_type", goal_type, GOAL_TYPES)
-    amount = _target(kind, target)
-    note = validate.text("notes", notes, max_len=NOTES_MAX)
-    progress = progress_by_user(session, kind, period, [owner.id])[owner.id]
-    values = {"revenue_target": amount, "notes": note, "current_progress": progress}
+    values: dict[str, Any] = {}
+    if target is not KEEP:
+        values["revenue_target"] = _target(kind, target)
+    if notes is not KEEP:
+        values["notes"] = validate.text("notes", notes, max_len=NOTES_MAX)
     goal = session.scalar(select(QuarterlyGoal).where(
         QuarterlyGoal.user_id == owner.id, QuarterlyGoal.year == period.year,
         QuarterlyGoal.quarter == period.quarter, QuarterlyGoal.goal_type == kind))
     if goal is None:
+        if "revenue_target" not in values:
+            _target(kind, None)  # refused: a new goal needs a target
+        values.setdefault("notes", None)
+        values["current_progress"] = progress_by_user(session, kind, period,
+                                                      [owner.id])[owner.id]
         goal = QuarterlyGoal(user_id=owner.id, year=period.year, quarter=period.quarter,
                              goal_type=kind, **values)
         session.add(goal)

@@ -16,6 +16,7 @@ own transaction.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -207,9 +208,9 @@ def _check_together(settings: AppSettings) -> None:
 def _stored(session: Session) -> dict[str, Any]:
     """The saved settings that still validate; a row that does not is skipped, with a warning."""
     out: dict[str, Any] = {}
-    for key, text in session.execute(select(AppSetting.key, AppSetting.value)):
-        if key not in _CLEAN:
-            continue
+    # Only the typed settings: the slide master's row is megabytes and read on its own.
+    for key, text in session.execute(select(AppSetting.key, AppSetting.value)
+                                     .where(AppSetting.key.in_(list(_CLEAN)))):
         try:
             out[key] = _CLEAN[key](json.loads(text))
         except (ValueError, ValidationError) as exc:
@@ -320,14 +321,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def update_settings(*, session: Session, viewer: Viewer, **changes: Any) -> AppSettings:
-    """Save some settings (vp, admin); every value is checked, old → new is audited."""
+def update_settings(*, session: Session, viewer: Viewer,
+                    stage_probability_changes: Mapping[str, Any] | None = None,
+                    **changes: Any) -> AppSettings:
+    """Save some settings (vp, admin); every value is checked, old → new is audited.
+
+    Only the settings given change. `stage_probability_changes` changes the default of some
+    stages and keeps the others' as stored, so that a form sends only the stage edited.
+    """
     require(viewer, MANAGE_USERS, "change settings")
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
         raise ValidationError(unknown[0], "is not a setting")
-    clean = {name: _CLEAN[name](value) for name, value in changes.items()}
     current = current_settings(session)
+    if stage_probability_changes:
+        if "stage_probabilities" in changes:
+            raise ValidationError("stage_probabilities",
+                                  "give either every stage or only the changed ones")
+        changes["stage_probabilities"] = {**current.stage_probabilities,
+                                          **stage_probability_changes}
+    clean = {name: _CLEAN[name](value) for name, value in changes.items()}
     updated = replace(current, **_frozen(clean))
     _check_together(updated)
     old, new = {}, {}
@@ -348,3 +361,103 @@ def update_settings(*, session: Session, viewer: Viewer, **changes: Any) -> AppS
                      entity_id=None, old=old, new=new)
         session.flush()
     return updated
+
+
+# --- the exec review pack's slide master -------------------------------------------------
+# A .pptx whose master and layouts give the pack its look. Kept like the other settings, in
+# app_settings (so every replica and a backup have it), as JSON with the file in base64;
+# it is read only when a pack is built, never with the typed settings above.
+
+SLIDE_MASTER = "slide_master"
+
+
+@dataclass(frozen=True)
+class SlideMaster:
+    """The uploaded slide master: its file name, size, who uploaded it, and when."""
+
+    file_name: str
+    size: int
+    uploaded_by: str
+    uploaded_at: Any
+    cover_layout: str
+    content_layout: str
+
+
+def _master_row(session: Session) -> tuple[dict[str, Any], Any] | None:
+    row = session.get(AppSetting, SLIDE_MASTER)
+    if row is None:
+        return None
+    return json.loads(row.value), row.updated_at
+
+
+def slide_master_info(*, session: Session, viewer: Viewer) -> SlideMaster | None:
+    """What slide master the pack uses, if one was uploaded (without the file itself)."""
+    require(viewer, MANAGE_USERS, "see the settings")
+    return _master_info(session)
+
+
+def _master_info(session: Session) -> SlideMaster | None:
+    found = _master_row(session)
+    if found is None:
+        return None
+    stored, updated_at = found
+    return SlideMaster(file_name=stored["file_name"], size=stored["size"],
+                       uploaded_by=stored["uploaded_by"], uploaded_at=updated_at,
+                       cover_layout=stored["cover_layout"],
+                       content_layout=stored["content_layout"])
+
+
+def slide_master_file(*, session: Session) -> bytes | None:
+    """The uploaded slide master's .pptx bytes, or None for the default look."""
+    found = _master_row(session)
+    return None if found is None else base64.b64decode(found[0]["data"])
+
+
+def save_slide_master(*, session: Session, viewer: Viewer, file_name: Any,
+                      data: bytes) -> SlideMaster:
+    """Use an uploaded .pptx as the pack's slide master (vp, admin), after checking it."""
+    from isv.pack.master import check  # python-pptx: loaded only by whoever uploads
+
+    require(viewer, MANAGE_USERS, "change settings")
+    name = file_name.strip() if isinstance(file_name, str) else ""
+    if not name:
+        raise ValidationError(SLIDE_MASTER, "the file has no name")
+    if len(name) > 200:
+        raise ValidationError(SLIDE_MASTER, "the file name is longer than 200 characters")
+    if not name.lower().endswith(".pptx"):
+        raise ValidationError(SLIDE_MASTER, f"{name!r} is not a .pptx file")
+    template = check(data)
+    encoded = base64.b64encode(data).decode("ascii")
+    row = session.get(AppSetting, SLIDE_MASTER)
+    if row is not None:
+        current = json.loads(row.value)
+        if current["data"] == encoded and current["file_name"] == name:
+            return _master_info(session)  # the same file again: nothing to save
+    stored = {"file_name": name, "size": len(data), "uploaded_by": viewer.name or viewer.email,
+              "cover_layout": template.cover_layout, "content_layout": template.content_layout,
+              "data": encoded}
+    before = _master_info(session)
+    if row is None:
+        session.add(AppSetting(key=SLIDE_MASTER, value=json.dumps(stored)))
+    else:
+        row.value = json.dumps(stored)
+    audit.record(session, actor=viewer, action="update", entity_type="settings",
+                 entity_id=None,
+                 old={SLIDE_MASTER: before.file_name if before else None},
+                 new={SLIDE_MASTER: f"{name} ({len(data):,} bytes)"})
+    session.flush()
+    return _master_info(session)
+
+
+def remove_slide_master(*, session: Session, viewer: Viewer) -> bool:
+    """Go back to the default look (vp, admin); False when there was no master to remove."""
+    require(viewer, MANAGE_USERS, "change settings")
+    row = session.get(AppSetting, SLIDE_MASTER)
+    if row is None:
+        return False
+    old = json.loads(row.value)["file_name"]
+    session.delete(row)
+    audit.record(session, actor=viewer, action="update", entity_type="settings",
+                 entity_id=None, old={SLIDE_MASTER: old}, new={SLIDE_MASTER: None})
+    session.flush()
+    return True

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import OWN_WORK, TEAM_READ, Viewer, require
 from isv.dates import local_today, local_zone, monday_of
 from isv.errors import Forbidden, ValidationError
@@ -30,7 +31,6 @@ from isv.models import (
     WeeklyStatus,
 )
 from isv.services import audit, validate
-from isv.services.settings import current_settings
 from isv.services.tasks import FLAG_AFTER, OPEN_STATUSES
 from isv.types import utcnow
 
@@ -71,14 +71,6 @@ def _moments(start: date, end: date) -> tuple[datetime, datetime]:
     zone = local_zone()
     return (datetime.combine(start, time.min, tzinfo=zone),
             datetime.combine(end, time.min, tzinfo=zone))
-
-
-def _money(value: Decimal) -> str:
-    value = Decimal(value)
-    symbol = current_settings().currency_symbol
-    if value == value.to_integral_value():
-        return f"{symbol}{value:,.0f}"
-    return f"{symbol}{value:,.2f}"
 
 
 def metric_key(name: str) -> str:
@@ -273,7 +265,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
         .order_by(Opportunity.actual_close_date, Opportunity.customer_name, Opportunity.id))
     for customer, partner, value in won:
         won_total += value
-        draft.deals_won.append(f"Won {customer} ({partner}): {_money(value)}")
+        draft.deals_won.append(f"Won {customer} ({partner}): {display.money(value)}")
 
     done = session.scalars(
         select(Task.title).where(Task.user_id == user_id, Task.status == "completed",
@@ -289,7 +281,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
                Opportunity.created_at < end)
         .order_by(Opportunity.created_at, Opportunity.id))
     draft.new_opportunities.extend(
-        f"New opportunity: {customer} ({partner}), {_money(value)}"
+        f"New opportunity: {customer} ({partner}), {display.money(value)}"
         for customer, partner, value in created)
 
     touches = session.execute(
@@ -299,7 +291,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
                PartnerActivity.occurred_on < next_monday)
         .order_by(PartnerActivity.occurred_on, Partner.name, PartnerActivity.id))
     draft.partner_touches.extend(
-        f"{_ACTIVITY_WORDS.get(kind, 'Touch')} with {partner} on {day}"
+        f"{_ACTIVITY_WORDS.get(kind, 'Touch')} with {partner} on {display.day(day)}"
         for kind, day, partner in touches)
 
     following = next_monday + timedelta(weeks=1)
@@ -308,7 +300,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
         .where(Task.user_id == user_id, Task.status.in_(OPEN_STATUSES),
                Task.due_date >= next_monday, Task.due_date < following)
         .order_by(Task.due_date, Task.title, Task.id))
-    draft.tasks_due.extend(f"Due {day}: {title}" for title, day in due)
+    draft.tasks_due.extend(f"Due {display.day(day)}: {title}" for title, day in due)
 
     closing = session.execute(
         select(Opportunity.customer_name, Partner.name, Opportunity.deal_value,
@@ -319,7 +311,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
                Opportunity.expected_close_date < following)
         .order_by(Opportunity.expected_close_date, Opportunity.customer_name, Opportunity.id))
     draft.expected_closes.extend(
-        f"Expected to close {day}: {customer} ({partner}), {_money(value)}, "
+        f"Expected to close {display.day(day)}: {customer} ({partner}), {display.money(value)}, "
         f"in {_STAGE_WORDS[stage]}"
         for customer, partner, value, day, stage in closing)
 
@@ -333,7 +325,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
                Opportunity.expected_close_date < as_of)
         .order_by(Opportunity.expected_close_date, Opportunity.customer_name, Opportunity.id))
     draft.slipped_deals.extend(
-        f"Slipped: {customer} ({partner}) was expected to close {day}, "
+        f"Slipped: {customer} ({partner}) was expected to close {display.day(day)}, "
         f"still in {_STAGE_WORDS[stage]}"
         for customer, partner, day, stage in slipped)
 
@@ -398,10 +390,10 @@ def _write(session: Session, viewer: Viewer, user_id: uuid.UUID, monday: date,
            values: dict[str, Any], *, submit: bool) -> WeeklyStatus:
     row = _find(session, user_id, monday)
     if row is not None and row.state == "submitted":
-        when = row.submitted_at.astimezone(local_zone()) if row.submitted_at else None
-        stamp = f" on {when:%Y-%m-%d at %H:%M}" if when else ""
+        stamp = f" on {display.moment(row.submitted_at)}" if row.submitted_at else ""
         raise ValidationError("week_start_date",
-                              f"your status for the week of {monday} was already submitted"
+                              f"your status for the week of {display.day(monday)} was "
+                              "already submitted"
                               f"{stamp}; a submitted status cannot be changed")
     now = utcnow()
     if submit:
@@ -436,18 +428,27 @@ def _write(session: Session, viewer: Viewer, user_id: uuid.UUID, monday: date,
     return row
 
 
+KEEP: Any = object()  # save_draft / submit: leave this part of a saved status as it is
+
+
 def _values(accomplishments: Any, upcoming_tasks: Any, blockers: Any,
             kpi_metrics: Any) -> dict[str, Any]:
-    return {"accomplishments": _clean_text("accomplishments", accomplishments),
-            "upcoming_tasks": _clean_text("upcoming_tasks", upcoming_tasks),
-            "blockers": _clean_text("blockers", blockers),
-            "kpi_metrics": clean_metrics(kpi_metrics)}
+    given = {"accomplishments": accomplishments, "upcoming_tasks": upcoming_tasks,
+             "blockers": blockers}
+    values = {name: _clean_text(name, value) for name, value in given.items()
+              if value is not KEEP}
+    if kpi_metrics is not KEEP:
+        values["kpi_metrics"] = clean_metrics(kpi_metrics)
+    return values
 
 
 def save_draft(*, session: Session, viewer: Viewer, week_start_date: Any,
-               accomplishments: Any = None, upcoming_tasks: Any = None, blockers: Any = None,
-               kpi_metrics: Any = None) -> StatusForm:
-    """Save the viewer's status for a week as a draft, exactly as it stands in the form."""
+               accomplishments: Any = KEEP, upcoming_tasks: Any = KEEP, blockers: Any = KEEP,
+               kpi_metrics: Any = KEEP) -> StatusForm:
+    """Save the viewer's status for a week as a draft: the parts given, the rest as saved.
+
+    A week not saved before starts empty but for the parts given.
+    """
     user_id = _filer(viewer)
     monday = week_start("week_start_date", week_start_date)
     values = _values(accomplishments, upcoming_tasks, blockers, kpi_metrics)
@@ -455,13 +456,19 @@ def save_draft(*, session: Session, viewer: Viewer, week_start_date: Any,
 
 
 def submit(*, session: Session, viewer: Viewer, week_start_date: Any,
-           accomplishments: Any = None, upcoming_tasks: Any = None, blockers: Any = None,
-           kpi_metrics: Any = None) -> StatusForm:
-    """Save the viewer's status for a week and mark it submitted; one per person and week."""
+           accomplishments: Any = KEEP, upcoming_tasks: Any = KEEP, blockers: Any = KEEP,
+           kpi_metrics: Any = KEEP) -> StatusForm:
+    """Save the viewer's status for a week and mark it submitted; one per person and week.
+
+    The parts given change; the others are submitted as saved.
+    """
     user_id = _filer(viewer)
     monday = week_start("week_start_date", week_start_date)
     values = _values(accomplishments, upcoming_tasks, blockers, kpi_metrics)
-    if not any(values[name] for name in TEXT_FIELDS):
+    row = _find(session, user_id, monday)
+    whole = {name: values[name] if name in values else getattr(row, name, None)
+             for name in TEXT_FIELDS}
+    if not any(whole.values()):
         raise ValidationError("accomplishments",
                               "is empty, and so are upcoming and blockers: write at least one "
                               "before submitting")

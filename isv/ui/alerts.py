@@ -9,6 +9,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from isv import display
 from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
@@ -17,7 +18,6 @@ from isv.services import alerts, jobs
 from isv.services.settings import current_settings
 from isv.types import utcnow
 from isv.ui import nav, state
-from isv.ui.labels import moment_label
 from isv.ui.widgets import escape_md, flash, reset, run
 
 ALERTS_PAGE = "pages/alerts.py"
@@ -184,7 +184,7 @@ def _alert(viewer: Viewer, row: alerts.AlertRow, position: int) -> None:
         text_col.markdown(
             f"**{escape_md(priority_label(row.priority))}** · "
             f"{escape_md(type_label(row.alert_type))} · "
-            f"{escape_md(moment_label(row.created_at))} · {status}  \n"
+            f"{escape_md(display.moment(row.created_at))} · {status}  \n"
             f"{escape_md(row.message)}")
         target = ENTITY_LINKS.get(row.entity_type)
         page = _page(target[0], viewer) if target else None
@@ -205,7 +205,8 @@ def _alert(viewer: Viewer, row: alerts.AlertRow, position: int) -> None:
 
 # --- the System page: the scheduler that raises alerts and rolls tasks over -----------
 
-JOB_LABELS = {"alerts": "Alert rules", "rollover": "Weekly task rollover"}
+JOB_LABELS = {"alerts": "Alert rules", "rollover": "Weekly task rollover",
+              "purge_retention": "Retention purge (old audit entries and read alerts)"}
 OUTCOME_LABELS = {"ok": "✔ ok", "failed": "✖ failed", "running": "… running"}
 LEADER_STATES = {
     "running": "✔ running",
@@ -238,29 +239,33 @@ def counts_label(counts: dict | None) -> str:
 def job_cards(summaries: Iterable[jobs.JobSummary]) -> None:
     """One box per job: schedule, next due, last run with its outcome and counts in full."""
     zone = current_settings().time_zone
-    for job, column in zip(summaries, st.columns(2), strict=False):
+    summaries = list(summaries)
+    # Two cards a row, as many rows as there are jobs: every job gets its card.
+    columns = [column for _ in range(0, len(summaries), 2) for column in st.columns(2)]
+    for job, column in zip(summaries, columns, strict=False):
         last = job.last_run
         with column.container(border=True):
             outcome = OUTCOME_LABELS.get(last.outcome, last.outcome) if last else "never run"
             st.markdown(f"**{escape_md(JOB_LABELS.get(job.job_name, job.job_name))}** — "
                         f"{escape_md(outcome)}")
-            lines = [f"Schedule `{escape_md(job.schedule)}` ({escape_md(zone)}), next due "
-                     f"{escape_md(moment_label(job.next_due, none='—'))}"]
+            lines = [f"Runs {escape_md(display.schedule(job.schedule))} ({escape_md(zone)}); "
+                     f"next {escape_md(display.moment(job.next_due))}"]
             if last is not None:
-                lines.append(f"Last run {escape_md(moment_label(last.started_at))}, took "
+                lines.append(f"Last run {escape_md(display.moment(last.started_at))}, took "
                              f"{escape_md(duration_label(last.duration_ms))}")
                 if last.outcome == "failed":
                     lines.append(f"Error: {escape_md(last.error or 'unknown')}")
                 elif last.counts:
                     lines.append(f"Counts: {escape_md(counts_label(last.counts))}")
-            lines.append(f"Last success {escape_md(moment_label(job.last_success_at))}")
+            success = display.moment(job.last_success_at, none="never")
+            lines.append(f"Last success {escape_md(success)}")
             st.markdown("  \n".join(lines))
 
 
 def runs_frame(runs: Iterable[jobs.RunRow]) -> pd.DataFrame:
     return pd.DataFrame([{
         "Job": JOB_LABELS.get(r.job_name, r.job_name),
-        "Started": moment_label(r.started_at),
+        "Started": display.moment(r.started_at),
         "Took": duration_label(r.duration_ms),
         "Outcome": OUTCOME_LABELS.get(r.outcome, r.outcome),
         "Counts or error": r.error if r.outcome == "failed" else counts_label(r.counts),
@@ -289,8 +294,8 @@ def leader_panel(leader: jobs.LeaderStatus | None) -> None:
     lines = [
         f"**Leader:** {escape_md(leader.instance_id)} — {escape_md(state_text)}",
         f"Host {escape_md(leader.hostname)}, process {leader.pid}; leads since "
-        f"{escape_md(moment_label(leader.acquired_at))}",
-        f"Last heartbeat {escape_md(moment_label(leader.heartbeat_at))} "
+        f"{escape_md(display.moment(leader.acquired_at))}",
+        f"Last heartbeat {escape_md(display.moment(leader.heartbeat_at))} "
         f"({escape_md(_ago(leader.heartbeat_at, now))})",
     ]
     if leader.state == "stopped":

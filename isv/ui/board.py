@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
 from isv.dates import local_date, local_today
 from isv.models import CLOSED_STAGES, STAGES
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow, StageTotal
-from isv.ui import widgets
-from isv.ui.labels import (
-    SLIPPED_LABEL,
-    day_label,
-    money_label,
-    money_short_label,
-    stage_label,
-)
+from isv.ui import board_drag, links, widgets
+from isv.ui.labels import SLIPPED_LABEL, stage_label
 from isv.ui.tables import short_name
 
 CARDS_PER_COLUMN = 20
 CARD_SORT = "-deal_value"  # the biggest deals first: what a manager works on
+DETAIL_PAGE = "pages/opportunity_detail.py"
+LOST = "closed_lost"
+PENDING_LOST = "board_pending_lost"  # a drop on Closed lost, waiting for its reason
 
 
 @dataclass(frozen=True)
@@ -68,25 +66,26 @@ def header(column: Column) -> None:
     """Stage, count, Σ value and Σ weighted value; exact amounts in the tooltip."""
     total, esc = column.total, widgets.escape_md
     st.markdown(
-        f"**{stage_label(column.stage)}** · {total.count:,} deal{'s' if total.count != 1 else ''}"
-        f"  \n:small[Σ {esc(money_short_label(total.value))} · weighted "
-        f"{esc(money_short_label(total.weighted))}]",
+        f"**{stage_label(column.stage)}** · {display.count(total.count)} "
+        f"deal{'s' if total.count != 1 else ''}"
+        f"  \n:small[Σ {esc(display.money_short(total.value))} · weighted "
+        f"{esc(display.money_short(total.weighted))}]",
         # Escaped: "$" in Markdown may start a formula.
-        help=esc(f"Value {money_label(total.value)}, weighted {money_label(total.weighted)} "
-                 f"(value × probability), over all {total.count:,} matching deals"))
+        help=esc(f"Value {display.money(total.value)}, weighted "
+                 f"{display.money(total.weighted)} (value × probability), over all "
+                 f"{display.count(total.count)} matching deals"))
 
 
 def card_text(card: OpportunityRow, entered: datetime | None, today: date) -> str:
-    """The card's lines as escaped Markdown: user text is always shown as typed."""
+    """The card's lines under its title link, as escaped Markdown: user text shown as typed."""
     esc = widgets.escape_md
     days = days_in_stage(entered, today)
-    close = (f"closed {day_label(card.actual_close_date)}" if card.actual_close_date
-             else f"close {day_label(card.expected_close_date, none='not set')}")
+    close = (f"closed {display.day(card.actual_close_date)}" if card.actual_close_date
+             else f"close {display.day(card.expected_close_date, none='not set')}")
     owner = short_name(card.assigned_user_name) if card.assigned_user_name else "unassigned"
     lines = [
-        f"**{esc(card.customer_name)}**",
         f":small[{esc(card.partner_name)}]",
-        f"{esc(money_label(card.deal_value))}",
+        f"{esc(display.money(card.deal_value))}",
         f":small[{esc(close)}]",
         f":small[{esc(owner)}"
         + (esc(f" · {days} day{'s' if days != 1 else ''} in stage") if days is not None
@@ -105,41 +104,136 @@ class _CardErrors(widgets.FieldErrors):
         self._labels.update({"stage": "To stage", "lost_reason": "Lost reason"})
 
 
+@dataclass(frozen=True)
+class Move:
+    """A card's move as asked for: by the Move menu or by a drop."""
+
+    opportunity_id: str
+    to_stage: str
+    version: int | None
+
+
+def save_move(move: Move, *, lost_reason: str | None = None,
+              errors: widgets.FieldErrors | None = None) -> bool:
+    """Save a move through the service (refused when the card was drawn from stale data)."""
+    moved = widgets.run(opps.move_stage, errors=errors or _CardErrors(),
+                        opportunity_id=move.opportunity_id, to_stage=move.to_stage,
+                        expected_version=move.version, lost_reason=lost_reason)
+    if moved is None:
+        return False
+    widgets.flash(f"Moved {moved.customer_name} to {stage_label(moved.stage)}.")
+    return True
+
+
+def request_move(move: Move) -> bool:
+    """Save a move now, or, for Closed lost, ask for the reason first; True when saved."""
+    if move.to_stage == LOST:
+        st.session_state[PENDING_LOST] = move
+        return False
+    return save_move(move)
+
+
+def move_from_drop(drop: dict | None) -> Move | None:
+    """The move a drop asks for, when the browser sent a well-formed one."""
+    if not isinstance(drop, dict) or drop.get("to") not in STAGES:
+        return None
+    try:
+        card_id = str(uuid.UUID(str(drop.get("id"))))
+    except ValueError:
+        return None
+    version = drop.get("version")
+    return Move(card_id, drop["to"], version if isinstance(version, int) else None)
+
+
+def _dropped() -> None:
+    move = move_from_drop(board_drag.dropped())
+    if move is not None:
+        request_move(move)
+
+
+def _forget_pending() -> None:
+    st.session_state.pop(PENDING_LOST, None)
+
+
+@st.dialog("Close as lost", on_dismiss=_forget_pending)
+def _lost_reason_dialog(move: Move, customer: str) -> None:
+    """Closed lost needs a reason: ask for it; Cancel leaves the deal where it was."""
+    st.markdown(f"Why was **{widgets.escape_md(customer)}** lost?")
+    errors = _CardErrors()
+    with st.form("board_lost_form", border=False):
+        reason = st.text_area("Lost reason", key="board_lost_reason", max_chars=500,
+                              height=90)
+        errors.slot("lost_reason", "Lost reason")
+        save_col, cancel_col = st.columns(2)
+        confirmed = save_col.form_submit_button("Close as lost", type="primary",
+                                                key="board_lost_save", width="stretch")
+        cancelled = cancel_col.form_submit_button("Cancel", key="board_lost_cancel",
+                                                  width="stretch")
+    if cancelled:
+        _forget_pending()
+        st.rerun()
+    if confirmed and save_move(move, lost_reason=reason.strip() or None, errors=errors):
+        _forget_pending()
+        widgets.reset("board_lost_reason")
+        st.rerun()
+
+
 def move_control(card: OpportunityRow) -> None:
-    """A move form on the card: the target stage, and the lost reason when closing lost."""
+    """The Move menu on a card (the keyboard path): the target stage, then Move."""
     with st.popover("Move", icon=":material/swap_horiz:", width="stretch",
                     key=f"move_pop_{card.id}"):
         with st.form(f"move_{card.id}", border=False):
             to_stage = st.selectbox("To stage", [s for s in STAGES if s != card.stage],
-                                    format_func=stage_label, key=f"move_to_{card.id}")
-            reason = st.text_input("Lost reason", key=f"move_reason_{card.id}", max_chars=500,
-                                   help="Required when moving to Closed lost")
+                                    format_func=stage_label, key=f"move_to_{card.id}",
+                                    help="Closed lost asks for the reason next")
             submitted = st.form_submit_button("Move", key=f"move_submit_{card.id}",
                                               type="primary")
-        if submitted:
-            moved = widgets.run(opps.move_stage, errors=_CardErrors(), opportunity_id=card.id,
-                                to_stage=to_stage, expected_version=card.version,
-                                lost_reason=reason.strip() or None)
-            if moved is not None:
-                widgets.flash(f"Moved {card.customer_name} to {stage_label(moved.stage)}.")
-                st.rerun()
+        if submitted and request_move(Move(str(card.id), to_stage, card.version)):
+            st.rerun()
 
 
-def draw(columns: list[Column], *, can_move: bool) -> None:
+def card(card: OpportunityRow, entered: datetime | None, today: date, *,
+         can_move: bool) -> None:
+    """A card: its title opens the deal (same tab), its lines, the Move menu."""
+    with st.container(border=True, key=board_drag.card_key(card.id)):
+        st.page_link(DETAIL_PAGE, label=f"**{widgets.escape_md(card.customer_name)}**",
+                     query_params={"id": str(card.id)})
+        st.markdown(card_text(card, entered, today))
+        if can_move:
+            move_control(card)
+
+
+def draw(columns: list[Column], *, can_move: bool,
+         filters: OpportunityFilters | None = None) -> None:
+    """The columns; a column's "See all" opens the grid on its deals under the same filters."""
     today = local_today()
     slots = st.columns(len(columns), gap="small")
     for slot, column in zip(slots, columns, strict=True):
-        with slot:
+        with slot, st.container(key=board_drag.column_key(column.stage)):
             header(column)
-            for card in column.cards:
-                with st.container(border=True, key=f"card_{card.id}"):
-                    st.markdown(card_text(card, column.entered.get(card.id), today))
-                    if can_move:
-                        move_control(card)
+            for row in column.cards:
+                card(row, column.entered.get(row.id), today, can_move=can_move)
             if column.more:
-                st.caption(f"{column.more:,} more — open the grid filtered to this stage")
-                st.page_link("pages/opportunities.py", label="See all",
-                             icon=":material/table:", query_params={"stage": column.stage})
+                st.caption(f"{display.count(column.more)} more — open the grid filtered to "
+                           "this stage")
+                every = replace(filters or OpportunityFilters(), stages=(column.stage,))
+                st.page_link(links.GRID_PAGE, label="See all", icon=":material/table:",
+                             query_params=links.grid_params(every))
+    if can_move:
+        _drag_and_drop(columns)
+        pending = st.session_state.get(PENDING_LOST)
+        if isinstance(pending, Move):
+            names = {str(c.id): c.customer_name for col in columns for c in col.cards}
+            _lost_reason_dialog(pending, names.get(pending.opportunity_id, "this deal"))
+
+
+def _drag_and_drop(columns: list[Column]) -> None:
+    runs = st.session_state.get("board_drag_runs", 0) + 1
+    st.session_state["board_drag_runs"] = runs
+    board_drag.drag_and_drop(
+        {str(c.id): (col.stage, c.version) for col in columns for c in col.cards},
+        {col.stage: stage_label(col.stage) for col in columns},
+        on_drop=_dropped, run=runs)
 
 
 def view_options(filters: OpportunityFilters) -> tuple[tuple[str, ...], int]:

@@ -8,12 +8,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from isv.charts import currency
+from isv import display
 from isv.dates import local_today
 from isv.services.commissions import MAX_YEARS, CommissionLine, CommissionQuote
 from isv.ui import widgets
 from isv.ui.deal import StructureInfo
-from isv.ui.labels import money_label, percent_label, structure_type_label
+from isv.ui.labels import structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 DEFAULT_YEARS = 3
@@ -38,7 +38,7 @@ def form(options: Choices) -> Inputs | None:
                                   format_func=options.partner_name)
         errors.slot("partner_id", "Partner")
     with value_col:
-        value = st.text_input(f"Deal value ({widgets.escape_md(currency())})",
+        value = st.text_input(f"Deal value ({widgets.escape_md(display.currency())})",
                               key="calc_value", placeholder="e.g. 120000.00")
         errors.slot("deal_value", "Deal value")
     with day_col:
@@ -61,10 +61,10 @@ def _line_row(line: CommissionLine, years: int) -> dict[str, str]:
     structure = StructureInfo.of(line.structure) if line.structure is not None else None
     return {
         "Type": structure_type_label(line.structure_type),
-        "Percent": percent_label(line.percentage),
+        "Percent": display.percentage(line.percentage),
         "Lifetime": "yes" if line.is_lifetime else "no",
-        "First year": money_label(line.first_year),
-        f"{years}-year total": money_label(line.projection, none="—  (not lifetime)")
+        "First year": display.money(line.first_year),
+        f"{years}-year total": display.money(line.projection, none="—  (not lifetime)")
         if line.structure is not None else "—",
         "Structure": structure.label() if structure else (line.reason or ""),
     }
@@ -78,19 +78,19 @@ def show(q: CommissionQuote) -> None:
         st.subheader("This deal", anchor=False)
         if line.structure is None:
             st.warning(widgets.escape_md(
-                f"No applicable structure: commission {money_label(0)}. None of this "
+                f"No applicable structure: commission {display.money(0)}. None of this "
                 f"partner's structures is in effect on {q.close_date} for a deal of "
-                f"{money_label(q.deal_value)}."), icon=":material/block:")
+                f"{display.money(q.deal_value)}."), icon=":material/block:")
         else:
             st.markdown(widgets.escape_md(StructureInfo.of(line.structure).label()))
             first, projected, _ = st.columns([1, 1, 1])
-            first.metric("First-year commission", money_label(line.first_year))
+            first.metric("First-year commission", display.money(line.first_year))
             if line.is_lifetime:
-                projected.metric(f"{q.years}-year projection", money_label(line.projection),
+                projected.metric(f"{q.years}-year projection", display.money(line.projection),
                                  help="Lifetime: the same percentage again each year the "
                                       "customer stays")
             else:
-                projected.metric(f"{q.years}-year projection", money_label(line.first_year),
+                projected.metric(f"{q.years}-year projection", display.money(line.first_year),
                                  help="Not lifetime: earned once")
             st.caption("Chosen by the rule: in effect on the close date, deal size inside "
                        "its band, latest start, then highest percentage.")
@@ -100,4 +100,5 @@ def show(q: CommissionQuote) -> None:
             st.caption("The partner has no structure in effect on that day.")
             return
         table = pd.DataFrame([_line_row(c, q.years) for c in q.comparison])
-        st.dataframe(table, hide_index=True, width="stretch", key="calc_comparison")
+        st.dataframe(table, hide_index=True, width="stretch", key="calc_comparison",
+                     placeholder=display.NONE)

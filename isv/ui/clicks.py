@@ -61,8 +61,11 @@ def _words(label: str) -> str:
 
 
 def _by_title(periods: Sequence[Period], label: str) -> Period | None:
-    title = _words(label).removesuffix(" (now)")
-    return next((p for p in periods if p.title == title), None)
+    """The period a category names: its whole label, or its first line (velocity's ticks
+    carry the quarter's rates under its title)."""
+    titles = {_words(label).removesuffix(" (now)"),
+              _words(label.split("<br>")[0]).removesuffix(" (now)")}
+    return next((p for p in periods if p.title in titles), None)
 
 
 def _named(ids: dict[str, Any], label: str) -> Any:

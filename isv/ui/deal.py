@@ -12,20 +12,16 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import Viewer
-from isv.charts import currency
+from isv.errors import IsvError
 from isv.models import STAGES
 from isv.services import audit, commissions, users
 from isv.services import opportunities as opps
+from isv.services import partners as partner_service
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import widgets
-from isv.ui.labels import (
-    moment_label,
-    money_label,
-    percent_label,
-    stage_label,
-    structure_type_label,
-)
+from isv.ui import edits, widgets
+from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 SELECTED = "opportunity_detail_id"
@@ -44,11 +40,11 @@ class StructureInfo:
     effective_to: date | None
 
     def label(self) -> str:
-        band = (f"{money_label(self.min_deal_size)}–{money_label(self.max_deal_size)}"
-                if self.max_deal_size is not None else f"from {money_label(self.min_deal_size)}")
+        band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
+                if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
         until = f" to {self.effective_to}" if self.effective_to else ""
         lifetime = ", lifetime" if self.is_lifetime else ""
-        return (f"{structure_type_label(self.structure_type)} {percentage(self.percentage)}"
+        return (f"{structure_type_label(self.structure_type)} {display.percentage(self.percentage)}"
                 f"{lifetime} · deals {band} · {self.effective_from}{until}")
 
     @classmethod
@@ -57,10 +53,6 @@ class StructureInfo:
                    percentage=row.commission_percentage, is_lifetime=bool(row.is_lifetime),
                    min_deal_size=row.min_deal_size, max_deal_size=row.max_deal_size,
                    effective_from=row.effective_from, effective_to=row.effective_to)
-
-
-def percentage(value: Decimal) -> str:
-    return percent_label(value)
 
 
 @dataclass(frozen=True)
@@ -87,7 +79,7 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
     opp = opps.get_opportunity(session=session, viewer=viewer, opportunity_id=opportunity_id)
     names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
     history = pd.DataFrame(
-        [{"When": moment_label(h.changed_at),
+        [{"When": display.moment(h.changed_at),
           "Who": names.get(h.changed_by, "system") if h.changed_by else "system",
           "From": stage_label(h.from_stage) if h.from_stage else "(new deal)",
           "To": stage_label(h.to_stage),
@@ -95,18 +87,13 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
          for h in reversed(opps.stage_history(session=session, viewer=viewer,
                                               opportunity_id=opp.id))],
         columns=["When", "Who", "From", "To", "Note"])
-    trail = []
-    for entry in audit.entries_for(session, entity_type="opportunity", entity_id=opp.id):
-        old, new = entry.old_values or {}, entry.new_values or {}
-        for name in sorted(set(old) | set(new)):
-            trail.append({"When": moment_label(entry.at),
-                          "Who": entry.actor_email or "system",
-                          "Action": entry.action.replace("_", " "),
-                          "Field": name,
-                          "Before": _plain(old.get(name)),
-                          "After": _plain(new.get(name))})
     structures = [StructureInfo.of(s) for s in commissions.list_structures(
         session=session, viewer=viewer, partner_id=opp.partner_id)]
+    entries = audit.entries_for(session, entity_type="opportunity", entity_id=opp.id)
+    partners = _partner_names(session, viewer, entries)
+    partners[str(opp.partner_id)] = opp.partner.name
+    trail = _trail(entries, people={str(k): v for k, v in names.items()}, partners=partners,
+                   structures={str(s.id): s.label() for s in structures})
     applicable = commissions.applicable_for_opportunity(session=session, viewer=viewer,
                                                         opportunity=opp)
     return DealView(
@@ -119,13 +106,63 @@ def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
                                            "After"]),
         structures=structures,
         applicable=StructureInfo.of(applicable) if applicable is not None else None,
-        first_year=(commissions.first_year_commission(opp.deal_value,
-                                                      applicable.commission_percentage)
-                    if applicable is not None else Decimal("0.00")))
+        first_year=commissions.deal_first_year(opp, applicable))
 
 
-def _plain(value: Any) -> str:
-    return "" if value is None else str(value)
+# --- the audit trail in words: labels and people's names, never codes or ids ---------------
+
+def _partner_names(session: Session, viewer: Viewer, entries: list) -> dict[str, str]:
+    """The names of the partners a deal was moved between (rare: usually none)."""
+    ids = {str(values["partner_id"]) for e in entries
+           for values in (e.old_values or {}, e.new_values or {}) if values.get("partner_id")}
+    found = {}
+    for partner_id in ids:
+        try:
+            found[partner_id] = partner_service.get_partner(
+                session=session, viewer=viewer, partner_id=partner_id).name
+        except IsvError:  # gone, or out of the viewer's scope
+            found[partner_id] = "another partner"
+    return found
+
+
+def _trail(entries: list, *, people: dict[str, str], partners: dict[str, str],
+           structures: dict[str, str]) -> list[dict[str, str]]:
+    """One row per changed field: 'Owner: Priya Nair → Sam Lee', 'Stage: Demo → PoC'."""
+
+    def shown(field: str, value: Any) -> str:
+        if value is None or value == "":
+            return {"assigned_user_id": "Unassigned",
+                    "commission_structure_id": "By the rule"}.get(field, display.NONE)
+        text = str(value)
+        match field:
+            case "stage":
+                return stage_label(text)
+            case "assigned_user_id":
+                return people.get(text, "a former user")
+            case "partner_id":
+                return partners.get(text, "another partner")
+            case "commission_structure_id":
+                return structures.get(text, "a structure no longer listed")
+            case "deal_value":
+                return display.money(text)
+            case "probability":
+                return display.percentage(text)
+            case "expected_close_date" | "actual_close_date":
+                return display.day(date.fromisoformat(text[:10]))
+        return text
+
+    rows = []
+    for entry in entries:
+        old, new = entry.old_values or {}, entry.new_values or {}
+        who = people.get(str(entry.actor_id)) if entry.actor_id else None
+        for name in sorted(set(old) | set(new), key=lambda f: field_label(f).lower()):
+            rows.append({"When": display.moment(entry.at),
+                         "Who": who or entry.actor_email or "system",
+                         "Action": action_label(entry.action),
+                         "Field": field_label(name),
+                         "Before": shown(name, old.get(name)),
+                         "After": shown(name, new.get(name))})
+    return rows
 
 
 # --- choosing a deal ---------------------------------------------------------------------
@@ -168,7 +205,7 @@ def picker() -> None:
         "Deal", list(by_id), key="deal_picker_choice",
         format_func=lambda i: (f"{by_id[i].customer_name} — {by_id[i].partner_name} — "
                                f"{stage_label(by_id[i].stage)} — "
-                               f"{money_label(by_id[i].deal_value)}"))
+                               f"{display.money(by_id[i].deal_value)}"))
     st.caption(f"Showing {len(rows)} of {total:,} matching deals, most recently changed first.")
     if st.button("Open", key="deal_picker_open", type="primary"):
         open_deal(choice)
@@ -181,16 +218,19 @@ def summary(view: DealView) -> None:
     st.subheader(widgets.escape_md(f["customer_name"]), anchor=False)
     st.markdown(
         f"{widgets.escape_md(view.partner_name)} · **{stage_label(f['stage'])}** · "
-        f"{widgets.escape_md(money_label(f['deal_value']))} at "
-        f"{widgets.escape_md(percentage(f['probability']))}")
+        f"{widgets.escape_md(display.money(f['deal_value']))} at "
+        f"{widgets.escape_md(display.percentage(f['probability']))}")
     who = f" by {view.updated_by}" if view.updated_by else ""
     st.caption(widgets.escape_md(
-        f"Created {moment_label(view.created_at)} · last changed "
-        f"{moment_label(view.updated_at)}{who} · version {view.version}"))
+        f"Created {display.moment(view.created_at)} · last changed "
+        f"{display.moment(view.updated_at)}{who} · version {view.version}"))
 
 
 def commission(view: DealView) -> None:
     st.subheader("Commission", anchor=False)
+    if view.fields["stage"] == "closed_lost":
+        st.info(commissions.LOST_EARNS_NOTHING, icon=":material/money_off:")
+        return
     if view.applicable is None:
         st.info("No applicable structure: commission 0. Add a structure on the partner's "
                 "page, or check the deal's value and close date.", icon=":material/info:")
@@ -200,9 +240,9 @@ def commission(view: DealView) -> None:
     st.markdown(widgets.escape_md(f"{view.applicable.label()} — {how}"))
     lifetime = " a year while the customer stays (lifetime structure)" \
         if view.applicable.is_lifetime else ""
-    st.metric("First-year commission", money_label(view.first_year))
+    st.metric("First-year commission", display.money(view.first_year))
     if lifetime:
-        st.caption(widgets.escape_md(f"Earns {money_label(view.first_year)}{lifetime}."))
+        st.caption(widgets.escape_md(f"Earns {display.money(view.first_year)}{lifetime}."))
 
 
 def _base_key(view: DealView) -> str:
@@ -213,16 +253,19 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
     """Every field in one form, saved with the version the user started from."""
     base_key = _base_key(view)
     base = st.session_state.setdefault(base_key, view.version)
+    if f"d_customer_{view.id}_{base}" not in st.session_state:
+        # The form is being opened (not on screen in the previous run): start from now.
+        base = st.session_state[base_key] = view.version
+    k = f"{view.id}_{base}"
+    f = edits.drawn_from(f"deal@{k}", view.fields, probe=f"d_customer_{k}")
     if base != view.version:
         who = view.updated_by or "someone else"
         st.warning(widgets.escape_md(
-            f"Changed by {who} at {moment_label(view.updated_at)} since you opened it. "
+            f"Changed by {who} at {display.moment(view.updated_at)} since you opened it. "
             "Saving would be refused; reload to see their change."), icon=":material/sync:")
         if st.button("Reload the latest", key=f"deal_reload_{view.id}"):
             st.session_state[base_key] = view.version
             st.rerun()
-    f = view.fields
-    k = f"{view.id}_{base}"
     errors = widgets.FieldErrors()
     disabled = not view.can_write
     partner_ids = list(dict.fromkeys([str(f["partner_id"]), *options.deal_partners(viewer)]))
@@ -241,7 +284,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
             partner = st.selectbox("Partner", partner_ids, key=f"d_partner_{k}",
                                    format_func=options.partner_name, disabled=disabled)
             errors.slot("partner_id", "Partner")
-            value = st.text_input(f"Value ({widgets.escape_md(currency())})",
+            value = st.text_input(f"Value ({widgets.escape_md(display.currency())})",
                                   str(f["deal_value"]), key=f"d_value_{k}",
                                   disabled=disabled, help="An exact amount, like 25000.00")
             errors.slot("deal_value", "Value")
@@ -255,6 +298,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
                                         "stage's default applies")
             errors.slot("probability", "Probability")
             owner = st.selectbox("Owner", people, key=f"d_owner_{k}", disabled=disabled,
+                                 index=people.index(str(f["assigned_user_id"]))
+                                 if f["assigned_user_id"] else 0,
                                  format_func=lambda u: options.person(u) if u else "unassigned")
             errors.slot("assigned_user_id", "Owner")
         with right:
@@ -304,7 +349,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         "actual_close_date": actual, "lost_reason": lost_reason,
         "commission_structure_id": structure or None, "external_id": external, "notes": notes,
     }
-    changed = {name: v for name, v in typed.items() if not widgets.same_as_stored(f[name], v)}
+    changed = edits.changed(f, typed)
     if not changed:
         st.info("Nothing changed.")
         return
@@ -318,7 +363,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
-    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history")
+    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
+                 placeholder=display.NONE)
 
 
 def trail(view: DealView) -> None:
@@ -326,5 +372,6 @@ def trail(view: DealView) -> None:
     if view.trail.empty:
         st.caption("No recorded changes.")
         return
-    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail")
+    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
+                 placeholder=display.NONE)
 

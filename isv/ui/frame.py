@@ -17,6 +17,39 @@ PAGE_TITLE = "ISV Pipeline Tracker"
 # browser fetch the favicon from Google's font host, a request leaving the machine.
 PAGE_ICON = str(Path(__file__).with_name("icon.png"))
 LOGOUT_KEY = "isv_logout"
+# Below this window width the sidebar starts collapsed: at 1024 px (a tablet) the page needs
+# the room. Streamlit itself collapses it only at phone width (768 px).
+SIDEBAR_AUTO_COLLAPSE_BELOW = 1200
+
+# Once per page load, before anyone touched the sidebar: a narrow window collapses it with
+# Streamlit's own button. Streamlit remembers a person's open/close choice in localStorage
+# ("stSidebarCollapsed-…") and that choice wins; the click made here is not remembered as one,
+# so the same browser at full width shows the sidebar again. An inline script: the
+# production CSP allows those ('unsafe-inline'), not the blob: modules of custom components.
+_SIDEBAR_SCRIPT = """
+(() => {
+  if (window.isvSidebarChecked) return;
+  window.isvSidebarChecked = true;
+  if (window.innerWidth >= MIN_WIDTH) return;
+  const chosen = () => Object.keys(localStorage)
+    .filter((k) => k.startsWith("stSidebarCollapsed-"));
+  let known;
+  try { known = chosen(); } catch (e) { return; }
+  if (known.length) return;
+  let tries = 0;
+  const collapse = () => {
+    const sidebar = document.querySelector('[data-testid="stSidebar"]');
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (sidebar && button && sidebar.dataset.collapsed === "false") {
+      button.click();
+      setTimeout(() => chosen().forEach((k) => localStorage.removeItem(k)), 0);
+    } else if (tries++ < 50) {
+      setTimeout(collapse, 100);
+    }
+  };
+  collapse();
+})();
+""".replace("MIN_WIDTH", str(SIDEBAR_AUTO_COLLAPSE_BELOW))
 
 
 def start() -> st.Page:
@@ -45,6 +78,7 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
         alert_bell(viewer)
         if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
             gate.sign_out("logout")
+        st.html(f"<script>{_SIDEBAR_SCRIPT}</script>", unsafe_allow_javascript=True)
 
 
 def page_viewer(page_file: str | Path) -> Viewer:

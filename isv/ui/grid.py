@@ -23,7 +23,7 @@ import streamlit as st
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
-from isv import charts
+from isv import display
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -43,6 +43,8 @@ _SNAPSHOT = "opportunity_grid_rows"
 _PROBLEMS = "opportunity_grid_problems"
 _REAPPLY = "opportunity_grid_reapply"
 PAGE_KEY = "grid_page"
+OPEN_KEY = "grid_open"      # the Open button column's click: {"row": position, "label": …}
+OPEN = "Open"
 SORT_KEY = "grid_sort"
 
 SORTS = {
@@ -55,16 +57,18 @@ SORTS = {
     "-probability": "Probability, highest first",
 }
 
-# Grid column -> the service's field name (the name ValidationError reports).
+# Grid column -> the service's field name (the name ValidationError reports), in the order
+# shown: what a manager works a deal by comes first and fits a 1024 px tablet without
+# scrolling sideways (Customer to Owner, widths below); the rest follows.
 FIELDS = {
     "Customer": "customer_name",
-    "Partner": "partner_id",
     "Stage": "stage",
     "Value": "deal_value",
-    "Probability": "probability",
     "Expected close": "expected_close_date",
-    "Actual close": "actual_close_date",
     "Owner": "assigned_user_id",
+    "Partner": "partner_id",
+    "Probability": "probability",
+    "Actual close": "actual_close_date",
     "Lost reason": "lost_reason",
     "Contact email": "customer_contact_email",
     "Notes": "notes",
@@ -79,33 +83,39 @@ def detail_link(opportunity_id: uuid.UUID) -> str:
     return f"opportunity_detail?id={opportunity_id}"
 
 
-def column_config(options: Choices, partner_ids: list[str]) -> dict:
+def column_config(options: Choices, partner_ids: list[str], values=()) -> dict:
+    """The grid's columns; `values` are the shown deal values (cents only if one has them)."""
     people = list(options.people)
     return {
-        "Open": st.column_config.LinkColumn(
-            "Open", display_text="Open ↗", disabled=True,
+        # A button, not a link: a link cell always opens a new tab; the deal opens here.
+        "Open": st.column_config.ButtonColumn(
+            "Open", key=OPEN_KEY, type="secondary", width=64,
             help="The deal's own page: every field, stage history, audit trail"),
-        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True),
+        "Customer": st.column_config.TextColumn("Customer", max_chars=255, required=True,
+                                                width=180),
         "Partner": st.column_config.SelectboxColumn(
             "Partner", options=partner_ids, format_func=options.partner_name, required=True),
         "Stage": st.column_config.SelectboxColumn(
             "Stage", options=list(STAGES), format_func=stage_label, required=True,
-            default="lead",
+            default="lead", width=100,
             help="A stage change is recorded in the deal's stage history. Closed lost needs "
                  "a lost reason in the same row."),
         "Value": st.column_config.NumberColumn(
-            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01,
-            format=charts.table_money_format(),
+            "Value", min_value=0, max_value=9_999_999_999.99, step=0.01, width=115,
+            format=display.table_money_format(values),
             required=True),
         "Probability": st.column_config.NumberColumn(
-            "Prob. %", min_value=0, max_value=100, step=0.01, format="%.2f",
+            "Prob.", min_value=0, max_value=100, step=0.01,
+            format=display.TABLE_PERCENTAGE_FORMAT,
             help="0–100. Left empty on a stage change, the stage's default applies."),
-        "Expected close": st.column_config.DateColumn("Expected close", format="YYYY-MM-DD"),
+        "Expected close": st.column_config.DateColumn("Expected close",
+                                                      format=display.TABLE_DATE_FORMAT,
+                                                      width=120),
         "Actual close": st.column_config.DateColumn(
-            "Actual close", format="YYYY-MM-DD",
+            "Actual close", format=display.TABLE_DATE_FORMAT,
             help="Closed deals only; today when a deal is closed without one"),
         "Owner": st.column_config.SelectboxColumn(
-            "Owner", options=people, format_func=options.person,
+            "Owner", options=people, format_func=options.person, width=140,
             help="The person the deal is assigned to"),
         "Lost reason": st.column_config.TextColumn("Lost reason", max_chars=500),
         "Contact email": st.column_config.TextColumn("Contact email", max_chars=255),
@@ -121,7 +131,7 @@ def editor_frame(rows: list[OpportunityRow]) -> pd.DataFrame:
     not touch are never sent, so no stored amount is rounded through a float.
     """
     frame = pd.DataFrame({
-        "Open": pd.Series([detail_link(r.id) for r in rows], dtype="object"),
+        "Open": pd.Series([OPEN] * len(rows), dtype="object"),
         "Customer": pd.Series([r.customer_name for r in rows], dtype="object"),
         "Partner": pd.Series([str(r.partner_id) for r in rows], dtype="object"),
         "Stage": pd.Series([r.stage for r in rows], dtype="object"),
@@ -286,7 +296,10 @@ def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
                 for pos in sorted(edited):
                     if pos in deleted or pos >= len(rows):
                         continue
-                    row, values = rows[pos], fields_of(edited[pos])
+                    row = rows[pos]
+                    # Cells typed back to what the grid showed are not changes.
+                    values = {name: value for name, value in fields_of(edited[pos]).items()
+                              if not widgets.same_as_stored(getattr(row, name), value)}
                     if not values:
                         continue
                     if _apply(session, viewer, opps.update_opportunity, _row_label(pos, row),
@@ -423,22 +436,37 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
 
     partner_ids = list(dict.fromkeys([*options.deal_partners(viewer),
                                       *(str(r.partner_id) for r in rows)]))
-    config = column_config(options, partner_ids)
+    config = column_config(options, partner_ids, [r.deal_value for r in rows])
     frame = editor_frame(rows)
     if editable:
         st.data_editor(frame, key=key, column_config=config, hide_index=True,
-                       num_rows="dynamic", width="stretch")
+                       num_rows="dynamic", width="stretch", placeholder=display.NONE)
         st.caption("Edit cells, add rows at the bottom, or select rows and delete them; "
                    "nothing is written until you save. A new deal needs customer, partner "
                    "and value.")
     else:
-        st.dataframe(frame, key=key, column_config=config, hide_index=True, width="stretch")
+        st.dataframe(frame, key=key, column_config=config, hide_index=True, width="stretch",
+                     placeholder=display.NONE)
         st.caption("Read only: your role may not change deals.")
 
     state = st.session_state.get(key)
+    _open_clicked(rows, has_edits=editable and pending(state))
     if editable:
         _save_bar(viewer, rows, state, options)
     _downloads(rows)
+
+
+def _open_clicked(rows: list[OpportunityRow], *, has_edits: bool) -> None:
+    """A row's Open button: the deal's page in this tab, unless edits would be lost."""
+    click = st.session_state.get(OPEN_KEY)
+    if click is None or not 0 <= int(click["row"]) < len(rows):
+        return
+    if has_edits:
+        st.warning("Save or discard your edits before opening a deal; they would be lost.",
+                   icon=":material/edit_note:")
+        return
+    st.switch_page("pages/opportunity_detail.py",
+                   query_params={"id": str(rows[int(click["row"])].id)})
 
 
 def _range_caption(offset: int, shown: int, total: int, viewer: Viewer) -> str:
@@ -477,7 +505,8 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
         st.error(f"Nothing was saved: {len(problems)} problem"
                  f"{'s' if len(problems) != 1 else ''}. Your edits are still in the grid; "
                  "correct them and save again.", icon=":material/error:")
-        st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table")
+        st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table",
+                     placeholder=display.NONE)
         if any(p.column == "whole row" for p in problems):
             st.info("A row changed since you loaded it. Use “Discard edits and reload” to see "
                     "the latest values; your edits are listed below it so you can re-apply "
@@ -488,7 +517,7 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
     if reapply is not None and not has_edits:
         st.warning("Edits that were not saved because their rows had changed. Re-apply "
                    "them to the latest values if they still hold:", icon=":material/history:")
-        st.dataframe(reapply, hide_index=True, key="grid_reapply_table")
+        st.dataframe(reapply, hide_index=True, key="grid_reapply_table", placeholder=display.NONE)
         if st.button("Dismiss", key="grid_reapply_dismiss"):
             st.session_state.pop(_REAPPLY, None)
             st.rerun()

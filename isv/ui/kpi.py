@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from isv import charts, export
+from isv import charts, display, export
 from isv.analytics import cached, drill
 from isv.analytics.breakdowns import FilterOptions, filter_options
 from isv.analytics.dashboard import DashboardData, dashboard_data
@@ -26,6 +26,7 @@ from isv.analytics.kpis import Filters, Kpis, scope_key
 from isv.analytics.periods import Period, parse_period, quarter_options
 from isv.auth import Viewer
 from isv.errors import IsvError
+from isv.pack import PackChart
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
@@ -34,8 +35,9 @@ from isv.ui.widgets import escape_md
 T = TypeVar("T")
 LIVE_SECONDS = 30
 SEEN_VERSION = "isv_data_version_seen"
-RATE = st.column_config.NumberColumn(format="percent")
-COUNT = st.column_config.NumberColumn(format="%d")
+RATE = st.column_config.NumberColumn(format=display.TABLE_PERCENT_FORMAT)
+COUNT = st.column_config.NumberColumn(format=display.TABLE_COUNT_FORMAT)
+PERCENTAGE = st.column_config.NumberColumn(format=display.TABLE_PERCENTAGE_FORMAT)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -238,7 +240,7 @@ def context(kpis: Kpis, described: tuple[str, ...]) -> str:
 # --- KPI cards ---------------------------------------------------------------------------
 
 def _short(value: Decimal | None) -> str:
-    return charts.money(value, short=True)
+    return display.money_short(value)
 
 
 Deals = tuple[str, OpportunityFilters]  # a link's words, and the grid filters it opens
@@ -249,8 +251,13 @@ def card(label: str, value: str, *, delta: str | None = None, versus: str | None
          deals: Deals | None = None) -> None:
     """One KPI card: the value, its change (arrow, sign and colour), a line of context and a
     link to the deals behind the figure in the opportunity grid."""
+    # Streamlit reads a change as a fall only from an ASCII '-'; display writes the true
+    # minus '−', so the direction and its colour are given explicitly.
+    arrow, colour = "auto", "inverse" if inverse else "normal"
+    if delta is not None and delta.startswith(display.MINUS):
+        arrow, colour = "down", "green" if inverse else "red"
     with st.container(border=True):
-        st.metric(label, value, delta=delta, delta_color="inverse" if inverse else "normal",
+        st.metric(label, value, delta=delta, delta_color=colour, delta_arrow=arrow,
                   delta_description=versus if delta is not None else None, help=help)
         if note:
             st.caption(note)
@@ -265,10 +272,19 @@ def deals_link(words: str, filters: OpportunityFilters) -> None:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
+    return f"{display.count(n)} {what}" if n != 1 else f"1 {what.replace('deals', 'deal')}"
 
 
-def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> None:
+def goal_deals(viewer: Viewer, kpis: Kpis, filters: Filters) -> Deals:
+    """The link under goal attainment: the won deals its won revenue counts."""
+    target = drill.goal_won(viewer, filters, kpis.period)
+    if target.owner_ids == drill.won(filters, kpis.period).owner_ids:
+        return _count(kpis.won_count, "deals won"), target
+    return "Deals won toward this goal", target
+
+
+def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None,
+              viewer: Viewer | None = None) -> None:
     """The nine cards of the executive dashboard, three a row, each against the previous period.
 
     Each links to the deals behind it (`filters`: the page's).
@@ -285,47 +301,48 @@ def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None) -> Non
         lambda: card(
             "Pipeline", _short(kpis.pipeline_total),
             note=f"{kpis.open_count:,} open deals · current state",
-            help=f"Σ value of open deals: {charts.money(kpis.pipeline_total)}. Current state, "
+            help=f"Σ value of open deals: {display.money(kpis.pipeline_total)}. Current state, "
                  "so there is no earlier period to compare with.", deals=open_deals),
         lambda: card(
             "Weighted pipeline", _short(kpis.pipeline_weighted),
             note="Σ value × probability · current state",
-            help=charts.money(kpis.pipeline_weighted), deals=open_deals),
+            help=display.money(kpis.pipeline_weighted), deals=open_deals),
         lambda: card(
             "Won this period", _short(kpis.won_revenue),
-            delta=charts.change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
+            delta=display.change(kpis.won_revenue, previous.won_revenue, _short), versus=vs,
             note=f"{kpis.won_count:,} deals won",
-            help=f"{charts.money(kpis.won_revenue)}, by actual close date in the period",
+            help=f"{display.money(kpis.won_revenue)}, by actual close date in the period",
             deals=won),
         lambda: card(
-            "Win rate", charts.percent(kpis.win_rate),
-            delta=charts.change(kpis.win_rate, previous.win_rate, charts.points), versus=vs,
+            "Win rate", display.percent(kpis.win_rate),
+            delta=display.change(kpis.win_rate, previous.win_rate, display.points), versus=vs,
             note=f"{kpis.won_count:,} won · {kpis.lost_count:,} lost", deals=closed),
         lambda: card(
             "Average won deal", _short(kpis.avg_won_deal),
-            delta=charts.change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
-            help=charts.money(kpis.avg_won_deal), deals=won),
+            delta=display.change(kpis.avg_won_deal, previous.avg_won_deal, _short), versus=vs,
+            help=display.money(kpis.avg_won_deal), deals=won),
         lambda: card(
-            "Cycle days", charts.number(kpis.avg_cycle_days),
-            delta=charts.change(kpis.avg_cycle_days, previous.avg_cycle_days, charts.days),
+            "Cycle days", display.number(kpis.avg_cycle_days),
+            delta=display.change(kpis.avg_cycle_days, previous.avg_cycle_days, display.days),
             versus=vs,
             inverse=True, note="creation to close of won deals; fewer is better", deals=won),
         lambda: card(
-            "Goal attainment", charts.percent(kpis.goal_attainment),
-            delta=charts.change(kpis.goal_attainment, previous.goal_attainment, charts.points),
+            "Goal attainment", display.percent(kpis.goal_attainment),
+            delta=display.change(kpis.goal_attainment, previous.goal_attainment, display.points),
             versus=vs,
-            note=_pace(kpis), help=f"Won {charts.money(kpis.won_revenue)} of a target of "
-                                    f"{charts.money(kpis.revenue_target)}", deals=won),
+            note=_pace(kpis), help=f"Won {display.money(kpis.goal_won)} of a target of "
+                                    f"{display.money(kpis.revenue_target)}",
+            deals=won if viewer is None else goal_deals(viewer, kpis, f)),
         lambda: card(
-            "Coverage", charts.times(kpis.coverage),
-            delta=charts.change(kpis.coverage, previous.coverage, charts.times), versus=vs,
+            "Coverage", display.times(kpis.coverage),
+            delta=display.change(kpis.coverage, previous.coverage, display.times), versus=vs,
             note="open pipeline due ÷ target still to win",
-            help=f"Open deals expected this period: {charts.money(kpis.period_pipeline)}",
+            help=f"Open deals expected this period: {display.money(kpis.period_pipeline)}",
             deals=due),
         lambda: card(
             "Commission earned", _short(kpis.commission_earned),
-            delta=charts.change(kpis.commission_earned, previous.commission_earned, _short),
-            versus=vs, help=charts.money(kpis.commission_earned),
+            delta=display.change(kpis.commission_earned, previous.commission_earned, _short),
+            versus=vs, help=display.money(kpis.commission_earned),
             note=(f"⚠ {unpaid} won deal{'s' if unpaid != 1 else ''} without an applicable "
                   "structure" if unpaid else "first year, on deals won"), deals=won),
     ]
@@ -340,18 +357,19 @@ def _pace(kpis: Kpis) -> str:
     if kpis.pace is None:
         return "no revenue target" if not kpis.revenue_target else "period not started"
     state = "▲ ahead of pace" if kpis.pace >= 1 else "▼ behind pace"
-    return f"{state} · {charts.percent(elapsed, places=0)} of the period gone"
+    return f"{state} · {display.percent(elapsed)} of the period gone"
 
 
 # --- charts and tables -------------------------------------------------------------------
 
-def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]) -> pd.DataFrame:
+def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...],
+             percentages: tuple[str, ...] = ()) -> pd.DataFrame:
     # Display only: the grid formats numbers, not Decimals; exports use the exact frames.
     shown = frame.copy()
-    for column in money:
+    for column in (*money, *percentages):
         shown[column] = [None if v is None else float(v) for v in shown[column]]
-    for column in rates:
-        shown[column] = [None if v is None else float(v) for v in shown[column]]
+    for column in rates:  # ratios shown as numbers of percent, as display.percent writes them
+        shown[column] = [None if v is None or v != v else float(v) * 100 for v in shown[column]]
     if "Role" in shown:
         shown["Role"] = [role_label(r) if isinstance(r, str) else "" for r in shown["Role"]]
     return shown
@@ -363,22 +381,25 @@ PointDrill = Callable[[dict[str, Any], go.Figure], OpportunityFilters | None]
 
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), key: str | None = None,
-          drill: RowDrill | None = None) -> None:
-    """A result table: money as dollars, rates as percentages, text always as plain cells.
+          drill: RowDrill | None = None, percentages: tuple[str, ...] = ()) -> None:
+    """A result table: money as dollars, rates (ratios) and percentages (stored as numbers of
+    percent, like a deal's probability) as percentages, text always as plain cells.
 
     With `drill`, selecting a row opens the opportunity grid on the deals behind it.
     """
-    money_column = st.column_config.NumberColumn(format=charts.table_money_format())
-    config: dict[str, Any] = {c: money_column for c in money}
+    config: dict[str, Any] = {
+        c: st.column_config.NumberColumn(format=display.table_money_format(frame[c]))
+        for c in money}
     config.update({c: RATE for c in rates})
     config.update({c: COUNT for c in counts})
-    shown = _display(frame, money, rates)
+    config.update({c: PERCENTAGE for c in percentages})
+    shown = _display(frame, money, rates, percentages)
     if drill is None or key is None:
         st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                     placeholder=charts.NONE)
+                     placeholder=display.NONE)
         return
     event = st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                         placeholder=charts.NONE, on_select="rerun",
+                         placeholder=display.NONE, on_select="rerun",
                          selection_mode="single-row")
     st.caption("Select a row to list its deals in the opportunity grid.")
     rows = event["selection"]["rows"]
@@ -389,7 +410,7 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), drill: PointDrill | None = None,
-          row_drill: RowDrill | None = None) -> export.PackChart:
+          row_drill: RowDrill | None = None) -> PackChart:
     """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
     table. Returns the chart for the exec review pack.
 
@@ -411,7 +432,7 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
     with st.expander(f"Data: {title}", icon=":material/table:"):
         table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table",
               drill=row_drill)
-    return export.PackChart(title, fig)
+    return PackChart(title, fig)
 
 
 def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) -> None:
@@ -440,52 +461,3 @@ def explain_export_once(reason: str | None) -> None:
 
 def _deferred(fig: go.Figure, fmt: str):
     return lambda: export.chart_image(fig, fmt)
-
-
-# --- exec review pack --------------------------------------------------------------------
-
-PACK = "isv_exec_pack"
-
-
-def exec_pack(kpis: Kpis, previous: Kpis, shown: list[export.PackChart], *, title: str,
-              where: str, key: str) -> None:
-    """One click builds the pack (PPTX and PDF) for what the page shows; then the downloads.
-
-    The built pack is kept in the session for this period, these filters and this data
-    version, so reruns show its download buttons without building it again.
-    """
-    reason = export.unavailable()
-    stamp = (where, st.session_state.get(SEEN_VERSION), tuple(c.title for c in shown))
-    built = st.session_state.get(f"{PACK}_{key}")
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack"):
-        clicked = st.button(
-            "Build exec review pack", icon=":material/slideshow:", key=f"{key}_pack_build",
-            disabled=reason is not None,
-            help=reason or f"A PPTX and a PDF: the KPI summary and the {len(shown)} charts "
-                           "below, for this period and these filters")
-        explain_export_once(reason)
-        slot = st.empty()  # the progress bar, then any error, beside the button
-    if clicked:
-        bar = slot.progress(0.0, text="Building the exec review pack…")
-        try:
-            pack = export.build_pack(
-                title=title, context=where, kpis=kpis, previous=previous, figures=shown,
-                progress=lambda done, step: bar.progress(done, text=f"Rendering {step}…"))
-        except Exception as exc:  # a browser crash must not take the dashboard with it
-            slot.error(escape_md(f"The pack could not be built: {exc}"), icon=":material/error:")
-            return
-        built = (stamp, pack)
-        st.session_state[f"{PACK}_{key}"] = built
-        slot.empty()
-    if built is None or built[0] != stamp:
-        return
-    pack = built[1]
-    name = f"exec review {kpis.period.label}"
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack_files"):
-        st.download_button("Pack as PPTX", data=pack.pptx, file_name=export.file_name(name, "pptx"),
-                           mime=export.PPTX_MIME, key=f"{key}_pack_pptx", on_click="ignore",
-                           icon=":material/download:")
-        st.download_button("Pack as PDF", data=pack.pdf, file_name=export.file_name(name, "pdf"),
-                           mime=export.FORMATS["pdf"], key=f"{key}_pack_pdf",
-                           on_click="ignore", icon=":material/download:")
-        st.caption(f"{pack.slides} slides: the KPI summary and one per chart")

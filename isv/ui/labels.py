@@ -1,16 +1,12 @@
-"""How codes read on screen: roles, relationship health, domains, dates."""
+"""How codes read on screen: roles, relationship health, stages and the rest.
+
+Numbers, money and dates are written by isv.display."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
-
-from isv.charts import currency
-from isv.dates import local_zone
 from isv.models import DOMAINS, HEALTH, ROLES
 
-__all__ = ["DOMAINS", "HEALTH", "ROLES", "role_label", "health_label", "day_label",
-           "moment_label"]
+__all__ = ["DOMAINS", "HEALTH", "ROLES", "role_label", "health_label"]
 
 ROLE_LABELS = {
     "vp": "VP",
@@ -39,17 +35,6 @@ def health_label(health: str | None) -> str:
     return HEALTH_LABELS.get(health, health)
 
 
-def day_label(value: date | None, *, none: str = "never") -> str:
-    return value.isoformat() if value else none
-
-
-def moment_label(value: datetime | None, *, none: str = "never") -> str:
-    """A timestamp in the configured time zone, to the minute."""
-    if value is None:
-        return none
-    return value.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
-
-
 # --- deals and commissions (pipeline pages) ---------------------------------------------
 
 STAGE_LABELS = {
@@ -67,6 +52,35 @@ ACTIVITY_LABELS = {"call": "Call", "meeting": "Meeting", "email": "Email", "qbr"
 SLIPPED_LABEL = "⚠ Slipped"
 
 
+# The audit trail names fields as the forms and the grid do, never by their column names.
+FIELD_LABELS = {
+    "partner_id": "Partner",
+    "customer_name": "Customer",
+    "customer_contact_email": "Contact email",
+    "deal_value": "Value",
+    "stage": "Stage",
+    "probability": "Probability",
+    "expected_close_date": "Expected close",
+    "actual_close_date": "Actual close",
+    "assigned_user_id": "Owner",
+    "lost_reason": "Lost reason",
+    "notes": "Notes",
+    "external_id": "External id",
+    "commission_structure_id": "Commission structure",
+}
+ACTION_LABELS = {"create": "Created", "update": "Changed", "move_stage": "Moved on the board",
+                 "delete": "Deleted", "import": "Imported", "anonymise": "Anonymised"}
+
+
+def field_label(field: str) -> str:
+    """'deal_value' → 'Value'; an unknown field reads as words ('lead_source' → 'Lead source')."""
+    return FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
+
+
 def stage_label(stage: str | None) -> str:
     return STAGE_LABELS.get(stage, stage) if stage else "—"
 
@@ -77,36 +91,6 @@ def structure_type_label(kind: str | None) -> str:
 
 def activity_label(kind: str | None) -> str:
     return ACTIVITY_LABELS.get(kind, kind) if kind else "—"
-
-
-def money_label(amount, *, none: str = "—") -> str:
-    """'$1,234,567.89': an exact Decimal rounded half-even to cents, only for display."""
-    if amount is None:
-        return none
-    cents = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    sign = "−" if cents < 0 else ""
-    return f"{sign}{currency()}{abs(cents):,.2f}"
-
-
-def percent_label(value, *, none: str = "—") -> str:
-    if value is None:
-        return none
-    return f"{Decimal(value).normalize():f}%"
-
-
-def money_short_label(amount, *, none: str = "—") -> str:
-    """'$4.17M', '$417K', '$950': for narrow places; the exact amount belongs nearby."""
-    if amount is None:
-        return none
-    value = Decimal(amount)
-    sign = "−" if value < 0 else ""
-    value = abs(value)
-    for size, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(1000), "K")):
-        if value >= size:
-            scaled = (value / size).quantize(Decimal("0.01") if value < size * 10
-                                             else Decimal("0.1"), rounding=ROUND_HALF_EVEN)
-            return f"{sign}{currency()}{scaled.normalize():f}{suffix}"
-    return f"{sign}{currency()}{value.quantize(Decimal('1'), rounding=ROUND_HALF_EVEN)}"
 
 
 # --- my week (weekly status, tasks, goals) ----------------------------------------------

@@ -15,8 +15,8 @@ from datetime import date
 
 import streamlit as st
 
+from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES
-from isv.analytics.periods import MONTHS, span_text
 from isv.models import DOMAINS, STAGES
 from isv.services.opportunities import OpportunityFilters
 from isv.ui.labels import stage_label
@@ -190,17 +190,13 @@ def has_figure(f: OpportunityFilters) -> bool:
     return any(getattr(f, name) != getattr(empty, name) for name in FIGURE_FIELDS)
 
 
-def _day_text(day: date) -> str:
-    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
-
-
 def _days(low: date | None, high: date | None) -> str:
     if low and high:
-        return span_text(low, high) if low != high else f"on {_day_text(low)}"
+        return f"{display.day(low)} – {display.day(high)}" if low != high \
+            else f"on {display.day(low)}"
     if high:
-        return f"on or before {_day_text(high)}"
-    assert low is not None
-    return f"on or after {_day_text(low)}"
+        return f"on or before {display.day(high)}"
+    return f"on or after {display.day(low)}"
 
 
 def describe_figure(f: OpportunityFilters) -> list[str]:

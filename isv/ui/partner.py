@@ -10,27 +10,18 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from isv import display
 from isv.auth import WRITE_PARTNERS, Viewer
-from isv.charts import currency
 from isv.dates import local_today
 from isv.errors import Forbidden
 from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
 from isv.services import commissions, partners, users
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import widgets
+from isv.ui import edits, widgets
 from isv.ui.deal import StructureInfo
 from isv.ui.grid import detail_link
-from isv.ui.labels import (
-    activity_label,
-    day_label,
-    health_label,
-    money_label,
-    money_short_label,
-    percent_label,
-    stage_label,
-    structure_type_label,
-)
+from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 
 SELECTED = "partner_detail_id"
@@ -69,7 +60,7 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
     names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
     touch_rows = partners.list_touches(session=session, viewer=viewer, partner_id=partner.id)
     touches = pd.DataFrame(
-        [{"Date": day_label(t.occurred_on), "Type": activity_label(t.activity_type),
+        [{"Date": display.day(t.occurred_on), "Type": activity_label(t.activity_type),
           "By": names.get(t.user_id, "") if t.user_id else "", "Summary": t.summary or ""}
          for t in touch_rows], columns=["Date", "Type", "By", "Summary"])
     structure_rows = commissions.list_structures(session=session, viewer=viewer,
@@ -79,8 +70,8 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
                                           limit=DEALS_SHOWN, sort="-updated_at")
     deals = pd.DataFrame(
         [{"Open": detail_link(r.id), "Customer": r.customer_name, "Stage": stage_label(r.stage),
-          "Value": money_label(r.deal_value),
-          "Close": day_label(r.actual_close_date or r.expected_close_date, none=""),
+          "Value": display.money(r.deal_value),
+          "Close": display.day(r.actual_close_date or r.expected_close_date, none=""),
           "Owner": r.assigned_user_name or "unassigned"} for r in rows],
         columns=["Open", "Customer", "Stage", "Value", "Close", "Owner"])
     totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
@@ -158,8 +149,13 @@ def _owner_choices(options: Choices, viewer: Viewer, current: Any) -> list[str]:
 
 def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> None:
     """Create a partner (view None) or change one; errors appear under their inputs."""
-    f = view.fields if view else {name: None for name in partners.PARTNER_FIELDS}
-    k = str(view.id) if view else "new"
+    if view is None:
+        k, f = "new", {name: None for name in partners.PARTNER_FIELDS}
+    else:
+        form = f"partner@{view.id}"
+        k = edits.keyed(form, str(view.id))
+        f = edits.drawn_from(f"{form}@{k}", view.fields, probe=f"p_name_{k}")
+        _changed_meanwhile(form, edits.changed_since(f, view.fields))
     errors = widgets.FieldErrors()
     owners = _owner_choices(options, viewer, f["owner_id"])
     current_owner = str(f["owner_id"]) if f["owner_id"] else (
@@ -209,7 +205,7 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
             widgets.flash(f"Added {created.name}.")
             open_partner(created.id)
         return
-    changed = {n: v for n, v in values.items() if not widgets.same_as_stored(f[n], v)}
+    changed = edits.changed(f, values)
     if not partners.writes_everything(viewer):
         changed.pop("owner_id", None)
     if not changed:
@@ -217,7 +213,26 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
         return
     saved = widgets.run(partners.update_partner, errors=errors, partner_id=view.id, **changed)
     if saved is not None:
+        edits.renew(f"partner@{view.id}")
         widgets.flash("Profile saved.")
+        st.rerun()
+
+
+PROFILE_LABELS = {"name": "Name", "domain": "Domain", "relationship_health": "Health",
+                  "owner_id": "Owner", "website": "Website",
+                  "primary_contact_name": "Primary contact",
+                  "primary_contact_email": "Primary contact email", "notes": "Notes"}
+
+
+def _changed_meanwhile(form: str, fields: list[str]) -> None:
+    """Say which fields someone else changed since this form was opened, and offer theirs."""
+    if not fields:
+        return
+    names = ", ".join(PROFILE_LABELS[f] for f in fields)
+    st.warning(f"Changed by someone else since you opened this form: {names}. Saving sends "
+               "only the fields you edit; reload to see their values.", icon=":material/sync:")
+    if st.button("Reload the latest", key=f"{form}_reload"):
+        edits.renew(form)
         st.rerun()
 
 
@@ -241,10 +256,10 @@ def profile(view: PartnerView) -> None:
         st.caption(esc(f["notes"]))
     a, b, c = st.columns(3)
     a.metric("Open deals", f"{view.open_count:,}")
-    b.metric("Open pipeline", money_short_label(view.open_value),
-             help=widgets.escape_md(f"{money_label(view.open_value)}: value of the open deals"))
-    c.metric("Weighted", money_short_label(view.open_weighted),
-             help=widgets.escape_md(f"{money_label(view.open_weighted)}: Σ value × probability "
+    b.metric("Open pipeline", display.money_short(view.open_value),
+             help=widgets.escape_md(f"{display.money(view.open_value)}: value of the open deals"))
+    c.metric("Weighted", display.money_short(view.open_weighted),
+             help=widgets.escape_md(f"{display.money(view.open_weighted)}: Σ value × probability "
                                     "of the open deals"))
 
 
@@ -300,7 +315,8 @@ def touches(view: PartnerView) -> None:
     if view.touches.empty:
         st.caption("No touches logged yet.")
     else:
-        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches")
+        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
+                     placeholder=display.NONE)
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -308,51 +324,62 @@ def touches(view: PartnerView) -> None:
 def structures_table(view: PartnerView) -> pd.DataFrame:
     today = local_today()
     return pd.DataFrame(
-        [{"Type": structure_type_label(s.structure_type), "Percent": percent_label(s.percentage),
+        [{"Type": structure_type_label(s.structure_type),
+          "Percent": display.percentage(s.percentage),
           "Lifetime": "yes" if s.is_lifetime else "no",
-          "Min deal": money_label(s.min_deal_size),
-          "Max deal": money_label(s.max_deal_size, none="no limit"),
-          "From": day_label(s.effective_from), "To": day_label(s.effective_to, none="open"),
+          "Min deal": display.money(s.min_deal_size),
+          "Max deal": display.money(s.max_deal_size, none="no limit"),
+          "From": display.day(s.effective_from),
+          "To": display.day(s.effective_to, none="open"),
           "Now": "in effect" if commissions.in_effect(s, today) else "",
           "Notes": view.notes_of.get(s.id) or ""} for s in view.structures],
         columns=["Type", "Percent", "Lifetime", "Min deal", "Max deal", "From", "To", "Now",
                  "Notes"])
 
 
-def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo | None,
-                      notes: str | None) -> dict[str, Any]:
+def structure_values(s: StructureInfo, notes: str | None) -> dict[str, Any]:
+    """A structure as its edit form shows it (commissions.STRUCTURE_FIELDS)."""
+    return {"structure_type": s.structure_type, "commission_percentage": s.percentage,
+            "is_lifetime": s.is_lifetime, "min_deal_size": s.min_deal_size,
+            "max_deal_size": s.max_deal_size, "effective_from": s.effective_from,
+            "effective_to": s.effective_to, "notes": notes}
+
+
+def _structure_fields(prefix: str, errors: widgets.FieldErrors,
+                      s: dict[str, Any] | None) -> dict[str, Any]:
     left, right = st.columns(2)
     with left:
         kind = st.selectbox("Type", STRUCTURE_TYPES, format_func=structure_type_label,
                             key=f"{prefix}_type",
-                            index=STRUCTURE_TYPES.index(s.structure_type) if s else 0)
+                            index=STRUCTURE_TYPES.index(s["structure_type"]) if s else 0)
         errors.slot("structure_type", "Type")
-        pct = st.text_input("Commission %", str(s.percentage) if s else "",
+        pct = st.text_input("Commission %", str(s["commission_percentage"]) if s else "",
                             key=f"{prefix}_pct", help="0–100, up to two decimals")
         errors.slot("commission_percentage", "Commission %")
-        lifetime = st.checkbox("Lifetime", value=s.is_lifetime if s else False,
+        lifetime = st.checkbox("Lifetime", value=bool(s["is_lifetime"]) if s else False,
                                key=f"{prefix}_life",
                                help="Earns the same percentage again each year the customer "
                                     "stays")
         errors.slot("is_lifetime", "Lifetime")
-        notes_value = st.text_input("Notes", notes or "", key=f"{prefix}_notes")
+        notes_value = st.text_input("Notes", (s["notes"] if s else None) or "",
+                                    key=f"{prefix}_notes")
         errors.slot("notes", "Notes")
     with right:
-        low = st.text_input(f"Min deal size ({widgets.escape_md(currency())})",
-                            str(s.min_deal_size) if s else "0",
+        low = st.text_input(f"Min deal size ({widgets.escape_md(display.currency())})",
+                            str(s["min_deal_size"]) if s else "0",
                             key=f"{prefix}_min")
         errors.slot("min_deal_size", "Min deal size")
-        high = st.text_input(f"Max deal size ({widgets.escape_md(currency())})",
-                             str(s.max_deal_size) if s and s.max_deal_size is not None else "",
-                             key=f"{prefix}_max", help="Empty: no upper limit")
+        high = st.text_input(f"Max deal size ({widgets.escape_md(display.currency())})",
+                             str(s["max_deal_size"]) if s and s["max_deal_size"] is not None
+                             else "", key=f"{prefix}_max", help="Empty: no upper limit")
         errors.slot("max_deal_size", "Max deal size")
-        start = st.date_input("Effective from", s.effective_from if s else local_today(),
+        start = st.date_input("Effective from", s["effective_from"] if s else local_today(),
                               key=f"{prefix}_from", min_value=MIN_DAY, max_value=MAX_DAY,
                               format="YYYY-MM-DD")
         errors.slot("effective_from", "Effective from")
-        end = st.date_input("Effective to", s.effective_to if s else None, key=f"{prefix}_to",
-                            min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD",
-                            help="Empty: open-ended")
+        end = st.date_input("Effective to", s["effective_to"] if s else None,
+                            key=f"{prefix}_to", min_value=MIN_DAY, max_value=MAX_DAY,
+                            format="YYYY-MM-DD", help="Empty: open-ended")
         errors.slot("effective_to", "Effective to")
     return {"structure_type": kind, "commission_percentage": pct, "is_lifetime": lifetime,
             "min_deal_size": low, "max_deal_size": high or None, "effective_from": start,
@@ -362,7 +389,7 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors, s: StructureInfo
 def structures(view: PartnerView) -> None:
     if view.structures:
         st.dataframe(structures_table(view), hide_index=True, width="stretch",
-                     key="partner_structures")
+                     key="partner_structures", placeholder=display.NONE)
     else:
         st.caption("No commission structures yet: deals of this partner earn no commission.")
     if not view.can_edit:
@@ -371,7 +398,7 @@ def structures(view: PartnerView) -> None:
     with add_tab:
         errors = widgets.FieldErrors()
         with st.form(f"s_add_{view.id}"):
-            values = _structure_fields(f"s_add_{view.id}", errors, None, None)
+            values = _structure_fields(f"s_add_{view.id}", errors, None)
             added = st.form_submit_button("Add structure", type="primary",
                                           key=f"s_add_submit_{view.id}")
         if added:
@@ -388,18 +415,26 @@ def structures(view: PartnerView) -> None:
         chosen_id = st.selectbox("Structure", list(by_id), key=f"s_pick_{view.id}",
                                  format_func=lambda i: by_id[i].label())
         s = by_id[chosen_id]
+        form = f"structure@{chosen_id}"
+        prefix = edits.keyed(form, f"s_edit_{chosen_id}")
+        fresh = structure_values(s, view.notes_of.get(s.id))
+        base = edits.drawn_from(f"{form}@{prefix}", fresh, probe=f"{prefix}_pct")
         errors = widgets.FieldErrors()
-        with st.form(f"s_edit_{chosen_id}"):
-            values = _structure_fields(f"s_edit_{chosen_id}", errors, s,
-                                       view.notes_of.get(s.id))
-            changed = st.form_submit_button("Save structure", type="primary",
-                                            key=f"s_edit_submit_{chosen_id}")
-        if changed:
-            row = widgets.run(commissions.update_structure, errors=errors,
-                              structure_id=s.id, **values)
-            if row is not None:
-                widgets.flash("Commission structure saved.")
-                st.rerun()
+        with st.form(prefix):
+            values = _structure_fields(prefix, errors, base)
+            save = st.form_submit_button("Save structure", type="primary",
+                                         key=f"s_edit_submit_{chosen_id}")
+        if save:
+            changed = edits.changed(base, values)
+            if not changed:
+                st.info("Nothing changed.")
+            else:
+                row = widgets.run(commissions.update_structure, errors=errors,
+                                  structure_id=s.id, **changed)
+                if row is not None:
+                    edits.renew(form)
+                    widgets.flash("Commission structure saved.")
+                    st.rerun()
         end_errors = widgets.FieldErrors()
         with st.form(f"s_end_{chosen_id}"):
             end = st.date_input("End it on (last day it applies)", local_today(),
@@ -411,6 +446,7 @@ def structures(view: PartnerView) -> None:
             row = widgets.run(commissions.end_structure, errors=end_errors,
                               structure_id=s.id, effective_to=end)
             if row is not None:
+                edits.renew(form)
                 widgets.flash(f"The structure ends on {end}.")
                 st.rerun()
 
@@ -423,7 +459,7 @@ def deals(view: PartnerView) -> None:
     else:
         st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
                      column_config={"Open": st.column_config.LinkColumn(
-                         "Open", display_text="Open ↗")})
+                         "Open", display_text="Open ↗")}, placeholder=display.NONE)
         shown = len(view.deals)
         if view.deal_total > shown:
             st.caption(f"The {shown} most recently changed of {view.deal_total:,} deals.")

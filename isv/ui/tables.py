@@ -7,9 +7,10 @@ from collections.abc import Iterable
 import pandas as pd
 import streamlit as st
 
+from isv import display
 from isv.models import User
 from isv.services.partners import DirectoryRow
-from isv.ui.labels import day_label, health_label, moment_label, role_label
+from isv.ui.labels import health_label, role_label
 
 # No fixed widths: the grid sizes each column to its content. All six columns fit at
 # 1024 px with the sidebar open only because the headers are short and owners are shown
@@ -23,7 +24,7 @@ DIRECTORY_COLUMNS = {
     "Last touch": st.column_config.TextColumn(
         "Last touch", help="Most recent call, meeting, email, QBR or event"),
     "Open deals": st.column_config.NumberColumn(
-        "Deals", format="%d", help="Open deals: lead, demo, PoC or proposal"),
+        "Deals", format=display.TABLE_COUNT_FORMAT, help="Open deals: lead, demo, PoC or proposal"),
 }
 
 USER_COLUMNS = {
@@ -48,7 +49,7 @@ def directory_frame(rows: Iterable[DirectoryRow]) -> pd.DataFrame:
             "Domain": row.domain,
             "Health": health_label(row.relationship_health),
             "Owner": short_name(row.owner_name) if row.owner_name else "unassigned",
-            "Last touch": day_label(row.last_touch),
+            "Last touch": display.day(row.last_touch, none="never"),
             "Open deals": row.open_deals,
         } for row in rows],
         columns=list(DIRECTORY_COLUMNS),
@@ -62,7 +63,7 @@ def users_frame(people: Iterable[User]) -> pd.DataFrame:
             "Email": user.email,
             "Role": role_label(user.role),
             "Active": bool(user.is_active),
-            "Last login": moment_label(user.last_login_at),
+            "Last login": display.moment(user.last_login_at, none="never"),
         } for user in people],
         columns=list(USER_COLUMNS),
     )

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -111,11 +112,23 @@ def show_flash() -> None:
 
 
 def same_as_stored(current: Any, typed: Any) -> bool:
-    """Whether what a form holds is what is stored (text compared as shown, blanks as None)."""
+    """Whether what a form holds is what is stored (text compared as shown, blanks as None).
+
+    Amounts compare by value: a grid cell sends 20000.0 for a stored 20000.00.
+    """
     if isinstance(typed, str):
         typed = typed.strip() or None
+    if isinstance(current, str):
+        current = current.strip() or None
     if current is None or typed is None:
         return current is None and typed is None
+    numbers = (Decimal, int, float)
+    if isinstance(current, numbers) and isinstance(typed, (*numbers, str)) \
+            and not isinstance(current, bool) and not isinstance(typed, bool):
+        try:
+            return Decimal(str(typed)) == current
+        except InvalidOperation:
+            return False
     return str(current) == str(typed)
 
 

@@ -61,12 +61,7 @@ def template_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("app_template") / "isv.db"
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
-    with db.session_scope(url) as session:
-        for login in LOGINS.values():
-            first, last = login.name.split()
-            users.create_user(session=session, viewer=Viewer.system("tests"), email=login.email,
-                              first_name=first, last_name=last, role=login.role,
-                              password=login.password)
+    _add_users(url)
     # Closing the last connection checkpoints SQLite's WAL into the file we copy.
     db.get_engine(url).dispose()
     _clear_caches()
@@ -83,6 +78,48 @@ def app_db(template_db, tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "4")
     monkeypatch.setenv("ISV_COOKIE_KEY", COOKIE_KEY)
     _clear_caches()
+    yield url
+    db.get_engine(url).dispose()
+    _clear_caches()
+
+
+def _add_users(url: str) -> None:
+    with db.session_scope(url) as session:
+        for login in LOGINS.values():
+            first, last = login.name.split()
+            users.create_user(session=session, viewer=Viewer.system("tests"), email=login.email,
+                              first_name=first, last_name=last, role=login.role,
+                              password=login.password)
+
+
+@pytest.fixture(scope="session")
+def pg_template_db(request) -> str:
+    """A migrated PostgreSQL database with the users; each test gets a copy of it."""
+    request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
+    url = request.getfixturevalue("pg_databases").create()
+    migrate.upgrade(url)
+    _add_users(url)
+    db.get_engine(url).dispose()  # a template database must have no connections
+    _clear_caches()
+    return url
+
+
+def _use_database(url: str, monkeypatch) -> None:
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "4")
+    monkeypatch.setenv("ISV_COOKIE_KEY", COOKIE_KEY)
+    _clear_caches()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_app_db(request, monkeypatch) -> Iterator[str]:
+    """The app's database, once on SQLite and once on PostgreSQL (a fresh copy each test)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("app_db")
+        return
+    template = request.getfixturevalue("pg_template_db").rsplit("/", 1)[1]
+    url = request.getfixturevalue("pg_databases").create(template=template)
+    _use_database(url, monkeypatch)
     yield url
     db.get_engine(url).dispose()
     _clear_caches()

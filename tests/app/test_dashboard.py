@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from isv import charts
+from isv import display
 from isv.analytics.periods import previous, quarter_containing
 from isv.auth import Viewer
 from isv.dates import local_today
@@ -15,6 +15,8 @@ from isv.db import session_scope
 from isv.services import users
 from tests.app.conftest import LOGINS, ROLES, messages, rerun_before_and_after_a_new_deal
 from tests.factories import make_goal, make_opportunity, make_partner, make_structure
+
+NBSP = display.NBSP
 
 
 def _user(session, role):
@@ -74,21 +76,21 @@ def test_the_dashboard_is_every_roles_landing_page(login, role):
 def test_the_vp_sees_this_quarters_kpis_with_the_change_against_the_last(program, login):
     this, last = program
     cards = metrics(login("vp"))
-    assert cards["Pipeline"] == ("$80k", None)                    # 20,000 + 60,000 open
-    assert cards["Weighted pipeline"] == ("$30k", None)           # 15,000 + 15,000
-    assert cards["Won this period"] == ("$65k", "+$55k")          # 65,000 vs 10,000
-    assert cards["Win rate"] == ("66.7%", "-33.3 pts")            # 2 of 3, vs 1 of 1
-    assert cards["Goal attainment"][0] == "65.0%"                 # 65,000 / 100,000
-    assert cards["Commission earned"] == ("$4k", "+$3k")          # 10% of 40,000 only
+    assert cards["Pipeline"] == ("$80.0k", None)                  # 20,000 + 60,000 open
+    assert cards["Weighted pipeline"] == ("$30.0k", None)         # 15,000 + 15,000
+    assert cards["Won this period"] == ("$65.0k", "+$55.0k")      # 65,000 vs 10,000
+    assert cards["Win rate"] == (f"66.7{NBSP}%", f"−33.3{NBSP}pts")  # 2 of 3, vs 1 of 1
+    assert cards["Goal attainment"][0] == f"65.0{NBSP}%"          # 65,000 / 100,000
+    assert cards["Commission earned"] == ("$4.0k", "+$3.0k")      # 10% of 40,000 only
     due = Decimal(60000) + (20000 if local_today() - timedelta(days=3) in this else 0)
-    assert cards["Coverage"][0] == f"{charts.number(due / 35000, places=2)}×"
+    assert cards["Coverage"][0] == f"{display.number(due / 35000, places=2)}×"
 
 
 def test_a_partnership_manager_sees_only_their_partners_and_their_own_target(program, login):
     cards = metrics(login("partnership_manager"))
-    assert cards["Pipeline"][0] == "$20k"
-    assert cards["Won this period"][0] == "$40k"
-    assert cards["Goal attainment"][0] == "50.0%"                 # 40,000 / 80,000
+    assert cards["Pipeline"][0] == "$20.0k"
+    assert cards["Won this period"][0] == "$40.0k"
+    assert cards["Goal attainment"][0] == f"50.0{NBSP}%"          # 40,000 / 80,000
 
 
 def test_choosing_a_domain_narrows_the_numbers_and_the_partner_list(program, login):
@@ -96,8 +98,8 @@ def test_choosing_a_domain_narrows_the_numbers_and_the_partner_list(program, log
     selectbox(at, "Domain").set_value("Security").run()
     assert not at.exception, at.exception
     cards = metrics(at)
-    assert cards["Pipeline"][0] == "$60k"
-    assert cards["Won this period"][0] == "$25k"
+    assert cards["Pipeline"][0] == "$60.0k"
+    assert cards["Won this period"][0] == "$25.0k"
     assert selectbox(at, "Partner").options == ["All partners", "Trustlayer"]
 
 
@@ -106,7 +108,7 @@ def test_choosing_last_quarter_shows_its_results(program, login):
     at = login("vp")
     selectbox(at, "Period").set_value(last.label).run()
     assert not at.exception, at.exception
-    assert metrics(at)["Won this period"][0] == "$10k"
+    assert metrics(at)["Won this period"][0] == "$10.0k"
 
 
 def test_every_chart_offers_its_numbers_as_a_table(program, login):
@@ -134,14 +136,15 @@ def test_the_team_table_shows_each_persons_pipeline_won_and_attainment(program, 
     at = login("vp")
     team = next(f.value for f in at.dataframe if "Attainment" in f.value)
     row = team.set_index("Person").loc[LOGINS["partnership_manager"].name]
-    assert (row["Won"], row["Target"], row["Attainment"]) == (40000.0, 80000.0, 0.5)
+    # Attainment is shown as a number of percent, to one decimal (display.TABLE_PERCENT_FORMAT).
+    assert (row["Won"], row["Target"], row["Attainment"]) == (40000.0, 80000.0, 50.0)
 
 
 def test_an_empty_program_shows_dashes_not_errors(login):
     at = login("vp")
     assert not at.exception, at.exception
     cards = metrics(at)
-    assert cards["Win rate"][0] == charts.NONE
+    assert cards["Win rate"][0] == display.NONE
     assert cards["Pipeline"][0] == "$0"
 
 
@@ -149,7 +152,7 @@ def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_d
     at = login("vp")
     rerun_before_and_after_a_new_deal(at, app_db, domain="Security",
                                       tables=("opportunities", "quarterly_goals"))
-    assert metrics(at)["Pipeline"][0] == "$1.08M"
+    assert metrics(at)["Pipeline"][0] == "$1.1M"
 
 
 def test_a_partner_name_with_markup_reads_as_typed_in_the_scope_line(program, login):

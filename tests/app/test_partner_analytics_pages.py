@@ -92,7 +92,7 @@ def test_the_vp_sees_partner_kpis_liability_and_coverage_flags_as_money_and_word
         program, login):
     at = open_page(login, "vp", PARTNERS)
     assert metrics(at) == {
-        "Pipeline": "$80k", "Won this period": "$65k", "Commission earned": "$4k",
+        "Pipeline": "$80.0k", "Won this period": "$65.0k", "Commission earned": "$4.0k",
         "Commission liability": "$1.5k",             # 20,000 × 75 % × 10 %
         "Domains covered": "2 of 5",
         "Concentrated partners": "2",                 # each is alone in its domain
@@ -101,7 +101,7 @@ def test_the_vp_sees_partner_kpis_liability_and_coverage_flags_as_money_and_word
     assert partners.loc["Ledgerline", "Commission earned"] == 4000.0
     assert partners.loc["Trustlayer", "Unpaid won deals"] == 1
     summary = table_with(at, "Largest share").set_index("Domain")
-    assert summary.loc["FinOps", "Flag"] == "⚠ Ledgerline holds more than 60%"
+    assert summary.loc["FinOps", "Flag"] == "⚠ Ledgerline holds more than 60\u00a0%"
     assert summary.loc["DevOps", "Flag"] == "⚠ No active partner"
     captions = " ".join(c.value for c in at.caption)
     assert "⚠ 1 open deal has no applicable commission structure" in captions
@@ -110,18 +110,18 @@ def test_the_vp_sees_partner_kpis_liability_and_coverage_flags_as_money_and_word
 def test_a_partnership_manager_sees_only_their_partners_numbers(program, login):
     at = open_page(login, "partnership_manager", PARTNERS)
     cards = metrics(at)
-    assert (cards["Pipeline"], cards["Won this period"]) == ("$20k", "$40k")
+    assert (cards["Pipeline"], cards["Won this period"]) == ("$20.0k", "$40.0k")
     assert list(table_with(at, "Expected commission")["Partner"]) == ["Ledgerline"]
 
 
 def test_the_team_view_shows_each_persons_won_target_and_attainment(program, login):
     at = open_page(login, "vp", TEAM)
-    assert metrics(at) == {"Open pipeline": "$80k", "Won this period": "$65k",
-                           "Goal attainment": "65.0%"}
+    assert metrics(at) == {"Open pipeline": "$80.0k", "Won this period": "$65.0k",
+                           "Goal attainment": "65.0\u00a0%"}
     team = table_with(at, "Attainment").set_index("Person")
     pm = LOGINS["partnership_manager"].name
     assert (team.loc[pm, "Won"], team.loc[pm, "Target"], team.loc[pm, "Attainment"]) == (
-        40000.0, 80000.0, 0.5)
+        40000.0, 80000.0, 50.0)
 
 
 @pytest.mark.parametrize(("page", "card"), [(PARTNERS, "Pipeline"), (TEAM, "Open pipeline")])
@@ -129,7 +129,7 @@ def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_d
     at = open_page(login, "vp", page)
     rerun_before_and_after_a_new_deal(at, app_db, domain="DevOps",
                                       tables=("opportunities", "quarterly_goals"))
-    assert metrics(at)[card] == "$1.08M"
+    assert metrics(at)[card] == "$1.1M"
 
 
 def test_a_domain_filter_narrows_the_partners_but_not_the_coverage(program, login):
@@ -137,6 +137,6 @@ def test_a_domain_filter_narrows_the_partners_but_not_the_coverage(program, logi
     next(box for box in at.selectbox if box.label == "Domain").set_value("Security").run()
     assert not at.exception, at.exception
     assert list(table_with(at, "Expected commission")["Partner"]) == ["Trustlayer"]
-    assert metrics(at)["Pipeline"] == "$60k"
+    assert metrics(at)["Pipeline"] == "$60.0k"
     assert metrics(at)["Domains covered"] == "2 of 5"
     assert any("all deals · domain Security" in c.value for c in at.caption)

@@ -72,9 +72,9 @@ def test_the_page_shows_profile_owner_contacts_health_and_pipeline(program, logi
     assert "Lee Line <lee@ledgerline.example>" in shown
     assert "Health: ○ Healthy" in shown
     metrics = {m.label: m for m in at.metric}
-    assert metrics["Open pipeline"].value == "$40K"
-    assert plain(metrics["Open pipeline"].proto.help).startswith("$40,000.00")  # on hover
-    assert plain(metrics["Weighted"].proto.help).startswith("$10,000.00")
+    assert metrics["Open pipeline"].value == "$40.0k"
+    assert plain(metrics["Open pipeline"].proto.help).startswith("$40,000:")  # on hover
+    assert plain(metrics["Weighted"].proto.help).startswith("$10,000:")
 
 
 def test_a_new_partner_is_created_and_opened(program, login):

@@ -55,7 +55,7 @@ def test_vp_sees_every_partner_with_owner_touch_and_open_deals(partners, login):
     assert len(table) == 4
     ledgerline = table.loc["Ledgerline"]
     assert ledgerline["Owner"] == "Pia P."  # "First L.": narrow enough for 1024 px
-    assert ledgerline["Last touch"] == "2026-03-02"
+    assert ledgerline["Last touch"] == "2 Mar 2026"
     assert ledgerline["Open deals"] == 2
     assert table.loc["Tracepoint", "Last touch"] == "never"
     assert table.loc["Tracepoint", "Owner"] == "unassigned"

@@ -85,23 +85,24 @@ def test_the_vp_reads_money_on_the_charts_and_in_the_tables(program, login):
     charts = figures(at)
     win_loss = charts["Won and lost by partner"]
     notes = [a["text"] for a in win_loss["layout"]["annotations"]]
-    assert notes == ["<b>0%</b> won · 0 of 1 · $5k", "<b>100%</b> won · 1 of 1 · $40k"]
+    assert notes == ["<b>0.0\u00a0%</b> won · 0 of 1 · $5.0k",
+                     "<b>100.0\u00a0%</b> won · 1 of 1 · $40.0k"]
     forecast = charts["Forecast by close month"]
     # Open value and count above each bar; weighted inside: 60k × 25 % and 20k × 75 %.
-    assert {"$60k<br>1 deal", "$20k<br>1 deal", "<b>$15k</b>"} <= set(bar_texts(forecast))
-    assert bar_texts(charts["Why deals were lost"]) == ["1 deal · 100% · $5k"]
+    assert {"$60.0k<br>1 deal", "$20.0k<br>1 deal", "<b>$15.0k</b>"} <= set(bar_texts(forecast))
+    assert bar_texts(charts["Why deals were lost"]) == ["1 deal · 100.0\u00a0% · $5.0k"]
     rows = table(at, "Data: Win/loss by partner").set_index("Partner")
     assert (rows.loc["Ledgerline", "Won"], rows.loc["Trustlayer", "Lost"]) == (40000.0, 5000.0)
-    assert rows.loc["Ledgerline", "Win rate"] == 1.0
+    assert rows.loc["Ledgerline", "Win rate"] == 100.0  # shown as 100.0 %
     # 2 open deals × 1 of 2 won × $40,000 ÷ 20 days from creation to close
-    assert {m.label: m.value for m in at.metric}["Sales velocity"] == "$2k/day"
+    assert {m.label: m.value for m in at.metric}["Sales velocity"] == "$2.0k/day"
 
 
 def test_overdue_deals_are_a_bucket_of_their_own(program, login):
     at = open_page(login, "vp")
     forecast = table(at, "Data: Forecast by close month").set_index("Close month")
     assert (forecast.loc["Overdue", "Deals"], forecast.loc["Overdue", "Value"]) == (1, 60000.0)
-    assert any("$60,000.00" in c.value for c in at.caption)
+    assert any("$60,000" in c.value for c in at.caption)
 
 
 def test_a_partnership_manager_sees_only_their_partners(program, login):

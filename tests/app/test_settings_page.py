@@ -75,3 +75,43 @@ def test_after_saving_a_currency_the_dashboard_shows_money_in_it(settings_page):
     assert not at.exception, at.exception
     pipeline = next(metric for metric in at.metric if metric.label == "Pipeline")
     assert pipeline.value == "€0"
+
+
+# --- the exec review pack's slide master ---------------------------------------------------
+
+def _template() -> bytes:
+    import io
+
+    from pptx import Presentation
+
+    out = io.BytesIO()
+    Presentation().save(out)
+    return out.getvalue()
+
+
+def test_without_a_slide_master_the_page_says_the_pack_uses_the_default_look(settings_page):
+    at = settings_page
+    assert any(text.startswith("None uploaded: the pack uses the default look")
+               for text in messages(at.caption))
+    assert at.button(key="set_master_save").proto.disabled  # nothing chosen to upload yet
+    assert not [b for b in at.button if b.key == "set_master_remove"]
+
+
+def test_the_slide_master_in_use_is_named_and_can_be_removed(settings_page):
+    from isv.auth import Viewer
+    from isv.db import session_scope
+    from isv.services import settings as service
+
+    with session_scope() as session:
+        service.save_slide_master(session=session, viewer=Viewer.system("tests"),
+                                  file_name="Acme <brand>.pptx", data=_template())
+    at = settings_page.run()
+    assert any(text.startswith("In use: Acme <brand>.pptx (") and "“Title Only”" in text
+               for text in messages(at.caption))
+
+    at.button(key="set_master_remove").click().run()
+
+    assert not at.exception, at.exception
+    assert messages(at.success) == ["The exec review pack uses the default look again."]
+    with session_scope() as session:
+        assert service.slide_master_file(session=session) is None

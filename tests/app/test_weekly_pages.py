@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
+from isv import display
 from isv.auth import Viewer
 from isv.dates import local_today, monday_of
 from isv.db import session_scope
@@ -169,7 +170,8 @@ def test_typing_into_a_week_submitted_from_another_window_is_refused_in_the_box(
     type_into(at, accomplishments="Typed on the phone")
     assert not at.exception
     refused = shown(at, "accomplishments")
-    assert refused["error"].startswith(f"Not saved: Week: your status for the week of {WEEK} "
+    assert refused["error"].startswith(f"Not saved: Week: your status for the week of "
+                                       f"{display.day(WEEK)} "
                                        "was already submitted on ")
     assert (refused["value"], refused["disabled"]) == ("Filed from the laptop", True)
     assert shown(at, "blockers")["error"] == "Not saved"
@@ -301,12 +303,12 @@ def test_a_manager_sets_their_own_goal_and_sees_progress_from_the_data(login):
     at.text_input(key="goal_set_target").set_value("120000")
     at.button(key="goal_set_submit").click().run()
     assert not at.exception
-    assert messages(at.success)[0].startswith("Saved: Sid Sato, Revenue $120,000.00")
+    assert messages(at.success)[0].startswith("Saved: Sid Sato, Revenue $120,000 for")
     [metric] = at.metric
-    assert metric.value == "$30,000.00"
+    assert metric.value == "$30,000"
     assert any(text.startswith("Pace line: ") for text in messages(at.caption))
     team = at.dataframe[-1].value
-    assert list(team["Person"]) == ["Sid Sato"] and list(team["Progress"]) == ["$30,000.00"]
+    assert list(team["Person"]) == ["Sid Sato"] and list(team["Progress"]) == ["$30,000"]
     assert "person" not in {w.label.lower() for w in at.selectbox}    # only their own
 
 
@@ -322,7 +324,7 @@ def test_the_vp_sets_someone_elses_goal(login):
     at = open_page(login, "vp", "pages/goals.py")
     pm = user_of("partnership_manager")
     at.selectbox(key="goal_set_person").set_value(pm.id)
-    at.selectbox(key="goal_set_type").set_value("partnerships")
+    at.selectbox(key="goal_set_type").set_value("partnerships").run()  # shows that goal
     at.text_input(key="goal_set_target").set_value("3")
     at.button(key="goal_set_submit").click().run()
     assert messages(at.success)[0].startswith("Saved: Pia Park, New partners 3")

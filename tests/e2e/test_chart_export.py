@@ -38,5 +38,8 @@ def test_the_vp_downloads_a_chart_and_the_exec_review_pack(server, context, tmp_
         pptx_button.click()
     deck = Presentation(io.BytesIO(download.value.path().read_bytes()))
     assert [slide.shapes.title.text for slide in deck.slides] == [
-        "Executive dashboard: KPI summary", "Revenue by quarter", "Funnel",
-        "Open pipeline by domain", "Top partners"]
+        "Executive review", "Key figures",
+        "Revenue by quarter: won, and weighted forecast from today",
+        "Funnel: how far the deals created this period got",
+        "Open pipeline by domain and stage", "Top partners by revenue won", "Slipped deals",
+        "Team performance", "Gap to goal"]

@@ -88,6 +88,12 @@ def edit_first_row(page: Page, column: str, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def open_first_row(page: Page) -> None:
+    """Click the first row's Open button (the column after the row marker)."""
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 75, box["y"] + 35 + 17)
+
+
 def save(page: Page) -> None:
     button = page.get_by_role("button", name="Save changes")
     expect(button).to_be_enabled()
@@ -97,7 +103,7 @@ def save(page: Page) -> None:
 def test_a_grid_edit_is_saved_survives_a_reload_and_writes_stage_history(server, context):
     page = signed_in_page(context, server, "sales_manager")
     go_to(page, "Opportunities")
-    customer, link = cell(page, 0, "Customer"), cell(page, 0, "Open")
+    customer = cell(page, 0, "Customer")
     before = cell(page, 0, "Stage")
     target = "proposal" if before != "proposal" else "demo"
     edit_first_row(page, "Stage", stage_label(target))
@@ -107,7 +113,6 @@ def test_a_grid_edit_is_saved_survives_a_reload_and_writes_stage_history(server,
     page.reload()
     expect(page.get_by_role("heading", name="Opportunities", exact=True)).to_be_visible()
     # Sorted by last change, the deal just saved comes first.
-    assert cell(page, 0, "Open") == link
     assert (cell(page, 0, "Customer"), cell(page, 0, "Stage")) == (customer, target)
 
     with page.expect_download() as download:
@@ -116,38 +121,90 @@ def test_a_grid_edit_is_saved_survives_a_reload_and_writes_stage_history(server,
     assert csv_text.splitlines()[0].startswith("Customer,Partner,Domain,Stage,Value")
     assert customer in csv_text
 
-    page.goto(f"{server.url}/{link}")  # the row's "Open" link: the deal's own page
+    open_first_row(page)  # the row's Open button: the deal's own page, in this tab
     expect(page.get_by_role("heading", name=customer)).to_be_visible()
+    assert len(page.context.pages) == 1
     history = page.get_by_test_id("stDataFrame").first.locator("tbody tr").first
     expect(history).to_contain_text(stage_label(before))  # newest first: from → to
     expect(history).to_contain_text(stage_label(target))
     expect(history).to_contain_text(server.accounts["sales_manager"].name)
 
 
-def test_a_board_card_moves_to_closed_lost_with_its_reason(server, context):
+def column_count(page: Page, stage: str) -> int:
+    """The count in a stage column's header ("Lead · 12 deals")."""
+    label = stage_label(stage)
+    header = page.get_by_test_id("stMarkdownContainer").filter(
+        has_text=re.compile(rf"^{label} · \d+ deals?")).first
+    return int(re.search(rf"{label} · (\d+)", header.inner_text()).group(1))
+
+
+def board_column(page: Page, stage: str):
+    return page.locator(f".st-key-board_col_{stage}")
+
+
+def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(server, context):
     page = signed_in_page(context, server, "sales_manager")
     go_to(page, "Pipeline board")
-    first_header = page.get_by_test_id("stMarkdownContainer").filter(
-        has_text=re.compile(r"^Lead · \d+ deals?")).first
-    count_before = int(re.search(r"Lead · (\d+)", first_header.inner_text()).group(1))
+    count_before = column_count(page, "lead")
 
     page.get_by_role("button", name=re.compile("Move")).first.click()
     popover = page.get_by_test_id("stPopoverBody")
+    expect(popover.get_by_role("textbox")).to_have_count(0)  # no reason asked for yet
     popover.get_by_role("combobox", name=re.compile("To stage")).click()
     page.get_by_role("option", name="Closed lost").click()
     popover.get_by_role("button", name="Move").click()
-    expect(page.get_by_text("Lost reason: is required when a deal is lost")).to_be_visible()
 
-    popover = page.get_by_test_id("stPopoverBody")
-    if not popover.is_visible():
-        page.get_by_role("button", name=re.compile("Move")).first.click()
-    popover.get_by_role("combobox", name=re.compile("To stage")).click()
-    page.get_by_role("option", name="Closed lost").click()
-    popover.get_by_role("textbox", name="Lost reason").fill("Chose to build in-house")
-    popover.get_by_role("button", name="Move").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Close as lost").click()
+    expect(dialog.get_by_text("Lost reason: is required when a deal is lost")).to_be_visible()
+    dialog.get_by_role("textbox", name="Lost reason").fill("Chose to build in-house")
+    dialog.get_by_role("button", name="Close as lost").click()
     expect(page.get_by_text(re.compile(r"Moved .+ to Closed lost\."))).to_be_visible()
     expect(page.get_by_test_id("stMarkdownContainer").filter(
         has_text=re.compile(rf"^Lead · {count_before - 1} deals?")).first).to_be_visible()
+
+
+def test_a_card_dragged_to_another_column_is_there_after_a_reload(server, context):
+    page = signed_in_page(context, server, "sales_manager")
+    go_to(page, "Pipeline board")
+    card = board_column(page, "demo").locator("[class*='st-key-card_']").first
+    expect(card).to_have_attribute("draggable", "true")
+    customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()
+    card_class = next(c for c in card.get_attribute("class").split()
+                      if c.startswith("st-key-card_"))
+
+    # A person's drag: press on the card, move over the PoC column, let go.
+    source, target = card.bounding_box(), board_column(page, "poc").bounding_box()
+    page.mouse.move(source["x"] + source["width"] / 2, source["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 40, steps=12)
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 60, steps=4)
+    page.mouse.up()
+    expect(page.get_by_text(f"Moved {customer} to PoC.")).to_be_visible()
+    expect(board_column(page, "poc").locator(f".{card_class}")).to_have_count(1)
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Pipeline board", exact=True)).to_be_visible()
+    expect(board_column(page, "poc").locator(f".{card_class}")).to_have_count(1)
+    expect(board_column(page, "demo").locator(f".{card_class}")).to_have_count(0)
+
+
+def test_a_card_dropped_on_closed_lost_stays_put_when_the_reason_is_cancelled(
+        server, context):
+    page = signed_in_page(context, server, "sales_manager")
+    go_to(page, "Pipeline board")
+    page.get_by_text("Show closed stages").click()
+    expect(board_column(page, "closed_lost")).to_be_visible()
+    card = board_column(page, "proposal").locator("[class*='st-key-card_']").first
+    card_class = next(c for c in card.get_attribute("class").split()
+                      if c.startswith("st-key-card_"))
+    card.drag_to(board_column(page, "closed_lost"))
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("textbox", name="Lost reason")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(board_column(page, "proposal").locator(f".{card_class}")).to_have_count(1)
+    expect(board_column(page, "closed_lost").locator(f".{card_class}")).to_have_count(0)
 
 
 def test_two_people_saving_one_deal_the_second_is_refused_and_nothing_is_overwritten(

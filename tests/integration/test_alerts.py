@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from isv import display
 from isv.errors import NotFound
 from isv.models import Alert, AlertCondition, AuditEntry, PartnerActivity
 from isv.services import alerts, partners
@@ -156,7 +157,7 @@ def test_a_new_close_date_is_a_new_episode_with_a_new_alert(session, partner, se
     alerts.opportunity_due(session=session, today=day(14), now=NOW)  # 6 days before again
     raised = alerts_about(session, deal.id)
     assert len(raised) == 2
-    assert str(day(20)) in raised[1].message
+    assert display.day(day(20)) in raised[1].message
 
 
 # --- relationship_maintenance ----------------------------------------------------------
@@ -271,7 +272,7 @@ def test_a_goal_at_49_9_percent_raises_nothing_and_at_50_percent_its_first_miles
 
     [alert] = alerts_about(session, goal.id)
     assert (alert.user_id, alert.alert_type) == (seller.id, "goal_milestone")
-    assert "50 %" in alert.message and "500.00 of 1,000.00" in alert.message
+    assert "reached 50\u00a0%: $500 of $1,000." in alert.message
 
 
 def test_each_milestone_is_raised_once_and_a_jump_raises_only_the_highest(session, partner,
@@ -281,12 +282,12 @@ def test_each_milestone_is_raised_once_and_a_jump_raises_only_the_highest(sessio
 
     alerts.goal_milestone(session=session, today=TODAY, now=NOW)
     alerts.goal_milestone(session=session, today=TODAY, now=NOW)
-    assert ["75 %" in a.message for a in alerts_about(session, goal.id)] == [True]
+    assert ["75\u00a0%" in a.message for a in alerts_about(session, goal.id)] == [True]
 
     won_deal(session, partner, seller, "200.00")
     alerts.goal_milestone(session=session, today=TODAY, now=NOW)
     messages = [a.message for a in alerts_about(session, goal.id)]
-    assert len(messages) == 2 and "100 %" in messages[1]
+    assert len(messages) == 2 and "100\u00a0%" in messages[1]
 
 
 def test_goals_of_other_quarters_raise_nothing(session, partner, seller):

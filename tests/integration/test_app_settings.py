@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, event, select
 
-from isv import charts, migrate
+from isv import display, migrate
 from isv.analytics.periods import parse_period, quarter_containing
 from isv.auth import Viewer
 from isv.dates import local_zone
@@ -18,7 +18,6 @@ from isv.models import Alert, AppSetting, AuditEntry, PartnerActivity
 from isv.services import alerts, settings
 from isv.services import opportunities as opps
 from isv.services.settings import current_settings, update_settings
-from isv.ui.labels import money_label
 from tests.factories import make_opportunity, make_partner, make_user, viewer_of
 
 TODAY = date(2026, 11, 18)
@@ -192,12 +191,12 @@ def test_a_saved_fiscal_year_start_moves_every_quarter(configured):
 
 def test_a_saved_currency_symbol_is_how_money_reads_on_cards_charts_and_tables(configured):
     save(currency_symbol="€")
-    assert charts.money(Decimal("1234567.891")) == "€1,234,567.89"
-    assert charts.money(Decimal("1250000"), short=True) == "€1.25M"
-    assert money_label(Decimal("-12.5")) == "−€12.50"
-    assert charts.table_money_format() == "euro"
+    assert display.money(Decimal("1234567.891")) == "€1,234,567.89"
+    assert display.money_short(Decimal("1250000")) == "€1.2M"  # half-even
+    assert display.money(Decimal("-12.5")) == "−€12.50"
+    assert display.table_money_format([Decimal("5")]) == "€%,.0f"
     save(currency_symbol="CHF")
-    assert charts.table_money_format() == "CHF%,.2f"
+    assert display.table_money_format([Decimal("5.5")]) == "CHF%,.2f"
 
 
 def test_a_saved_time_zone_is_what_today_means(configured):

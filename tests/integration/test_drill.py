@@ -102,6 +102,11 @@ def test_every_figure_lists_exactly_its_deals(program, who, narrowed):
     check(kpis.lost_count, drill.lost(f, period), "lost")
     check(kpis.won_count + kpis.lost_count, drill.closed(f, period), "closed")
     check(kpis.slipped_count, drill.slipped(f, TODAY), "slipped")
+    goal_deals, n = list_opportunities(session=session, viewer=viewer, limit=5000,
+                                       filters=drill.goal_won(viewer, f, period))
+    assert sum(d.deal_value for d in goal_deals) == kpis.goal_won
+    if who == "pm" and narrowed == "none":
+        assert n < kpis.won_count  # the manager's own won deals, not all they can see
     for stage, n in kpis.stage_count.items():
         check(n, drill.stage(drill.scope(f), stage), f"in {stage}")
     # The funnel, this quarter and the one before (where more deals were lost on the way).

@@ -209,13 +209,13 @@ def test_the_coverage_chart_and_table_say_the_flags_in_words(session, vp):
     deal(session, alone, "lead", "1000")
     found = domain_coverage(session=session, viewer=vp)
     summary = partner_frames.domain_summary_frame(found).set_index("Domain")
-    assert summary.loc["FinOps", "Flag"] == "⚠ Alone holds more than 60%"
+    assert summary.loc["FinOps", "Flag"] == "⚠ Alone holds more than 60\u00a0%"
     assert summary.loc["Security", "Flag"] == "⚠ No active partner"
     fig = charts.domain_coverage_figure(partner_frames.coverage_frame(found),
                                         flags=dict(summary["Flag"]))
     labels = {label for trace in fig.data for label in trace.y}
-    assert "<b>FinOps</b><br>⚠ Alone holds more than 60%" in labels
-    assert [t.text[0] for t in fig.data] == ["⚠ Alone 100%"]
+    assert "<b>FinOps</b><br>⚠ Alone holds more than 60\u00a0%" in labels
+    assert [t.text[0] for t in fig.data] == ["⚠ Alone 100.0\u00a0%"]
     notes = [a.text for a in fig.layout.annotations]
     assert notes.count("⚠ No active partner: no open deals") == 4
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import pytest
 
-from isv import charts
+from isv import display
 from isv.analytics.kpis import Filters, compute_kpis
 from isv.analytics.periods import quarter_range
 from isv.analytics.pipeline import (
@@ -199,7 +199,7 @@ def test_velocity_is_open_deals_times_win_rate_times_average_won_deal_over_cycle
     # 5 open deals; 2 won of 5 closed; (30,000 + 25,000) / 2; cycles 40 and 30 days.
     assert (q3.open_count, q3.win_rate, q3.avg_won_deal, q3.avg_cycle_days) == (
         5, D("0.4"), D(27500), D(35))
-    assert charts.money(q3.per_day) == "$1,571.43"       # 5 × 0.4 × 27,500 / 35
+    assert display.money(q3.per_day) == "$1,571.43"       # 5 × 0.4 × 27,500 / 35
     q2 = rows[-2]                                        # one lost (d12), none won
     assert (q2.win_rate, q2.avg_won_deal, q2.per_day) == (D(0), None, None)
 

@@ -144,7 +144,7 @@ def test_a_week_is_submitted_once_and_then_cannot_change(session):
             call(session, me, accomplishments="second")
         assert refused.value.field == "week_start_date"
         assert refused.value.reason.startswith(
-            "your status for the week of 2026-03-02 was already submitted on ")
+            "your status for the week of 2 Mar 2026 was already submitted on ")
         assert refused.value.reason.endswith("; a submitted status cannot be changed")
     assert (_rows(session), _audits(session)) == before
     assert status.open_week(session=session, viewer=me,
@@ -350,12 +350,12 @@ def test_the_auto_draft_lists_tasks_new_deals_touches_whats_next_and_whats_stuck
 
     assert draft.tasks_completed == ["Completed: Sent the deck"]
     assert draft.new_opportunities == ["New opportunity: Fresh (Keyward), $8,000"]
-    assert draft.partner_touches == ["QBR with Keyward on 2026-03-05"]
-    assert draft.tasks_due == ["Due 2026-03-10: Prep QBR"]
+    assert draft.partner_touches == ["QBR with Keyward on 5 Mar 2026"]
+    assert draft.tasks_due == ["Due 10 Mar 2026: Prep QBR"]
     assert draft.expected_closes == [
-        "Expected to close 2026-03-12: Closing (Keyward), $30,000, in Proposal"]
+        "Expected to close 12 Mar 2026: Closing (Keyward), $30,000, in Proposal"]
     assert draft.slipped_deals == [
-        "Slipped: Late (Keyward) was expected to close 2026-03-01, still in PoC"]
+        "Slipped: Late (Keyward) was expected to close 1 Mar 2026, still in PoC"]
     assert draft.stuck_tasks == ["Rolled over 2 times: Stuck one"]
     assert draft.metrics == {"Partner touches": 1, "New opportunities": 1, "Deals won": 0,
                              "Revenue won": 0}
