@@ -30,6 +30,7 @@ from isv.pack import PackChart
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
+from isv.ui.tables import table_height
 from isv.ui.widgets import escape_md
 
 T = TypeVar("T")
@@ -37,6 +38,7 @@ LIVE_SECONDS = 30
 SEEN_VERSION = "isv_data_version_seen"
 RATE = st.column_config.NumberColumn(format=display.TABLE_PERCENT_FORMAT)
 COUNT = st.column_config.NumberColumn(format=display.TABLE_COUNT_FORMAT)
+PERCENTAGE = st.column_config.NumberColumn(format=display.TABLE_PERCENTAGE_FORMAT)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -362,10 +364,11 @@ def _pace(kpis: Kpis) -> str:
 
 # --- charts and tables -------------------------------------------------------------------
 
-def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]) -> pd.DataFrame:
+def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...],
+             percentages: tuple[str, ...] = ()) -> pd.DataFrame:
     # Display only: the grid formats numbers, not Decimals; exports use the exact frames.
     shown = frame.copy()
-    for column in money:
+    for column in (*money, *percentages):
         shown[column] = [None if v is None else float(v) for v in shown[column]]
     for column in rates:  # ratios shown as numbers of percent, as display.percent writes them
         shown[column] = [None if v is None or v != v else float(v) * 100 for v in shown[column]]
@@ -380,8 +383,9 @@ PointDrill = Callable[[dict[str, Any], go.Figure], OpportunityFilters | None]
 
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), key: str | None = None,
-          drill: RowDrill | None = None) -> None:
-    """A result table: money as dollars, rates as percentages, text always as plain cells.
+          drill: RowDrill | None = None, percentages: tuple[str, ...] = ()) -> None:
+    """A result table: money as dollars, rates (ratios) and percentages (stored as numbers of
+    percent, like a deal's probability) as percentages, text always as plain cells.
 
     With `drill`, selecting a row opens the opportunity grid on the deals behind it.
     """
@@ -390,13 +394,16 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
         for c in money}
     config.update({c: RATE for c in rates})
     config.update({c: COUNT for c in counts})
-    shown = _display(frame, money, rates)
+    config.update({c: PERCENTAGE for c in percentages})
+    shown = _display(frame, money, rates, percentages)
     if drill is None or key is None:
         st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                     placeholder=display.NONE)
+                     placeholder=display.NONE,
+                     height=table_height(len(shown)))
         return
     event = st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                         placeholder=display.NONE, on_select="rerun",
+                         placeholder=display.NONE, height=table_height(len(shown)),
+                         on_select="rerun",
                          selection_mode="single-row")
     st.caption("Select a row to list its deals in the opportunity grid.")
     rows = event["selection"]["rows"]
