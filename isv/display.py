@@ -246,3 +246,75 @@ def table_money_format(values: Any = ()) -> str:
 TABLE_PERCENT_FORMAT = f"%.1f{NBSP}%%"
 TABLE_PERCENTAGE_FORMAT = f"%g{NBSP}%%"
 TABLE_COUNT_FORMAT = "%,d"
+
+
+# --- schedules (crontab lines) in words ----------------------------------------------------
+
+_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_WEEKDAY_NUMBERS = {name[:3].lower(): k for k, name in enumerate(_WEEKDAYS)}
+
+
+def _weekday(token: str) -> int | None:
+    token = token.strip().lower()
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7  # crontab: 0 and 7 are both Sunday
+    return _WEEKDAY_NUMBERS.get(token[:3]) if len(token) >= 3 else None
+
+
+def _weekdays(field: str) -> str | None:
+    """'mon' → 'Mondays', 'mon,thu' → 'Mondays and Thursdays', '1-5' → 'Monday to Friday'."""
+    if "-" in field and "," not in field:
+        first, _, last = field.partition("-")
+        a, b = _weekday(first), _weekday(last)
+        return None if a is None or b is None else f"{_WEEKDAYS[a]} to {_WEEKDAYS[b]}"
+    days = [_weekday(token) for token in field.split(",")]
+    if any(d is None for d in days):
+        return None
+    names = [f"{_WEEKDAYS[d]}s" for d in days]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def schedule(expression: str) -> str:
+    """A crontab line in words: '*/15 * * * *' → 'every 15 minutes', '5 0 * * mon' →
+    'Mondays at 00:05', '30 3 * * *' → 'daily at 03:30'. A line with no plain reading is
+    given as written ('on the schedule 0 9-17 * * 1-5')."""
+    fields = expression.split()
+    if len(fields) == 6:
+        second, *fields = fields
+        if second != "0":
+            return f"on the schedule {expression}"
+    if len(fields) != 5:
+        return f"on the schedule {expression}"
+    minute, hour, day, month, weekday = fields
+    every_day = day == "*" and month == "*" and weekday == "*"
+    if every_day and hour == "*":
+        if minute == "*":
+            return "every minute"
+        if minute.startswith("*/") and minute[2:].isdigit():
+            n = int(minute[2:])
+            return "every minute" if n == 1 else f"every {n} minutes"
+        if minute.isdigit():
+            return f"hourly at {int(minute)} past" if int(minute) else "hourly, on the hour"
+    if not minute.isdigit() or month != "*":
+        return f"on the schedule {expression}"
+    if hour.startswith("*/") and hour[2:].isdigit() and every_day:
+        n = int(hour[2:])
+        return f"every {n} hours at {int(minute)} past" if int(minute) else f"every {n} hours"
+    hours = hour.split(",")
+    if not all(h.isdigit() and int(h) < 24 for h in hours) or int(minute) > 59:
+        return f"on the schedule {expression}"
+    times = [f"{int(h):02d}:{int(minute):02d}" for h in hours]
+    at = times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+    if every_day:
+        return f"daily at {at}"
+    if day == "*":
+        days = _weekdays(weekday)
+        return f"{days} at {at}" if days else f"on the schedule {expression}"
+    if weekday == "*" and day.isdigit() and 1 <= int(day) <= 31:
+        return f"monthly on the {_ordinal(int(day))} at {at}"
+    return f"on the schedule {expression}"

@@ -72,7 +72,7 @@ st.subheader("Gap to goal")
 st.caption(ui.escape_md(f"{gap_summary(now)}. {gap_note(now, data.closers)}"))
 if data.closers:
     kpi.table(frames.closers_frame(data.closers), money=("Value", "Running total"),
-              rates=("Probability",), key="closers")
+              percentages=("Probability",), key="closers")
 
 if now.no_structure:
     st.subheader("Won deals without an applicable commission structure")

@@ -7,7 +7,7 @@ left unchanged, and every problem by row and column. Nothing is written until Co
 import pandas as pd
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.services import exporter, importer
 from isv.ui.labels import ENTITY_LABELS, entity_label, role_label
 
@@ -92,7 +92,7 @@ with import_tab:
                              f"{'s' if len(report.errors) != 1 else ''} in "
                              f"{ui.escape_md(upload.name)}. Nothing will be imported until "
                              "the file is fixed and uploaded again.", icon=":material/error:")
-                    st.dataframe(problems_frame(report), hide_index=True)
+                    st.dataframe(problems_frame(report), hide_index=True, placeholder=display.NONE)
                 elif part.created or part.updated:
                     if st.button(f"Confirm: import {ui.escape_md(upload.name)}", type="primary",
                                  key="import_confirm", icon=":material/upload:"):

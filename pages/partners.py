@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.services import partners
 from isv.ui.labels import DOMAINS, HEALTH, health_label
 from isv.ui.partner import may_add_partners
@@ -22,7 +22,8 @@ health = health_col.selectbox("Health", [None, *HEALTH], key="partners_health",
 rows = ui.run(partners.list_directory, search=search, domain=domain, health=health)
 if rows is not None:
     table = st.dataframe(directory_frame(rows), hide_index=True, column_config=DIRECTORY_COLUMNS,
-                         key="partners_table", on_select="rerun", selection_mode="single-row")
+                         key="partners_table", on_select="rerun", selection_mode="single-row",
+                         placeholder=display.NONE)
     scope = "" if viewer.sees_everything else " (you see the partners you own)"
     st.caption(f"{len(rows)} partner{'s' if len(rows) != 1 else ''}{scope}"
                " · select a row to open the partner")

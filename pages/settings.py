@@ -201,31 +201,35 @@ if save:
         st.rerun()
 
 
+def file_size(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{max(size // 1024, 1):,} kB"
+
+
 def slide_master_section() -> None:
     """The exec review pack's slide master: upload, see which is in use, remove (own saves)."""
     st.subheader("Exec review pack: slide master")
     master = ui.run(settings.slide_master_info)
     if master is None:
-        st.caption("None uploaded: the pack uses the default look. Upload your company's "
+        st.caption("No template uploaded: the pack uses the default look. Upload your company's "
                    f"template (.pptx, at most {MASTER_MB} MB): the cover takes its title "
                    "slide layout, every other slide its Title Only layout.")
     else:
         st.caption(ui.escape_md(
-            f"In use: {master.file_name} ({master.size / 2**20:.1f} MB), uploaded by "
+            f"In use: {master.file_name} ({file_size(master.size)}), uploaded by "
             f"{master.uploaded_by} on {display.moment(master.uploaded_at)}. Cover layout "
             f"“{master.cover_layout}”, other slides “{master.content_layout}”."))
     master_errors = ui.FieldErrors()
     upload = st.file_uploader("Slide master (.pptx)", type=["pptx"], key="set_master_file")
     master_errors.slot(settings.SLIDE_MASTER, "Slide master")
-    use_col, remove_col = st.columns([1, 1])
-    if use_col.button("Use this slide master", key="set_master_save", disabled=upload is None):
+    buttons = st.container(horizontal=True)
+    if buttons.button("Use this slide master", key="set_master_save", disabled=upload is None):
         saved = ui.run(settings.save_slide_master, errors=master_errors,
                        file_name=upload.name, data=upload.getvalue())
         if saved is not None:
             ui.flash(f"The exec review pack now uses {saved.file_name}.")
             st.rerun()
-    if master is not None and remove_col.button("Remove, use the default look",
-                                                key="set_master_remove"):
+    if master is not None and buttons.button("Remove, use the default look",
+                                             key="set_master_remove"):
         if ui.run(settings.remove_slide_master):
             ui.flash("The exec review pack uses the default look again.")
             st.rerun()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.services import jobs
 from isv.ui import alerts as alert_ui
 
@@ -21,6 +21,6 @@ runs = ui.run(jobs.recent_runs, limit=20)
 if runs is not None:
     if runs:
         st.dataframe(alert_ui.runs_frame(runs), hide_index=True,
-                     column_config=alert_ui.RUN_COLUMNS)
+                     column_config=alert_ui.RUN_COLUMNS, placeholder=display.NONE)
     else:
         st.info("No job has run yet.", icon=":material/schedule:")

@@ -137,7 +137,7 @@ grid = pd.DataFrame(
     columns=["Due", "Flags", "Title", "Priority", "Status", "Opportunity"])
 grid["Due"] = pd.to_datetime(grid["Due"])
 st.data_editor(grid, key=grid_key, hide_index=True, column_config=grid_columns,
-               disabled=["Flags"], num_rows="fixed")
+               disabled=["Flags"], num_rows="fixed", placeholder=display.NONE)
 overdue = sum(row.overdue for row in rows)
 stuck = sum(row.flagged for row in rows)
 st.caption(f"{len(rows)} task{'s' if len(rows) != 1 else ''} · ⚠ {overdue} overdue · "

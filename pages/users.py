@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from isv import ui
+from isv import display, ui
 from isv.services import gdpr, users
 from isv.ui import edits
 from isv.ui.labels import ROLES, role_label
@@ -15,7 +15,8 @@ ui.show_flash()
 people = ui.run(users.list_users)
 if people is None:
     st.stop()
-st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS)
+st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS,
+             placeholder=display.NONE)
 
 add_col, change_col = st.columns(2, gap="large")
 

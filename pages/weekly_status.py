@@ -190,10 +190,11 @@ kpi_columns = {
 if form.submitted:
     submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
                                   columns=["Metric", "Value"])
-    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480)
+    st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480,
+                 placeholder=display.NONE)
 else:
     edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
-                            column_config=kpi_columns, width=480)
+                            column_config=kpi_columns, width=480, placeholder=display.NONE)
     rows = [(None if pd.isna(name) or not str(name).strip() else str(name),
              None if pd.isna(value) else float(value))
             for name, value in edited.itertuples(index=False)]
@@ -236,7 +237,7 @@ if past:
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])
     st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
-                 selection_mode="single-row")
+                 selection_mode="single-row", placeholder=display.NONE)
     st.caption("Select a week to open it.")
 elif past is not None:
     st.caption("No weeks saved yet.")

@@ -92,8 +92,8 @@ def unpaid_frame(rows: Iterable[UnpaidDeal]) -> pd.DataFrame:
 
 
 def closers_frame(rows: Iterable[ClosingDeal]) -> pd.DataFrame:
-    """The open deals most likely to close the gap to goal; probability as a ratio."""
+    """The open deals most likely to close the gap to goal; probability as stored (0–100)."""
     return pd.DataFrame([[r.customer_name, r.partner_name, STAGE_LABELS[r.stage],
-                          r.probability / 100, r.deal_value, r.expected_close_date,
+                          r.probability, r.deal_value, r.expected_close_date,
                           "yes" if r.slipped else "", r.cumulative_value] for r in rows],
                         columns=CLOSER_COLUMNS)

@@ -205,7 +205,8 @@ def _alert(viewer: Viewer, row: alerts.AlertRow, position: int) -> None:
 
 # --- the System page: the scheduler that raises alerts and rolls tasks over -----------
 
-JOB_LABELS = {"alerts": "Alert rules", "rollover": "Weekly task rollover"}
+JOB_LABELS = {"alerts": "Alert rules", "rollover": "Weekly task rollover",
+              "purge_retention": "Retention purge (old audit entries and read alerts)"}
 OUTCOME_LABELS = {"ok": "✔ ok", "failed": "✖ failed", "running": "… running"}
 LEADER_STATES = {
     "running": "✔ running",
@@ -238,14 +239,17 @@ def counts_label(counts: dict | None) -> str:
 def job_cards(summaries: Iterable[jobs.JobSummary]) -> None:
     """One box per job: schedule, next due, last run with its outcome and counts in full."""
     zone = current_settings().time_zone
-    for job, column in zip(summaries, st.columns(2), strict=False):
+    summaries = list(summaries)
+    # Two cards a row, as many rows as there are jobs: every job gets its card.
+    columns = [column for _ in range(0, len(summaries), 2) for column in st.columns(2)]
+    for job, column in zip(summaries, columns, strict=False):
         last = job.last_run
         with column.container(border=True):
             outcome = OUTCOME_LABELS.get(last.outcome, last.outcome) if last else "never run"
             st.markdown(f"**{escape_md(JOB_LABELS.get(job.job_name, job.job_name))}** — "
                         f"{escape_md(outcome)}")
-            lines = [f"Schedule `{escape_md(job.schedule)}` ({escape_md(zone)}), next due "
-                     f"{escape_md(display.moment(job.next_due, none='—'))}"]
+            lines = [f"Runs {escape_md(display.schedule(job.schedule))} ({escape_md(zone)}); "
+                     f"next {escape_md(display.moment(job.next_due))}"]
             if last is not None:
                 lines.append(f"Last run {escape_md(display.moment(last.started_at))}, took "
                              f"{escape_md(duration_label(last.duration_ms))}")

@@ -100,4 +100,5 @@ def show(q: CommissionQuote) -> None:
             st.caption("The partner has no structure in effect on that day.")
             return
         table = pd.DataFrame([_line_row(c, q.years) for c in q.comparison])
-        st.dataframe(table, hide_index=True, width="stretch", key="calc_comparison")
+        st.dataframe(table, hide_index=True, width="stretch", key="calc_comparison",
+                     placeholder=display.NONE)

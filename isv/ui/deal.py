@@ -363,7 +363,8 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
-    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history")
+    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
+                 placeholder=display.NONE)
 
 
 def trail(view: DealView) -> None:
@@ -371,5 +372,6 @@ def trail(view: DealView) -> None:
     if view.trail.empty:
         st.caption("No recorded changes.")
         return
-    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail")
+    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
+                 placeholder=display.NONE)
 

@@ -440,12 +440,13 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
     frame = editor_frame(rows)
     if editable:
         st.data_editor(frame, key=key, column_config=config, hide_index=True,
-                       num_rows="dynamic", width="stretch")
+                       num_rows="dynamic", width="stretch", placeholder=display.NONE)
         st.caption("Edit cells, add rows at the bottom, or select rows and delete them; "
                    "nothing is written until you save. A new deal needs customer, partner "
                    "and value.")
     else:
-        st.dataframe(frame, key=key, column_config=config, hide_index=True, width="stretch")
+        st.dataframe(frame, key=key, column_config=config, hide_index=True, width="stretch",
+                     placeholder=display.NONE)
         st.caption("Read only: your role may not change deals.")
 
     state = st.session_state.get(key)
@@ -504,7 +505,8 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
         st.error(f"Nothing was saved: {len(problems)} problem"
                  f"{'s' if len(problems) != 1 else ''}. Your edits are still in the grid; "
                  "correct them and save again.", icon=":material/error:")
-        st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table")
+        st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table",
+                     placeholder=display.NONE)
         if any(p.column == "whole row" for p in problems):
             st.info("A row changed since you loaded it. Use “Discard edits and reload” to see "
                     "the latest values; your edits are listed below it so you can re-apply "
@@ -515,7 +517,7 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
     if reapply is not None and not has_edits:
         st.warning("Edits that were not saved because their rows had changed. Re-apply "
                    "them to the latest values if they still hold:", icon=":material/history:")
-        st.dataframe(reapply, hide_index=True, key="grid_reapply_table")
+        st.dataframe(reapply, hide_index=True, key="grid_reapply_table", placeholder=display.NONE)
         if st.button("Dismiss", key="grid_reapply_dismiss"):
             st.session_state.pop(_REAPPLY, None)
             st.rerun()

@@ -37,6 +37,7 @@ LIVE_SECONDS = 30
 SEEN_VERSION = "isv_data_version_seen"
 RATE = st.column_config.NumberColumn(format=display.TABLE_PERCENT_FORMAT)
 COUNT = st.column_config.NumberColumn(format=display.TABLE_COUNT_FORMAT)
+PERCENTAGE = st.column_config.NumberColumn(format=display.TABLE_PERCENTAGE_FORMAT)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -365,10 +366,11 @@ def _pace(kpis: Kpis) -> str:
 
 # --- charts and tables -------------------------------------------------------------------
 
-def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...]) -> pd.DataFrame:
+def _display(frame: pd.DataFrame, money: tuple[str, ...], rates: tuple[str, ...],
+             percentages: tuple[str, ...] = ()) -> pd.DataFrame:
     # Display only: the grid formats numbers, not Decimals; exports use the exact frames.
     shown = frame.copy()
-    for column in money:
+    for column in (*money, *percentages):
         shown[column] = [None if v is None else float(v) for v in shown[column]]
     for column in rates:  # ratios shown as numbers of percent, as display.percent writes them
         shown[column] = [None if v is None or v != v else float(v) * 100 for v in shown[column]]
@@ -383,8 +385,9 @@ PointDrill = Callable[[dict[str, Any], go.Figure], OpportunityFilters | None]
 
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), key: str | None = None,
-          drill: RowDrill | None = None) -> None:
-    """A result table: money as dollars, rates as percentages, text always as plain cells.
+          drill: RowDrill | None = None, percentages: tuple[str, ...] = ()) -> None:
+    """A result table: money as dollars, rates (ratios) and percentages (stored as numbers of
+    percent, like a deal's probability) as percentages, text always as plain cells.
 
     With `drill`, selecting a row opens the opportunity grid on the deals behind it.
     """
@@ -393,7 +396,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
         for c in money}
     config.update({c: RATE for c in rates})
     config.update({c: COUNT for c in counts})
-    shown = _display(frame, money, rates)
+    config.update({c: PERCENTAGE for c in percentages})
+    shown = _display(frame, money, rates, percentages)
     if drill is None or key is None:
         st.dataframe(shown, hide_index=True, column_config=config, key=key,
                      placeholder=display.NONE)

@@ -315,7 +315,8 @@ def touches(view: PartnerView) -> None:
     if view.touches.empty:
         st.caption("No touches logged yet.")
     else:
-        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches")
+        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
+                     placeholder=display.NONE)
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -388,7 +389,7 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors,
 def structures(view: PartnerView) -> None:
     if view.structures:
         st.dataframe(structures_table(view), hide_index=True, width="stretch",
-                     key="partner_structures")
+                     key="partner_structures", placeholder=display.NONE)
     else:
         st.caption("No commission structures yet: deals of this partner earn no commission.")
     if not view.can_edit:
@@ -458,7 +459,7 @@ def deals(view: PartnerView) -> None:
     else:
         st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
                      column_config={"Open": st.column_config.LinkColumn(
-                         "Open", display_text="Open ↗")})
+                         "Open", display_text="Open ↗")}, placeholder=display.NONE)
         shown = len(view.deals)
         if view.deal_total > shown:
             st.caption(f"The {shown} most recently changed of {view.deal_total:,} deals.")

@@ -166,5 +166,11 @@ def test_the_system_page_shows_each_jobs_last_run_and_the_leader(app_db, login):
     assert "took 1.2 s" in text and "Counts: conditions 7, alerts 3" in text
     assert "**Weekly task rollover** — ✖ failed" in text
     assert "Error: OperationalError: database is locked" in text
+    # Every job has its card, its schedule in words, and no markdown escape shows.
+    assert "**Retention purge (old audit entries and read alerts)** — never run" in text
+    assert "Runs every 15 minutes (UTC)" in text
+    assert "Runs Mondays at 00:05 (UTC)" in text and "Runs daily at 03:30 (UTC)" in text
+    raw = "\n".join(m.value for m in at.markdown if "Runs " in m.value)
+    assert "\\*" not in raw and "`" not in raw
     recent = at.dataframe[0].value
     assert list(recent["Outcome"]).count("✔ ok") == 1 and len(recent) == 2

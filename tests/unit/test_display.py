@@ -138,3 +138,29 @@ def test_table_money_columns_drop_cents_only_when_no_row_has_any():
     assert display.table_money_format([D("166000"), D("5")]) == "$%,.0f"
     assert display.table_money_format([D("166000"), D("0.5"), None]) == "$%,.2f"
     assert display.table_money_format([]) == "$%,.0f"
+
+
+@pytest.mark.parametrize("line, words", [
+    ("*/15 * * * *", "every 15 minutes"),
+    ("* * * * *", "every minute"),
+    ("*/1 * * * *", "every minute"),
+    ("0 * * * *", "hourly, on the hour"),
+    ("20 * * * *", "hourly at 20 past"),
+    ("0 */6 * * *", "every 6 hours"),
+    ("5 0 * * mon", "Mondays at 00:05"),
+    ("5 0 * * 1", "Mondays at 00:05"),
+    ("0 8 * * 0", "Sundays at 08:00"),
+    ("0 8 * * 7", "Sundays at 08:00"),
+    ("0 8 * * mon,thu", "Mondays and Thursdays at 08:00"),
+    ("0 8 * * mon-fri", "Monday to Friday at 08:00"),
+    ("30 3 * * *", "daily at 03:30"),
+    ("0 30 3 * * *", "daily at 03:30"),          # six fields, seconds first
+    ("0 9,17 * * *", "daily at 09:00 and 17:00"),
+    ("0 6 1 * *", "monthly on the 1st at 06:00"),
+    ("0 6 22 * *", "monthly on the 22nd at 06:00"),
+    ("0 9-17 * * 1-5", "on the schedule 0 9-17 * * 1-5"),
+    ("0 6 1 1 *", "on the schedule 0 6 1 1 *"),
+])
+def test_a_schedule_reads_in_words_and_an_unusual_one_as_written(line, words):
+    assert display.schedule(line) == words
+    assert "\\" not in display.schedule(line)

@@ -1,0 +1,77 @@
+"""One label language on every page: no 'None', 'nan' or raw codes where a person reads.
+
+Every page a VP can open (every page there is, the admin's included) is rendered on the demo
+program (60 deals), and every table cell, card, caption and line of text is read as a person
+would.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from isv import config, db, demo, display, migrate
+from isv.ui.nav import pages_for
+from tests.app.conftest import COOKIE_KEY, _clear_caches, new_app, submit_login
+
+VP_LOGIN = ("maya.chen@example.com", "demo-vp-2026")
+# Words a reader should never meet: Python's and pandas' missing values, stage codes.
+MISSING = re.compile(r"\b(None|nan|NaN|NaT)\b")
+CODES = re.compile(r"\b(closed_won|closed_lost|assigned_user_id|deal_value|partner_id)\b")
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "isv.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ISV_BCRYPT_ROUNDS", "4")
+        config.get_settings.cache_clear()
+        with db.session_scope(url) as session:
+            demo.load_demo(session=session, opportunities=60, seed=3)
+    db.get_engine(url).dispose()
+    _clear_caches()
+    return url
+
+
+@pytest.fixture
+def on_demo(demo_db, monkeypatch):
+    monkeypatch.setenv("ISV_DATABASE_URL", demo_db)
+    monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "4")
+    monkeypatch.setenv("ISV_COOKIE_KEY", COOKIE_KEY)
+    _clear_caches()
+    yield
+    db.get_engine(demo_db).dispose()
+    _clear_caches()
+
+
+def read_everything(at) -> list[str]:
+    """What a person reads on the page: text elements, cards and every table cell."""
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error",
+                                  "subheader", "title")
+             for e in getattr(at, kind)]
+    texts += [f"{m.label} {m.value} {m.delta or ''}" for m in at.metric]
+    for frame in at.dataframe:
+        value = frame.value
+        texts += [str(cell) for column in value.columns if value[column].dtype == object
+                  for cell in value[column] if cell is not None]
+    return texts
+
+
+PAGES = pages_for("vp")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.title for p in PAGES])
+def test_no_page_shows_none_nan_or_codes(on_demo, page):
+    at = submit_login(new_app().run(), *VP_LOGIN)
+    at.switch_page(page.path).run()
+    assert not at.exception, at.exception
+    for text in read_everything(at):
+        assert not MISSING.search(text), text
+        assert not CODES.search(text), text
+    for frame in at.dataframe:  # a missing value reads as a dash, not as "None"
+        if frame.value.isna().to_numpy().any():
+            assert frame.proto.placeholder == display.NONE, list(frame.value.columns)
+
