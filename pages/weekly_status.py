@@ -191,7 +191,7 @@ if form.submitted:
     submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
                                   columns=["Metric", "Value"])
     st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480,
-                 placeholder=display.NONE)
+                 placeholder=display.NONE, height=ui.table_height(len(submitted_kpis)))
 else:
     edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
                             column_config=kpi_columns, width=480, placeholder=display.NONE)
@@ -237,7 +237,8 @@ if past:
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])
     st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
-                 selection_mode="single-row", placeholder=display.NONE)
+                 selection_mode="single-row", placeholder=display.NONE,
+                 height=ui.table_height(len(history)))
     st.caption("Select a week to open it.")
 elif past is not None:
     st.caption("No weeks saved yet.")

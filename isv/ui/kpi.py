@@ -30,6 +30,7 @@ from isv.pack import PackChart
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import links, state
 from isv.ui.labels import DOMAINS, role_label
+from isv.ui.tables import table_height
 from isv.ui.widgets import escape_md
 
 T = TypeVar("T")
@@ -400,10 +401,12 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
     shown = _display(frame, money, rates, percentages)
     if drill is None or key is None:
         st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                     placeholder=display.NONE)
+                     placeholder=display.NONE,
+                     height=table_height(len(shown)))
         return
     event = st.dataframe(shown, hide_index=True, column_config=config, key=key,
-                         placeholder=display.NONE, on_select="rerun",
+                         placeholder=display.NONE, height=table_height(len(shown)),
+                         on_select="rerun",
                          selection_mode="single-row")
     st.caption("Select a row to list its deals in the opportunity grid.")
     rows = event["selection"]["rows"]
