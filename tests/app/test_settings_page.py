@@ -91,7 +91,7 @@ def _template() -> bytes:
 
 def test_without_a_slide_master_the_page_says_the_pack_uses_the_default_look(settings_page):
     at = settings_page
-    assert any(text.startswith("None uploaded: the pack uses the default look")
+    assert any(text.startswith("No template uploaded: the pack uses the default look")
                for text in messages(at.caption))
     assert at.button(key="set_master_save").proto.disabled  # nothing chosen to upload yet
     assert not [b for b in at.button if b.key == "set_master_remove"]
