@@ -48,7 +48,7 @@ from tests.app.conftest import LOGINS, login_as, messages
 from tests.factories import make_opportunity, make_partner, make_structure, make_task
 
 # A few examples each, the same ones every run: the page stays open between them.
-EXAMPLES = settings(max_examples=5, deadline=None, database=None, derandomize=True,
+EXAMPLES = settings(max_examples=4, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 WEEK = monday_of(local_today())
 DEAL_BOOKKEEPING = {"updated_at", "updated_by_id"}
@@ -252,9 +252,7 @@ def test_the_grid_saves_only_the_cell_edited(deal):
         current = stored(Opportunity, deal["id"])
         value = data.draw(values.filter(lambda v: not same_as_stored(current[field], v)))
         watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
-        at.selectbox(key="grid_sort").set_value("-deal_value").run()
-        at.selectbox(key="grid_sort").set_value("customer_name").run()
-        position = 0 if current["customer_name"] < "Bolt" else 1
+        position = list(at.data_editor[0].value["Customer"]).index(current["customer_name"])
         grid_edit(at, position, {column: value})
         assert any(m.startswith("Saved: 1 changed") for m in messages(at.success))
         watch.only(field)
