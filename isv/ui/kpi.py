@@ -236,7 +236,8 @@ def period_text(kpis: Kpis) -> str:
 
 def context(kpis: Kpis, described: tuple[str, ...]) -> str:
     """What a figure covers, written into the image: period, filters, as of (escaped)."""
-    return charts.context_line(period_text(kpis), *described, f"as of {kpis.as_of.isoformat()}")
+    return charts.context_line(period_text(kpis), *described,
+                               f"as of {display.day(kpis.as_of)}")
 
 
 # --- KPI cards ---------------------------------------------------------------------------
