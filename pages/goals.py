@@ -114,7 +114,7 @@ if viewer.can(OWN_WORK):
                           + (" ⚠ slipped" if d.slipped else ""),
                           "Running total": display.money(d.cumulative_value)} for d in deals],
                         columns=list(DEAL_COLUMNS)), hide_index=True, column_config=DEAL_COLUMNS,
-                                 placeholder=display.NONE)
+                                 placeholder=display.NONE, height=ui.table_height(len(deals)))
                     if deals[-1].cumulative_value < goal.shortfall:
                         st.caption("Even all of these together do not cover the gap.")
                 elif deals is not None:
@@ -187,7 +187,7 @@ if viewer.can(TEAM_READ):
               "Pace today": amount(g, g.pace), "Of target": share(g),
               "Against pace": against_pace(g)} for g in team],
             columns=list(TEAM_COLUMNS)), hide_index=True, column_config=TEAM_COLUMNS,
-                     placeholder=display.NONE)
+                     placeholder=display.NONE, height=ui.table_height(len(team)))
         if not viewer.can(TEAM_WRITE):
             st.caption("Read only: the VP sets other people's goals.")
     elif team is not None:

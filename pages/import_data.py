@@ -92,7 +92,9 @@ with import_tab:
                              f"{'s' if len(report.errors) != 1 else ''} in "
                              f"{ui.escape_md(upload.name)}. Nothing will be imported until "
                              "the file is fixed and uploaded again.", icon=":material/error:")
-                    st.dataframe(problems_frame(report), hide_index=True, placeholder=display.NONE)
+                    problems = problems_frame(report)
+                    st.dataframe(problems, hide_index=True, placeholder=display.NONE,
+                                 height=ui.table_height(len(problems)))
                 elif part.created or part.updated:
                     if st.button(f"Confirm: import {ui.escape_md(upload.name)}", type="primary",
                                  key="import_confirm", icon=":material/upload:"):

@@ -23,7 +23,7 @@ rows = ui.run(partners.list_directory, search=search, domain=domain, health=heal
 if rows is not None:
     table = st.dataframe(directory_frame(rows), hide_index=True, column_config=DIRECTORY_COLUMNS,
                          key="partners_table", on_select="rerun", selection_mode="single-row",
-                         placeholder=display.NONE)
+                         placeholder=display.NONE, height=ui.table_height(len(rows)))
     scope = "" if viewer.sees_everything else " (you see the partners you own)"
     st.caption(f"{len(rows)} partner{'s' if len(rows) != 1 else ''}{scope}"
                " · select a row to open the partner")

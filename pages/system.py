@@ -21,6 +21,7 @@ runs = ui.run(jobs.recent_runs, limit=20)
 if runs is not None:
     if runs:
         st.dataframe(alert_ui.runs_frame(runs), hide_index=True,
-                     column_config=alert_ui.RUN_COLUMNS, placeholder=display.NONE)
+                     column_config=alert_ui.RUN_COLUMNS, placeholder=display.NONE,
+                     height=ui.table_height(len(runs)))
     else:
         st.info("No job has run yet.", icon=":material/schedule:")

@@ -81,7 +81,8 @@ st.dataframe(pd.DataFrame(
     [{"Person": m.name, "Role": role_label(m.role), "Status": status_state_label(m.state),
       "Submitted": display.moment(m.submitted_at, none="—"), "Blockers": len(m.blockers)}
      for m in [*done, *waiting]], columns=list(STATUS_COLUMNS)),
-    hide_index=True, column_config=STATUS_COLUMNS, placeholder=display.NONE)
+    hide_index=True, column_config=STATUS_COLUMNS, placeholder=display.NONE,
+    height=ui.table_height(len(team.members)))
 if waiting:
     st.caption("Not submitted: " + ", ".join(ui.escape_md(m.name) for m in waiting))
 
@@ -99,7 +100,8 @@ kpis = [{"Person": m.name, "Metric": metric.name, "This week": number(metric.thi
         for m in done for metric in m.metrics]
 if kpis:
     st.dataframe(pd.DataFrame(kpis, columns=list(KPI_COLUMNS)), hide_index=True,
-                 column_config=KPI_COLUMNS, placeholder=display.NONE)
+                 column_config=KPI_COLUMNS, placeholder=display.NONE,
+                 height=ui.table_height(len(kpis)))
 else:
     st.caption("No KPI metrics in the submitted statuses.")
 

@@ -16,7 +16,7 @@ people = ui.run(users.list_users)
 if people is None:
     st.stop()
 st.dataframe(users_frame(people), hide_index=True, column_config=USER_COLUMNS,
-             placeholder=display.NONE)
+             placeholder=display.NONE, height=ui.table_height(len(people)))
 
 add_col, change_col = st.columns(2, gap="large")
 

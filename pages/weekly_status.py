@@ -191,7 +191,7 @@ if form.submitted:
     submitted_kpis = pd.DataFrame([(name, float(value)) for name, value in form.kpi_metrics],
                                   columns=["Metric", "Value"])
     st.dataframe(submitted_kpis, hide_index=True, column_config=kpi_columns, width=480,
-                 placeholder=display.NONE)
+                 placeholder=display.NONE, height=ui.table_height(len(submitted_kpis)))
 else:
     edited = st.data_editor(kpi_frame, key=keys["kpi"], num_rows="dynamic", hide_index=True,
                             column_config=kpi_columns, width=480, placeholder=display.NONE)
@@ -231,13 +231,14 @@ past = ui.run(status.history)
 if past:
     st.session_state[HISTORY_WEEKS_KEY] = [row.week_start for row in past]
     history = pd.DataFrame(
-        [{"Week": row.week_start.isoformat(), "Status": status_state_label(row.state),
+        [{"Week": display.day(row.week_start), "Status": status_state_label(row.state),
           "Submitted": display.moment(row.submitted_at, none="—"),
           "Accomplishments": (row.accomplishments.strip().splitlines() or [""])[0]}
          for row in past],
         columns=["Week", "Status", "Submitted", "Accomplishments"])
     st.dataframe(history, hide_index=True, key=HISTORY_KEY, on_select=open_history_week,
-                 selection_mode="single-row", placeholder=display.NONE)
+                 selection_mode="single-row", placeholder=display.NONE,
+                 height=ui.table_height(len(history)))
     st.caption("Select a week to open it.")
 elif past is not None:
     st.caption("No weeks saved yet.")

@@ -15,6 +15,7 @@ from isv.ui import widgets
 from isv.ui.deal import StructureInfo
 from isv.ui.labels import structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 DEFAULT_YEARS = 3
 
@@ -101,4 +102,4 @@ def show(q: CommissionQuote) -> None:
             return
         table = pd.DataFrame([_line_row(c, q.years) for c in q.comparison])
         st.dataframe(table, hide_index=True, width="stretch", key="calc_comparison",
-                     placeholder=display.NONE)
+                     placeholder=display.NONE, height=table_height(len(table)))

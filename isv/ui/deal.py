@@ -23,6 +23,7 @@ from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
 from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "opportunity_detail_id"
 PICKER_SIZE = 20
@@ -364,7 +365,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
     st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
-                 placeholder=display.NONE)
+                 placeholder=display.NONE, height=table_height(len(view.history)))
 
 
 def trail(view: DealView) -> None:
@@ -373,5 +374,5 @@ def trail(view: DealView) -> None:
         st.caption("No recorded changes.")
         return
     st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
-                 placeholder=display.NONE)
+                 placeholder=display.NONE, height=table_height(len(view.trail)))
 

@@ -21,6 +21,17 @@ LOGOUT_KEY = "isv_logout"
 # the room. Streamlit itself collapses it only at phone width (768 px).
 SIDEBAR_AUTO_COLLAPSE_BELOW = 1200
 
+# Streamlit cuts a KPI card's delta description with an ellipsis ("vs Q3 2…") when the card
+# is narrow (a tablet, a sidebar left open); it wraps onto a second line instead.
+_PAGE_CSS = """
+[data-testid="stMetric"] div:has(> [data-testid="stMetricDeltaDescription"]) {
+  flex-wrap: wrap; overflow: visible; row-gap: 0.125rem; }
+[data-testid="stMetricDeltaDescription"],
+[data-testid="stMetricDeltaDescription"] .stMarkdownEllipsis,
+[data-testid="stMetricDeltaDescription"] p {
+  white-space: normal; overflow: visible; text-overflow: clip; }
+"""
+
 # Once per page load, before anyone touched the sidebar: a narrow window collapses it with
 # Streamlit's own button. Streamlit remembers a person's open/close choice in localStorage
 # ("stSidebarCollapsed-…") and that choice wins; the click made here is not remembered as one,
@@ -78,6 +89,7 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
         alert_bell(viewer)
         if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
             gate.sign_out("logout")
+        st.html(f"<style>{_PAGE_CSS}</style>")
         st.html(f"<script>{_SIDEBAR_SCRIPT}</script>", unsafe_allow_javascript=True)
 
 

@@ -34,6 +34,7 @@ from isv.services.opportunities import OpportunityFilters, OpportunityRow
 from isv.ui import widgets
 from isv.ui.labels import stage_label
 from isv.ui.pipeline import Choices, read
+from isv.ui.tables import table_height
 
 PAGE_SIZE = 50
 KEY = "opportunity_grid"            # session_state[KEY_NAME] is the editor's current key
@@ -446,7 +447,7 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
                    "and value.")
     else:
         st.dataframe(frame, key=key, column_config=config, hide_index=True, width="stretch",
-                     placeholder=display.NONE)
+                     placeholder=display.NONE, height=table_height(len(frame)))
         st.caption("Read only: your role may not change deals.")
 
     state = st.session_state.get(key)
@@ -506,7 +507,7 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
                  f"{'s' if len(problems) != 1 else ''}. Your edits are still in the grid; "
                  "correct them and save again.", icon=":material/error:")
         st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table",
-                     placeholder=display.NONE)
+                     placeholder=display.NONE, height=table_height(len(problems)))
         if any(p.column == "whole row" for p in problems):
             st.info("A row changed since you loaded it. Use “Discard edits and reload” to see "
                     "the latest values; your edits are listed below it so you can re-apply "
@@ -517,7 +518,8 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
     if reapply is not None and not has_edits:
         st.warning("Edits that were not saved because their rows had changed. Re-apply "
                    "them to the latest values if they still hold:", icon=":material/history:")
-        st.dataframe(reapply, hide_index=True, key="grid_reapply_table", placeholder=display.NONE)
+        st.dataframe(reapply, hide_index=True, key="grid_reapply_table", placeholder=display.NONE,
+                     height=table_height(len(reapply)))
         if st.button("Dismiss", key="grid_reapply_dismiss"):
             st.session_state.pop(_REAPPLY, None)
             st.rerun()

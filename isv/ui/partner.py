@@ -23,6 +23,7 @@ from isv.ui.deal import StructureInfo
 from isv.ui.grid import detail_link
 from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
+from isv.ui.tables import table_height
 
 SELECTED = "partner_detail_id"
 NEW = "new"
@@ -316,7 +317,7 @@ def touches(view: PartnerView) -> None:
         st.caption("No touches logged yet.")
     else:
         st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
-                     placeholder=display.NONE)
+                     placeholder=display.NONE, height=table_height(len(view.touches)))
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -388,8 +389,9 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors,
 
 def structures(view: PartnerView) -> None:
     if view.structures:
-        st.dataframe(structures_table(view), hide_index=True, width="stretch",
-                     key="partner_structures", placeholder=display.NONE)
+        structures = structures_table(view)
+        st.dataframe(structures, hide_index=True, width="stretch", key="partner_structures",
+                     placeholder=display.NONE, height=table_height(len(structures)))
     else:
         st.caption("No commission structures yet: deals of this partner earn no commission.")
     if not view.can_edit:
@@ -458,6 +460,7 @@ def deals(view: PartnerView) -> None:
         st.caption("No deals yet.")
     else:
         st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
+                     height=table_height(len(view.deals)),
                      column_config={"Open": st.column_config.LinkColumn(
                          "Open", display_text="Open ↗")}, placeholder=display.NONE)
         shown = len(view.deals)

@@ -36,6 +36,19 @@ USER_COLUMNS = {
 }
 
 
+TABLE_MAX_ROWS = 25
+_ROW_PX = 35  # st.dataframe's row height, and its header's
+
+
+def table_height(rows: int) -> int | str:
+    """A table as tall as its rows, so no fixed ten-row box sits above empty page.
+
+    Up to TABLE_MAX_ROWS rows the table shows them all; a longer one scrolls inside a box
+    of that many rows.
+    """
+    return "content" if rows <= TABLE_MAX_ROWS else _ROW_PX * (TABLE_MAX_ROWS + 1) + 3
+
+
 def short_name(full_name: str) -> str:
     """'Jonas Lindqvist' -> 'Jonas L.': enough to tell a small team apart, and narrow."""
     first, _, rest = full_name.strip().partition(" ")
