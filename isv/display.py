@@ -24,8 +24,9 @@ The rules, and the choices made where the issue left them open:
   ``12.5 %``).
 - Counts have thousands separators (``1,234``).
 - One date form, ``2 Dec 2026``, and one timestamp form, ``2 Dec 2026, 14:05``, in the
-  program's time zone (Settings page). Day first with the month's name cannot be misread
-  by American or European readers, unlike 12/02/2026.
+  program's time zone (Settings page); ranges ``1 Jul – 30 Sep 2026``, months ``Jul 2026``.
+  Day first with the month's name cannot be misread by American or European readers,
+  unlike 12/02/2026.
 - Missing values are an em dash ``—``, never ``None`` or ``nan``.
 - Streamlit tables format numbers in the browser; ``table_money_format`` and friends give
   the NumberColumn/DateColumn formats that write the same language there. A money column
@@ -205,6 +206,19 @@ def day(value: date | datetime | None, *, none: str = NONE) -> str:
     if isinstance(value, datetime):
         value = _local(value).date()
     return value.strftime(DATE_FORMAT)
+
+
+def day_span(start: date, end: date) -> str:
+    """An inclusive range of days, the year written once when it is shared:
+    '1 Jul – 30 Sep 2026', '1 Dec 2026 – 28 Feb 2027'."""
+    if start.year == end.year:
+        return f"{start:%-d %b} – {day(end)}"
+    return f"{day(start)} – {day(end)}"
+
+
+def month(value: date) -> str:
+    """A calendar month: 'Jul 2026'."""
+    return f"{value:%b %Y}"
 
 
 def moment(value: datetime | None, *, none: str = NONE) -> str:

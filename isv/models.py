@@ -136,10 +136,14 @@ class Partner(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
     owner: Mapped[User | None] = relationship(lazy="joined")
+
+    # Optimistic locking as for deals: a save based on a stale version cannot win.
+    __mapper_args__ = {"version_id_col": version}
 
 
 class PartnerActivity(Base):
@@ -194,7 +198,10 @@ class CommissionStructure(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Opportunity(Base):

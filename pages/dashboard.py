@@ -19,7 +19,8 @@ kpi.live_updates()
 if data is None:
     st.stop()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
-st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
+                        f"{now.scope.describe()}"))
 pack = st.container()  # filled once the charts below are drawn
 
 kpi.kpi_cards(now, data.previous, choice.filters, viewer)
@@ -32,7 +33,7 @@ partners = frames.partners_frame(data.partners)
 shown = [
     kpi.chart(charts.revenue_by_quarter_figure(
                   revenue, title="Revenue by quarter: won, and weighted forecast from today",
-                  context=charts.context_line(*choice.described, f"as of {today}")),
+                  context=charts.context_line(*choice.described, f"as of {display.day(today)}")),
               revenue, key="revenue", title="Revenue by quarter", money=("Won", "Forecast"),
               counts=("Won deals", "Forecast deals"), drill=clicks.revenue(data.revenue, f, today)),
     kpi.chart(charts.funnel_figure(
@@ -42,7 +43,7 @@ shown = [
               counts=("Deals",), drill=clicks.funnel(f, now.period)),
     kpi.chart(charts.pipeline_by_domain_figure(
                   domains, title="Open pipeline by domain and stage",
-                  context=charts.context_line(*choice.described, f"as of {today}")),
+                  context=charts.context_line(*choice.described, f"as of {display.day(today)}")),
               domains, key="domains", title="Open pipeline by domain",
               money=("Value", "Weighted"), counts=("Deals",), drill=clicks.domains(f)),
     kpi.chart(charts.top_partners_figure(partners, title="Top partners by revenue won",

@@ -24,10 +24,11 @@ if data is None:
 kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
-current = charts.context_line(*choice.described, f"as of {today}")
+current = charts.context_line(*choice.described, f"as of {display.day(today)}")
 liability = data.liability
 f = choice.filters
-st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
+                        f"{now.scope.describe()}"))
 
 cards = st.columns(3)
 with cards[0]:
@@ -70,7 +71,7 @@ shown = f"Top {TOP} of {len(results)} partners" if len(results) > TOP else None
 kpi.chart(charts.partner_results_figure(
               results, title="Partners: revenue won and open pipeline",
               context=charts.context_line(shown, kpi.period_text(now), *choice.described,
-                                          f"as of {now.as_of}"), limit=TOP),
+                                          f"as of {display.day(now.as_of)}"), limit=TOP),
           results, key="partner_results", title="Partner KPIs",
           money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
           rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
@@ -82,7 +83,7 @@ first, last = data.trend_quarters[0], data.trend_quarters[-1]
 kpi.chart(charts.created_by_quarter_figure(
               trend, title="New pipeline: value of the deals created each quarter",
               context=charts.context_line(f"{first.title} – {last.title}", *choice.described,
-                                          f"as of {today}")),
+                                          f"as of {display.day(today)}")),
           trend, key="partner_trend", title="New pipeline by quarter", money=("Value",),
           counts=("Deals",), drill=clicks.new_pipeline(data.trend_quarters, f))
 
@@ -113,7 +114,7 @@ matrix = pf.coverage_frame(data.coverage)
 flags = dict(zip(summary["Domain"], summary["Flag"], strict=True))
 kpi.chart(charts.domain_coverage_figure(
               matrix, title="Domain × partner: share of each domain's open pipeline",
-              context=charts.context_line(f"as of {today}"), limit=CONCENTRATION,
+              context=charts.context_line(f"as of {display.day(today)}"), limit=CONCENTRATION,
               flags=flags),
           matrix, key="partner_coverage", title="Domain × partner coverage",
           money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",),

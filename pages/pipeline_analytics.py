@@ -27,8 +27,9 @@ kpi.live_updates()
 now = data.kpis
 f = choice.filters
 where = kpi.context(now, choice.described)
-current_state = charts.context_line(*choice.described, f"as of {today}")
-st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+current_state = charts.context_line(*choice.described, f"as of {display.day(today)}")
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
+                        f"{now.scope.describe()}"))
 
 velocity, before = data.velocity[-1], data.velocity[-2]
 vs = f"vs {before.period.title}"
@@ -67,7 +68,8 @@ kpi.chart(charts.velocity_figure(
               speed, title="Sales velocity per quarter (revenue per day)",
               context=charts.context_line(
                   f"{data.velocity[0].period.title} – {velocity.period.title}",
-                  *choice.described, f"{velocity.open_count:,} open deals as of {today}")),
+                  *choice.described,
+                  f"{velocity.open_count:,} open deals as of {display.day(today)}")),
           speed, key="velocity", title="Sales velocity",
           money=("Average won deal", "Velocity per day"), rates=("Win rate",),
           counts=("Open deals", "Won deals", "Lost deals"),

@@ -21,7 +21,8 @@ if data is None:
 kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
-st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {now.as_of} · {now.scope.describe()}"))
+st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
+                        f"{now.scope.describe()}"))
 
 f = choice.filters
 people = [p for p in data.people if p.user_id is not None]

@@ -231,7 +231,7 @@ past = ui.run(status.history)
 if past:
     st.session_state[HISTORY_WEEKS_KEY] = [row.week_start for row in past]
     history = pd.DataFrame(
-        [{"Week": row.week_start.isoformat(), "Status": status_state_label(row.state),
+        [{"Week": display.day(row.week_start), "Status": status_state_label(row.state),
           "Submitted": display.moment(row.submitted_at, none="—"),
           "Accomplishments": (row.accomplishments.strip().splitlines() or [""])[0]}
          for row in past],

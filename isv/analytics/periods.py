@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from isv import display
 from isv.errors import ValidationError
 from isv.services import validate
 from isv.services.settings import current_settings
@@ -23,7 +24,6 @@ RANGE = "range"
 _QUARTER_RE = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(?:FY\s*)?(\d{4})$", re.IGNORECASE)
 _RANGE_RE = re.compile(r"^(\S+)\s*\.\.\s*(\S+)$")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Period:
 
     @property
     def title(self) -> str:
-        """How it reads on screen and on slides: 'Q3 2026', 'FY2027', 'Feb 15 – May 31, 2026'."""
+        """How it reads on screen and on slides: 'Q3 2026', 'FY2027', '15 Feb – 31 May 2026'."""
         if self.kind == QUARTER:
             fy = "FY" if fiscal_start_month() != 1 else ""
             return f"Q{self.quarter} {fy}{self.year}"
@@ -64,16 +64,13 @@ class Period:
 
     @property
     def span(self) -> str:
-        """The dates it covers, e.g. 'Jul 1 – Sep 30, 2026'."""
+        """The dates it covers, e.g. '1 Jul – 30 Sep 2026'."""
         return span_text(self.start, self.end)
 
 
 def span_text(start: date, end: date) -> str:
-    first = f"{MONTHS[start.month - 1]} {start.day}"
-    last = f"{MONTHS[end.month - 1]} {end.day}, {end.year}"
-    if start.year != end.year:
-        first += f", {start.year}"
-    return f"{first} – {last}"
+    """The days a range covers, in the display language: '1 Jul – 30 Sep 2026'."""
+    return display.day_span(start, end)
 
 
 def fiscal_start_month() -> int:

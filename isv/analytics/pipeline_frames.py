@@ -8,14 +8,14 @@ analytics keep 1/10,000 day), so the tables under the charts show what the label
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pandas as pd
 
+from isv import display
 from isv.charts import STAGE_LABELS
 
-from .periods import MONTHS, span_text
+from .periods import span_text
 from .pipeline import (
     LATER,
     OVERDUE,
@@ -57,10 +57,6 @@ def velocity_frame(rows: Iterable[Velocity]) -> pd.DataFrame:
                           r.lost_count] for r in rows], columns=VELOCITY_COLUMNS)
 
 
-def _day(day: date) -> str:
-    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
-
-
 def _month_name(row: CloseMonth) -> str:
     if row.kind == OVERDUE:
         return "Overdue"
@@ -68,14 +64,14 @@ def _month_name(row: CloseMonth) -> str:
         return "Later"
     if row.kind == UNDATED:
         return "No close date"
-    return f"{MONTHS[row.start.month - 1]} {row.start.year}"
+    return display.month(row.start)
 
 
 def _month_dates(row: CloseMonth) -> str:
     if row.kind == OVERDUE:
-        return f"expected on or before {_day(row.end)}"
+        return f"expected on or before {display.day(row.end)}"
     if row.kind == LATER:
-        return f"from {_day(row.start)}"
+        return f"from {display.day(row.start)}"
     if row.kind == UNDATED:
         return "no expected close date"
     return span_text(row.start, row.end)

@@ -16,7 +16,7 @@ from isv.auth import WRITE_PARTNERS, Viewer, require
 from isv.dates import local_today
 from isv.errors import NotFound, ValidationError
 from isv.models import STRUCTURE_TYPES, CommissionStructure, Opportunity, Partner
-from isv.services import audit, scope, validate
+from isv.services import audit, locking, scope, validate
 from isv.services.partners import (
     NOTES_MAX,
     check_partner_writable,
@@ -327,9 +327,14 @@ def create_structure(*, session: Session, viewer: Viewer, partner_id: Any, struc
 
 
 def update_structure(*, session: Session, viewer: Viewer, structure_id: Any,
-                     **fields: Any) -> CommissionStructure:
-    """Change a structure's fields (any of STRUCTURE_FIELDS); its partner stays the same."""
+                     expected_version: int | None = None, **fields: Any) -> CommissionStructure:
+    """Change a structure's fields (any of STRUCTURE_FIELDS); its partner stays the same.
+
+    With `expected_version` a save based on a structure changed since is refused.
+    """
     row = _structure_for_write(session, viewer, structure_id)
+    locking.check_version(session, row=row, expected_version=expected_version,
+                          entity_type="commission_structure")
     values = {field: clean_field(field, value) for field, value in fields.items()}
     whole = {f: values.get(f, getattr(row, f)) for f in STRUCTURE_FIELDS}
     _check_whole(session, session.get(Partner, row.partner_id), whole, except_id=row.id)
@@ -337,19 +342,20 @@ def update_structure(*, session: Session, viewer: Viewer, structure_id: Any,
     if new:
         for field, value in new.items():
             setattr(row, field, value)
-        session.flush()
+        locking.flush(session, entity_type="commission_structure", entity_id=row.id)
         audit.record(session, actor=viewer, action="update", entity_type="commission_structure",
                      entity_id=row.id, old=old, new=new)
     return row
 
 
 def end_structure(*, session: Session, viewer: Viewer, structure_id: Any,
-                  effective_to: Any) -> CommissionStructure:
+                  effective_to: Any, expected_version: int | None = None
+                  ) -> CommissionStructure:
     """End a structure on a day (inclusive): deals closing after it no longer earn under it."""
     if validate.day("effective_to", effective_to) is None:
         raise ValidationError("effective_to", "is required")
     return update_structure(session=session, viewer=viewer, structure_id=structure_id,
-                            effective_to=effective_to)
+                            expected_version=expected_version, effective_to=effective_to)
 
 
 def delete_structure(*, session: Session, viewer: Viewer, structure_id: Any) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES, created_between, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.dates import local_date, local_today, local_zone
@@ -93,7 +94,7 @@ def _for_write(session: Session, viewer: Viewer, opportunity_id: Any) -> Opportu
 
 def _changed_message(name: str | None, at: datetime | None) -> str:
     who = name or "someone else"
-    when = f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+    when = f" at {display.moment(at)}" if at is not None else ""
     return f"Changed by {who}{when} — reload to see their change"
 
 

@@ -27,7 +27,7 @@ from isv.models import (
     Task,
     User,
 )
-from isv.services import audit, scope, validate
+from isv.services import audit, locking, scope, validate
 
 
 @dataclass(frozen=True)
@@ -238,9 +238,15 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
 
 
 def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
-                   **fields: Any) -> Partner:
-    """Change a partner's fields (any of PARTNER_FIELDS); only what really changes is audited."""
+                   expected_version: int | None = None, **fields: Any) -> Partner:
+    """Change a partner's fields (any of PARTNER_FIELDS); only what really changes is audited.
+
+    With `expected_version` (the version the form was drawn from) a save based on a partner
+    someone has changed since is refused, naming who and when.
+    """
     partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
+    locking.check_version(session, row=partner, expected_version=expected_version,
+                          entity_type="partner")
     if "owner_id" in fields and not writes_everything(viewer):
         new_owner = fields["owner_id"]
         if new_owner is None or parse_id("owner_id", new_owner) != viewer.id:
@@ -252,7 +258,7 @@ def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
     if new:
         for field, value in new.items():
             setattr(partner, field, value)
-        session.flush()
+        locking.flush(session, entity_type="partner", entity_id=partner.id)
         audit.record(session, actor=viewer, action="update", entity_type="partner",
                      entity_id=partner.id, old=old, new=new)
     return partner

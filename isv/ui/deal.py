@@ -39,6 +39,7 @@ class StructureInfo:
     max_deal_size: Decimal | None
     effective_from: date
     effective_to: date | None
+    version: int = 1
 
     def label(self) -> str:
         band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
@@ -53,7 +54,8 @@ class StructureInfo:
         return cls(id=row.id, structure_type=row.structure_type,
                    percentage=row.commission_percentage, is_lifetime=bool(row.is_lifetime),
                    min_deal_size=row.min_deal_size, max_deal_size=row.max_deal_size,
-                   effective_from=row.effective_from, effective_to=row.effective_to)
+                   effective_from=row.effective_from, effective_to=row.effective_to,
+                   version=row.version)
 
 
 @dataclass(frozen=True)

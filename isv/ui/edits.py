@@ -64,7 +64,3 @@ def changed(base: Mapping[str, Any], typed: Mapping[str, Any], *,
     """The typed values that differ from what the form was drawn from."""
     return {name: value for name, value in typed.items() if not same(base[name], value)}
 
-
-def changed_since(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[str]:
-    """The fields someone changed in the record since the form was opened."""
-    return [name for name, value in base.items() if fresh.get(name) != value]

@@ -196,7 +196,8 @@ def pick(viewer: Viewer, today: date, *, key: str) -> Selection:
     _from_address(key, periods, all_partners, owners)
     if st.session_state.get(f"{key}_period") not in periods:
         st.session_state[f"{key}_period"] = current
-    links.show_problems(st.session_state.get(f"{key}_problems") or [])
+    # Said once, when the link is read: the next change of filters is the user's own.
+    links.show_problems(st.session_state.pop(f"{key}_problems", None) or [])
     period_col, domain_col, partner_col, owner_col = st.columns([1.3, 1, 1, 1])
     with period_col:
         period = pick_period(today, key=f"{key}_period", periods=periods)
@@ -235,7 +236,8 @@ def period_text(kpis: Kpis) -> str:
 
 def context(kpis: Kpis, described: tuple[str, ...]) -> str:
     """What a figure covers, written into the image: period, filters, as of (escaped)."""
-    return charts.context_line(period_text(kpis), *described, f"as of {kpis.as_of.isoformat()}")
+    return charts.context_line(period_text(kpis), *described,
+                               f"as of {display.day(kpis.as_of)}")
 
 
 # --- KPI cards ---------------------------------------------------------------------------
@@ -267,8 +269,11 @@ def card(label: str, value: str, *, delta: str | None = None, versus: str | None
 
 
 def deals_link(words: str, filters: OpportunityFilters) -> None:
-    """A link to the opportunity grid showing exactly these deals (same tab, copyable)."""
-    st.page_link(links.GRID_PAGE, label=words, icon=":material/table_view:",
+    """A link to the opportunity grid showing exactly these deals (same tab, copyable):
+    "See the 31 deals won", "See all 30 slipped deals"."""
+    label = (f"See all {words[4:]}" if words.startswith("All ")
+             else f"See the {words[:1].lower()}{words[1:]}")
+    st.page_link(links.GRID_PAGE, label=label, icon=":material/table_view:",
                  query_params=links.grid_params(filters))
 
 

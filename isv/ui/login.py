@@ -29,6 +29,8 @@ from email.utils import format_datetime
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.models import cookie_model
@@ -221,6 +223,7 @@ class Gate:
             error = st.session_state.get(state.LOGIN_ERROR)
             if error and st.session_state.get(state.AUTH_STATUS) is False:
                 st.error(escape_md(error), icon=":material/lock:")
+        _warm_browser()
         if st.session_state.get(state.DELETE_COOKIE):
             # sign_out() asked the browser to delete the cookie and reran at once, which can
             # replace the script before it runs: keep asking while the login form shows.
@@ -259,6 +262,24 @@ class Gate:
         state.clear_login()
         st.session_state[state.END_REASON] = reason
         st.rerun()
+
+
+WARM_KEY = "isv_warm_browser"
+_WARM_CSS = f"<style>.st-key-{WARM_KEY} {{ display: none; }}</style>"
+
+
+def _warm_browser() -> None:
+    """An invisible chart and table under the login form.
+
+    The browser loads the code that draws charts (4.7 MB) and tables only when a page first
+    shows one; on the dashboard right after sign-in that took seconds. Drawn here, it loads
+    while the person types their password. Hidden from sight and from screen readers.
+    """
+    st.html(_WARM_CSS)
+    with st.container(key=WARM_KEY):
+        st.plotly_chart(go.Figure(layout={"height": 10}), key="isv_warm_chart",
+                        config={"staticPlot": True})
+        st.dataframe(pd.DataFrame({"warm": [1]}), key="isv_warm_table")
 
 
 def refuse_unsafe_production() -> None:

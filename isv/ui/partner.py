@@ -15,7 +15,7 @@ from isv.auth import WRITE_PARTNERS, Viewer
 from isv.dates import local_today
 from isv.errors import Forbidden
 from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
-from isv.services import commissions, partners, users
+from isv.services import commissions, locking, partners, users
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
@@ -35,6 +35,7 @@ class PartnerView:
     """One partner and what hangs off it, as plain values read in one transaction."""
 
     id: uuid.UUID
+    version: int
     fields: dict[str, Any]          # PARTNER_FIELDS -> current value
     owner_name: str | None
     owner_email: str | None
@@ -78,7 +79,8 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
     totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
     open_totals = [totals[s] for s in OPEN_STAGES]
     return PartnerView(
-        id=partner.id, fields={f: getattr(partner, f) for f in partners.PARTNER_FIELDS},
+        id=partner.id, version=partner.version,
+        fields={f: getattr(partner, f) for f in partners.PARTNER_FIELDS},
         owner_name=partner.owner.full_name if partner.owner else None,
         owner_email=partner.owner.email if partner.owner else None,
         can_edit=can_edit, touches=touches,
@@ -155,8 +157,9 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
     else:
         form = f"partner@{view.id}"
         k = edits.keyed(form, str(view.id))
-        f = edits.drawn_from(f"{form}@{k}", view.fields, probe=f"p_name_{k}")
-        _changed_meanwhile(form, edits.changed_since(f, view.fields))
+        f = edits.drawn_from(f"{form}@{k}", {**view.fields, "version": view.version},
+                             probe=f"p_name_{k}")
+        changed_meanwhile(form, "partner", view.id, f["version"] != view.version)
     errors = widgets.FieldErrors()
     owners = _owner_choices(options, viewer, f["owner_id"])
     current_owner = str(f["owner_id"]) if f["owner_id"] else (
@@ -212,26 +215,22 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
     if not changed:
         st.info("Nothing changed.")
         return
-    saved = widgets.run(partners.update_partner, errors=errors, partner_id=view.id, **changed)
+    saved = widgets.run(partners.update_partner, errors=errors, partner_id=view.id,
+                        expected_version=f["version"], **changed)
     if saved is not None:
         edits.renew(f"partner@{view.id}")
         widgets.flash("Profile saved.")
         st.rerun()
 
 
-PROFILE_LABELS = {"name": "Name", "domain": "Domain", "relationship_health": "Health",
-                  "owner_id": "Owner", "website": "Website",
-                  "primary_contact_name": "Primary contact",
-                  "primary_contact_email": "Primary contact email", "notes": "Notes"}
-
-
-def _changed_meanwhile(form: str, fields: list[str]) -> None:
-    """Say which fields someone else changed since this form was opened, and offer theirs."""
-    if not fields:
+def changed_meanwhile(form: str, entity_type: str, entity_id: Any, stale: bool) -> None:
+    """Say who changed the record since this form was opened, and offer to reload it."""
+    if not stale:
         return
-    names = ", ".join(PROFILE_LABELS[f] for f in fields)
-    st.warning(f"Changed by someone else since you opened this form: {names}. Saving sends "
-               "only the fields you edit; reload to see their values.", icon=":material/sync:")
+    message = widgets.run(locking.last_change_message, entity_type=entity_type,
+                          entity_id=entity_id)
+    st.warning(widgets.escape_md(f"{message or 'Changed by someone else'}. Saving what this "
+                                 "form holds would be refused."), icon=":material/sync:")
     if st.button("Reload the latest", key=f"{form}_reload"):
         edits.renew(form)
         st.rerun()
@@ -419,8 +418,9 @@ def structures(view: PartnerView) -> None:
         s = by_id[chosen_id]
         form = f"structure@{chosen_id}"
         prefix = edits.keyed(form, f"s_edit_{chosen_id}")
-        fresh = structure_values(s, view.notes_of.get(s.id))
+        fresh = {**structure_values(s, view.notes_of.get(s.id)), "version": s.version}
         base = edits.drawn_from(f"{form}@{prefix}", fresh, probe=f"{prefix}_pct")
+        changed_meanwhile(form, "commission_structure", s.id, base["version"] != s.version)
         errors = widgets.FieldErrors()
         with st.form(prefix):
             values = _structure_fields(prefix, errors, base)
@@ -432,7 +432,8 @@ def structures(view: PartnerView) -> None:
                 st.info("Nothing changed.")
             else:
                 row = widgets.run(commissions.update_structure, errors=errors,
-                                  structure_id=s.id, **changed)
+                                  structure_id=s.id, expected_version=base["version"],
+                                  **changed)
                 if row is not None:
                     edits.renew(form)
                     widgets.flash("Commission structure saved.")
@@ -446,7 +447,8 @@ def structures(view: PartnerView) -> None:
             ended = st.form_submit_button("End structure", key=f"s_end_submit_{chosen_id}")
         if ended:
             row = widgets.run(commissions.end_structure, errors=end_errors,
-                              structure_id=s.id, effective_to=end)
+                              structure_id=s.id, effective_to=end,
+                              expected_version=base["version"])
             if row is not None:
                 edits.renew(form)
                 widgets.flash(f"The structure ends on {end}.")

@@ -142,7 +142,8 @@ def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> Op
     back, so a copied link shows the same deals.
     """
     _from_address(prefix, options)
-    links.show_problems(st.session_state.get(f"{prefix}_link_problems") or [])
+    # Said once, when the link is read: the next change of filters is the user's own.
+    links.show_problems(st.session_state.pop(f"{prefix}_link_problems", None) or [])
     text_col, partner_col, domain_col = st.columns([3, 3, 2])
     text = text_col.text_input("Search", key=f"{prefix}_text",
                                placeholder="Customer, partner or notes")

@@ -154,7 +154,7 @@ def follow(at, label_start: str):
         at.query_params[key] = values if len(values) > 1 else values[0]
     at.switch_page(f"pages/{link.proto.page}.py").run()
     assert not at.exception, at.exception
-    return at, int(re.match(r"(?:All )?([\d,]+)", link.proto.label)[1].replace(",", ""))
+    return at, int(re.match(r"See (?:the|all) ([\d,]+)", link.proto.label)[1].replace(",", ""))
 
 
 # --- the executive dashboard ---------------------------------------------------------------
@@ -170,11 +170,11 @@ def test_each_dashboard_card_opens_the_grid_on_the_deals_it_counts(demo):
     for card, figure in expected.items():
         at = sign_in()
         links = [link.proto.label for link in at.get("page_link")]
-        label = next(text for text in links if text.startswith(f"{figure:,} "))
+        label = next(text for text in links if text.startswith(f"See the {figure:,} "))
         at, said = follow(at, label)
         assert said == figure == grid_count(at), card
     at = sign_in()
-    at, said = follow(at, "All ")
+    at, said = follow(at, "See all ")
     assert said == kpis.slipped_count == grid_count(at)
     assert "expected to close on or before" in figure_shown(at)
     assert at.multiselect(key="grid_stages").value == list(OPEN_STAGES)
@@ -254,7 +254,7 @@ def test_the_page_filters_carry_into_the_grid(demo):
                             as_of=today, filters=f)
     at = sign_in(domain="Security")
     assert at.selectbox(key="dashboard_domain").value == "Security"
-    at, said = follow(at, f"{kpis.open_count:,} ")
+    at, said = follow(at, f"See the {kpis.open_count:,} ")
     assert said == grid_count(at) == kpis.open_count
     assert at.multiselect(key="grid_domains").value == ["Security"]
 
@@ -293,7 +293,7 @@ def test_pipeline_analytics_cards_open_their_deals(demo):
         kpis = compute_kpis(session=s, viewer=viewer(), period=quarter_containing(today),
                             as_of=today)
     at, said = follow(sign_in(page="pages/pipeline_analytics.py"),
-                      f"{kpis.won_count + kpis.lost_count:,} deals won or lost")
+                      f"See the {kpis.won_count + kpis.lost_count:,} deals won or lost")
     assert said == grid_count(at)
 
 
@@ -369,6 +369,8 @@ def test_a_link_with_an_unknown_partner_says_so_and_shows_everything(demo):
     warning = " ".join(messages(at.warning))
     assert "Nobody Inc" in warning and "2026Q9" in warning
     assert at.selectbox(key="dashboard_partner").value == ""
+    at.selectbox(key="dashboard_domain").set_value("Security").run()
+    assert not at.warning  # the user moved on from the link
 
 
 def test_a_partnership_manager_drills_only_into_their_own_deals(demo):
@@ -379,12 +381,12 @@ def test_a_partnership_manager_drills_only_into_their_own_deals(demo):
         everyone = compute_kpis(session=s, viewer=viewer(), period=quarter_containing(today),
                                 as_of=today)
     assert kpis.open_count < everyone.open_count
-    at, said = follow(sign_in(PM), f"{kpis.open_count:,} open deals")
+    at, said = follow(sign_in(PM), f"See the {kpis.open_count:,} open deals")
     assert said == grid_count(at) == kpis.open_count
     # Goal attainment: the won deals counted toward the manager's own target, theirs alone.
     at = sign_in(PM)
     link = next(link for link in at.get("page_link")
-                if link.proto.label == "Deals won toward this goal")
+                if link.proto.label == "See the deals won toward this goal")
     at.query_params.clear()
     for key, values in parse_qs(link.proto.query_string).items():
         at.query_params[key] = values if len(values) > 1 else values[0]
@@ -480,3 +482,19 @@ def test_a_board_columns_see_all_opens_the_grid_on_its_deals_under_the_boards_fi
         at.query_params[key] = values if len(values) > 1 else values[0]
     at.switch_page("pages/opportunities.py").run()
     assert grid_count(at) == totals[stage].count > 10
+
+
+ANALYTICS_PAGES = ("pages/dashboard.py", "pages/pipeline_analytics.py",
+                   "pages/partner_analytics.py", "pages/team_view.py")
+
+
+@pytest.mark.parametrize("page", ANALYTICS_PAGES)
+def test_every_counted_link_of_an_analytics_page_opens_that_many_deals(demo, page):
+    at = sign_in(page=page)
+    labels = [link.proto.label for link in at.get("page_link")
+              if re.match(r"See (the|all) [\d,]+ ", link.proto.label)]
+    assert labels
+    for label in dict.fromkeys(labels):
+        at = sign_in(page=page)
+        at, said = follow(at, label)
+        assert grid_count(at) == said, label

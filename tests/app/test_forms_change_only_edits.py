@@ -48,10 +48,10 @@ from tests.app.conftest import LOGINS, login_as, messages
 from tests.factories import make_opportunity, make_partner, make_structure, make_task
 
 # A few examples each, the same ones every run: the page stays open between them.
-EXAMPLES = settings(max_examples=5, deadline=None, database=None, derandomize=True,
+EXAMPLES = settings(max_examples=4, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 WEEK = monday_of(local_today())
-DEAL_BOOKKEEPING = {"version", "updated_at", "updated_by_id"}
+DEAL_BOOKKEEPING = {"updated_at", "updated_by_id"}
 
 words = hs.text(alphabet=string.ascii_letters + string.digits + " <>*_&.'",
                 min_size=1, max_size=30).map(str.strip).filter(bool)
@@ -107,10 +107,13 @@ class Watch:
         assert entries_since(self.audit) == []
 
     def only(self, *fields: str, audited: set[str] | None = None) -> dict[str, Any]:
-        """Exactly `fields` changed (bookkeeping aside) and one audit entry names them."""
+        """Exactly `fields` changed (bookkeeping aside), a version went up by one, and one
+        audit entry names them."""
         after = stored(self.model, self.id)
-        changed = {k for k in after if after[k] != self.row[k]} - self.bookkeeping
+        changed = {k for k in after if after[k] != self.row[k]} - self.bookkeeping - {"version"}
         assert changed == set(fields)
+        if "version" in after:
+            assert after["version"] == self.row["version"] + 1
         [entry] = entries_since(self.audit)
         assert set(entry.new_values) == (audited if audited is not None else set(fields))
         return after
@@ -191,8 +194,7 @@ def test_deal_detail_saves_only_the_field_edited_and_keeps_the_owner(deal):
     watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
     widget("text_area", "notes").set_value("Pricing agreed with the CFO")
     save()
-    after = watch.only("notes")
-    assert after["assigned_user_id"] == deal["pm"] and after["version"] == watch.row["version"] + 1
+    assert watch.only("notes")["assigned_user_id"] == deal["pm"]
 
     @EXAMPLES
     @given(hs.data())
@@ -250,9 +252,7 @@ def test_the_grid_saves_only_the_cell_edited(deal):
         current = stored(Opportunity, deal["id"])
         value = data.draw(values.filter(lambda v: not same_as_stored(current[field], v)))
         watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
-        at.selectbox(key="grid_sort").set_value("-deal_value").run()
-        at.selectbox(key="grid_sort").set_value("customer_name").run()
-        position = 0 if current["customer_name"] < "Bolt" else 1
+        position = list(at.data_editor[0].value["Customer"]).index(current["customer_name"])
         grid_edit(at, position, {column: value})
         assert any(m.startswith("Saved: 1 changed") for m in messages(at.success))
         watch.only(field)
@@ -329,7 +329,7 @@ def test_the_partner_profile_saves_only_the_field_edited(deal):
     one_field()
 
 
-def test_a_partner_edit_keeps_what_someone_else_saved_meanwhile(deal):
+def test_a_partner_edit_never_overwrites_what_someone_else_saved_meanwhile(deal):
     """Issue 18 #1: B saves notes while A's form is open; A changes only Health."""
     at = open_page("sales_manager", "pages/partner_detail.py", id=str(deal["partner"]))
     with session_scope() as s:
@@ -338,8 +338,14 @@ def test_a_partner_edit_keeps_what_someone_else_saved_meanwhile(deal):
     watch = Watch(Partner, deal["partner"], {"updated_at"})
     partner_widget(at, "relationship_health").set_value("at_risk")
     clicked(at, key_with(at.button, "p_submit_"))
-    after = watch.only("relationship_health")
-    assert after["notes"] == "B's notes"
+    assert any(m.startswith(f"Changed by {LOGINS['vp'].name} at ") for m in messages(at.error))
+    watch.nothing_written()   # refused: B's notes stay, A's health is not written blind
+
+    clicked(at, key_with(at.button, f"partner@{deal['partner']}_reload"))
+    assert partner_widget(at, "notes").value == "B's notes"
+    partner_widget(at, "relationship_health").set_value("at_risk")
+    clicked(at, key_with(at.button, "p_submit_"))
+    assert watch.only("relationship_health")["notes"] == "B's notes"
 
 
 def test_logging_a_touch_adds_one_touch_and_changes_nothing_else(deal):
@@ -402,13 +408,19 @@ def test_the_commission_structure_editor_saves_only_the_field_edited(deal):
 
     one_field()
 
-    # Someone else changes the notes while the form is open; this user changes the rate.
+    # Someone else changes the notes while the form is open: this user's save is refused,
+    # naming them; after a reload the rate is saved and the notes stay theirs.
     with session_scope() as s:
         commissions.update_structure(session=s, viewer=viewer_of("vp"), structure_id=structure,
                                      notes="Renegotiated")
     watch = Watch(CommissionStructure, structure)
-    current = watch.row["commission_percentage"]
-    widget("commission_percentage").set_value("12.50" if current != Decimal("12.50") else "13.00")
+    rate = "12.50" if watch.row["commission_percentage"] != Decimal("12.50") else "13.00"
+    widget("commission_percentage").set_value(rate)
+    clicked(at, f"s_edit_submit_{structure}")
+    assert any(m.startswith(f"Changed by {LOGINS['vp'].name} at ") for m in messages(at.error))
+    watch.nothing_written()
+    clicked(at, f"structure@{structure}_reload")
+    widget("commission_percentage").set_value(rate)
     clicked(at, f"s_edit_submit_{structure}")
     assert watch.only("commission_percentage")["notes"] == "Renegotiated"
 

@@ -187,7 +187,7 @@ def test_history_lists_the_users_weeks(login):
     history = at.dataframe[-1].value
     row = history.iloc[0]
     assert (row["Week"], row["Status"], row["Accomplishments"]) == (
-        (WEEK - timedelta(weeks=1)).isoformat(), "✔ Submitted", "Last week's work")
+        display.day(WEEK - timedelta(weeks=1)), "✔ Submitted", "Last week's work")
 
 
 # --- team status ---------------------------------------------------------------------------

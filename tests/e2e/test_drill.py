@@ -50,9 +50,9 @@ def test_a_bar_and_a_card_open_their_deals_and_an_analytics_link_reloads_to_the_
 
     # A card's link: "N open deals" under the pipeline figure.
     page.go_back()
-    link = page.get_by_role("link", name=re.compile(r"^[\d,]+ open deals$")).first
+    link = page.get_by_role("link", name=re.compile(r"^See the [\d,]+ open deals$")).first
     expect(link).to_be_visible(timeout=SLOW)
-    figure = int(link.inner_text().split("\n")[-1].split(" ")[0].replace(",", ""))
+    figure = int(re.search(r"See the ([\d,]+)", link.inner_text())[1].replace(",", ""))
     link.click()
     expect_grid_count(page, figure)
 

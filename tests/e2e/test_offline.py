@@ -34,6 +34,10 @@ def test_no_request_leaves_the_machine(server, context):
     account = server.accounts["vp"]
     page = open_app(context, server.url)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    # The chart and table that warm the browser up under the form are never seen.
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_test_id("stPlotlyChart")).to_be_hidden()
+    expect(page.get_by_test_id("stDataFrame")).to_be_hidden()
     sign_in(page, account.email, account.password)
     for spec in (p for p in PAGES if p.path in FIRST_PAGES):
         visit(page, server.url, spec)

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
-from isv import migrate
+from isv import display, migrate
 from isv.auth import Viewer
 from isv.db import make_engine
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -229,7 +229,7 @@ def test_second_save_of_stale_row_is_refused_and_names_the_first_saver(session):
                                 expected_version=read_version, customer_name="Second loses")
     message = str(err.value)
     assert message.startswith("Changed by Ada Lovelace at ")
-    assert f"{deal.updated_at:%Y-%m-%d %H:%M} UTC" in message
+    assert f"at {display.moment(deal.updated_at)} —" in message  # in the program's zone
     assert message.endswith("reload to see their change")
     assert deal.customer_name == "First wins"
 
@@ -286,7 +286,7 @@ def test_a_concurrent_commit_between_check_and_save_becomes_a_conflict_naming_th
             fast.commit()
         # The slow session still holds version 1, so its own check passes; the database's
         # "WHERE version = 1" is what catches it.
-        with pytest.raises(Conflict, match="^Changed by Grace Hopper at .* UTC"):
+        with pytest.raises(Conflict, match="^Changed by Grace Hopper at .* — reload"):
             opps.update_opportunity(session=slow, viewer=loser_viewer, opportunity_id=deal_id,
                                     expected_version=1, customer_name="Slow")
         # The service does not roll back behind its caller's back: the unit of work is

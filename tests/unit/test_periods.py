@@ -46,7 +46,7 @@ def test_a_calendar_quarter_runs_from_its_first_to_its_last_day():
     q = parse_period("2026Q3")
     assert (q.start, q.end, q.label) == (date(2026, 7, 1), date(2026, 9, 30), "2026Q3")
     assert q.title == "Q3 2026"
-    assert q.span == "Jul 1 – Sep 30, 2026"
+    assert q.span == "1 Jul – 30 Sep 2026"
 
 
 def test_the_kpis_md_example_2027q1_with_a_february_start(fiscal):
