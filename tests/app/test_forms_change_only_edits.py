@@ -280,6 +280,17 @@ def test_a_board_move_changes_the_stage_and_what_the_stage_rule_sets_only(deal):
     assert (after["stage"], after["probability"]) == ("poc", Decimal(50))  # the stage default
     assert after["notes"] == "First call went well" and after["assigned_user_id"] == deal["pm"]
 
+    # Someone else moves the deal on while this board is open: a move from the card as it
+    # was drawn is refused, naming them, and their stage stays.
+    with session_scope() as s:
+        opps.move_stage(session=s, viewer=viewer_of("vp"), opportunity_id=card,
+                        to_stage="proposal")
+    watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
+    at.selectbox(key=f"move_to_{card}").set_value("demo")
+    clicked(at, f"move_submit_{card}")
+    assert any(m.startswith(f"Changed by {LOGINS['vp'].name} at ") for m in messages(at.error))
+    watch.nothing_written()
+
 
 # --- partner profile ------------------------------------------------------------------------
 
@@ -660,3 +671,19 @@ def test_the_weekly_status_saves_only_the_box_typed_in():
     watch = Watch(WeeklyStatus, row, {"updated_at"})
     type_into(at, upcoming_tasks="- QBR prep\n- Renewal call")
     assert watch.only("upcoming_tasks")["blockers"] == "- Waiting on procurement"
+
+    # A KPI edited in its table saves the metrics only.
+    watch = Watch(WeeklyStatus, row, {"updated_at"})
+    at.session_state[f"weekly_{WEEK.isoformat()}_kpi"] = {
+        "edited_rows": {0: {"Value": 15}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert watch.only("kpi_metrics")["kpi_metrics"] == {"Calls": 15}
+
+    # Submitting sends nothing this window has not changed: the other window's blockers stay.
+    with session_scope() as s:
+        status.save_draft(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
+                          blockers="- Procurement signed off")
+    watch = Watch(WeeklyStatus, row, {"updated_at", "submitted_at"})
+    clicked(at, "weekly_submit")
+    after = watch.only("state", audited={"state", "submitted_at"})
+    assert after["blockers"] == "- Procurement signed off"
