@@ -482,3 +482,19 @@ def test_a_board_columns_see_all_opens_the_grid_on_its_deals_under_the_boards_fi
         at.query_params[key] = values if len(values) > 1 else values[0]
     at.switch_page("pages/opportunities.py").run()
     assert grid_count(at) == totals[stage].count > 10
+
+
+ANALYTICS_PAGES = ("pages/dashboard.py", "pages/pipeline_analytics.py",
+                   "pages/partner_analytics.py", "pages/team_view.py")
+
+
+@pytest.mark.parametrize("page", ANALYTICS_PAGES)
+def test_every_counted_link_of_an_analytics_page_opens_that_many_deals(demo, page):
+    at = sign_in(page=page)
+    labels = [link.proto.label for link in at.get("page_link")
+              if re.match(r"See (the|all) [\d,]+ ", link.proto.label)]
+    assert labels
+    for label in dict.fromkeys(labels):
+        at = sign_in(page=page)
+        at, said = follow(at, label)
+        assert grid_count(at) == said, label
