@@ -364,6 +364,16 @@ def test_a_copied_analytics_link_reproduces_the_view_and_the_choice_follows_to_t
     assert param(at, "period") == [last.label]
 
 
+def test_a_link_may_name_any_period_and_the_grid_takes_its_dates(demo):
+    at = sign_in(period="2025-11-15..2026-02-14")
+    assert at.selectbox(key="dashboard_period").value == "2025-11-15..2026-02-14"
+    won = next(link.proto.label for link in at.get("page_link")
+               if re.match(r"See the [\d,]+ deals? won$", link.proto.label))
+    at, said = follow(at, won)
+    assert param(at, "closed") == ["2025-11-15..2026-02-14"]
+    assert grid_count(at) == said
+
+
 def test_a_link_with_an_unknown_partner_says_so_and_shows_everything(demo):
     at = sign_in(partner="Nobody Inc", period="2026Q9")
     warning = " ".join(messages(at.warning))
