@@ -47,15 +47,14 @@ with first[1]:
              deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with second[0]:
     kpi.card("Win rate", display.percent(velocity.win_rate),
-             delta=display.change(velocity.win_rate, before.win_rate,
-                          lambda v: f"{display.number(v * 100)} pts"), versus=vs,
+             delta=display.change(velocity.win_rate, before.win_rate, display.points), versus=vs,
              note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
              deals=(f"{display.count(velocity.won_count + velocity.lost_count)} deals won or lost",
                     drill.closed(f, now.period)))
 with second[1]:
     kpi.card("Cycle days", display.number(velocity.avg_cycle_days),
              delta=display.change(velocity.avg_cycle_days, before.avg_cycle_days,
-                          lambda v: f"{display.number(v)} days"), versus=vs, inverse=True,
+                                  display.days), versus=vs, inverse=True,
              note="creation to close of won deals; fewer is better",
              deals=(f"{display.count(velocity.won_count)} deals won", drill.won(f, now.period)))
 
