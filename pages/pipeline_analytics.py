@@ -72,7 +72,8 @@ kpi.chart(charts.velocity_figure(
           speed, key="velocity", title="Sales velocity",
           money=("Average won deal", "Velocity per day"), rates=("Win rate",),
           counts=("Open deals", "Won deals", "Lost deals"),
-          drill=clicks.velocity(data.velocity, f))
+          drill=clicks.velocity(data.velocity, f),
+          row_drill=clicks.velocity_row(data.velocity, f))
 
 forecast = frames.forecast_frame(data.forecast)
 overdue = data.forecast[0]
@@ -84,7 +85,8 @@ kpi.chart(charts.close_month_figure(forecast, title="Forecast by close month",
                                     context=current_state),
           forecast.drop(columns="Kind"), key="forecast", title="Forecast by close month",
           money=("Value", "Weighted"), counts=("Deals",),
-          drill=clicks.close_month(data.forecast, f, today))
+          drill=clicks.close_month(data.forecast, f, today),
+          row_drill=clicks.close_month_row(data.forecast, f, today))
 
 stage_times = frames.stage_time_frame(data.stage_times)
 left_out = sum(s.reconstructed for s in data.stage_times)
