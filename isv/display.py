@@ -194,7 +194,9 @@ def change(now: Any, before: Any, show) -> str | None:
     if a is None or b is None:
         return None
     diff = a - b
-    return ("+" if diff >= 0 else MINUS) + show(abs(diff))
+    if diff == 0:
+        return show(diff)  # no change: no sign, so no arrow either
+    return ("+" if diff > 0 else MINUS) + show(abs(diff))
 
 
 # --- dates and times ---------------------------------------------------------------------

@@ -38,17 +38,18 @@ HEADER_TEXT = RGBColor.from_string("FFFFFF")
 BAND_FILL = RGBColor.from_string("F2F4F7")
 WHITE = RGBColor.from_string("FFFFFF")
 RULE = RGBColor.from_string(charts.OKABE_ITO["blue"].lstrip("#"))
-# The default look is set in Arial: the face the texts were fitted with (Liberation Sans has
-# its metrics), so nothing wraps or overflows. A master keeps its own theme fonts.
-DEFAULT_FONT = "Arial"
+# Text is set in Arial, the face it was fitted with (Liberation Sans has its metrics), so no
+# cell or line wraps or overflows, whatever the master's theme font. A master's titles keep
+# its face (at the fitted size).
+FONT = "Arial"
 
 
 def emu(points: float) -> int:
     return round(points * EMU_PER_PT)
 
 
-def _text_box(slide, box: Box, text: str, *, size: float, font: str | None, color=TEXT,
-              bold: bool = False, align=PP_ALIGN.LEFT, anchor=MSO_ANCHOR.TOP):
+def _text_box(slide, box: Box, text: str, *, size: float, color=TEXT, bold: bool = False,
+              align=PP_ALIGN.LEFT, anchor=MSO_ANCHOR.TOP):
     shape = slide.shapes.add_textbox(emu(box.left), emu(box.top), emu(box.width),
                                      emu(box.height))
     frame = shape.text_frame
@@ -62,8 +63,7 @@ def _text_box(slide, box: Box, text: str, *, size: float, font: str | None, colo
     run.font.size = Pt(size)
     run.font.bold = bold
     run.font.color.rgb = color
-    if font:
-        run.font.name = font
+    run.font.name = FONT
     return shape
 
 
@@ -85,7 +85,7 @@ def _set_title(slide, text: str, deck: Deck, box: Box, size: float) -> None:
     paragraph.font.size = Pt(size)
     paragraph.font.bold = True
     paragraph.font.color.rgb = TEXT
-    paragraph.font.name = DEFAULT_FONT
+    paragraph.font.name = FONT
 
 
 def _drop_empty_placeholders(slide) -> None:
@@ -98,7 +98,7 @@ def _drop_empty_placeholders(slide) -> None:
             placeholder._element.getparent().remove(placeholder._element)
 
 
-def _table(slide, table: Table, box: Box, font: str | None) -> None:
+def _table(slide, table: Table, box: Box) -> None:
     widths = table.widths(box.width)
     shape = slide.shapes.add_table(len(table.rows) + 1, len(table.columns), emu(box.left),
                                    emu(box.top), emu(box.width), emu(table.height))
@@ -127,17 +127,12 @@ def _table(slide, table: Table, box: Box, font: str | None) -> None:
             paragraph.font.size = Pt(table.size)
             paragraph.font.bold = r == 0
             paragraph.font.color.rgb = HEADER_TEXT if r == 0 else TEXT
-            if font:
-                paragraph.font.name = font
-
-
-def _font(deck: Deck) -> str | None:
-    return None if deck.templated else DEFAULT_FONT
+            paragraph.font.name = FONT
 
 
 def _footer(slide, deck: Deck, text: str) -> None:
     if deck.frame.footer is not None:
-        _text_box(slide, deck.frame.footer, text, size=FOOTER_PT, font=_font(deck), color=GREY)
+        _text_box(slide, deck.frame.footer, text, size=FOOTER_PT, color=GREY)
 
 
 def _cover(deck: Deck, page: Page) -> None:
@@ -154,10 +149,8 @@ def _cover(deck: Deck, page: Page) -> None:
         rule.fill.fore_color.rgb = RULE
         rule.line.fill.background()
     for label, value in page.lines:
-        _text_box(slide, Box(left, top, 170, 28), label, size=COVER_LINE_PT, font=_font(deck),
-                  color=GREY)
-        _text_box(slide, Box(left + 180, top, width - 180, 28), value, size=COVER_LINE_PT,
-                  font=_font(deck))
+        _text_box(slide, Box(left, top, 170, 28), label, size=COVER_LINE_PT, color=GREY)
+        _text_box(slide, Box(left + 180, top, width - 180, 28), value, size=COVER_LINE_PT)
         top += 34
     _drop_empty_placeholders(slide)
 
@@ -167,8 +160,7 @@ def _content(deck: Deck, page: Page, number: int, total: int, footer: str) -> No
     frame = deck.frame
     _set_title(slide, page.title, deck, frame.title, page.title_size)
     if page.subtitle:
-        _text_box(slide, frame.subtitle, page.subtitle, size=SUBTITLE_PT, font=_font(deck),
-                  color=GREY)
+        _text_box(slide, frame.subtitle, page.subtitle, size=SUBTITLE_PT, color=GREY)
     body = frame.body
     if page.kind == "chart" and page.image:
         picture = slide.shapes.add_picture(io.BytesIO(page.image), emu(body.left),
@@ -178,24 +170,20 @@ def _content(deck: Deck, page: Page, number: int, total: int, footer: str) -> No
         width = body.width / len(page.tiles)
         for k, tile in enumerate(page.tiles):
             left = body.left + k * width
-            _text_box(slide, Box(left, body.top, width - 12, 22), tile.label, size=14,
-                      font=_font(deck), color=GREY)
+            _text_box(slide, Box(left, body.top, width - 12, 22), tile.label, size=14, color=GREY)
             _text_box(slide, Box(left, body.top + 24, width - 12, 46), tile.value, size=30,
-                      font=_font(deck), bold=True)
+                      bold=True)
     if page.kind == "gap" and page.note:
         _text_box(slide, Box(body.left, body.top + TILES_HEIGHT + 6, body.width, NOTE_HEIGHT),
-                  page.note, size=note_size(page.kind), font=_font(deck))
+                  page.note, size=note_size(page.kind))
     if page.table is not None:
         top = body.top + page.table_top
-        _table(slide, page.table, Box(body.left, top, body.width, page.table.height),
-               _font(deck))
+        _table(slide, page.table, Box(body.left, top, body.width, page.table.height))
         if page.note and page.kind != "gap":
             note = Box(body.left, top + page.table.height + 6, body.width, NOTE_HEIGHT)
-            _text_box(slide, note, page.note, size=note_size(page.kind), font=_font(deck),
-                      color=GREY)
+            _text_box(slide, note, page.note, size=note_size(page.kind), color=GREY)
     elif page.note and page.kind != "gap":
-        _text_box(slide, Box(body.left, body.top, body.width, NOTE_HEIGHT), page.note,
-                  size=16, font=_font(deck))
+        _text_box(slide, Box(body.left, body.top, body.width, NOTE_HEIGHT), page.note, size=16)
     _footer(slide, deck, f"{footer} · {number} / {total}")
     _drop_empty_placeholders(slide)
 

@@ -24,6 +24,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from isv.analytics.kpis import money_text
 from isv.auth import TEAM_READ, Viewer
 from isv.dates import local_zone
 from isv.models import (
@@ -49,7 +50,8 @@ def _text(value: Any) -> str:
 
 
 def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+    """Exact, two decimals, half-even: the machine form `isv report kpis` writes too."""
+    return "" if value is None else money_text(value)
 
 
 def _day(value: date | None) -> str:

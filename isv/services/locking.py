@@ -16,14 +16,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from isv import display
 from isv.auth import Viewer
 from isv.errors import Conflict, ValidationError
 from isv.models import AuditEntry, User
 
 
 def changed_message(name: str | None, at: datetime | None) -> str:
+    """The words deals use too (opportunities._changed_message)."""
     who = name or "someone else"
-    when = f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+    when = f" at {display.moment(at)}" if at is not None else ""
     return f"Changed by {who}{when} — reload to see their change"
 
 

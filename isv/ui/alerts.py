@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -234,9 +235,19 @@ def duration_label(ms: int | None) -> str:
 
 
 def counts_label(counts: dict | None) -> str:
+    """A job's counts in words: 'week start 30 Nov 2026, rolled 1,204, flagged 0'."""
     if not counts:
-        return "—"
-    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
+        return display.NONE
+    return ", ".join(f"{key.replace('_', ' ')} {_count_value(value)}"
+                     for key, value in counts.items())
+
+
+def _count_value(value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return display.count(value)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return display.day(date.fromisoformat(value))
+    return str(value)
 
 
 def job_cards(summaries: Iterable[jobs.JobSummary]) -> None:

@@ -24,6 +24,7 @@ CARD_SORT = "-deal_value"  # the biggest deals first: what a manager works on
 DETAIL_PAGE = "pages/opportunity_detail.py"
 LOST = "closed_lost"
 PENDING_LOST = "board_pending_lost"  # a drop on Closed lost, waiting for its reason
+SHOWN_VERSIONS = "board_shown_versions"  # card id -> the version its Move menu was drawn with
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,12 @@ def move_control(card: OpportunityRow) -> None:
                                     help="Closed lost asks for the reason next")
             submitted = st.form_submit_button("Move", key=f"move_submit_{card.id}",
                                               type="primary")
-        if submitted and request_move(Move(str(card.id), to_stage, card.version)):
+        # The version the card showed when the user chose the move, not the one read on
+        # the click's run: a move based on a card someone has changed since is refused.
+        shown = st.session_state.setdefault(SHOWN_VERSIONS, {})
+        version = shown.get(str(card.id), card.version)
+        shown[str(card.id)] = card.version
+        if submitted and request_move(Move(str(card.id), to_stage, version)):
             st.rerun()
 
 

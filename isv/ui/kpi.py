@@ -248,6 +248,8 @@ def card(label: str, value: str, *, delta: str | None = None, versus: str | None
     arrow, colour = "auto", "inverse" if inverse else "normal"
     if delta is not None and delta.startswith(display.MINUS):
         arrow, colour = "down", "green" if inverse else "red"
+    elif delta is not None and not delta.startswith("+"):  # unchanged
+        arrow, colour = "off", "gray"
     with st.container(border=True):
         st.metric(label, value, delta=delta, delta_color=colour, delta_arrow=arrow,
                   delta_description=versus if delta is not None else None, help=help)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric
 
 from isv import display
 from isv.analytics.periods import previous, quarter_containing
@@ -84,6 +85,16 @@ def test_the_vp_sees_this_quarters_kpis_with_the_change_against_the_last(program
     assert cards["Commission earned"] == ("$4.0k", "+$3.0k")      # 10% of 40,000 only
     due = Decimal(60000) + (20000 if local_today() - timedelta(days=3) in this else 0)
     assert cards["Coverage"][0] == f"{display.number(due / 35000, places=2)}×"
+
+
+def test_a_fall_written_with_the_true_minus_points_down_in_red(program, login):
+    at = login("vp")
+    card = next(m for m in at.metric if m.label == "Win rate")
+    assert card.delta == f"−33.3{NBSP}pts"
+    assert (Metric.MetricDirection.Name(card.proto.direction),
+            Metric.MetricColor.Name(card.proto.color)) == ("DOWN", "RED")
+    rise = next(m for m in at.metric if m.label == "Won this period")
+    assert Metric.MetricDirection.Name(rise.proto.direction) == "UP"
 
 
 def test_a_partnership_manager_sees_only_their_partners_and_their_own_target(program, login):

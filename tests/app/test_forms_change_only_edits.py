@@ -48,7 +48,7 @@ from tests.app.conftest import LOGINS, login_as, messages
 from tests.factories import make_opportunity, make_partner, make_structure, make_task
 
 # A few examples each, the same ones every run: the page stays open between them.
-EXAMPLES = settings(max_examples=5, deadline=None, database=None, derandomize=True,
+EXAMPLES = settings(max_examples=4, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 WEEK = monday_of(local_today())
 DEAL_BOOKKEEPING = {"updated_at", "updated_by_id"}
@@ -252,9 +252,7 @@ def test_the_grid_saves_only_the_cell_edited(deal):
         current = stored(Opportunity, deal["id"])
         value = data.draw(values.filter(lambda v: not same_as_stored(current[field], v)))
         watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
-        at.selectbox(key="grid_sort").set_value("-deal_value").run()
-        at.selectbox(key="grid_sort").set_value("customer_name").run()
-        position = 0 if current["customer_name"] < "Bolt" else 1
+        position = list(at.data_editor[0].value["Customer"]).index(current["customer_name"])
         grid_edit(at, position, {column: value})
         assert any(m.startswith("Saved: 1 changed") for m in messages(at.success))
         watch.only(field)
@@ -281,6 +279,17 @@ def test_a_board_move_changes_the_stage_and_what_the_stage_rule_sets_only(deal):
     after = watch.only("stage", "probability")
     assert (after["stage"], after["probability"]) == ("poc", Decimal(50))  # the stage default
     assert after["notes"] == "First call went well" and after["assigned_user_id"] == deal["pm"]
+
+    # Someone else moves the deal on while this board is open: a move from the card as it
+    # was drawn is refused, naming them, and their stage stays.
+    with session_scope() as s:
+        opps.move_stage(session=s, viewer=viewer_of("vp"), opportunity_id=card,
+                        to_stage="proposal")
+    watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
+    at.selectbox(key=f"move_to_{card}").set_value("demo")
+    clicked(at, f"move_submit_{card}")
+    assert any(m.startswith(f"Changed by {LOGINS['vp'].name} at ") for m in messages(at.error))
+    watch.nothing_written()
 
 
 # --- partner profile ------------------------------------------------------------------------
@@ -662,3 +671,19 @@ def test_the_weekly_status_saves_only_the_box_typed_in():
     watch = Watch(WeeklyStatus, row, {"updated_at"})
     type_into(at, upcoming_tasks="- QBR prep\n- Renewal call")
     assert watch.only("upcoming_tasks")["blockers"] == "- Waiting on procurement"
+
+    # A KPI edited in its table saves the metrics only.
+    watch = Watch(WeeklyStatus, row, {"updated_at"})
+    at.session_state[f"weekly_{WEEK.isoformat()}_kpi"] = {
+        "edited_rows": {0: {"Value": 15}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert watch.only("kpi_metrics")["kpi_metrics"] == {"Calls": 15}
+
+    # Submitting sends nothing this window has not changed: the other window's blockers stay.
+    with session_scope() as s:
+        status.save_draft(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
+                          blockers="- Procurement signed off")
+    watch = Watch(WeeklyStatus, row, {"updated_at", "submitted_at"})
+    clicked(at, "weekly_submit")
+    after = watch.only("state", audited={"state", "submitted_at"})
+    assert after["blockers"] == "- Procurement signed off"
