@@ -228,8 +228,10 @@ def test_a_top_partner_bar_opens_its_won_deals_and_its_row_its_open_and_won_deal
     at = click(sign_in(), "partners", category=first.name)
     assert grid_count(at) == first.won_count
     assert at.multiselect(key="grid_partners").value == [str(first.partner_id)]
+    assert "deals closed" in figure_shown(at) and "open, or" not in figure_shown(at)
     at = select_row(sign_in(), "partners_table", 0)
     assert grid_count(at) == first.won_count + first.open_count
+    assert "deals open, or closed" in figure_shown(at)
 
 
 def test_a_slipped_row_opens_that_deal_and_a_team_row_that_persons_deals(demo):
