@@ -15,7 +15,6 @@ today = local_today()
 st.title("Executive dashboard")
 choice = kpi.pick(viewer, today, key="dashboard")
 data = kpi.load_dashboard(viewer, choice.period, choice.filters, today)
-kpi.live_updates()
 if data is None:
     st.stop()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)

@@ -21,7 +21,6 @@ choice = kpi.pick(viewer, today, key="partner_analytics")
 data = kpi.load(partner_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 current = charts.context_line(*choice.described, f"as of {display.day(today)}")

@@ -23,7 +23,6 @@ choice = kpi.pick(viewer, today, key="pipeline_analytics")
 data = kpi.load(pipeline_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 now = data.kpis
 f = choice.filters
 where = kpi.context(now, choice.described)

@@ -18,7 +18,6 @@ choice = kpi.pick(viewer, today, key="team_view")
 data = kpi.load(team_view, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
