@@ -540,3 +540,15 @@ def test_rows_of_the_tables_under_the_charts_open_their_deals(demo):
     k = next(n for n, name in enumerate(matrix["Partner"]) if name)
     at = select_row(sign_in(page=page), "partner_coverage_table", k)
     assert grid_count(at) == matrix["Open deals"][k]
+
+
+def test_back_on_a_grid_address_after_another_page_shows_its_filters_again(demo):
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    shown = grid_count(at)
+    at.switch_page("pages/board.py").run()
+    at.query_params.clear()
+    at.query_params["stage"] = "proposal"   # the browser's Back: the grid's address again
+    at.switch_page("pages/opportunities.py").run()
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    assert grid_count(at) == shown
