@@ -93,6 +93,23 @@ def currency() -> str:
     return current_settings().currency_symbol
 
 
+# --- labels: how codes read, the same on every page, chart, draft and slide --------------
+
+STAGE_LABELS = {
+    "lead": "Lead",
+    "demo": "Demo",
+    "poc": "PoC",
+    "proposal": "Proposal",
+    "closed_won": "Closed won",
+    "closed_lost": "Closed lost",
+}
+
+
+def stage(code: str | None) -> str:
+    """A stage as people say it: 'poc' → 'PoC', 'closed_won' → 'Closed won'."""
+    return STAGE_LABELS.get(code, code) if code else NONE
+
+
 # --- money -------------------------------------------------------------------------------
 
 def money(value: Any, *, none: str = NONE) -> str:
@@ -194,7 +211,9 @@ def change(now: Any, before: Any, show) -> str | None:
     if a is None or b is None:
         return None
     diff = a - b
-    return ("+" if diff >= 0 else MINUS) + show(abs(diff))
+    if diff == 0:
+        return show(diff)  # no change: no sign, so no arrow either
+    return ("+" if diff > 0 else MINUS) + show(abs(diff))
 
 
 # --- dates and times ---------------------------------------------------------------------

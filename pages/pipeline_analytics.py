@@ -23,7 +23,6 @@ choice = kpi.pick(viewer, today, key="pipeline_analytics")
 data = kpi.load(pipeline_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 now = data.kpis
 f = choice.filters
 where = kpi.context(now, choice.described)
@@ -47,15 +46,14 @@ with first[1]:
              deals=(f"{display.count(velocity.open_count)} open deals", drill.open_deals(f)))
 with second[0]:
     kpi.card("Win rate", display.percent(velocity.win_rate),
-             delta=display.change(velocity.win_rate, before.win_rate,
-                          lambda v: f"{display.number(v * 100)} pts"), versus=vs,
+             delta=display.change(velocity.win_rate, before.win_rate, display.points), versus=vs,
              note=f"{velocity.won_count:,} won · {velocity.lost_count:,} lost",
              deals=(f"{display.count(velocity.won_count + velocity.lost_count)} deals won or lost",
                     drill.closed(f, now.period)))
 with second[1]:
     kpi.card("Cycle days", display.number(velocity.avg_cycle_days),
              delta=display.change(velocity.avg_cycle_days, before.avg_cycle_days,
-                          lambda v: f"{display.number(v)} days"), versus=vs, inverse=True,
+                                  display.days), versus=vs, inverse=True,
              note="creation to close of won deals; fewer is better",
              deals=(f"{display.count(velocity.won_count)} deals won", drill.won(f, now.period)))
 
@@ -73,7 +71,8 @@ kpi.chart(charts.velocity_figure(
           speed, key="velocity", title="Sales velocity",
           money=("Average won deal", "Velocity per day"), rates=("Win rate",),
           counts=("Open deals", "Won deals", "Lost deals"),
-          drill=clicks.velocity(data.velocity, f))
+          drill=clicks.velocity(data.velocity, f),
+          row_drill=clicks.velocity_row(data.velocity, f))
 
 forecast = frames.forecast_frame(data.forecast)
 overdue = data.forecast[0]
@@ -85,7 +84,8 @@ kpi.chart(charts.close_month_figure(forecast, title="Forecast by close month",
                                     context=current_state),
           forecast.drop(columns="Kind"), key="forecast", title="Forecast by close month",
           money=("Value", "Weighted"), counts=("Deals",),
-          drill=clicks.close_month(data.forecast, f, today))
+          drill=clicks.close_month(data.forecast, f, today),
+          row_drill=clicks.close_month_row(data.forecast, f, today))
 
 stage_times = frames.stage_time_frame(data.stage_times)
 left_out = sum(s.reconstructed for s in data.stage_times)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -123,3 +124,88 @@ def visit(page: Page, base: str, spec: PageSpec) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
     assert page.get_by_test_id("stException").count() == 0, spec.title
     assert cut_off_text(page) == [], spec.title
+
+
+# Every word of a board card whose letters sit on more than one line, and every card whose
+# text is wider than the card itself.
+_BROKEN_CARD_WORDS = """
+() => {
+  const broken = [];
+  for (const card of document.querySelectorAll('[class*="st-key-card_"]')) {
+    const walker = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const words = /\\S+/g;
+      for (let m = words.exec(node.textContent); m; m = words.exec(node.textContent)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+                                .map((r) => Math.round(r.bottom)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+    if (card.scrollWidth > card.clientWidth + 1) broken.push(`too wide: ${card.innerText}`);
+  }
+  return broken;
+}
+"""
+
+
+def broken_card_words(page: Page) -> list[str]:
+    """Words split over two lines in board cards (and cards whose text overflows them)."""
+    return page.evaluate(_BROKEN_CARD_WORDS)
+
+
+# Text inside `selector` that is wider than a box clipping it (an ellipsis, overflow hidden).
+_CLIPPED_TEXT = """
+(selector) => {
+  const clipped = [];
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const text = range.getBoundingClientRect();
+      for (let a = node.parentElement; a && a !== document.body; a = a.parentElement) {
+        const style = getComputedStyle(a);
+        if (style.overflowX === 'visible' && style.textOverflow !== 'ellipsis') continue;
+        const box = a.getBoundingClientRect();
+        if (text.right > box.right + 1 || text.left < box.left - 1) {
+          clipped.push(node.textContent.trim());
+          break;
+        }
+      }
+    }
+  }
+  return clipped;
+}
+"""
+
+
+def clipped_text(page: Page, selector: str) -> list[str]:
+    """Texts under `selector` that a clipping box cuts off (shown with '…' or not at all)."""
+    return page.evaluate(_CLIPPED_TEXT, selector)
+
+
+# Each visible result table: its rows, its height, and whether it scrolls inside itself.
+_TABLES = """
+() => [...document.querySelectorAll('[data-testid=stDataFrame]')]
+  .filter((d) => d.offsetParent !== null && d.querySelector('table[aria-rowcount]'))
+  .map((d) => {
+    const scroller = d.querySelector('.dvn-scroller');
+    return {rows: Number(d.querySelector('table').getAttribute('aria-rowcount')) - 1,
+            height: d.getBoundingClientRect().height,
+            scrolls: scroller.scrollHeight > scroller.clientHeight + 1};
+  })
+"""
+
+
+def tables(page: Page) -> list[dict]:
+    return page.evaluate(_TABLES)
+
+
+def sidebar_collapsed(page: Page) -> bool:
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_have_attribute("data-collapsed", re.compile("true|false"))
+    return sidebar.get_attribute("data-collapsed") == "true"
