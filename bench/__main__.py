@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import analytics, demo_build, importer, pack, pipeline_pages, ui
+from bench import analytics, demo_build, idle, importer, pack, pipeline_pages, ui
 
-BENCHMARKS = (demo_build, analytics, importer, pipeline_pages, pack, ui)
+BENCHMARKS = (demo_build, analytics, importer, pipeline_pages, pack, ui, idle)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,10 @@ service, the importer, the scheduler and the CLI counts, without any of them kno
 
 Sign-in bookkeeping does not count: server sessions, the audit log and a user's login
 counters change on every page view (a session's last-seen time, once a minute), no cached
-result depends on them, and counting them would throw the cache away all day long.
+result depends on them, and counting them would throw the cache away all day long. Nor does
+the scheduler's: its leader heartbeat (every 5 s) and its run records. Counting them made
+every open page redraw itself on each 30 s poll; what a job changes (alerts, rolled-over
+tasks) still counts.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 log = logging.getLogger(__name__)
 
 CHANGED = "isv_data_changed"  # session.info flag: this transaction wrote program data
-IGNORED_TABLES = frozenset({"user_sessions", "audit_log"})
+IGNORED_TABLES = frozenset({"user_sessions", "audit_log", "scheduler_leader", "job_runs"})
 LOGIN_COLUMNS = frozenset({"last_login_at", "failed_login_count", "failed_login_window_start",
                            "locked_until", "updated_at"})
 

@@ -15,7 +15,6 @@ today = local_today()
 st.title("Executive dashboard")
 choice = kpi.pick(viewer, today, key="dashboard")
 data = kpi.load_dashboard(viewer, choice.period, choice.filters, today)
-kpi.live_updates()
 if data is None:
     st.stop()
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
@@ -40,12 +39,14 @@ shown = [
                   funnel, title="Funnel: how far the deals created this period got",
                   context=where),
               funnel, key="funnel", title="Funnel", money=("Value",), rates=("Conversion",),
-              counts=("Deals",), drill=clicks.funnel(f, now.period)),
+              counts=("Deals",), drill=clicks.funnel(f, now.period),
+              row_drill=clicks.funnel_row(f, now.period)),
     kpi.chart(charts.pipeline_by_domain_figure(
                   domains, title="Open pipeline by domain and stage",
                   context=charts.context_line(*choice.described, f"as of {display.day(today)}")),
               domains, key="domains", title="Open pipeline by domain",
-              money=("Value", "Weighted"), counts=("Deals",), drill=clicks.domains(f)),
+              money=("Value", "Weighted"), counts=("Deals",), drill=clicks.domains(f),
+              row_drill=clicks.domain_row(domains, f)),
     kpi.chart(charts.top_partners_figure(partners, title="Top partners by revenue won",
                                          context=where),
               partners, key="partners", title="Top partners", money=("Won", "Pipeline"),
@@ -55,7 +56,7 @@ shown = [
 ]
 
 st.subheader("Slipped deals")
-st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
+st.caption(f"{now.slipped_count:,} open deals expected to close before {display.day(now.as_of)} · "
            f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
 if now.slipped_count:
     kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",

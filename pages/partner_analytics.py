@@ -21,7 +21,6 @@ choice = kpi.pick(viewer, today, key="partner_analytics")
 data = kpi.load(partner_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 current = charts.context_line(*choice.described, f"as of {display.day(today)}")
@@ -61,7 +60,7 @@ with cards[2]:
     kpi.card("Domains covered", f"{active} of {len(data.coverage)}",
              note=f"⚠ {len(data.coverage) - active} without an active partner"
              if active < len(data.coverage) else "✓ each has an active partner")
-    limit = display.percent(CONCENTRATION)
+    limit = display.percent(CONCENTRATION, places=0)
     kpi.card("Concentrated partners", f"{concentrated}",
              note=f"⚠ above {limit} of a domain's pipeline" if concentrated
              else f"✓ none above {limit} of a domain")
@@ -85,7 +84,8 @@ kpi.chart(charts.created_by_quarter_figure(
               context=charts.context_line(f"{first.title} – {last.title}", *choice.described,
                                           f"as of {display.day(today)}")),
           trend, key="partner_trend", title="New pipeline by quarter", money=("Value",),
-          counts=("Deals",), drill=clicks.new_pipeline(data.trend_quarters, f))
+          counts=("Deals",), drill=clicks.new_pipeline(data.trend_quarters, f),
+          row_drill=clicks.new_pipeline_row(trend, data.trend_quarters, f))
 
 forecast = pf.liability_frame(liability)
 kpi.chart(charts.commission_liability_figure(
@@ -94,7 +94,8 @@ kpi.chart(charts.commission_liability_figure(
           forecast, key="partner_liability", title="Commission liability forecast",
           money=("Weighted pipeline", "Expected commission", "Weighted without structure"),
           counts=("Deals", "Deals without structure"),
-          drill=clicks.liability(liability, f, today))
+          drill=clicks.liability(liability, f, today),
+          row_drill=clicks.liability_row(liability, f, today))
 unpriced = sum(b.unpriced_count for b in liability.buckets)
 if unpriced:
     st.caption(f"⚠ {unpriced:,} open deal{'s' if unpriced != 1 else ''} "
@@ -104,7 +105,7 @@ if unpriced:
 
 st.subheader("Domain coverage")
 st.caption(f"Active partner: one with an open deal. ⚠ marks a domain with no active partner, "
-           f"and a partner holding more than {display.percent(CONCENTRATION)} of its "
+           f"and a partner holding more than {display.percent(CONCENTRATION, places=0)} of its "
            "domain's open pipeline. Over every deal you can see; the filters above do not "
            "apply here.")
 summary = pf.domain_summary_frame(data.coverage)
@@ -118,4 +119,5 @@ kpi.chart(charts.domain_coverage_figure(
               flags=flags),
           matrix, key="partner_coverage", title="Domain × partner coverage",
           money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",),
-          drill=clicks.coverage(data.coverage))
+          drill=clicks.coverage(data.coverage),
+          row_drill=clicks.coverage_row(matrix, data.coverage))

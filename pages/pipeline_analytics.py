@@ -23,7 +23,6 @@ choice = kpi.pick(viewer, today, key="pipeline_analytics")
 data = kpi.load(pipeline_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 now = data.kpis
 f = choice.filters
 where = kpi.context(now, choice.described)
@@ -72,7 +71,8 @@ kpi.chart(charts.velocity_figure(
           speed, key="velocity", title="Sales velocity",
           money=("Average won deal", "Velocity per day"), rates=("Win rate",),
           counts=("Open deals", "Won deals", "Lost deals"),
-          drill=clicks.velocity(data.velocity, f))
+          drill=clicks.velocity(data.velocity, f),
+          row_drill=clicks.velocity_row(data.velocity, f))
 
 forecast = frames.forecast_frame(data.forecast)
 overdue = data.forecast[0]
@@ -84,7 +84,8 @@ kpi.chart(charts.close_month_figure(forecast, title="Forecast by close month",
                                     context=current_state),
           forecast.drop(columns="Kind"), key="forecast", title="Forecast by close month",
           money=("Value", "Weighted"), counts=("Deals",),
-          drill=clicks.close_month(data.forecast, f, today))
+          drill=clicks.close_month(data.forecast, f, today),
+          row_drill=clicks.close_month_row(data.forecast, f, today))
 
 stage_times = frames.stage_time_frame(data.stage_times)
 left_out = sum(s.reconstructed for s in data.stage_times)
@@ -97,7 +98,9 @@ st.caption("**Time in stage**, from stage history: a stay runs from the move int
 kpi.chart(charts.time_in_stage_figure(stage_times, title="Time in stage (days)",
                                       context=where),
           stage_times, key="time_in_stage", title="Time in stage",
-          counts=("Moved on", "Still there", "Left out (imported)"))
+          counts=("Moved on", "Still there", "Left out (imported)"),
+          drill=clicks.time_in_stage(f), row_drill=clicks.time_in_stage_row(data.stage_times, f),
+          hint="Click a “still in the stage” bar to list those deals")
 
 win_loss = frames.win_loss_frame(data.win_loss)
 st.caption("**Win/loss by partner**: deals closed won or lost in the period, by actual close "

@@ -18,7 +18,6 @@ choice = kpi.pick(viewer, today, key="team_view")
 data = kpi.load(team_view, viewer, choice.period, choice.filters, today)
 if data is None:
     st.stop()
-kpi.live_updates()
 
 now, where = data.kpis, kpi.context(data.kpis, choice.described)
 st.caption(ui.escape_md(f"{kpi.period_text(now)} · as of {display.day(now.as_of)} · "
@@ -50,7 +49,8 @@ kpi.chart(charts.team_figure(team, title="Revenue won against each person's targ
                              context=where),
           team, key="team_view_chart", title="Team performance",
           money=("Pipeline", "Won", "Target"), rates=("Attainment",),
-          counts=("Open deals", "Won deals"), drill=clicks.team(data.people, f, now.period))
+          counts=("Open deals", "Won deals"), drill=clicks.team(data.people, f, now.period),
+          row_drill=clicks.person_row(data.people, f, now.period))
 st.caption("Open pipeline is the current state; won and target are for the period. "
            "Unassigned: deals assigned to nobody (no target).")
 kpi.table(team, money=("Pipeline", "Won", "Target"), rates=("Attainment",),

@@ -97,8 +97,11 @@ class _Writer:
         pdf.line(box.left, top, box.left + box.width, top)
 
     def footer(self, text: str) -> None:
-        if self.frame.footer is not None:
-            self.text(self.frame.footer, text, size=FOOTER_PT, colour=GREY)
+        # A master's slides may carry their own footer; the PDF draws no master, so it
+        # always numbers its pages, under the body.
+        frame = self.frame
+        box = frame.footer or Box(frame.body.left, frame.height - 28, frame.body.width, 16)
+        self.text(box, text, size=FOOTER_PT, colour=GREY)
 
 
 def _cover(w: _Writer, page: Page) -> None:

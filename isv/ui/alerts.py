@@ -22,7 +22,6 @@ from isv.ui import nav, state
 from isv.ui.widgets import escape_md, flash, reset, run
 
 ALERTS_PAGE = "pages/alerts.py"
-BELL_REFRESH_SECONDS = 30
 PAGE_SIZE = 25
 PICK_PREFIX = "alerts_pick_"
 
@@ -74,20 +73,13 @@ def _page(path: str, viewer: Viewer) -> st.Page | None:
 def bell(viewer: Viewer) -> None:
     """The viewer's unread count in the sidebar; a click opens the alerts page.
 
-    It redraws itself every 30 s (a fragment), so a new alert shows without a reload.
+    Drawn with the page, so it is as fresh as the page: the frame's poll redraws both when
+    the data changed (a new alert is a change). Counted once per data version.
     """
-    if _page(ALERTS_PAGE, viewer) is not None:
-        _bell()
-
-
-@st.fragment(run_every=BELL_REFRESH_SECONDS)
-def _bell() -> None:
-    viewer = state.current_viewer()
-    page = _page(ALERTS_PAGE, viewer) if viewer is not None else None
+    page = _page(ALERTS_PAGE, viewer)
     if page is None:
         return
-    with session_scope() as session:
-        unread = alerts.unread_count(session=session, viewer=viewer)
+    unread = _unread(viewer)
     label = f"Alerts: {unread} unread" if unread else "Alerts: none unread"
     # A button rather than st.page_link: the sidebar is drawn before st.navigation
     # registers this run's pages, and a link is checked against them when drawn; a switch
@@ -96,6 +88,18 @@ def _bell() -> None:
                  icon=":material/notifications_active:" if unread else
                  ":material/notifications:"):
         st.switch_page(page)
+
+
+def _unread(viewer: Viewer) -> int:
+    version = st.session_state.get(state.DATA_VERSION)
+    counted = st.session_state.get(state.BELL_COUNT)
+    if version is not None and version >= 0 and counted is not None \
+            and counted[:2] == (viewer.id, version):
+        return counted[2]
+    with session_scope() as session:
+        unread = alerts.unread_count(session=session, viewer=viewer)
+    st.session_state[state.BELL_COUNT] = (viewer.id, version, unread)
+    return unread
 
 
 # --- the alerts page -------------------------------------------------------------------
@@ -127,9 +131,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-@st.fragment(run_every=BELL_REFRESH_SECONDS)
 def live_inbox(viewer: Viewer, chosen: dict) -> None:
-    """The viewer's alerts under the filters, redrawn every 30 s like the bell."""
+    """The viewer's alerts under the filters; redrawn with the bell when the data changed."""
     unread = run(alerts.unread_count)
     rows = run(alerts.list_alerts, **chosen)
     if rows is None or unread is None:

@@ -14,17 +14,32 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from isv import charts
 from isv.analytics import drill
 from isv.analytics.breakdowns import PartnerResult, PersonResult, QuarterRevenue, SlippedDeal
-from isv.analytics.kpis import Filters, PartnerKpis
+from isv.analytics.kpis import FUNNEL_STAGES, Filters, PartnerKpis
 from isv.analytics.partner_frames import BUCKET_NAMES
-from isv.analytics.partners import LATER, SLIPPED, UNDATED, DomainCoverage, Liability
+from isv.analytics.partners import (
+    LATER,
+    SLIPPED,
+    UNDATED,
+    DomainCoverage,
+    Liability,
+    LiabilityBucket,
+)
 from isv.analytics.periods import Period
 from isv.analytics.pipeline import LATER as MONTH_LATER
-from isv.analytics.pipeline import OVERDUE, CloseMonth, LostReason, PartnerWinLoss, Velocity
+from isv.analytics.pipeline import (
+    OVERDUE,
+    CloseMonth,
+    LostReason,
+    PartnerWinLoss,
+    StageTime,
+    Velocity,
+)
 from isv.analytics.pipeline import UNDATED as MONTH_UNDATED
 from isv.analytics.pipeline_frames import NO_REASON, forecast_frame
 from isv.services.opportunities import OpportunityFilters
@@ -102,6 +117,11 @@ def funnel(f: Filters, period: Period):
     return pick
 
 
+def funnel_row(f: Filters, period: Period):
+    """A row of the funnel's table (one per funnel stage, in order)."""
+    return lambda k: drill.reached(f, period, FUNNEL_STAGES[k])
+
+
 def domains(f: Filters):
     """Pipeline by domain: one domain's open deals in one stage."""
     def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:
@@ -110,6 +130,17 @@ def domains(f: Filters):
             return None
         return drill.stage(drill.domain(drill.open_deals(f), _words(category(point, fig))),
                            stage)
+    return pick
+
+
+def domain_row(frame: pd.DataFrame, f: Filters):
+    """A row of the pipeline-by-domain table: that domain's open deals in that stage."""
+    def pick(k: int) -> OpportunityFilters | None:
+        row = frame.iloc[k]
+        stage = charts.STAGE_BY_LABEL.get(row["Stage"])
+        if stage is None:
+            return None
+        return drill.stage(drill.domain(drill.open_deals(f), row["Domain"]), stage)
     return pick
 
 
@@ -160,6 +191,29 @@ def velocity(rows: Sequence[Velocity], f: Filters):
     return pick
 
 
+def velocity_row(rows: Sequence[Velocity], f: Filters):
+    return lambda k: drill.closed(f, rows[k].period)
+
+
+STILL_THERE = "Still in the stage now"
+
+
+def time_in_stage(f: Filters):
+    """Time in stage: a "still there" bar lists the deals in that stage now whose stay it
+    ages; finished stays ("moved on") are stays, not deals, and list nothing."""
+    def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:
+        stage = charts.STAGE_BY_LABEL.get(_words(category(point, fig)))
+        if stage is None or not series(point, fig).startswith(STILL_THERE):
+            return None
+        return drill.staying(f, stage)
+    return pick
+
+
+def time_in_stage_row(rows: Sequence[StageTime], f: Filters):
+    """A row of the time-in-stage table: the deals still in that stage."""
+    return lambda k: drill.staying(f, rows[k].stage)
+
+
 def close_month_filters(row: CloseMonth, f: Filters, as_of: date) -> OpportunityFilters:
     if row.kind == OVERDUE:
         return drill.slipped(f, as_of)
@@ -180,6 +234,12 @@ def close_month(rows: Sequence[CloseMonth], f: Filters, as_of: date):
         row = names.get(_words(category(point, fig)))
         return None if row is None else close_month_filters(row, f, as_of)
     return pick
+
+
+def close_month_row(rows: Sequence[CloseMonth], f: Filters, as_of: date):
+    """A row of the forecast table (the undated bucket only when it holds deals)."""
+    shown = [r for r in rows if r.kind != MONTH_UNDATED or r.count]
+    return lambda k: close_month_filters(shown[k], f, as_of)
 
 
 def win_loss(rows: Sequence[PartnerWinLoss], f: Filters, period: Period):
@@ -240,6 +300,36 @@ def new_pipeline(quarters: Sequence[Period], f: Filters):
     return pick
 
 
+def new_pipeline_row(frame: pd.DataFrame, quarters: Sequence[Period], f: Filters):
+    """A row of the new pipeline table: one domain's deals created in that quarter."""
+    def pick(k: int) -> OpportunityFilters | None:
+        row = frame.iloc[k]
+        period = _by_title(quarters, row["Quarter"])
+        if period is None:
+            return None
+        return drill.created(f, period, row["Domain"] or None)
+    return pick
+
+
+def _bucket_filters(bucket: LiabilityBucket, quarters: Sequence[Period], f: Filters,
+                    as_of: date) -> OpportunityFilters:
+    if bucket.key == SLIPPED:
+        return drill.slipped(f, as_of)
+    if bucket.key == UNDATED:
+        return drill.undated(f)
+    if bucket.key == LATER:
+        return drill.due(f, quarters[-1].end + timedelta(days=1), None)
+    assert bucket.period is not None
+    return drill.due(f, max(bucket.period.start, as_of), bucket.period.end)
+
+
+def liability_row(data: Liability, f: Filters, as_of: date):
+    """A row of the liability table (empty slipped/later/undated buckets are not listed)."""
+    quarters = [b.period for b in data.buckets if b.period is not None]
+    shown = [b for b in data.buckets if b.period is not None or b.count]
+    return lambda k: _bucket_filters(shown[k], quarters, f, as_of)
+
+
 def liability(data: Liability, f: Filters, as_of: date):
     """Commission liability: the open deals expected to close in that quarter (or slipped,
     later, without a date)."""
@@ -247,16 +337,22 @@ def liability(data: Liability, f: Filters, as_of: date):
 
     def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:
         label = _words(category(point, fig))
-        if label == BUCKET_NAMES[SLIPPED]:
-            return drill.slipped(f, as_of)
-        if label == BUCKET_NAMES[UNDATED]:
-            return drill.undated(f)
-        if label == BUCKET_NAMES[LATER]:
-            return drill.due(f, quarters[-1].end + timedelta(days=1), None)
-        period = _by_title(quarters, label)
-        if period is None:
-            return None
-        return drill.due(f, max(period.start, as_of), period.end)
+        for bucket in data.buckets:
+            name = bucket.period.title if bucket.period else BUCKET_NAMES[bucket.key]
+            if name == label:
+                return _bucket_filters(bucket, quarters, f, as_of)
+        return None
+    return pick
+
+
+def coverage_row(frame: pd.DataFrame, rows: Sequence[DomainCoverage]):
+    """A row of the coverage table: that partner's open deals (none for an uncovered domain)."""
+    ids = {(d.domain, p.name): p.partner_id for d in rows for p in d.partners}
+
+    def pick(k: int) -> OpportunityFilters | None:
+        row = frame.iloc[k]
+        partner = ids.get((row["Domain"], row["Partner"]))
+        return None if partner is None else drill.partner(drill.open_deals(Filters()), partner)
     return pick
 
 

@@ -44,10 +44,10 @@ class StructureInfo:
     def label(self) -> str:
         band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
                 if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
-        until = f" to {self.effective_to}" if self.effective_to else ""
+        until = f" to {display.day(self.effective_to)}" if self.effective_to else ""
         lifetime = ", lifetime" if self.is_lifetime else ""
         return (f"{structure_type_label(self.structure_type)} {display.percentage(self.percentage)}"
-                f"{lifetime} · deals {band} · {self.effective_from}{until}")
+                f"{lifetime} · deals {band} · from {display.day(self.effective_from)}{until}")
 
     @classmethod
     def of(cls, row: Any) -> StructureInfo:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from isv.analytics import cached
 from isv.auth import Viewer
 from isv.ui import login, nav, state
 from isv.ui.alerts import bell as alert_bell
@@ -17,6 +18,7 @@ PAGE_TITLE = "ISV Pipeline Tracker"
 # browser fetch the favicon from Google's font host, a request leaving the machine.
 PAGE_ICON = str(Path(__file__).with_name("icon.png"))
 LOGOUT_KEY = "isv_logout"
+POLL_SECONDS = 30
 # Below this window width the sidebar starts collapsed: at 1024 px (a tablet) the page needs
 # the room. Streamlit itself collapses it only at phone width (768 px).
 SIDEBAR_AUTO_COLLAPSE_BELOW = 1200
@@ -75,6 +77,8 @@ def start() -> st.Page:
     if viewer is None:
         nav.login_navigation(gate.login_page).run()
         st.stop()
+    # Before anything reads data: a change landing during this run is seen by the next poll.
+    st.session_state[state.DATA_VERSION] = cached.data_version()
     sidebar(gate, viewer)
     page = nav.navigation(viewer)
     st.session_state[state.FRAME_RAN] = True
@@ -89,6 +93,21 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
         alert_bell(viewer)
         if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
             gate.sign_out("logout")
+        _poll()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _poll() -> None:
+    """Every 30 s: has anyone changed the data since this page was drawn? Then redraw it.
+
+    Reading the data version is a Redis GET or a small file read, never SQL; the fragment
+    draws nothing, so an idle page is never greyed out, and nothing else runs until the
+    data changed (a new alert from the scheduler counts: the bell is drawn with the page).
+    """
+    seen = st.session_state.get(state.DATA_VERSION)
+    now = cached.data_version()
+    if now >= 0 and seen is not None and now != seen:
+        st.rerun(scope="app")
         st.html(f"<style>{_PAGE_CSS}</style>")
         st.html(f"<script>{_SIDEBAR_SCRIPT}</script>", unsafe_allow_javascript=True)
 

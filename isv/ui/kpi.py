@@ -1,9 +1,9 @@
-"""Analytics on screen: period and filter pickers, KPI cards, charts with their data, live updates.
+"""Analytics on screen: period and filter pickers, KPI cards, charts with their data.
 
 Data comes through two caches keyed by the data version (isv/cache.py): st.cache_data in
 this process, the shared cache behind it. A rerun with no data change runs no SQL for the
-analytics; the live-update fragment polls the cheap data version every 30 seconds and
-reruns the page when someone else's change landed.
+analytics; the frame's poll (isv/ui/frame.py) reruns the page when someone else's change
+landed.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ from isv.ui.tables import table_height
 from isv.ui.widgets import escape_md
 
 T = TypeVar("T")
-LIVE_SECONDS = 30
-SEEN_VERSION = "isv_data_version_seen"
+SEEN_VERSION = state.DATA_VERSION  # the version this run started from (frame.start)
 RATE = st.column_config.NumberColumn(format=display.TABLE_PERCENT_FORMAT)
 COUNT = st.column_config.NumberColumn(format=display.TABLE_COUNT_FORMAT)
 PERCENTAGE = st.column_config.NumberColumn(format=display.TABLE_PERCENTAGE_FORMAT)
@@ -60,9 +59,7 @@ def _options(database: str, version: int, scope: str, _viewer: Viewer) -> Filter
 
 
 def _version() -> tuple[str, int]:
-    version = cached.data_version()
-    st.session_state[SEEN_VERSION] = version
-    return cached.database(), version
+    return cached.database(), cached.data_version()
 
 
 def load(fn: Callable[..., T], viewer: Viewer, period: Period, filters: Filters,
@@ -97,14 +94,6 @@ def load_options(viewer: Viewer) -> FilterOptions:
     if version < 0:
         return cached.load(filter_options, viewer=viewer, share="scope")
     return _options(database, version, scope_key(viewer), viewer)
-
-
-@st.fragment(run_every=LIVE_SECONDS)
-def live_updates() -> None:
-    """Rerun the page when the data changed since it was drawn (someone else saved)."""
-    seen = st.session_state.get(SEEN_VERSION)
-    if seen is not None and seen >= 0 and cached.data_version() != seen:
-        st.rerun(scope="app")
 
 
 # --- pickers -----------------------------------------------------------------------------
@@ -259,6 +248,8 @@ def card(label: str, value: str, *, delta: str | None = None, versus: str | None
     arrow, colour = "auto", "inverse" if inverse else "normal"
     if delta is not None and delta.startswith(display.MINUS):
         arrow, colour = "down", "green" if inverse else "red"
+    elif delta is not None and not delta.startswith("+"):  # unchanged
+        arrow, colour = "off", "gray"
     with st.container(border=True):
         st.metric(label, value, delta=delta, delta_color=colour, delta_arrow=arrow,
                   delta_description=versus if delta is not None else None, help=help)
@@ -418,7 +409,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), drill: PointDrill | None = None,
-          row_drill: RowDrill | None = None) -> PackChart:
+          row_drill: RowDrill | None = None, hint: str = "Click a bar to list its deals"
+          ) -> PackChart:
     """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
     table. Returns the chart for the exec review pack.
 
@@ -436,7 +428,7 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
         if points and (target := drill(points[0], fig)) is not None:
             links.open_grid(target)
     downloads(fig, key=key, title=title,
-              hint="Click a bar to list its deals" if drill is not None else None)
+              hint=hint if drill is not None else None)
     with st.expander(f"Data: {title}", icon=":material/table:"):
         table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table",
               drill=row_drill)

@@ -17,7 +17,7 @@ import streamlit as st
 
 from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES
-from isv.models import DOMAINS, STAGES
+from isv.models import CLOSED_STAGES, DOMAINS, STAGES
 from isv.services.opportunities import OpportunityFilters
 from isv.ui.labels import stage_label
 from isv.ui.widgets import escape_md
@@ -199,11 +199,17 @@ def _days(low: date | None, high: date | None) -> str:
     return f"on or after {display.day(low)}"
 
 
-def describe_figure(f: OpportunityFilters) -> list[str]:
-    """The figure filters as a person reads them, e.g. 'closed Jul 1 – Sep 30, 2026'."""
+def describe_figure(f: OpportunityFilters, stages: tuple[str, ...] = ()) -> list[str]:
+    """The figure filters as a person reads them, e.g. 'closed 1 Jul 2026 – 30 Sep 2026'.
+
+    `stages`: the stage filter beside them; the closed range narrows closed deals only, which
+    is worth saying when open deals are shown too.
+    """
     words = []
     if f.closed_from or f.closed_to:
-        words.append(f"closed {_days(f.closed_from, f.closed_to)} (open deals kept)")
+        only_closed = stages and all(s in CLOSED_STAGES for s in stages)
+        words.append(("" if only_closed else "open, or ")
+                     + f"closed {_days(f.closed_from, f.closed_to)}")
     if f.expected_from or f.expected_to:
         words.append(f"expected to close {_days(f.expected_from, f.expected_to)}")
     if f.no_expected_date:

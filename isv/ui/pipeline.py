@@ -101,10 +101,13 @@ def can_write_deals(viewer: Viewer) -> bool:
 def _from_address(prefix: str, options: Choices) -> None:
     """When the address changed (a link followed, a reload), set the filters from it.
 
-    While the address stays what this page last wrote, the user's own choices win.
+    While the address stays what this page last wrote, the user's own choices win; their
+    widgets' state is gone after a visit to another page (back to this address), so the
+    address sets them again then.
     """
     params = links.current()
-    if st.session_state.get(f"{prefix}_address") == params:
+    if st.session_state.get(f"{prefix}_address") == params and \
+            f"{prefix}_stages" in st.session_state:
         return
     reading = links.read_grid(params, partners=options.partners, people=options.people)
     f = reading.filters
@@ -120,14 +123,14 @@ def _from_address(prefix: str, options: Choices) -> None:
     st.session_state[f"{prefix}_figure"] = links.figure_part(f)
 
 
-def _figure_filters(prefix: str) -> OpportunityFilters:
+def _figure_filters(prefix: str, stages: tuple[str, ...]) -> OpportunityFilters:
     """The filters a figure's link set (no widget of their own): shown in words, removable."""
     figure = st.session_state.get(f"{prefix}_figure") or OpportunityFilters()
     if not links.has_figure(figure):
         return OpportunityFilters()
     with st.container(horizontal=True, vertical_alignment="center"):
         st.info("Also showing only deals " + widgets.escape_md(
-            " · ".join(links.describe_figure(figure))), icon=":material/filter_alt:")
+            " · ".join(links.describe_figure(figure, stages))), icon=":material/filter_alt:")
         if st.button("Show all", key=f"{prefix}_figure_clear", icon=":material/filter_alt_off:",
                      help="Drop these filters (the ones above stay)"):
             st.session_state[f"{prefix}_figure"] = OpportunityFilters()
@@ -170,7 +173,7 @@ def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> Op
         close_to = st.date_input("Close to", value=None, key=f"{prefix}_to",
                                  min_value=MIN_DAY, max_value=MAX_DAY, format="YYYY-MM-DD")
         errors.slot("close_to", "Close to")
-    figure = _figure_filters(prefix)
+    figure = _figure_filters(prefix, tuple(stages))
     filters = replace(figure, partner_ids=tuple(partner_ids), domains=tuple(domains),
                       stages=tuple(stages),
                       owner_ids=tuple(o for o in owner_ids if o != links.NOBODY),

@@ -20,6 +20,8 @@ FLASH = "isv_flash"                  # a confirmation shown for a few seconds of
 COOKIE_EXP = "isv_cookie_exp"        # exp_date of the cookie set at form login (see login)
 DELETE_COOKIE = "isv_delete_cookie"  # signed out: keep asking the browser to drop the cookie
 FRAME_RAN = "isv_frame_ran"          # set by frame.start(), taken by the page it runs
+DATA_VERSION = "isv_data_version_seen"  # the data version this page run started from
+BELL_COUNT = "isv_bell_count"        # (viewer id, data version, unread alerts) last counted
 EXPORT_EXPLAINED = "isv_export_explained"  # this page run has said why exports are off
 
 

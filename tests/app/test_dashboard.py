@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric
 
 from isv import display
 from isv.analytics.periods import previous, quarter_containing
@@ -86,6 +87,16 @@ def test_the_vp_sees_this_quarters_kpis_with_the_change_against_the_last(program
     assert cards["Coverage"][0] == f"{display.number(due / 35000, places=2)}×"
 
 
+def test_a_fall_written_with_the_true_minus_points_down_in_red(program, login):
+    at = login("vp")
+    card = next(m for m in at.metric if m.label == "Win rate")
+    assert card.delta == f"−33.3{NBSP}pts"
+    assert (Metric.MetricDirection.Name(card.proto.direction),
+            Metric.MetricColor.Name(card.proto.color)) == ("DOWN", "RED")
+    rise = next(m for m in at.metric if m.label == "Won this period")
+    assert Metric.MetricDirection.Name(rise.proto.direction) == "UP"
+
+
 def test_a_partnership_manager_sees_only_their_partners_and_their_own_target(program, login):
     cards = metrics(login("partnership_manager"))
     assert cards["Pipeline"][0] == "$20.0k"
@@ -117,7 +128,7 @@ def test_every_chart_offers_its_numbers_as_a_table(program, login):
     assert labels == ["Data: Revenue by quarter", "Data: Funnel", "Data: Open pipeline by domain",
                       "Data: Top partners"]
     funnel = at.expander[1].dataframe[0].value
-    assert list(funnel["Stage"]) == ["Lead", "Demo", "PoC", "Proposal", "Won"]
+    assert list(funnel["Stage"]) == ["Lead", "Demo", "PoC", "Proposal", "Closed won"]
 
 
 def test_slipped_deals_and_won_deals_without_a_commission_structure_are_listed(program, login):

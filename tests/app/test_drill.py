@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from isv import db, migrate
-from isv.analytics import drill
+from isv.analytics import drill, partner_frames
 from isv.analytics.breakdowns import team_performance, top_partners
 from isv.analytics.dashboard import dashboard_data
 from isv.analytics.kpis import Filters, compute_kpis
@@ -228,8 +228,10 @@ def test_a_top_partner_bar_opens_its_won_deals_and_its_row_its_open_and_won_deal
     at = click(sign_in(), "partners", category=first.name)
     assert grid_count(at) == first.won_count
     assert at.multiselect(key="grid_partners").value == [str(first.partner_id)]
+    assert "deals closed" in figure_shown(at) and "open, or" not in figure_shown(at)
     at = select_row(sign_in(), "partners_table", 0)
     assert grid_count(at) == first.won_count + first.open_count
+    assert "deals open, or closed" in figure_shown(at)
 
 
 def test_a_slipped_row_opens_that_deal_and_a_team_row_that_persons_deals(demo):
@@ -281,6 +283,14 @@ def test_pipeline_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "win_loss", trace="Lost" if partner.lost_count else "Won",
                category=partner.name)
     assert grid_count(at) == (partner.lost_count or partner.won_count)
+    stay = max(data.stage_times, key=lambda r: r.open_count)
+    label = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal"}[stay.stage]
+    at = click(sign_in(page=page), "time_in_stage", trace="Still in the stage now (days so far)",
+               category=label)
+    assert grid_count(at) == stay.open_count > 0
+    at = click(sign_in(page=page), "time_in_stage", trace="Moved on in the period",
+               category=label)
+    assert [t.value for t in at.title] == ["Pipeline analytics"]  # stays, not deals
     reason = data.lost_reasons[0]
     at = click(sign_in(page=page), "lost_reasons", category=reason.reason or "No reason given")
     assert grid_count(at) == reason.count
@@ -362,6 +372,16 @@ def test_a_copied_analytics_link_reproduces_the_view_and_the_choice_follows_to_t
     at.switch_page("pages/pipeline_analytics.py").run()
     assert at.selectbox(key="pipeline_analytics_period").value == last.label
     assert param(at, "period") == [last.label]
+
+
+def test_a_link_may_name_any_period_and_the_grid_takes_its_dates(demo):
+    at = sign_in(period="2025-11-15..2026-02-14")
+    assert at.selectbox(key="dashboard_period").value == "2025-11-15..2026-02-14"
+    won = next(link.proto.label for link in at.get("page_link")
+               if re.match(r"See the [\d,]+ deals? won$", link.proto.label))
+    at, said = follow(at, won)
+    assert param(at, "closed") == ["2025-11-15..2026-02-14"]
+    assert grid_count(at) == said
 
 
 def test_a_link_with_an_unknown_partner_says_so_and_shows_everything(demo):
@@ -498,3 +518,45 @@ def test_every_counted_link_of_an_analytics_page_opens_that_many_deals(demo, pag
         at = sign_in(page=page)
         at, said = follow(at, label)
         assert grid_count(at) == said, label
+
+
+# --- the tables under the charts: the same deals, by keyboard as well as by mouse ------------
+
+def test_rows_of_the_tables_under_the_charts_open_their_deals(demo):
+    today = local_today()
+    period = quarter_containing(today)
+    with session_scope() as s:
+        kpis = compute_kpis(session=s, viewer=viewer(), period=period, as_of=today)
+        pipeline = pipeline_analytics(session=s, viewer=viewer(), period=period, as_of=today)
+        partners = partner_analytics(session=s, viewer=viewer(), period=period, as_of=today)
+    at = select_row(sign_in(), "funnel_table", 1)
+    assert grid_count(at) == kpis.reached_count["demo"]
+    page = "pages/pipeline_analytics.py"
+    at = select_row(sign_in(page=page), "forecast_table", 0)       # overdue
+    assert grid_count(at) == pipeline.forecast[0].count
+    at = select_row(sign_in(page=page), "velocity_table", 3)       # this quarter
+    assert grid_count(at) == kpis.won_count + kpis.lost_count
+    page = "pages/partner_analytics.py"
+    trend = partner_frames.trend_frame(partners.trend, partners.trend_quarters)
+    k = int(trend["Deals"].astype(int).idxmax())
+    at = select_row(sign_in(page=page), "partner_trend_table", k)
+    assert grid_count(at) == trend["Deals"][k] > 0
+    listed = [b for b in partners.liability.buckets if b.period is not None or b.count]
+    at = select_row(sign_in(page=page), "partner_liability_table", len(listed) - 1)
+    assert grid_count(at) == listed[-1].count
+    matrix = partner_frames.coverage_frame(partners.coverage)
+    k = next(n for n, name in enumerate(matrix["Partner"]) if name)
+    at = select_row(sign_in(page=page), "partner_coverage_table", k)
+    assert grid_count(at) == matrix["Open deals"][k]
+
+
+def test_back_on_a_grid_address_after_another_page_shows_its_filters_again(demo):
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    shown = grid_count(at)
+    at.switch_page("pages/board.py").run()
+    at.query_params.clear()
+    at.query_params["stage"] = "proposal"   # the browser's Back: the grid's address again
+    at.switch_page("pages/opportunities.py").run()
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    assert grid_count(at) == shown

@@ -19,7 +19,7 @@ from tests.e2e.helpers import email_box, open_app, sign_out_button, submit_login
 
 pytestmark = pytest.mark.e2e
 FIRST_RUN = 30_000       # ms: the first run of a page on a fresh server imports a lot
-BELL_REFRESH = 30        # s: the bell is a fragment that reruns every 30 s
+BELL_REFRESH = 30        # s: the frame polls the data version every 30 s, then redraws
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from isv.config import get_settings
 from isv.dates import local_today
 from isv.db import _factory, get_engine, session_scope
 from isv.models import Partner, User
-from isv.services import opportunities, partners, users
+from isv.services import jobs, opportunities, partners, users
 from isv.types import utcnow
 
 REDIS_URL = os.environ.get("ISV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -225,6 +225,26 @@ def test_signing_in_and_page_views_do_not_throw_the_cache_away(app_db):
     with session_scope() as s:  # a real change to a user does count
         vera = s.scalar(select(User).where(User.email == "vera@example.com"))
         users.update_user(session=s, viewer=SYSTEM, user_id=vera.id, first_name="Vee")
+    assert cached.data_version() > before
+
+
+def test_the_schedulers_heartbeat_and_run_records_do_not_make_pages_redraw(app_db):
+    scheduler = Viewer.system("scheduler")
+    before = cached.data_version()
+    with session_scope() as s:
+        jobs.claim_leadership(session=s, viewer=scheduler, instance_id="vm:1:a",
+                              hostname="vm", pid=1)
+    for _ in range(3):  # every 5 s while it leads
+        with session_scope() as s:
+            jobs.heartbeat(session=s, viewer=scheduler, instance_id="vm:1:a")
+    with session_scope() as s:
+        run_id = jobs.start_run(session=s, viewer=scheduler, job_name="alerts",
+                                instance_id="vm:1:a")
+    with session_scope() as s:
+        jobs.finish_run(session=s, viewer=scheduler, run_id=run_id, outcome="ok",
+                        duration_ms=12, counts={"alerts": 0})
+    assert cached.data_version() == before
+    _add_partner("Changed by a job")  # what a job changes still counts
     assert cached.data_version() > before
 
 

@@ -118,6 +118,7 @@ def test_a_change_writes_its_sign_out_with_a_true_minus():
     assert display.change(D("1500"), D("3000"), display.money_short) == f"{MINUS}$1.5k"
     assert display.change(D("0.5"), D("0.4"), display.points) == f"+10.0{NBSP}pts"
     assert display.change(None, D("1"), display.money_short) is None
+    assert display.change(D("0.4"), D("0.4"), display.points) == f"0.0{NBSP}pts"  # no arrow
 
 
 def test_one_date_form_and_one_timestamp_form_in_the_programs_time_zone(monkeypatch):
