@@ -19,7 +19,8 @@ The rules, and the choices made where the issue left them open:
 - The currency symbol is the Settings page's (``$`` by default), always before the number.
 - Percentages are written ``10 %``: the number, a no-break space (U+00A0, so a narrow cell
   or a slide never wraps the sign away from its number), then ``%``. A ratio (win rate, goal
-  attainment, conversion) is shown to one decimal (``387.7 %``); a percentage stored as a
+  attainment, conversion) is shown to one decimal (``387.7 %``), a threshold (a setting such
+  as the 60 % concentration limit) whole (``60 %``); a percentage stored as a
   number (probability, commission rate) shows its decimals only where they exist (``10 %``,
   ``12.5 %``).
 - Counts have thousands separators (``1,234``).

@@ -77,6 +77,11 @@ def undated(filters: Filters) -> OpportunityFilters:
     return replace(open_deals(filters), no_expected_date=True)
 
 
+def staying(filters: Filters, stage: str) -> OpportunityFilters:
+    """Time in stage, still there: the open deals in the stage whose entry was recorded."""
+    return replace(open_deals(filters), stages=(stage,), entry_recorded=True)
+
+
 def reached(filters: Filters, period: Period, stage: str) -> OpportunityFilters:
     """A funnel step: the deals created in the period that reached the stage."""
     return replace(scope(filters), created_from=period.start, created_to=period.end,

@@ -283,6 +283,14 @@ def test_pipeline_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "win_loss", trace="Lost" if partner.lost_count else "Won",
                category=partner.name)
     assert grid_count(at) == (partner.lost_count or partner.won_count)
+    stay = max(data.stage_times, key=lambda r: r.open_count)
+    label = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal"}[stay.stage]
+    at = click(sign_in(page=page), "time_in_stage", trace="Still in the stage now (days so far)",
+               category=label)
+    assert grid_count(at) == stay.open_count > 0
+    at = click(sign_in(page=page), "time_in_stage", trace="Moved on in the period",
+               category=label)
+    assert [t.value for t in at.title] == ["Pipeline analytics"]  # stays, not deals
     reason = data.lost_reasons[0]
     at = click(sign_in(page=page), "lost_reasons", category=reason.reason or "No reason given")
     assert grid_count(at) == reason.count
