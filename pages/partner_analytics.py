@@ -75,7 +75,8 @@ kpi.chart(charts.partner_results_figure(
           money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
           rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
                                        "Unpaid won deals"),
-          drill=clicks.partner_results(data.partners, f, now.period))
+          drill=clicks.partner_results(data.partners, f, now.period),
+          row_drill=clicks.partner_results_row(data.partners, f, now.period))
 
 trend = pf.trend_frame(data.trend, data.trend_quarters)
 first, last = data.trend_quarters[0], data.trend_quarters[-1]

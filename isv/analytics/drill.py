@@ -62,6 +62,11 @@ def open_or_won(filters: Filters, period: Period) -> OpportunityFilters:
                    closed_from=period.start, closed_to=period.end)
 
 
+def open_or_closed(filters: Filters, period: Period) -> OpportunityFilters:
+    """A partner's KPI row: its open deals now and those won or lost in the period."""
+    return replace(scope(filters), closed_from=period.start, closed_to=period.end)
+
+
 def slipped(filters: Filters, as_of: date) -> OpportunityFilters:
     """slipped_count, slipped_value: open, expected to close before as_of."""
     return replace(open_deals(filters), expected_to=as_of - timedelta(days=1))

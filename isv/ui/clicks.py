@@ -291,6 +291,11 @@ def partner_results(rows: Sequence[PartnerKpis], f: Filters, period: Period):
     return pick
 
 
+def partner_results_row(rows: Sequence[PartnerKpis], f: Filters, period: Period):
+    """A row of the partner KPIs table: its open deals and those closed in the period."""
+    return lambda k: drill.partner(drill.open_or_closed(f, period), rows[k].partner_id)
+
+
 def new_pipeline(quarters: Sequence[Period], f: Filters):
     """New pipeline: the deals of one domain created in that quarter."""
     def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:

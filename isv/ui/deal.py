@@ -260,7 +260,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         # The form is being opened (not on screen in the previous run): start from now.
         base = st.session_state[base_key] = view.version
     k = f"{view.id}_{base}"
-    f = edits.drawn_from(f"deal@{k}", view.fields, probe=f"d_customer_{k}")
+    f = edits.drawn_from(f"deal@{view.id}@{base}", view.fields, probe=f"d_customer_{k}")
     if base != view.version:
         who = view.updated_by or "someone else"
         st.warning(widgets.escape_md(

@@ -319,6 +319,9 @@ def test_partner_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "partner_results", trace="Open pipeline",
                category=partner.name)
     assert grid_count(at) == partner.open_count
+    at = select_row(sign_in(page=page), "partner_results_table", 0)
+    first = data.partners[0]
+    assert grid_count(at) == first.open_count + first.won_count + first.lost_count
     cell = max(data.trend, key=lambda c: c.count)
     at = click(sign_in(page=page), "partner_trend", trace=cell.domain,
                category=cell.period.title)

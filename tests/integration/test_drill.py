@@ -22,7 +22,7 @@ from isv.analytics.breakdowns import (
     top_partners,
 )
 from isv.analytics.dashboard import revenue_quarters
-from isv.analytics.kpis import FUNNEL_STAGES, Filters, compute_kpis
+from isv.analytics.kpis import FUNNEL_STAGES, Filters, compute_kpis, kpis_by_partner
 from isv.analytics.partners import (
     LATER,
     SLIPPED,
@@ -159,7 +159,10 @@ def test_every_figure_lists_exactly_its_deals(program, who, narrowed):
         check(row.lost_count, drill.partner(drill.lost(f, period), row.partner_id), row.name)
     for reason in lost_reasons(period=period, **common):
         check(reason.count, drill.lost_for(f, period, reason.reason), str(reason.reason))
-    # Partner analytics: new pipeline, liability buckets, coverage.
+    # Partner analytics: partner KPI rows, new pipeline, liability buckets, coverage.
+    for row in kpis_by_partner(period=period, **common):
+        check(row.open_count + row.won_count + row.lost_count,
+              drill.partner(drill.open_or_closed(f, period), row.partner_id), row.name)
     for cell in created_by_quarter(quarters=trend_quarters(period), **common):
         check(cell.count, drill.created(f, cell.period, cell.domain),
               f"created {cell.period.label} {cell.domain}")
