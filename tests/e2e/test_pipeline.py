@@ -144,6 +144,17 @@ def board_column(page: Page, stage: str):
     return page.locator(f".st-key-board_col_{stage}")
 
 
+def drag(page: Page, card, stage: str) -> None:
+    """A person's drag: press on the card, move over the top of a column, let go."""
+    expect(card).to_have_attribute("draggable", "true")
+    source, target = card.bounding_box(), board_column(page, stage).bounding_box()
+    page.mouse.move(source["x"] + source["width"] / 2, source["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 40, steps=12)
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 60, steps=4)
+    page.mouse.up()
+
+
 def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(server, context):
     page = signed_in_page(context, server, "sales_manager")
     go_to(page, "Pipeline board")
@@ -175,13 +186,7 @@ def test_a_card_dragged_to_another_column_is_there_after_a_reload(server, contex
     card_class = next(c for c in card.get_attribute("class").split()
                       if c.startswith("st-key-card_"))
 
-    # A person's drag: press on the card, move over the PoC column, let go.
-    source, target = card.bounding_box(), board_column(page, "poc").bounding_box()
-    page.mouse.move(source["x"] + source["width"] / 2, source["y"] + 12)
-    page.mouse.down()
-    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 40, steps=12)
-    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 60, steps=4)
-    page.mouse.up()
+    drag(page, card, "poc")
     expect(page.get_by_text(f"Moved {customer} to PoC.")).to_be_visible()
     expect(board_column(page, "poc").locator(f".{card_class}")).to_have_count(1)
 
@@ -200,7 +205,7 @@ def test_a_card_dropped_on_closed_lost_stays_put_when_the_reason_is_cancelled(
     card = board_column(page, "proposal").locator("[class*='st-key-card_']").first
     card_class = next(c for c in card.get_attribute("class").split()
                       if c.startswith("st-key-card_"))
-    card.drag_to(board_column(page, "closed_lost"))
+    drag(page, card, "closed_lost")
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("textbox", name="Lost reason")).to_be_visible()
     dialog.get_by_role("button", name="Cancel").click()
