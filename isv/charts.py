@@ -44,8 +44,7 @@ GREY = "#6B6B6B"
 TEXT = "#1F1F1F"
 GRID = "#E4E4E4"
 
-STAGE_LABELS = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal",
-                "closed_won": "Won", "closed_lost": "Lost"}
+STAGE_LABELS = display.STAGE_LABELS  # one stage vocabulary: the figures say what the grid says
 STAGE_BY_LABEL = {label: stage for stage, label in STAGE_LABELS.items()}
 STAGE_COLORS = {
     "lead": OKABE_ITO["sky_blue"],

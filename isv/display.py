@@ -19,7 +19,8 @@ The rules, and the choices made where the issue left them open:
 - The currency symbol is the Settings page's (``$`` by default), always before the number.
 - Percentages are written ``10 %``: the number, a no-break space (U+00A0, so a narrow cell
   or a slide never wraps the sign away from its number), then ``%``. A ratio (win rate, goal
-  attainment, conversion) is shown to one decimal (``387.7 %``); a percentage stored as a
+  attainment, conversion) is shown to one decimal (``387.7 %``), a threshold (a setting such
+  as the 60 % concentration limit) whole (``60 %``); a percentage stored as a
   number (probability, commission rate) shows its decimals only where they exist (``10 %``,
   ``12.5 %``).
 - Counts have thousands separators (``1,234``).
@@ -91,6 +92,23 @@ def _signed(negative: bool, text: str) -> str:
 def currency() -> str:
     """The currency symbol money is shown with (Settings page; '$' by default)."""
     return current_settings().currency_symbol
+
+
+# --- labels: how codes read, the same on every page, chart, draft and slide --------------
+
+STAGE_LABELS = {
+    "lead": "Lead",
+    "demo": "Demo",
+    "poc": "PoC",
+    "proposal": "Proposal",
+    "closed_won": "Closed won",
+    "closed_lost": "Closed lost",
+}
+
+
+def stage(code: str | None) -> str:
+    """A stage as people say it: 'poc' → 'PoC', 'closed_won' → 'Closed won'."""
+    return STAGE_LABELS.get(code, code) if code else NONE
 
 
 # --- money -------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ shown = [
 ]
 
 st.subheader("Slipped deals")
-st.caption(f"{now.slipped_count:,} open deals expected to close before {now.as_of} · "
+st.caption(f"{now.slipped_count:,} open deals expected to close before {display.day(now.as_of)} · "
            f"{display.money(now.slipped_value)}; the largest {len(data.slipped)} below")
 if now.slipped_count:
     kpi.deals_link(f"All {display.count(now.slipped_count)} slipped deals",

@@ -60,7 +60,7 @@ with cards[2]:
     kpi.card("Domains covered", f"{active} of {len(data.coverage)}",
              note=f"⚠ {len(data.coverage) - active} without an active partner"
              if active < len(data.coverage) else "✓ each has an active partner")
-    limit = display.percent(CONCENTRATION)
+    limit = display.percent(CONCENTRATION, places=0)
     kpi.card("Concentrated partners", f"{concentrated}",
              note=f"⚠ above {limit} of a domain's pipeline" if concentrated
              else f"✓ none above {limit} of a domain")
@@ -75,7 +75,8 @@ kpi.chart(charts.partner_results_figure(
           money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
           rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
                                        "Unpaid won deals"),
-          drill=clicks.partner_results(data.partners, f, now.period))
+          drill=clicks.partner_results(data.partners, f, now.period),
+          row_drill=clicks.partner_results_row(data.partners, f, now.period))
 
 trend = pf.trend_frame(data.trend, data.trend_quarters)
 first, last = data.trend_quarters[0], data.trend_quarters[-1]
@@ -105,7 +106,7 @@ if unpriced:
 
 st.subheader("Domain coverage")
 st.caption(f"Active partner: one with an open deal. ⚠ marks a domain with no active partner, "
-           f"and a partner holding more than {display.percent(CONCENTRATION)} of its "
+           f"and a partner holding more than {display.percent(CONCENTRATION, places=0)} of its "
            "domain's open pipeline. Over every deal you can see; the filters above do not "
            "apply here.")
 summary = pf.domain_summary_frame(data.coverage)

@@ -80,13 +80,14 @@ if st.button("Roll over incomplete tasks", icon=":material/redo:", key="tasks_ro
             flagged = (f"; {result.flagged} of them now rolled over twice or more"
                        if result.flagged else "")
             ui.flash(f"Rolled {result.rolled} task{'s' if result.rolled != 1 else ''} into "
-                     f"the week of {result.week_start}{flagged}.")
+                     f"the week of {display.day(result.week_start)}{flagged}.")
         else:
-            ui.flash(f"Nothing to roll over: no unfinished task is due before {monday}.")
+            ui.flash("Nothing to roll over: no unfinished task is due before "
+                     f"{display.day(monday)}.")
         fresh_grid()
         st.rerun()
-st.caption(f"Every pending or in-progress task due before Monday {monday} gets a copy "
-                  "due on the same weekday this week; the original is kept as “rolled over”. "
+st.caption(f"Every pending or in-progress task due before Monday {display.day(monday)} gets a "
+                  "copy due on the same weekday this week; the original is kept as “rolled over”. "
                   "Running it again changes nothing.")
 
 filters = TaskFilters(statuses=tuple(statuses), priorities=tuple(priorities), text=text,

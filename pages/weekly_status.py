@@ -223,7 +223,7 @@ if not form.submitted:
     if st.button("Submit", type="primary", key="weekly_submit", icon=":material/send:"):
         done = save_changes(week, form_values(week), errors, call=status.submit)
         if done is not None:
-            ui.flash(f"Submitted your status for the week of {week}.")
+            ui.flash(f"Submitted your status for the week of {display.day(week)}.")
             st.rerun()
 
 st.subheader("Your weeks")

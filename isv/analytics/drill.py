@@ -62,6 +62,11 @@ def open_or_won(filters: Filters, period: Period) -> OpportunityFilters:
                    closed_from=period.start, closed_to=period.end)
 
 
+def open_or_closed(filters: Filters, period: Period) -> OpportunityFilters:
+    """A partner's KPI row: its open deals now and those won or lost in the period."""
+    return replace(scope(filters), closed_from=period.start, closed_to=period.end)
+
+
 def slipped(filters: Filters, as_of: date) -> OpportunityFilters:
     """slipped_count, slipped_value: open, expected to close before as_of."""
     return replace(open_deals(filters), expected_to=as_of - timedelta(days=1))
@@ -75,6 +80,11 @@ def due(filters: Filters, start: date, end: date | None) -> OpportunityFilters:
 def undated(filters: Filters) -> OpportunityFilters:
     """Open deals without an expected close date."""
     return replace(open_deals(filters), no_expected_date=True)
+
+
+def staying(filters: Filters, stage: str) -> OpportunityFilters:
+    """Time in stage, still there: the open deals in the stage whose entry was recorded."""
+    return replace(open_deals(filters), stages=(stage,), entry_recorded=True)
 
 
 def reached(filters: Filters, period: Period, stage: str) -> OpportunityFilters:

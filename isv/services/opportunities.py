@@ -513,7 +513,9 @@ class OpportunityFilters:
     - `lost_reason`: that reason, ignoring case and surrounding spaces; `no_lost_reason`:
       lost without one;
     - `unassigned`: assigned to nobody (or to one of `owner_ids`, when both are given);
-    - `opportunity_ids`: exactly these deals.
+    - `opportunity_ids`: exactly these deals;
+    - `entry_recorded`: the deal's last stage-history row moved it into its current stage and
+      was recorded, not reconstructed on import (time in stage can age that stay).
     """
 
     partner_ids: tuple[uuid.UUID, ...] = ()
@@ -535,6 +537,7 @@ class OpportunityFilters:
     no_lost_reason: bool = False
     unassigned: bool = False
     opportunity_ids: tuple[uuid.UUID, ...] = ()
+    entry_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -689,7 +692,22 @@ def _figure_conditions(f: OpportunityFilters) -> list[Any]:
     if f.opportunity_ids:
         where.append(Opportunity.id.in_(
             [parse_id("opportunity_id", i) for i in f.opportunity_ids]))
+    if f.entry_recorded:
+        where.append(_entry_recorded())
     return where
+
+
+def _entry_recorded() -> Any:
+    """The deal's last history row (by time, then id, as time in stage orders them) moved it
+    into its current stage and is not a reconstruction."""
+    last, later = aliased(StageHistory), aliased(StageHistory)
+    newer = select(later.id).where(
+        later.opportunity_id == last.opportunity_id,
+        or_(later.changed_at > last.changed_at,
+            and_(later.changed_at == last.changed_at, later.id > last.id)))
+    return select(last.id).where(
+        last.opportunity_id == Opportunity.id, last.to_stage == Opportunity.stage,
+        last.synthesized.is_(False), ~newer.exists()).exists()
 
 
 def list_opportunities(*, session: Session, viewer: Viewer,

@@ -42,8 +42,6 @@ KPI_LIMIT = Decimal("1000000000000")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Roles that file a weekly status (DESIGN.md: "own status, tasks, goals").
 FILING_ROLES = tuple(r for r in ROLES if r != "admin")
-_STAGE_WORDS = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal",
-                "closed_won": "Won", "closed_lost": "Lost"}
 _ACTIVITY_WORDS = {"call": "Call", "meeting": "Meeting", "email": "Email", "qbr": "QBR",
                    "event": "Event", "other": "Touch"}
 
@@ -252,8 +250,8 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
     for from_stage, to_stage, customer, partner in moves:
         if rank[to_stage] > rank[from_stage]:
             draft.stage_advances.append(
-                f"Advanced {customer} ({partner}) from {_STAGE_WORDS[from_stage]} "
-                f"to {_STAGE_WORDS[to_stage]}")
+                f"Advanced {customer} ({partner}) from {display.stage(from_stage)} "
+                f"to {display.stage(to_stage)}")
 
     won_total = Decimal(0)
     won = session.execute(
@@ -312,7 +310,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
         .order_by(Opportunity.expected_close_date, Opportunity.customer_name, Opportunity.id))
     draft.expected_closes.extend(
         f"Expected to close {display.day(day)}: {customer} ({partner}), {display.money(value)}, "
-        f"in {_STAGE_WORDS[stage]}"
+        f"in {display.stage(stage)}"
         for customer, partner, value, day, stage in closing)
 
     # As of today for this week, as of the week's end for a past one.
@@ -326,7 +324,7 @@ def draft_week(*, session: Session, viewer: Viewer, week_start_date: Any,
         .order_by(Opportunity.expected_close_date, Opportunity.customer_name, Opportunity.id))
     draft.slipped_deals.extend(
         f"Slipped: {customer} ({partner}) was expected to close {display.day(day)}, "
-        f"still in {_STAGE_WORDS[stage]}"
+        f"still in {display.stage(stage)}"
         for customer, partner, day, stage in slipped)
 
     stuck = session.execute(

@@ -24,7 +24,6 @@ CARD_SORT = "-deal_value"  # the biggest deals first: what a manager works on
 DETAIL_PAGE = "pages/opportunity_detail.py"
 LOST = "closed_lost"
 PENDING_LOST = "board_pending_lost"  # a drop on Closed lost, waiting for its reason
-SHOWN_VERSIONS = "board_shown_versions"  # card id -> the version its Move menu was drawn with
 
 
 @dataclass(frozen=True)
@@ -179,23 +178,26 @@ def _lost_reason_dialog(move: Move, customer: str) -> None:
         st.rerun()
 
 
+def _menu_move(card_id: str, version: int) -> None:
+    request_move(Move(card_id, st.session_state[f"move_to_{card_id}"], version))
+
+
 def move_control(card: OpportunityRow) -> None:
-    """The Move menu on a card (the keyboard path): the target stage, then Move."""
+    """The Move menu on a card (the keyboard path): the target stage, then Move.
+
+    The move is saved in the button's callback, before the page runs, so the board is drawn
+    once, already moved (a save after drawing needed a second run); and the callback gets
+    the version the card showed when the user chose the move, so a move based on a card
+    someone has changed since is refused.
+    """
     with st.popover("Move", icon=":material/swap_horiz:", width="stretch",
                     key=f"move_pop_{card.id}"):
         with st.form(f"move_{card.id}", border=False):
-            to_stage = st.selectbox("To stage", [s for s in STAGES if s != card.stage],
-                                    format_func=stage_label, key=f"move_to_{card.id}",
-                                    help="Closed lost asks for the reason next")
-            submitted = st.form_submit_button("Move", key=f"move_submit_{card.id}",
-                                              type="primary")
-        # The version the card showed when the user chose the move, not the one read on
-        # the click's run: a move based on a card someone has changed since is refused.
-        shown = st.session_state.setdefault(SHOWN_VERSIONS, {})
-        version = shown.get(str(card.id), card.version)
-        shown[str(card.id)] = card.version
-        if submitted and request_move(Move(str(card.id), to_stage, version)):
-            st.rerun()
+            st.selectbox("To stage", [s for s in STAGES if s != card.stage],
+                         format_func=stage_label, key=f"move_to_{card.id}",
+                         help="Closed lost asks for the reason next")
+            st.form_submit_button("Move", key=f"move_submit_{card.id}", type="primary",
+                                  on_click=_menu_move, args=(str(card.id), card.version))
 
 
 def card(card: OpportunityRow, entered: datetime | None, today: date, *,

@@ -80,7 +80,7 @@ def show(q: CommissionQuote) -> None:
         if line.structure is None:
             st.warning(widgets.escape_md(
                 f"No applicable structure: commission {display.money(0)}. None of this "
-                f"partner's structures is in effect on {q.close_date} for a deal of "
+                f"partner's structures is in effect on {display.day(q.close_date)} for a deal of "
                 f"{display.money(q.deal_value)}."), icon=":material/block:")
         else:
             st.markdown(widgets.escape_md(StructureInfo.of(line.structure).label()))

@@ -32,7 +32,14 @@ from isv.analytics.partners import (
 )
 from isv.analytics.periods import Period
 from isv.analytics.pipeline import LATER as MONTH_LATER
-from isv.analytics.pipeline import OVERDUE, CloseMonth, LostReason, PartnerWinLoss, Velocity
+from isv.analytics.pipeline import (
+    OVERDUE,
+    CloseMonth,
+    LostReason,
+    PartnerWinLoss,
+    StageTime,
+    Velocity,
+)
 from isv.analytics.pipeline import UNDATED as MONTH_UNDATED
 from isv.analytics.pipeline_frames import NO_REASON, forecast_frame
 from isv.services.opportunities import OpportunityFilters
@@ -188,6 +195,25 @@ def velocity_row(rows: Sequence[Velocity], f: Filters):
     return lambda k: drill.closed(f, rows[k].period)
 
 
+STILL_THERE = "Still in the stage now"
+
+
+def time_in_stage(f: Filters):
+    """Time in stage: a "still there" bar lists the deals in that stage now whose stay it
+    ages; finished stays ("moved on") are stays, not deals, and list nothing."""
+    def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:
+        stage = charts.STAGE_BY_LABEL.get(_words(category(point, fig)))
+        if stage is None or not series(point, fig).startswith(STILL_THERE):
+            return None
+        return drill.staying(f, stage)
+    return pick
+
+
+def time_in_stage_row(rows: Sequence[StageTime], f: Filters):
+    """A row of the time-in-stage table: the deals still in that stage."""
+    return lambda k: drill.staying(f, rows[k].stage)
+
+
 def close_month_filters(row: CloseMonth, f: Filters, as_of: date) -> OpportunityFilters:
     if row.kind == OVERDUE:
         return drill.slipped(f, as_of)
@@ -263,6 +289,11 @@ def partner_results(rows: Sequence[PartnerKpis], f: Filters, period: Period):
             return drill.partner(drill.won(f, period), partner)
         return drill.partner(drill.open_deals(f), partner)
     return pick
+
+
+def partner_results_row(rows: Sequence[PartnerKpis], f: Filters, period: Period):
+    """A row of the partner KPIs table: its open deals and those closed in the period."""
+    return lambda k: drill.partner(drill.open_or_closed(f, period), rows[k].partner_id)
 
 
 def new_pipeline(quarters: Sequence[Period], f: Filters):

@@ -44,10 +44,10 @@ class StructureInfo:
     def label(self) -> str:
         band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
                 if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
-        until = f" to {self.effective_to}" if self.effective_to else ""
+        until = f" to {display.day(self.effective_to)}" if self.effective_to else ""
         lifetime = ", lifetime" if self.is_lifetime else ""
         return (f"{structure_type_label(self.structure_type)} {display.percentage(self.percentage)}"
-                f"{lifetime} · deals {band} · {self.effective_from}{until}")
+                f"{lifetime} · deals {band} · from {display.day(self.effective_from)}{until}")
 
     @classmethod
     def of(cls, row: Any) -> StructureInfo:
@@ -260,7 +260,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         # The form is being opened (not on screen in the previous run): start from now.
         base = st.session_state[base_key] = view.version
     k = f"{view.id}_{base}"
-    f = edits.drawn_from(f"deal@{k}", view.fields, probe=f"d_customer_{k}")
+    f = edits.drawn_from(f"deal@{view.id}@{base}", view.fields, probe=f"d_customer_{k}")
     if base != view.version:
         who = view.updated_by or "someone else"
         st.warning(widgets.escape_md(

@@ -50,11 +50,16 @@ def renew(name: str) -> None:
 def drawn_from(form: str, fresh: Mapping[str, Any], *, probe: str) -> dict[str, Any]:
     """The values `form` was opened with: `fresh` on its first draw, the kept ones after.
 
+    `form` names the record's form and its widget generation ("partner@<id>@<keys>");
     `probe` is the key of one of the form's inputs; without state for it the form was not on
     screen in the previous run, so it is being opened now.
     """
     bases = st.session_state.setdefault(_BASES, {})
     if form not in bases or probe not in st.session_state:
+        # One kept set per record form: "name@generation" replaces the name's older ones.
+        family = form.rsplit("@", 1)[0] + "@"
+        for old in [f for f in bases if f.startswith(family) and f != form]:
+            del bases[old]
         bases[form] = dict(fresh)
     return bases[form]
 

@@ -93,6 +93,8 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
         alert_bell(viewer)
         if st.button("Sign out", key=LOGOUT_KEY, icon=":material/logout:"):
             gate.sign_out("logout")
+        st.html(f"<style>{_PAGE_CSS}</style>")
+        st.html(f"<script>{_SIDEBAR_SCRIPT}</script>", unsafe_allow_javascript=True)
         _poll()
 
 
@@ -108,8 +110,6 @@ def _poll() -> None:
     now = cached.data_version()
     if now >= 0 and seen is not None and now != seen:
         st.rerun(scope="app")
-        st.html(f"<style>{_PAGE_CSS}</style>")
-        st.html(f"<script>{_SIDEBAR_SCRIPT}</script>", unsafe_allow_javascript=True)
 
 
 def page_viewer(page_file: str | Path) -> Viewer:

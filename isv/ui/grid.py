@@ -440,8 +440,10 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
     config = column_config(options, partner_ids, [r.deal_value for r in rows])
     frame = editor_frame(rows)
     if editable:
+        # One more line than the rows: the editor's "add row" line.
         st.data_editor(frame, key=key, column_config=config, hide_index=True,
-                       num_rows="dynamic", width="stretch", placeholder=display.NONE)
+                       num_rows="dynamic", width="stretch", placeholder=display.NONE,
+                       height=table_height(len(frame) + 1))
         st.caption("Edit cells, add rows at the bottom, or select rows and delete them; "
                    "nothing is written until you save. A new deal needs customer, partner "
                    "and value.")

@@ -409,7 +409,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), rates: tuple[str,
 def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
           money: tuple[str, ...] = (), rates: tuple[str, ...] = (),
           counts: tuple[str, ...] = (), drill: PointDrill | None = None,
-          row_drill: RowDrill | None = None) -> PackChart:
+          row_drill: RowDrill | None = None, hint: str = "Click a bar to list its deals"
+          ) -> PackChart:
     """A chart, its PNG and SVG downloads and, in an expander under it, the same numbers as a
     table. Returns the chart for the exec review pack.
 
@@ -427,7 +428,7 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
         if points and (target := drill(points[0], fig)) is not None:
             links.open_grid(target)
     downloads(fig, key=key, title=title,
-              hint="Click a bar to list its deals" if drill is not None else None)
+              hint=hint if drill is not None else None)
     with st.expander(f"Data: {title}", icon=":material/table:"):
         table(frame, money=money, rates=rates, counts=counts, key=f"{key}_table",
               drill=row_drill)

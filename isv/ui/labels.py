@@ -4,6 +4,7 @@ Numbers, money and dates are written by isv.display."""
 
 from __future__ import annotations
 
+from isv import display
 from isv.models import DOMAINS, HEALTH, ROLES
 
 __all__ = ["DOMAINS", "HEALTH", "ROLES", "role_label", "health_label"]
@@ -37,14 +38,7 @@ def health_label(health: str | None) -> str:
 
 # --- deals and commissions (pipeline pages) ---------------------------------------------
 
-STAGE_LABELS = {
-    "lead": "Lead",
-    "demo": "Demo",
-    "poc": "PoC",
-    "proposal": "Proposal",
-    "closed_won": "Closed won",
-    "closed_lost": "Closed lost",
-}
+STAGE_LABELS = display.STAGE_LABELS
 STRUCTURE_TYPE_LABELS = {"referral": "Referral", "msp": "MSP", "reseller": "Reseller"}
 ACTIVITY_LABELS = {"call": "Call", "meeting": "Meeting", "email": "Email", "qbr": "QBR",
                    "event": "Event", "other": "Other"}
@@ -81,8 +75,7 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
 
 
-def stage_label(stage: str | None) -> str:
-    return STAGE_LABELS.get(stage, stage) if stage else "—"
+stage_label = display.stage
 
 
 def structure_type_label(kind: str | None) -> str:

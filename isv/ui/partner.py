@@ -310,7 +310,7 @@ def touches(view: PartnerView) -> None:
                                 activity_type=kind, occurred_on=day, summary=summary)
             if touch is not None:
                 widgets.reset(f"t_summary_{view.id}")
-                widgets.flash(f"Logged a {activity_label(kind).lower()} on {day}.")
+                widgets.flash(f"Logged a {activity_label(kind).lower()} on {display.day(day)}.")
                 st.rerun()
     if view.touches.empty:
         st.caption("No touches logged yet.")

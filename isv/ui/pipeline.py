@@ -101,10 +101,13 @@ def can_write_deals(viewer: Viewer) -> bool:
 def _from_address(prefix: str, options: Choices) -> None:
     """When the address changed (a link followed, a reload), set the filters from it.
 
-    While the address stays what this page last wrote, the user's own choices win.
+    While the address stays what this page last wrote, the user's own choices win; their
+    widgets' state is gone after a visit to another page (back to this address), so the
+    address sets them again then.
     """
     params = links.current()
-    if st.session_state.get(f"{prefix}_address") == params:
+    if st.session_state.get(f"{prefix}_address") == params and \
+            f"{prefix}_stages" in st.session_state:
         return
     reading = links.read_grid(params, partners=options.partners, people=options.people)
     f = reading.filters

@@ -36,7 +36,7 @@ USER_COLUMNS = {
 }
 
 
-TABLE_MAX_ROWS = 25
+TABLE_MAX_ROWS = 15
 _ROW_PX = 35  # st.dataframe's row height, and its header's
 
 

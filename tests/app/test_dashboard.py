@@ -128,7 +128,7 @@ def test_every_chart_offers_its_numbers_as_a_table(program, login):
     assert labels == ["Data: Revenue by quarter", "Data: Funnel", "Data: Open pipeline by domain",
                       "Data: Top partners"]
     funnel = at.expander[1].dataframe[0].value
-    assert list(funnel["Stage"]) == ["Lead", "Demo", "PoC", "Proposal", "Won"]
+    assert list(funnel["Stage"]) == ["Lead", "Demo", "PoC", "Proposal", "Closed won"]
 
 
 def test_slipped_deals_and_won_deals_without_a_commission_structure_are_listed(program, login):

@@ -283,6 +283,14 @@ def test_pipeline_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "win_loss", trace="Lost" if partner.lost_count else "Won",
                category=partner.name)
     assert grid_count(at) == (partner.lost_count or partner.won_count)
+    stay = max(data.stage_times, key=lambda r: r.open_count)
+    label = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal"}[stay.stage]
+    at = click(sign_in(page=page), "time_in_stage", trace="Still in the stage now (days so far)",
+               category=label)
+    assert grid_count(at) == stay.open_count > 0
+    at = click(sign_in(page=page), "time_in_stage", trace="Moved on in the period",
+               category=label)
+    assert [t.value for t in at.title] == ["Pipeline analytics"]  # stays, not deals
     reason = data.lost_reasons[0]
     at = click(sign_in(page=page), "lost_reasons", category=reason.reason or "No reason given")
     assert grid_count(at) == reason.count
@@ -311,6 +319,9 @@ def test_partner_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "partner_results", trace="Open pipeline",
                category=partner.name)
     assert grid_count(at) == partner.open_count
+    at = select_row(sign_in(page=page), "partner_results_table", 0)
+    first = data.partners[0]
+    assert grid_count(at) == first.open_count + first.won_count + first.lost_count
     cell = max(data.trend, key=lambda c: c.count)
     at = click(sign_in(page=page), "partner_trend", trace=cell.domain,
                category=cell.period.title)
@@ -540,3 +551,15 @@ def test_rows_of_the_tables_under_the_charts_open_their_deals(demo):
     k = next(n for n, name in enumerate(matrix["Partner"]) if name)
     at = select_row(sign_in(page=page), "partner_coverage_table", k)
     assert grid_count(at) == matrix["Open deals"][k]
+
+
+def test_back_on_a_grid_address_after_another_page_shows_its_filters_again(demo):
+    at = sign_in(page="pages/opportunities.py", stage="proposal")
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    shown = grid_count(at)
+    at.switch_page("pages/board.py").run()
+    at.query_params.clear()
+    at.query_params["stage"] = "proposal"   # the browser's Back: the grid's address again
+    at.switch_page("pages/opportunities.py").run()
+    assert at.multiselect(key="grid_stages").value == ["proposal"]
+    assert grid_count(at) == shown

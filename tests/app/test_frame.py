@@ -49,6 +49,19 @@ def test_sidebar_shows_name_and_role(login):
     assert role_label("partnership_manager") in text
 
 
+def test_every_page_carries_the_tablet_sidebar_script_and_page_style(login):
+    """The browser side of the tablet layout (tests/e2e/test_tablet.py) rides in the
+    sidebar, drawn on every run of every page, not only in a fragment's occasional rerun."""
+    at = login("sales_manager")
+    for path in ("pages/dashboard.py", "pages/board.py"):
+        at.switch_page(path).run()
+        scripts = [e.proto.body for e in at.sidebar.get("html")]
+        assert any("stSidebarCollapsed-" in b and "1200" in b for b in scripts), path
+        # Streamlit keeps a style-only st.html out of the layout, so it is not in the sidebar.
+        styles = [e.proto.body for e in at.get("html")]
+        assert any("stMetricDeltaDescription" in b for b in styles), path
+
+
 def test_production_with_the_default_cookie_key_refuses_to_start(app_db, monkeypatch):
     from isv import config
 

@@ -155,7 +155,7 @@ def test_submitting_makes_the_week_final(login):
     at.button(key="weekly_submit").click()
     type_into(at, blockers="Legal review of the MSA")
     assert not at.exception
-    assert messages(at.success)[0] == f"Submitted your status for the week of {WEEK}."
+    assert messages(at.success)[0] == f"Submitted your status for the week of {display.day(WEEK)}."
     assert all(b.key != "weekly_submit" for b in at.button)
     assert shown(at, "blockers")["disabled"]
     assert shown(at, "blockers")["value"] == "Legal review of the MSA"
@@ -262,13 +262,13 @@ def test_the_rollover_button_moves_last_weeks_tasks_into_this_week_once(login):
         make_task(s, user_of("sales_manager"), title="Not the vp's", due_date=last_week)
     at = open_page(login, "vp", "pages/tasks.py")
     at.button(key="tasks_rollover").click().run()
-    assert messages(at.success) == [f"Rolled 1 task into the week of {WEEK}."]
+    assert messages(at.success) == [f"Rolled 1 task into the week of {display.day(WEEK)}."]
     grid = at.dataframe[0].value
     assert list(grid["Title"]) == ["Carry me"]
     assert grid["Due"].iloc[0].date() == WEEK + timedelta(days=2)   # same weekday
     at.button(key="tasks_rollover").click().run()
     assert messages(at.success) == [
-        f"Nothing to roll over: no unfinished task is due before {WEEK}."]
+        f"Nothing to roll over: no unfinished task is due before {display.day(WEEK)}."]
     with session_scope() as s:
         assert s.query(Task).filter(Task.title == "Not the vp's").one().status == "pending"
 

@@ -90,7 +90,9 @@ def edit_first_row(page: Page, column: str, text: str) -> None:
 
 def open_first_row(page: Page) -> None:
     """Click the first row's Open button (the column after the row marker)."""
-    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()  # a click elsewhere (a download) may have scrolled
+    box = grid.bounding_box()
     page.mouse.click(box["x"] + 75, box["y"] + 35 + 17)
 
 

@@ -112,12 +112,15 @@ def test_the_grid_shows_customer_to_owner_without_scrolling_sideways(server, bro
         visit(page, server.url, spec("pages/opportunities.py"))
         grid = page.get_by_test_id("stDataFrame").first
         scroller = grid.locator(".dvn-scroller")
+        page.wait_for_timeout(1500)  # the grid measures its columns once drawn
         assert scroller.evaluate("s => s.scrollWidth > s.clientWidth")  # more to the right
         box = grid.bounding_box()
         # The row marker and "Open" columns, then the first row's Customer cell.
         page.mouse.click(box["x"] + 150, box["y"] + ROW_PX + ROW_PX / 2)
+        page.wait_for_timeout(300)
         for _column in ("Stage", "Value", "Expected close", "Owner"):
             page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(150)
         page.wait_for_timeout(500)
         # The grid scrolls a selected cell into view: Owner is already in full view.
         assert scroller.evaluate("s => s.scrollLeft") == 0

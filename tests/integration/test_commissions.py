@@ -269,6 +269,24 @@ def test_the_rule_for_a_closed_deal_uses_its_actual_close_date(session):
         session=session, viewer=vp, opportunity=deal) is old
 
 
+def test_a_lost_deal_earns_nothing_where_a_won_one_earns_its_first_year(session):
+    vp = _viewer(session)
+    partner = make_partner(session)
+    make_structure(session, partner, commission_percentage=Decimal("10"),
+                   effective_from=date(2026, 1, 1))
+
+    def closed(stage, **more):
+        deal = make_opportunity(session, partner, stage=stage, deal_value=Decimal("166000.50"),
+                                actual_close_date=date(2026, 5, 1), **more)
+        structure = commissions.applicable_for_opportunity(session=session, viewer=vp,
+                                                           opportunity=deal)
+        assert structure is not None  # a structure applies; only the outcome differs
+        return commissions.deal_first_year(deal, structure)
+
+    assert closed("closed_won", probability=Decimal(100)) == Decimal("16600.05")
+    assert closed("closed_lost", probability=Decimal(0), lost_reason="Price") == Decimal("0.00")
+
+
 def test_a_partnership_manager_cannot_ask_about_a_deal_outside_their_scope(session):
     pm = _viewer(session, role="partnership_manager")
     partner = make_partner(session)

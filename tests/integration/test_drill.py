@@ -7,7 +7,7 @@ and without the page's filters.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from isv.analytics.breakdowns import (
     top_partners,
 )
 from isv.analytics.dashboard import revenue_quarters
-from isv.analytics.kpis import FUNNEL_STAGES, Filters, compute_kpis
+from isv.analytics.kpis import FUNNEL_STAGES, Filters, compute_kpis, kpis_by_partner
 from isv.analytics.partners import (
     LATER,
     SLIPPED,
@@ -40,13 +40,14 @@ from isv.analytics.pipeline import (
     OVERDUE,
     forecast_by_close_month,
     lost_reasons,
+    time_in_stage,
     win_loss_by_partner,
 )
 from isv.analytics.pipeline import (
     UNDATED as MONTH_UNDATED,
 )
 from isv.demo import load_demo
-from isv.models import Partner, User
+from isv.models import Partner, StageHistory, User
 from isv.services.opportunities import OpportunityFilters, list_opportunities, partner_choices
 from tests.factories import make_opportunity, make_partner, make_user
 
@@ -149,13 +150,19 @@ def test_every_figure_lists_exactly_its_deals(program, who, narrowed):
         else:
             filters = drill.due(f, month.start, month.end)
         check(month.count, filters, f"close month {month.kind} {month.start}")
+    # Time in stage: the deals still in each stage, aged from a recorded entry.
+    for row in time_in_stage(period=period, as_of=TODAY, **common):
+        check(row.open_count, drill.staying(f, row.stage), f"still in {row.stage}")
     # Win/loss by partner and lost reasons.
     for row in win_loss_by_partner(period=period, **common):
         check(row.won_count, drill.partner(drill.won(f, period), row.partner_id), row.name)
         check(row.lost_count, drill.partner(drill.lost(f, period), row.partner_id), row.name)
     for reason in lost_reasons(period=period, **common):
         check(reason.count, drill.lost_for(f, period, reason.reason), str(reason.reason))
-    # Partner analytics: new pipeline, liability buckets, coverage.
+    # Partner analytics: partner KPI rows, new pipeline, liability buckets, coverage.
+    for row in kpis_by_partner(period=period, **common):
+        check(row.open_count + row.won_count + row.lost_count,
+              drill.partner(drill.open_or_closed(f, period), row.partner_id), row.name)
     for cell in created_by_quarter(quarters=trend_quarters(period), **common):
         check(cell.count, drill.created(f, cell.period, cell.domain),
               f"created {cell.period.label} {cell.domain}")
@@ -186,3 +193,26 @@ def test_a_managers_partner_choices_name_the_partner_of_a_deal_assigned_to_them(
     make_opportunity(session, other, assigned_user_id=pm.id)
     names = [c.name for c in partner_choices(session=session, viewer=auth.Viewer.of(pm))]
     assert names == ["Other Labs", "Own Works"]
+
+
+def test_still_in_stage_lists_only_deals_whose_entry_was_recorded(session):
+    partner = make_partner(session)
+    entered = datetime(2026, 4, 1, 9, tzinfo=UTC)
+    recorded = make_opportunity(session, partner, stage="demo", created_at=entered)
+    imported = make_opportunity(session, partner, stage="demo", created_at=entered)
+    moved = make_opportunity(session, partner, stage="demo", created_at=entered)
+    session.query(StageHistory).filter_by(opportunity_id=imported.id).update(
+        {"synthesized": True})
+    # Moved on to demo later, after a reconstructed start: the recorded move counts.
+    session.query(StageHistory).filter_by(opportunity_id=moved.id).update(
+        {"synthesized": True, "to_stage": "lead"})
+    session.add(StageHistory(opportunity_id=moved.id, from_stage="lead", to_stage="demo",
+                             changed_at=entered + timedelta(days=3)))
+    session.flush()
+    viewer = auth.Viewer.system("tests")
+    stays = {r.stage: r for r in time_in_stage(session=session, viewer=viewer,
+                                                period=quarter_containing(TODAY), as_of=TODAY)}
+    assert (stays["demo"].open_count, stays["demo"].reconstructed) == (2, 1)
+    rows, n = list_opportunities(session=session, viewer=viewer,
+                                 filters=drill.staying(Filters(), "demo"))
+    assert n == 2 and {r.id for r in rows} == {recorded.id, moved.id}

@@ -572,7 +572,9 @@ def test_the_dashboard_runs_as_many_statements_for_many_deals_as_for_few(session
     few = {name: statements(session, dashboard(world.viewer(name))) for name in ("vp", "pm1")}
     random_world(session, seed=99, deals=60, world=world)
     many = {name: statements(session, dashboard(world.viewer(name))) for name in ("vp", "pm1")}
-    assert few == many
+    # Never more for more deals (no statement per row). It can be one fewer: the gap-closer
+    # list is not queried once the target is met, which the larger world may reach.
+    assert all(few[name] - 1 <= many[name] <= few[name] for name in few), (few, many)
     assert few["vp"] <= 25
 
 

@@ -11,9 +11,12 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from isv import migrate
+from isv.db import make_engine
 from isv.errors import Conflict
-from isv.models import AuditEntry
+from isv.models import AuditEntry, Partner
 from isv.services import commissions, partners
 from tests.factories import make_partner, make_structure, make_user, viewer_of
 
@@ -68,3 +71,44 @@ def test_a_structure_save_based_on_an_old_version_is_refused_and_its_end_too(ses
     commissions.end_structure(session=session, viewer=a, structure_id=structure.id,
                               expected_version=opened + 1, effective_to=date(2025, 12, 31))
     assert (structure.effective_to, structure.version) == (date(2025, 12, 31), opened + 2)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_url(request, tmp_path):
+    """A database of its own, for the test whose two sessions must really commit."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+    else:
+        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
+        url = request.getfixturevalue("pg_databases").create()
+    migrate.upgrade(url)
+    return url
+
+
+def test_a_partner_save_racing_another_at_the_database_becomes_a_conflict_naming_it(
+        committed_url):
+    engine = make_engine(committed_url)
+    try:
+        with Session(engine) as setup:
+            winner = viewer_of(make_user(setup, role="vp", first_name="Grace",
+                                         last_name="Hopper"))
+            loser = viewer_of(make_user(setup, role="vp"))
+            partner_id = make_partner(setup, name="Ledgerline").id
+            setup.commit()
+
+        slow = Session(engine)
+        held = slow.get(Partner, partner_id)   # read at version 1, and held
+        with Session(engine) as fast:
+            partners.update_partner(session=fast, viewer=winner, partner_id=partner_id,
+                                    expected_version=1, notes="Fast")
+            fast.commit()
+        # The slow session still holds version 1, so its own check passes; the database's
+        # "WHERE version = 1" is what catches it.
+        with pytest.raises(Conflict, match="^Changed by Grace Hopper at .* — reload"):
+            partners.update_partner(session=slow, viewer=loser, partner_id=partner_id,
+                                    expected_version=1, notes="Slow")
+        slow.rollback()
+        assert held.notes == "Fast"
+        slow.close()
+    finally:
+        engine.dispose()

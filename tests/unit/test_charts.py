@@ -36,13 +36,13 @@ def test_text_on_a_bar_is_black_on_light_colours_and_white_on_dark_ones():
 def funnel() -> pd.DataFrame:
     return pd.DataFrame([["Lead", 4, D("1000"), None], ["Demo", 3, D("600"), D("0.75")],
                          ["PoC", 2, D("300"), D("0.6667")], ["Proposal", 1, D("200"), D("0.5")],
-                         ["Won", 1, D("200"), D("1")]], columns=FUNNEL_COLUMNS)
+                         ["Closed won", 1, D("200"), D("1")]], columns=FUNNEL_COLUMNS)
 
 
 def test_the_funnel_labels_each_stage_with_deals_value_and_conversion():
     fig = charts.funnel_figure(funnel(), title="Funnel")
     trace = fig.data[0]
-    assert list(trace.y) == ["Lead", "Demo", "PoC", "Proposal", "Won"]
+    assert list(trace.y) == ["Lead", "Demo", "PoC", "Proposal", "Closed won"]
     assert list(trace.x) == [4, 3, 2, 1, 1]
     assert trace.text[0] == "4 · $1.0k"
     assert trace.text[2] == "2 · $300 · 66.7\u00a0% of Demo"
