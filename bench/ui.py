@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from bench.demo_build import postgres_database, sqlite_database
 from isv import migrate
 from isv.db import get_engine, session_scope
@@ -359,7 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     runs = args.runs or (6 if args.quick else 10)
     print(f"bench.ui: {runs} runs per backend, Chromium {CHROMIUM}")
     if args.database:
-        measure(args.database, "given database", runs)
+        backend = make_url(args.database).get_backend_name()
+        with get_engine(args.database).connect() as conn:
+            deals = conn.exec_driver_sql("SELECT count(*) FROM opportunities").scalar_one()
+        get_engine(args.database).dispose()
+        measure(args.database, f"{backend}, {deals:,} deals (given database)", runs)
         return
     for backend in backends:
         size = 800 if backend == "sqlite" else args.opportunities
