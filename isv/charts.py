@@ -246,7 +246,7 @@ def revenue_by_quarter_figure(frame: pd.DataFrame, *, title: str = "Revenue by q
             fig.add_annotation(x=x, y=float(total), text=f"<b>{display.money_short(total)}</b>",
                                showarrow=False, yshift=12, font=dict(size=SCREEN_FONT_SIZE))
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -278,7 +278,7 @@ def pipeline_by_domain_figure(frame: pd.DataFrame, *, title: str = "Pipeline by 
         fig.add_annotation(x=float(totals[domain]), y=domain, xanchor="left", xshift=6,
                            text=display.money_short(totals[domain]), showarrow=False)
     fig.update_layout(barmode="stack", bargap=0.35)
-    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
+    fig.update_xaxes(tickprefix=display.currency(), exponentformat="B", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -309,7 +309,7 @@ def top_partners_figure(frame: pd.DataFrame, *, title: str = "Top partners",
     fig.update_layout(barmode="overlay", bargap=0.25)
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["Partner"]))
     # Room on the right for the labels beside the longest bar.
-    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s",
+    fig.update_xaxes(tickprefix=display.currency(), exponentformat="B",
                      range=[0, float(max(rows["Won"])) * 1.3])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 140 + 30 * len(rows)))
@@ -337,7 +337,7 @@ def pipeline_by_stage_figure(frame: pd.DataFrame, *, title: str = "Pipeline by s
                                  fgopacity=0.35)),
         customdata=[[display.money(v)] for v in part["Value"]],
         hovertemplate="%{x}: %{customdata[0]}<extra></extra>"))
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", rangemode="tozero")
     return style(fig, title=title, context=context, legend=False)
 
 
@@ -377,7 +377,7 @@ def partner_results_figure(frame: pd.DataFrame, *, title: str = "Partners",
     widest = max(float(max(rows["Pipeline"])), float(max(rows["Won"])))
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
     fig.update_yaxes(categoryorder="array", categoryarray=names)
-    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.18])
+    fig.update_xaxes(tickprefix=display.currency(), exponentformat="B", range=[0, widest * 1.18])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 44 * len(rows)))
 
@@ -412,7 +412,7 @@ def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline
             fig.add_annotation(x=quarter, y=float(total), showarrow=False, yshift=12,
                                text=f"<b>{display.money_short(total)}</b>")
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", rangemode="tozero")
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", rangemode="tozero")
     return style(fig, title=title, context=context)
 
 
@@ -444,7 +444,7 @@ def commission_liability_figure(frame: pd.DataFrame, *,
             frame["Expected commission"], frame["Weighted pipeline"], strict=True)],
         hovertemplate="%{x}: %{customdata[0]} on %{customdata[1]} weighted<extra></extra>"))
     top = float(max(frame["Expected commission"])) or 1.0
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.2])
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", range=[0, top * 1.2])
     return style(fig, title=title, context=context, legend=False)
 
 
@@ -536,7 +536,7 @@ def team_figure(frame: pd.DataFrame, *, title: str = "Team: won against target",
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
     fig.update_yaxes(categoryorder="array", categoryarray=names)
     # Room on the right for "$494k · 139% of target" beside the longest bar at tablet width.
-    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.6])
+    fig.update_xaxes(tickprefix=display.currency(), exponentformat="B", range=[0, widest * 1.6])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 50 * len(rows)))
 
@@ -586,7 +586,7 @@ def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
                       "<extra></extra>"))
     top = max(_floats(values)) or 1.0
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.2],
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", range=[0, top * 1.2],
                      title=dict(text="per day", font=dict(color=GREY)))
     style(fig, title=title, context=context, legend=False, height=SCREEN_HEIGHT + 40)
     return fig
@@ -633,7 +633,7 @@ def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close m
     top = max(_floats(frame["Value"])) or 1.0
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(tickprefix=display.currency(), tickformat="~s", range=[0, top * 1.22])
+    fig.update_yaxes(tickprefix=display.currency(), exponentformat="B", range=[0, top * 1.22])
     return style(fig, title=title, context=context, height=SCREEN_HEIGHT + 60)
 
 
@@ -711,7 +711,7 @@ def win_loss_figure(frame: pd.DataFrame, *, title: str = "Win/loss by partner",
     widest = max(_floats(totals)) or 1.0
     fig.update_layout(barmode="stack", bargap=0.3)
     fig.update_yaxes(categoryorder="array", categoryarray=names, ticklabelstandoff=8)
-    fig.update_xaxes(tickprefix=display.currency(), tickformat="~s", range=[0, widest * 1.6])
+    fig.update_xaxes(tickprefix=display.currency(), exponentformat="B", range=[0, widest * 1.6])
     return style(fig, title=title, context=context,
                  height=max(SCREEN_HEIGHT, 150 + 36 * len(rows)))
 

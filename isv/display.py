@@ -35,8 +35,9 @@ The rules, and the choices made where the issue left them open:
   percentages in tables are numbers of percent (ratio × 100).
 - Date inputs (st.date_input) keep YYYY-MM-DD: a typing format, not a reading one, and the
   only unambiguous one Streamlit's picker offers.
-- Chart axes keep plotly's SI ticks with the currency symbol ($500k, $1.5M); the bars,
-  hovers and tables carry the figures in this language.
+- Chart axes use plotly's ticks with the currency symbol and the same unit letters
+  (``exponentformat="B"``: $500k, $1.5M, $2B, never the SI G); the bars, hovers and
+  tables carry the figures in this language.
 """
 
 from __future__ import annotations

@@ -128,3 +128,11 @@ def test_names_with_markup_are_shown_as_typed_not_as_formatting():
     fig = charts.top_partners_figure(frame, context=charts.context_line("Partner <i>x</i>"))
     assert list(fig.data[0].y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; Co"]
     assert fig.layout.title.subtitle.text == "Partner &lt;i&gt;x&lt;/i&gt;"
+
+
+def test_money_axes_write_billions_with_b_like_the_cards_never_the_si_g():
+    fig = charts.revenue_by_quarter_figure(revenue())
+    axis = fig.layout.yaxis
+    assert axis.tickprefix == "$"
+    assert axis.exponentformat == "B"  # plotly's SI letters would write a billion as 1G
+    assert axis.tickformat is None
