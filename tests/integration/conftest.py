@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
+from isv import migrate
 from isv.config import get_settings
 from isv.db import _factory, get_engine
 
@@ -45,3 +46,15 @@ def statements(session, run) -> int:
     finally:
         event.remove(connection, "before_cursor_execute", counter)
     return count[0]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_url(request, tmp_path):
+    """A migrated database of its own, for a test whose two sessions must really commit."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+    else:
+        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
+        url = request.getfixturevalue("pg_databases").create()
+    migrate.upgrade(url)
+    return url

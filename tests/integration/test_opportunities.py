@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
-from isv import display, migrate
+from isv import display
 from isv.auth import Viewer
 from isv.db import make_engine
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -251,18 +251,6 @@ def test_a_save_that_changes_nothing_does_not_bump_the_version(session):
     opps.update_opportunity(session=session, viewer=sm, opportunity_id=deal.id,
                             expected_version=1, customer_name="Same ")
     assert deal.version == 1 and _audit(session, deal) == []
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_url(request, tmp_path):
-    """A database of its own, for the one test whose two sessions must really commit."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
-    return url
 
 
 def test_a_concurrent_commit_between_check_and_save_becomes_a_conflict_naming_the_winner(

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from isv import migrate
 from isv.db import make_engine
 from isv.errors import Conflict
 from isv.models import AuditEntry, Partner
@@ -71,18 +70,6 @@ def test_a_structure_save_based_on_an_old_version_is_refused_and_its_end_too(ses
     commissions.end_structure(session=session, viewer=a, structure_id=structure.id,
                               expected_version=opened + 1, effective_to=date(2025, 12, 31))
     assert (structure.effective_to, structure.version) == (date(2025, 12, 31), opened + 2)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_url(request, tmp_path):
-    """A database of its own, for the test whose two sessions must really commit."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
-    return url
 
 
 def test_a_partner_save_racing_another_at_the_database_becomes_a_conflict_naming_it(

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from isv import migrate
 from isv.dates import local_today, local_zone, monday_of
 from isv.db import make_engine
 from isv.errors import Forbidden, ValidationError
@@ -209,18 +208,6 @@ def test_history_lists_the_viewers_own_weeks_newest_first(session):
     rows = status.history(session=session, viewer=me)
     assert [(r.week_start, r.state, r.accomplishments) for r in rows] == [
         (date(2026, 3, 9), "draft", "newer"), (WEEK, "submitted", "older")]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_url(request, tmp_path):
-    """A database of its own, for the test whose two sessions must really commit."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
-    return url
 
 
 def test_two_windows_saving_a_new_week_at_once_get_a_clear_message(committed_url):

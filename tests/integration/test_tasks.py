@@ -9,7 +9,6 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from isv import migrate
 from isv.auth import Viewer
 from isv.dates import local_today
 from isv.db import make_engine
@@ -310,18 +309,6 @@ def test_the_database_refuses_a_second_successor_of_one_task(session):
     with pytest.raises(IntegrityError):
         with session.begin_nested():
             make_task(session, user, rolled_over_from=original.id, rollover_count=1)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_url(request, tmp_path):
-    """A database of its own, for the test whose two sessions must really commit."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
-    return url
 
 
 def test_a_rollover_racing_another_rolls_each_task_exactly_once(committed_url):
