@@ -48,6 +48,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # The flags `isv run` starts Streamlit with (isv/cli.py), listening on every interface.
-CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--server.headless", "true", \
+CMD ["streamlit", "run", "serve.py", "--server.port", "8501", "--server.headless", "true", \
      "--server.address", "0.0.0.0", "--server.fileWatcherType", "none", \
      "--browser.gatherUsageStats", "false"]

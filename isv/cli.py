@@ -36,7 +36,7 @@ from isv.services import backup, exporter, gdpr, importer, users, validate
 
 CLI = Viewer.system("cli")
 log = logging.getLogger("isv.cli")
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "serve.py"   # app.py and the cookie routes (isv/web.py)
 
 
 class _Group(click.Group):
@@ -532,7 +532,7 @@ def _free_port(host: str, start: int) -> int:
 
 
 def _serve(host: str, port: int) -> int:
-    """Run `streamlit run app.py` and the scheduler beside it; pass our stop signals on."""
+    """Run `streamlit run serve.py` and the scheduler beside it; pass our stop signals on."""
     command = [sys.executable, "-m", "streamlit", "run", str(APP),
                "--server.address", host, "--server.port", str(port),
                "--server.headless", "true"]

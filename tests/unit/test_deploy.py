@@ -41,7 +41,7 @@ def test_the_app_replicas_start_streamlit_with_the_flags_isv_run_uses():
     dockerfile_cmd = re.search(r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text(),
                                re.M | re.S)[1]
     assert command == yaml.safe_load(dockerfile_cmd.replace("\\\n", ""))
-    assert command[:3] == ["streamlit", "run", "app.py"]
+    assert command[:3] == ["streamlit", "run", "serve.py"]
     source = Path(cli.__file__).read_text()
     serve = source[source.index("def _serve"):source.index("child = subprocess.Popen")]
     for flag in re.findall(r'"(--server\.[a-zA-Z]+)"', serve):
