@@ -16,6 +16,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me-before-production"
 
 
+ENVIRONMENTS = ("development", "test", "production")
+
+
+def _environment(raw: str | None) -> str:
+    """ISV_ENV in any case ("Production" is production); an unknown name stops the start.
+
+    Read case-sensitively, "Production" ran as development: on the development key, with
+    error details shown.
+    """
+    value = (raw or "development").strip().lower()
+    if value not in ENVIRONMENTS:
+        raise RuntimeError(f"ISV_ENV must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return value
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -97,7 +112,7 @@ def get_settings() -> Settings:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     env = os.environ.get
     return Settings(
-        env=env("ISV_ENV", "development"),
+        env=_environment(env("ISV_ENV")),
         database_url=env("ISV_DATABASE_URL") or default_database_url(),
         redis_url=env("ISV_REDIS_URL") or None,
         cookie_key=env("ISV_COOKIE_KEY") or DEFAULT_COOKIE_KEY,

@@ -1,4 +1,4 @@
-"""Settings refuse to run production on development secrets."""
+"""Settings: the environment name, and production refusing development secrets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from isv.config import DEFAULT_COOKIE_KEY, Settings
+from isv import cli
+from isv.config import DEFAULT_COOKIE_KEY, Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,3 +56,37 @@ def test_compose_gives_redis_a_password_and_the_app_a_url_that_carries_it():
     assert "REDISCLI_AUTH=" in redis["healthcheck"]["test"][1]
     url = compose["x-isv"]["environment"]["ISV_REDIS_URL"]
     assert url.startswith("redis://:${REDIS_PASSWORD:?") and url.endswith("@redis:6379/0")
+
+
+@pytest.fixture
+def fresh_settings():
+    get_settings.cache_clear()
+    yield get_settings
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("raw", ["Production", "PRODUCTION", " production "])
+def test_the_environment_name_is_read_in_any_case(monkeypatch, fresh_settings, raw):
+    monkeypatch.setenv("ISV_ENV", raw)
+    settings = fresh_settings()
+    assert settings.env == "production" and settings.is_production
+    with pytest.raises(RuntimeError, match="ISV_COOKIE_KEY"):
+        settings.check_production_ready()
+
+
+def test_an_unknown_environment_name_refuses_to_start_naming_isv_env(monkeypatch,
+                                                                    fresh_settings):
+    monkeypatch.setenv("ISV_ENV", "prod")
+    with pytest.raises(RuntimeError, match=r"ISV_ENV must be one of development, test, "
+                                           r"production, got 'prod'"):
+        fresh_settings()
+
+
+def test_production_serves_no_error_details_and_development_does(monkeypatch, fresh_settings):
+    monkeypatch.setenv("ISV_ENV", "Production")
+    command = cli.streamlit_command("127.0.0.1", 8501)
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
+    monkeypatch.setenv("ISV_ENV", "development")
+    fresh_settings.cache_clear()
+    command = cli.streamlit_command("127.0.0.1", 8501)
+    assert command[command.index("--client.showErrorDetails") + 1] == "full"
