@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from dotenv import load_dotenv
 
@@ -87,6 +88,19 @@ class Settings:
                 f"ISV_COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes with "
                 "ISV_ENV=production"
             )
+        # Whoever reaches an open Redis can empty the cache or fill it with entries the
+        # app refuses; only the app replicas and the scheduler may use it.
+        if self.redis_url and not redis_password(self.redis_url):
+            raise RuntimeError(
+                "ISV_REDIS_URL has no password; with ISV_ENV=production give Redis one "
+                "(requirepass) and put it in the URL: redis://:PASSWORD@host:6379/0"
+            )
+
+
+def redis_password(url: str) -> str | None:
+    """The password a Redis URL carries (redis://:PASSWORD@host, or ?password=), if any."""
+    parts = urlsplit(url)
+    return parts.password or (parse_qs(parts.query).get("password") or [None])[0]
 
 
 def default_database_url() -> str:
