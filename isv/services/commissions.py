@@ -272,7 +272,7 @@ def clean_field(field: str, value: Any) -> Any:
     if field == "effective_to":
         return validate.day("effective_to", value)
     if field == "notes":
-        return validate.text("notes", value, max_len=NOTES_MAX)
+        return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     raise ValidationError(field, "is not a commission structure field that can be changed")
 
 

@@ -69,12 +69,13 @@ def list_directory(*, session: Session, viewer: Viewer, search: str | None = Non
         .where(scope.partners_visible(viewer))
         .order_by(func.lower(Partner.name))
     )
-    if search and search.strip():
-        pattern = f"%{search.strip().lower()}%"
+    if (text := validate.search("search", search)) is not None:
+        pattern = validate.like_pattern(text)
         stmt = stmt.where(or_(
-            func.lower(Partner.name).like(pattern),
-            func.lower(func.coalesce(Partner.primary_contact_name, "")).like(pattern),
-            func.lower(func.coalesce(Partner.notes, "")).like(pattern),
+            func.lower(Partner.name).like(pattern, escape="\\"),
+            func.lower(func.coalesce(Partner.primary_contact_name, "")).like(pattern,
+                                                                             escape="\\"),
+            func.lower(func.coalesce(Partner.notes, "")).like(pattern, escape="\\"),
         ))
     if domain:
         stmt = stmt.where(Partner.domain == domain)
@@ -184,7 +185,7 @@ def clean_field(session: Session, field: str, value: Any) -> Any:
     if field == "primary_contact_email":
         return validate.email("primary_contact_email", value)
     if field == "notes":
-        return validate.text("notes", value, max_len=NOTES_MAX)
+        return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     if field == "owner_id":
         return _check_owner(session, value)
     raise ValidationError(field, "is not a partner field that can be changed")
@@ -312,7 +313,7 @@ def clean_touch(*, activity_type: Any, occurred_on: Any,
     occurred_on = validate.day("occurred_on", occurred_on, required=True)
     if occurred_on > local_today():
         raise ValidationError("occurred_on", f"{occurred_on} is in the future")
-    summary = validate.text("summary", summary, max_len=NOTES_MAX)
+    summary = validate.text("summary", summary, max_len=NOTES_MAX, multiline=True)
     return activity_type, occurred_on, summary
 
 
