@@ -238,7 +238,8 @@ def _structure_for_write(session: Session, viewer: Viewer,
     row = session.get(CommissionStructure, parse_id("structure_id", structure_id))
     if row is None:
         raise NotFound("No such commission structure.")
-    check_partner_writable(viewer, session.get(Partner, row.partner_id))
+    check_partner_writable(viewer, session.get(Partner, row.partner_id),
+                           missing="No such commission structure.")
     return row
 
 

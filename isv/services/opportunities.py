@@ -30,7 +30,7 @@ from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES, created_between, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.dates import local_date, local_today, local_zone
-from isv.errors import Conflict, Forbidden, NotFound, ValidationError
+from isv.errors import Conflict, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
     DOMAINS,
@@ -86,9 +86,11 @@ def _for_write(session: Session, viewer: Viewer, opportunity_id: Any) -> Opportu
     opp = session.get(Opportunity, parse_id("opportunity_id", opportunity_id))
     if opp is None:
         raise NotFound("No such opportunity.")
-    # Outside scope a write is Forbidden, not NotFound: the caller already holds the id.
+    # Outside scope a write is refused word for word as an unknown id is: a partnership
+    # manager holding another manager's deal id learns nothing of it (every deal they may
+    # see they may also change, so nothing they see is refused this way).
     if not can_write(viewer, opp):
-        raise Forbidden("You may only change deals of your own partners or assigned to you.")
+        raise NotFound("No such opportunity.")
     return opp
 
 
