@@ -12,8 +12,9 @@ Without Redis the results live in this process, but the data version lives in a 
 in the temp folder, so the app, the scheduler and `isv` commands on one machine (the embedded
 setup) still see each other's writes. Counter files idle for two days are removed.
 
-Values are pickled: only this application writes to the cache, which is an internal service
-(never exposed), like the database.
+Values are stored as signed, typed JSON (isv/cache_format.py), never pickled: an entry that
+anyone without the app's secret wrote, or that was moved from another key, is refused and
+counts as a miss (with a warning), so a writable Redis is no way to run code in the app.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import pickle
 import tempfile
 import threading
 import time
@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 from sqlalchemy.engine import make_url
 
+from isv import cache_format
 from isv.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,16 @@ def database_key(url: Any) -> str:
 
 
 class Cache:
-    """Results keyed by data version; `prefix` separates deployments (and tests)."""
+    """Results keyed by data version; `prefix` separates deployments (and tests).
 
-    def __init__(self, backend: Backend, prefix: str = "isv") -> None:
+    Entries are signed with `secret` (by default derived from ISV_COOKIE_KEY, which the app
+    replicas, the scheduler and `isv` commands share).
+    """
+
+    def __init__(self, backend: Backend, prefix: str = "isv", secret: bytes | None = None) -> None:
         self.backend = backend
         self.prefix = prefix
+        self.secret = secret or cache_format.entry_secret(get_settings().cookie_key)
 
     def _version_key(self, database: str) -> str:
         return f"{self.prefix}:{database}:data_version"
@@ -196,23 +202,30 @@ class Cache:
             log.warning("cache unavailable, computing directly: %s", exc)
             return compute()
         if raw is not None:
-            return pickle.loads(raw)
+            try:
+                return cache_format.unseal(self.secret, key, raw)
+            except cache_format.BadEntry as exc:
+                log.warning("cache entry %s refused, computing again: %s", key, exc)
         value = compute()
         try:
-            self.backend.set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ttl)
+            self.backend.set(key, cache_format.seal(self.secret, key, value), ttl)
+        except cache_format.Uncacheable as exc:
+            log.warning("result not cached: %s", exc)
         except redis.RedisError as exc:
             log.warning("cache unavailable, result not stored: %s", exc)
         return value
 
 
 @lru_cache(maxsize=4)
-def _cache_for(redis_url: str | None) -> Cache:
-    return Cache(RedisBackend(redis_url) if redis_url else LocalBackend())
+def _cache_for(redis_url: str | None, app_secret: str) -> Cache:
+    backend = RedisBackend(redis_url) if redis_url else LocalBackend()
+    return Cache(backend, secret=cache_format.entry_secret(app_secret))
 
 
 def get_cache() -> Cache:
     """The configured cache: Redis when ISV_REDIS_URL is set, in-process otherwise."""
-    return _cache_for(get_settings().redis_url)
+    settings = get_settings()
+    return _cache_for(settings.redis_url, settings.cookie_key)
 
 
 def data_version(database: str) -> int:

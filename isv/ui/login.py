@@ -54,7 +54,8 @@ FORM_FIELDS = {"Form name": "Sign in", "Username": "Email", "Password": "Passwor
                "Login": "Sign in"}
 MISSING_INPUT = "Enter your email and password."
 END_ICONS = {"idle": ":material/schedule:", "expired": ":material/schedule:",
-             "replaced": ":material/devices:", "deactivated": ":material/person_off:"}
+             "replaced": ":material/devices:", "deactivated": ":material/person_off:",
+             "password_changed": ":material/key:", "role_changed": ":material/badge:"}
 GO_TO_KEY = "isv_go_to_element"
 
 

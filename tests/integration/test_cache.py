@@ -6,11 +6,13 @@ result is reused until then, without a single SQL statement.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import shutil
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -314,3 +316,131 @@ def test_viewers_who_see_the_same_deals_share_scope_entries_and_a_manager_gets_t
     CALLS.clear()
     assert [load(v, "viewer") for v in (vp_viewer, SYSTEM)] == [2, 2]
     assert CALLS == ["vera@example.com", "tests"]              # each their own
+
+
+# --- what the cache stores: signed typed JSON, never pickle (issue 18, finding 4) -----------
+
+class RunsACommand:
+    """A pickle that, when loaded, creates a file: what the review's crafted entry did."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _write_raw(store, key, raw):
+    """Put bytes straight into the store, as someone with access to Redis could."""
+    if isinstance(store.backend, cache.RedisBackend):
+        store.backend.client.set(key, raw, ex=60)
+    else:
+        store.backend.set(key, raw, 60)
+
+
+def test_a_crafted_pickle_entry_runs_nothing_and_is_a_miss(store, tmp_path, caplog):
+    marker = tmp_path / "pwned"
+    key = store.key("db1", store.data_version("db1"), ("kpis", "2026Q3"))
+    _write_raw(store, key, pickle.dumps(RunsACommand(marker)))
+    compute = Counter({"total": Decimal("12.50")})
+    with caplog.at_level("WARNING", logger="isv.cache"):
+        value = store.get_or_compute("db1", ("kpis", "2026Q3"), compute)
+    assert not marker.exists()
+    assert value == {"total": Decimal("12.50")} and compute.calls == 1
+    assert "refused" in caplog.text
+    # The refused entry was replaced by a good one: the next request is a hit.
+    assert store.get_or_compute("db1", ("kpis", "2026Q3"), compute) == value
+    assert compute.calls == 1
+
+
+def test_entries_signed_with_another_secret_or_moved_from_another_key_are_misses(store):
+    parts, other = ("scope", "all"), ("scope", "own:pia")
+    key = store.key("db1", 0, parts)
+    forged = cache.Cache(store.backend, prefix=store.prefix, secret=b"not the app's secret")
+    forged.get_or_compute("db1", parts, lambda: "forged")
+    assert store.get_or_compute("db1", parts, lambda: "real") == "real"
+    # A genuine entry copied under another key (another viewer's scope) is refused too.
+    _write_raw(store, store.key("db1", 0, other), store.backend.get(key))
+    assert store.get_or_compute("db1", other, lambda: "pia's own") == "pia's own"
+    # And plain JSON, unsigned, is no entry at all.
+    _write_raw(store, key, b'{"$": "decimal", "v": "1"}')
+    assert store.get_or_compute("db1", parts, lambda: "again") == "again"
+
+
+def test_a_value_of_a_type_the_cache_does_not_store_is_computed_each_time(store, caplog):
+    compute = Counter(object())
+    with caplog.at_level("WARNING", logger="isv.cache"):
+        assert store.get_or_compute("db1", "key", compute) is compute.value
+        store.get_or_compute("db1", "key", compute)
+    assert compute.calls == 2
+    assert "does not store builtins.object" in caplog.text
+
+
+def _same(a, b, seen):
+    """a and b are equal and of the same types all the way down (Decimal stays Decimal)."""
+    assert type(a) is type(b), (a, b)
+    seen.add(type(a))
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), seen)
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k], seen)
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y, seen)
+    elif isinstance(a, Decimal):
+        assert a.as_tuple() == b.as_tuple()
+    elif isinstance(a, datetime):
+        assert a == b and a.utcoffset() == b.utcoffset()
+    else:
+        assert a == b
+
+
+@pytest.mark.postgres
+def test_every_kind_of_cached_result_comes_back_exactly(committed_url, tmp_path):
+    from isv import demo
+    from isv.analytics.breakdowns import filter_options
+    from isv.analytics.kpis import Filters
+    from isv.analytics.partners import partner_analytics
+    from isv.analytics.pipeline import pipeline_analytics
+    from isv.analytics.team import team_view
+    from isv.services import settings
+    from isv.services.opportunities import OpportunityFilters
+    from isv.ui.board import load_board
+    from isv.ui.pipeline import load_choices
+
+    _require_redis()
+    with session_scope(committed_url) as s:
+        demo.load_demo(session=s, opportunities=60, seed=11, viewer=SYSTEM)
+        settings.update_settings(session=s, viewer=SYSTEM, currency_symbol="€",
+                                 alert_goal_milestones=[50, 90])
+    today = local_today()
+    period = quarter_containing(today)
+    analytics = {"period": period, "filters": Filters(), "as_of": today}
+    reads = [
+        (dashboard_data, analytics), (pipeline_analytics, analytics),
+        (partner_analytics, analytics), (team_view, analytics), (filter_options, {}),
+        (load_choices, {}), (load_board, {"filters": OpportunityFilters()}),
+        (opportunities.list_opportunities, {"filters": OpportunityFilters(), "limit": 60}),
+    ]
+    prefix = f"isv-test-{uuid.uuid4().hex}"
+    store = cache.Cache(cache.RedisBackend(REDIS_URL), prefix=prefix)
+    seen: set[type] = set()
+    try:
+        for fn, kwargs in reads + [(None, {})]:
+            def compute(fn=fn, kwargs=kwargs):
+                with session_scope(committed_url) as s:
+                    if fn is None:
+                        return settings._stored(s)
+                    return fn(session=s, viewer=SYSTEM, **kwargs)
+
+            fresh = store.get_or_compute("db", (repr(fn), repr(kwargs)), compute)
+            again = store.get_or_compute("db", (repr(fn), repr(kwargs)), Counter(None))
+            _same(fresh, again, seen)
+    finally:
+        _forget_redis_keys(prefix)
+        get_engine(committed_url).dispose()
+    assert {Decimal, date, datetime, uuid.UUID, tuple, dict, list} <= seen
