@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from isv.config import get_settings
 from isv.errors import Forbidden
 from isv.models import ROLES, User, UserSession
-from isv.services import audit
+from isv.services import audit, validate
 from isv.types import utcnow
 
 log = logging.getLogger("isv.auth")
@@ -149,7 +149,9 @@ def _burn_time(password: str) -> None:
 # --- login -----------------------------------------------------------------------------
 
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    """The user with this email, any case; control characters are refused by field."""
+    typed = validate.refuse_controls("email", email.strip())
+    return session.scalar(select(User).where(func.lower(User.email) == typed.lower()))
 
 
 def authenticate(*, session: Session, email: str, password: str,
@@ -160,12 +162,16 @@ def authenticate(*, session: Session, email: str, password: str,
     """
     settings = get_settings()
     now = now or utcnow()
-    user = session.scalar(
-        select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
+    typed = email.strip()
+    # No account's email holds a control character (every service refuses them), and NUL
+    # must never reach the database: such an email is an unknown user, recorded legibly.
+    user = None if validate.has_controls(typed) else session.scalar(
+        select(User).where(func.lower(User.email) == typed.lower()).with_for_update()
     )
     if user is None:
         _burn_time(password)
-        audit.record(session, actor=None, actor_email=email.strip()[:255], action="login_failed",
+        audit.record(session, actor=None, actor_email=validate.legible(typed)[:255],
+                     action="login_failed",
                      entity_type="user", entity_id=None, new={"reason": "unknown_user"})
         # Not the typed email: people type their password into the email box too.
         log.info("login refused: unknown_user", extra={"reason": "unknown_user"})

@@ -24,11 +24,18 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from isv import display
 from isv.models import DOMAINS, OPEN_STAGES
 
 # --- the visual language -----------------------------------------------------------------
+
+# The house template is the process default, never assigned by name in `style()`: plotly
+# validates and deep-copies a template each time one is assigned (0.1-0.3 s a figure, most of
+# a dashboard run's figure building: bench/README.md), while the default is given to every new
+# figure as it is, already validated.
+pio.templates.default = "plotly_white"
 
 OKABE_ITO = {
     "black": "#000000",
@@ -110,7 +117,6 @@ def style(fig: go.Figure, *, title: str, context: str | None = None,
           height: int = SCREEN_HEIGHT, legend: bool = True) -> go.Figure:
     """Give a figure the house layout: title, optional context line inside the image, fonts."""
     fig.update_layout(
-        template="plotly_white",
         font=dict(family=FONT_FAMILY, size=SCREEN_FONT_SIZE, color=TEXT),
         title=dict(text=title, x=0, xanchor="left", font=dict(size=SCREEN_FONT_SIZE + 4),
                    subtitle=dict(text=context or "", font=dict(color=GREY))),

@@ -313,8 +313,9 @@ def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str
         _require_schema(session)
         partner_ids = ()
         if partner is not None:
+            name = validate.text("partner", partner, max_len=255, required=True)
             found = session.scalar(select(Partner.id).where(
-                func.lower(Partner.name) == partner.strip().lower()))
+                func.lower(Partner.name) == name.lower()))
             if found is None:
                 raise ValidationError("partner", f"no partner named {partner!r}")
             partner_ids = (found,)

@@ -28,7 +28,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import STAGES
-from isv.services import exporter
+from isv.services import exporter, validate
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow
 from isv.ui import widgets
@@ -202,7 +202,7 @@ def _cell(column: str, value: Any) -> Any:
             return value
         text = str(value).strip()
         try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            return validate.parse_moment(text).date()
         except ValueError:
             return text  # the service names the field and says what a date looks like
     return value

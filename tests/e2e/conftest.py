@@ -46,6 +46,7 @@ class Server:
     url: str
     accounts: dict[str, Account]   # one per role
     lockable: list[Account]        # spare accounts for tests that lock or end sessions
+    database_url: str = ""         # the app's database, for tests that change it behind its back
 
 
 def _free_port() -> int:
@@ -140,7 +141,7 @@ def server(tmp_path_factory, chromium_path) -> Server:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc, log)
-        yield Server(url=base, accounts=accounts, lockable=lockable)
+        yield Server(url=base, accounts=accounts, lockable=lockable, database_url=url)
     finally:
         proc.terminate()
         try:

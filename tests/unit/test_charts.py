@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 
 from isv import charts
 from isv.analytics.frames import DOMAIN_COLUMNS, FUNNEL_COLUMNS, PARTNER_COLUMNS, REVENUE_COLUMNS
@@ -136,3 +138,23 @@ def test_money_axes_write_billions_with_b_like_the_cards_never_the_si_g():
     assert axis.tickprefix == "$"
     assert axis.exponentformat == "B"  # plotly's SI letters would write a billion as 1G
     assert axis.tickformat is None
+
+
+def test_style_gives_the_house_template_without_validating_a_template_again(monkeypatch):
+    """Assigning a template by name deep-copies and validates it (most of a page's figure
+    building); every figure still carries plotly_white, as the process default."""
+    from plotly.graph_objs.layout import Template
+
+    built = []
+    original = Template.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    fig = go.Figure(go.Bar(x=["a"], y=[1]))
+    monkeypatch.setattr(Template, "__init__", counting)
+    charts.style(fig, title="Won", context="Q3 2026")
+    monkeypatch.undo()
+    assert built == []
+    assert fig.layout.template == pio.templates["plotly_white"]
