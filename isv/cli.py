@@ -245,7 +245,7 @@ def user_deactivate(email: str) -> None:
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from one line of stdin instead of prompting.")
 def user_set_password(email: str, password_stdin: bool) -> None:
-    """Set a user's password (prompted twice, hidden) and lift any lockout."""
+    """Set a user's password (prompted twice, hidden), lift any lockout, end their sessions."""
     password = _password_from_stdin() if password_stdin else None
     with session_scope() as session:
         _require_schema(session)

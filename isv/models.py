@@ -449,6 +449,11 @@ class JobRun(Base):
                                          server_default="running")
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
+    # The process running it and its lease: a run whose process is gone, or that has not
+    # renewed its lease, was cut off (services/jobs.py close_abandoned_runs).
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SchedulerLeader(Base):
