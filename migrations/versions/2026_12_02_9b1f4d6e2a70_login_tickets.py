@@ -4,7 +4,7 @@ After a form login the page sends the browser to /_isv/session?ticket=...; the r
 whichever replica, redeems the ticket here and answers with Set-Cookie (issue 18 #9).
 
 Revision ID: 9b1f4d6e2a70
-Revises: 5e7c2a91d4b3
+Revises: 7b4f0c2d9e61
 Create Date: 2026-12-02 12:15:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import isv.types
 
 revision: str = "9b1f4d6e2a70"
-down_revision: str | None = "5e7c2a91d4b3"
+down_revision: str | None = "7b4f0c2d9e61"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
