@@ -10,7 +10,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import NotFound
 from isv.services import users
-from tests.app.conftest import LOGINS, messages
+from tests.app.conftest import LOGINS, login_as, messages, signed_in
 
 
 @pytest.fixture
@@ -129,3 +129,27 @@ def test_a_vp_is_offered_every_role(login):
     at = login("vp")
     at.switch_page("pages/users.py").run()
     assert len(at.selectbox(key="add_role").options) == 4
+
+
+def test_your_own_new_password_keeps_this_session_and_ends_your_others(users_page):
+    elsewhere = login_as("admin")  # the same admin in a second browser
+    me = stored(LOGINS["admin"].email)
+    users_page.selectbox(key="change_user").set_value(me.id).run()
+    users_page.text_input(key="new_password").set_value("my-own-new-password")
+    at = users_page.button(key="password_submit").click().run()
+    assert not at.exception
+    assert signed_in(at.run())
+    elsewhere.run()
+    assert not signed_in(elsewhere)
+    assert auth.end_message("password_changed") in messages(elsewhere.warning)
+
+
+def test_a_reset_signs_the_user_out_at_their_next_click(users_page):
+    member = login_as("sales_manager")
+    target = stored(LOGINS["sales_manager"].email)
+    users_page.selectbox(key="change_user").set_value(target.id).run()
+    users_page.text_input(key="new_password").set_value("a-brand-new-password")
+    users_page.button(key="password_submit").click().run()
+    member.run()
+    assert not signed_in(member)
+    assert auth.end_message("password_changed") in messages(member.warning)

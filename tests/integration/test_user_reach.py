@@ -14,7 +14,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import ValidationError
 from isv.models import AuditEntry, User
-from isv.services import gdpr, users
+from isv.services import gdpr, importer, users
 from tests.factories import make_user
 
 
@@ -112,3 +112,18 @@ def test_the_refusal_stays_in_the_audit_log_though_its_transaction_rolls_back(co
                         .where(User.email == "mint@example.com")) == 0
         [entry] = _refusals(s)
         assert entry.actor_id == admin.id and entry.new_values["role"] == "vp"
+
+
+def test_an_admins_import_may_not_mint_or_change_a_vp(session):
+    admin = Viewer.of(make_user(session, role="admin"))
+    make_user(session, role="vp", email="boss@example.com")
+    data = (b"email,first_name,last_name,role\n"
+            b"mint@example.com,M,V,vp\n"
+            b"boss@example.com,B,Renamed,vp\n")
+    report = importer.import_file(session=session, viewer=admin, entity="users", data=data,
+                                  filename="users.csv")
+    assert [str(e) for e in report.errors] == [
+        "row 2, column role: only a vp may grant the vp role",
+        "row 3, column first_name: only a vp may change a vp"]
+    assert auth.find_user_by_email(session, "mint@example.com") is None
+    assert auth.find_user_by_email(session, "boss@example.com").last_name != "Renamed"
