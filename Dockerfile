@@ -47,7 +47,8 @@ EXPOSE 8501
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# The flags `isv run` starts Streamlit with (isv/cli.py), listening on every interface.
-CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--server.headless", "true", \
+# The flags `isv run` starts Streamlit with in production (isv/cli.py streamlit_command):
+# every interface, and no traceback in the browser.
+CMD ["streamlit", "run", "serve.py", "--server.port", "8501", "--server.headless", "true", \
      "--server.address", "0.0.0.0", "--server.fileWatcherType", "none", \
-     "--browser.gatherUsageStats", "false"]
+     "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none"]

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import bcrypt
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from isv.config import get_settings
 from isv.errors import Forbidden
-from isv.models import User, UserSession
-from isv.services import audit
+from isv.models import ROLES, LoginTicket, User, UserSession
+from isv.services import audit, validate
 from isv.types import utcnow
 
 log = logging.getLogger("isv.auth")
@@ -81,6 +83,29 @@ class Viewer:
         return self.can(READ_ALL)
 
 
+# Whose accounts a viewer may create, change, reset and deactivate, and so which roles it may
+# grant. The usual rule, "only roles whose permissions are a subset of yours", would leave an
+# admin granting only admin; DESIGN.md makes admin the one who onboards staff, so an admin
+# manages admins, sales and partnership managers. Never a vp: a vp account would give an admin
+# deal and team writes and user management above its own. The CLI (system) manages anyone.
+_MANAGES: dict[str, tuple[str, ...]] = {
+    "vp": ROLES,
+    "admin": ("sales_manager", "partnership_manager", "admin"),
+    "system": ROLES,
+}
+
+
+def manageable_roles(viewer: Viewer) -> tuple[str, ...]:
+    """The roles `viewer` may grant, in ROLES order; empty without user management."""
+    if not viewer.can(MANAGE_USERS):
+        return ()
+    return tuple(role for role in ROLES if role in _MANAGES.get(viewer.role, ()))
+
+
+def may_manage(viewer: Viewer, role: str) -> bool:
+    return role in manageable_roles(viewer)
+
+
 def require(viewer: Viewer, permission: str, what: str) -> None:
     """Raise Forbidden unless the viewer's role grants `permission`."""
     if not viewer.can(permission):
@@ -103,22 +128,31 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-_DUMMY_HASH: str | None = None
+def hash_cost(password_hash: str | None) -> int | None:
+    """The bcrypt cost a stored hash was made with ("$2b$12$..." is 12), None if unreadable."""
+    parts = (password_hash or "").split("$")
+    if len(parts) < 4 or not parts[2].isdigit():
+        return None
+    return int(parts[2])
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    return bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds)).decode()
 
 
 def _burn_time(password: str) -> None:
-    # Check against a throwaway hash so an unknown email takes as long as a wrong
-    # password: response time must not reveal which accounts exist.
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password("not-a-real-password")
-    verify_password(password, _DUMMY_HASH)
+    # Check against a throwaway hash at the configured cost so an unknown email takes as long
+    # as a wrong password: response time must not reveal which accounts exist.
+    verify_password(password, _dummy_hash(get_settings().bcrypt_rounds))
 
 
 # --- login -----------------------------------------------------------------------------
 
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    """The user with this email, any case; control characters are refused by field."""
+    typed = validate.refuse_controls("email", email.strip())
+    return session.scalar(select(User).where(func.lower(User.email) == typed.lower()))
 
 
 def authenticate(*, session: Session, email: str, password: str,
@@ -129,12 +163,16 @@ def authenticate(*, session: Session, email: str, password: str,
     """
     settings = get_settings()
     now = now or utcnow()
-    user = session.scalar(
-        select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
+    typed = email.strip()
+    # No account's email holds a control character (every service refuses them), and NUL
+    # must never reach the database: such an email is an unknown user, recorded legibly.
+    user = None if validate.has_controls(typed) else session.scalar(
+        select(User).where(func.lower(User.email) == typed.lower()).with_for_update()
     )
     if user is None:
         _burn_time(password)
-        audit.record(session, actor=None, actor_email=email.strip()[:255], action="login_failed",
+        audit.record(session, actor=None, actor_email=validate.legible(typed)[:255],
+                     action="login_failed",
                      entity_type="user", entity_id=None, new={"reason": "unknown_user"})
         # Not the typed email: people type their password into the email box too.
         log.info("login refused: unknown_user", extra={"reason": "unknown_user"})
@@ -144,7 +182,15 @@ def authenticate(*, session: Session, email: str, password: str,
         _refuse(session, user, "locked")
         return None
     ok = verify_password(password, user.password_hash)
+    cost = hash_cost(user.password_hash)
+    if cost is not None and cost < settings.bcrypt_rounds:
+        # A cheaper stored hash would answer faster than an unknown email does.
+        _burn_time(password)
     if ok and user.is_active:
+        if cost != settings.bcrypt_rounds:
+            # A hash made at another cost (older settings, an import) moves to the configured
+            # one at sign-in, the only moment the password is known.
+            user.password_hash = hash_password(password)
         user.failed_login_count = 0
         user.failed_login_window_start = None
         user.locked_until = None
@@ -222,8 +268,14 @@ _END_MESSAGES = {
     "idle": "You were signed out after {idle} minutes without activity.",
     "expired": "Your session reached its {hours}-hour limit. Please sign in again.",
     "deactivated": "Your account has been deactivated.",
+    "password_changed": "Your password was changed. Please sign in with the new password.",
+    "role_changed": "Your role was changed. Please sign in again.",
     "unknown": "Please sign in.",
 }
+
+
+# The reasons a session ends for good (the login page says which).
+END_REASONS = frozenset(_END_MESSAGES) - {"unknown"}
 
 
 def end_message(reason: str | None) -> str:
@@ -269,3 +321,79 @@ def end_session(*, session: Session, token: str, reason: str = "logout",
         user = session.get(User, row.user_id)
         audit.record(session, actor=user, action="logout", entity_type="user",
                      entity_id=row.user_id, new={"reason": reason})
+
+
+def end_user_sessions(*, session: Session, user_id: uuid.UUID, reason: str,
+                      actor: Viewer | User | None, keep_token: str | None = None,
+                      now: datetime | None = None) -> int:
+    """End every live session of a user, so no cookie issued before a change signs in again.
+
+    A password change, reset, role change or deactivation calls this. `keep_token` spares the
+    session the change was made from (a person changing their own password stays signed in
+    there; everywhere else they sign in again). Returns how many sessions ended.
+    """
+    now = now or utcnow()
+    stmt = select(UserSession).where(UserSession.user_id == user_id,
+                                     UserSession.ended_at.is_(None))
+    if keep_token is not None:
+        stmt = stmt.where(UserSession.token_hash != token_hash(keep_token))
+    rows = session.scalars(stmt).all()
+    for row in rows:
+        row.ended_at = now
+        row.end_reason = reason
+    if rows:
+        audit.record(session, actor=actor, action="sessions_revoked", entity_type="user",
+                     entity_id=user_id, new={"reason": reason, "sessions": len(rows)})
+    return len(rows)
+
+
+# --- the cookie: set by a server route, reached with a one-time ticket -----------------
+
+TICKET_SECONDS = 60
+
+
+def new_token() -> str:
+    """A random secret (256 bits, URL-safe): a session's cookie value or a login ticket."""
+    return secrets.token_urlsafe(32)
+
+
+def issue_ticket(*, session: Session, token: str, now: datetime | None = None) -> str | None:
+    """A one-time ticket for the live session `token` names, valid TICKET_SECONDS.
+
+    The page sends the browser with it to the route that sets the HttpOnly cookie; only its
+    hash is stored, in the database, because that request may reach another replica.
+    None when the session is not live.
+    """
+    now = now or utcnow()
+    row = _session_row(session, token)
+    if row is None or row.ended_at is not None:
+        return None
+    session.execute(delete(LoginTicket).where(LoginTicket.expires_at <= now))
+    ticket = new_token()
+    session.add(LoginTicket(ticket_hash=token_hash(ticket), session_id=row.id,
+                            expires_at=now + timedelta(seconds=TICKET_SECONDS)))
+    session.flush()
+    return ticket
+
+
+def redeem_ticket(*, session: Session, ticket: str, now: datetime | None = None) -> str | None:
+    """Use up a ticket: the cookie value for its session, or None (unknown, used, expired).
+
+    The session gets a new token, so the one the page held, which went through the page's
+    state, is not the one in the cookie. The ticket row is deleted in the same statement
+    that reads it: two requests with one ticket cannot both get a cookie.
+    """
+    now = now or utcnow()
+    found = session.execute(
+        delete(LoginTicket).where(LoginTicket.ticket_hash == token_hash(ticket))
+        .returning(LoginTicket.session_id, LoginTicket.expires_at)
+    ).first()
+    if found is None or found.expires_at <= now:
+        return None
+    row = session.get(UserSession, found.session_id)
+    if row is None or row.ended_at is not None:
+        return None
+    token = new_token()
+    row.token_hash = token_hash(token)
+    session.flush()
+    return token

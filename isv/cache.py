@@ -12,8 +12,9 @@ Without Redis the results live in this process, but the data version lives in a 
 in the temp folder, so the app, the scheduler and `isv` commands on one machine (the embedded
 setup) still see each other's writes. Counter files idle for two days are removed.
 
-Values are pickled: only this application writes to the cache, which is an internal service
-(never exposed), like the database.
+Values are stored as signed, typed JSON (isv/cache_format.py), never pickled: an entry that
+anyone without the app's secret wrote, or that was moved from another key, is refused and
+counts as a miss (with a warning), so a writable Redis is no way to run code in the app.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import fcntl
 import hashlib
 import logging
 import os
-import pickle
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -35,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 from sqlalchemy.engine import make_url
 
+from isv import cache_format
 from isv.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -159,12 +161,28 @@ def database_key(url: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-class Cache:
-    """Results keyed by data version; `prefix` separates deployments (and tests)."""
+_BUMP_LISTENERS: list[Callable[[str], None]] = []
 
-    def __init__(self, backend: Backend, prefix: str = "isv") -> None:
+
+def on_bump(listener: Callable[[str], None]) -> None:
+    """Call `listener(database)` after this process bumps a database's data version."""
+    if listener not in _BUMP_LISTENERS:
+        _BUMP_LISTENERS.append(listener)
+
+
+class Cache:
+    """Results keyed by data version; `prefix` separates deployments (and tests).
+
+    Entries are signed with `secret` (by default derived from ISV_COOKIE_KEY, which the app
+    replicas, the scheduler and `isv` commands share).
+    """
+
+    def __init__(self, backend: Backend, prefix: str = "isv", secret: bytes | None = None) -> None:
         self.backend = backend
         self.prefix = prefix
+        self.secret = secret or cache_format.entry_secret(get_settings().cookie_key)
+        self._flights: dict[str, tuple[threading.Lock, int]] = {}
+        self._flights_lock = threading.Lock()
 
     def _version_key(self, database: str) -> str:
         return f"{self.prefix}:{database}:data_version"
@@ -174,8 +192,17 @@ class Cache:
         return self.backend.counter(self._version_key(database))
 
     def bump(self, database: str) -> int:
-        """Record that the database's data changed: every cached result for it is now old."""
-        return self.backend.increment(self._version_key(database))
+        """Record that the database's data changed: every cached result for it is now old.
+
+        Then tell this process's listeners (`on_bump`), so results can be recomputed at once.
+        """
+        version = self.backend.increment(self._version_key(database))
+        for listener in list(_BUMP_LISTENERS):
+            try:
+                listener(database)
+            except Exception:  # a listener must never turn a committed write into an error
+                log.exception("data version listener failed")
+        return version
 
     def key(self, database: str, version: int, parts: Hashable) -> str:
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
@@ -187,32 +214,72 @@ class Cache:
 
         `parts` must name everything the result depends on besides the data: who asks (their
         scope), the period, the filters, as_of. If the cache is unreachable the result is
-        computed every time: slower, never wrong.
+        computed every time: slower, never wrong. Threads of this process asking for the same
+        missing entry compute it once: the others wait for it (sessions opening the same page
+        after a change, and the background refresh of isv/analytics/cached.py).
         """
         try:
             key = self.key(database, self.data_version(database), parts)
-            raw = self.backend.get(key)
+            found, value = self._read(key)
         except redis.RedisError as exc:
             log.warning("cache unavailable, computing directly: %s", exc)
             return compute()
-        if raw is not None:
-            return pickle.loads(raw)
-        value = compute()
+        if found:
+            return value
+        with self._flight(key):
+            try:
+                found, value = self._read(key)  # computed by another thread meanwhile
+            except redis.RedisError:
+                found = False
+            if found:
+                return value
+            value = compute()
+            try:
+                self.backend.set(key, cache_format.seal(self.secret, key, value), ttl)
+            except cache_format.Uncacheable as exc:
+                log.warning("result not cached: %s", exc)
+            except redis.RedisError as exc:
+                log.warning("cache unavailable, result not stored: %s", exc)
+            return value
+
+    def _read(self, key: str) -> tuple[bool, Any]:
+        raw = self.backend.get(key)
+        if raw is None:
+            return False, None
         try:
-            self.backend.set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ttl)
-        except redis.RedisError as exc:
-            log.warning("cache unavailable, result not stored: %s", exc)
-        return value
+            return True, cache_format.unseal(self.secret, key, raw)
+        except cache_format.BadEntry as exc:
+            log.warning("cache entry %s refused, computing again: %s", key, exc)
+            return False, None
+
+    @contextmanager
+    def _flight(self, key: str) -> Iterator[None]:
+        """Hold the key's computation lock; the lock is forgotten once nobody holds it."""
+        with self._flights_lock:
+            lock, holders = self._flights.get(key, (threading.Lock(), 0))
+            self._flights[key] = (lock, holders + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._flights_lock:
+                lock, holders = self._flights[key]
+                if holders == 1:
+                    del self._flights[key]
+                else:
+                    self._flights[key] = (lock, holders - 1)
 
 
 @lru_cache(maxsize=4)
-def _cache_for(redis_url: str | None) -> Cache:
-    return Cache(RedisBackend(redis_url) if redis_url else LocalBackend())
+def _cache_for(redis_url: str | None, app_secret: str) -> Cache:
+    backend = RedisBackend(redis_url) if redis_url else LocalBackend()
+    return Cache(backend, secret=cache_format.entry_secret(app_secret))
 
 
 def get_cache() -> Cache:
     """The configured cache: Redis when ISV_REDIS_URL is set, in-process otherwise."""
-    return _cache_for(get_settings().redis_url)
+    settings = get_settings()
+    return _cache_for(settings.redis_url, settings.cookie_key)
 
 
 def data_version(database: str) -> int:

@@ -36,7 +36,7 @@ from isv.services import backup, exporter, gdpr, importer, users, validate
 
 CLI = Viewer.system("cli")
 log = logging.getLogger("isv.cli")
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "serve.py"   # app.py and the cookie routes (isv/web.py)
 
 
 class _Group(click.Group):
@@ -245,7 +245,7 @@ def user_deactivate(email: str) -> None:
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from one line of stdin instead of prompting.")
 def user_set_password(email: str, password_stdin: bool) -> None:
-    """Set a user's password (prompted twice, hidden) and lift any lockout."""
+    """Set a user's password (prompted twice, hidden), lift any lockout, end their sessions."""
     password = _password_from_stdin() if password_stdin else None
     with session_scope() as session:
         _require_schema(session)
@@ -313,8 +313,9 @@ def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str
         _require_schema(session)
         partner_ids = ()
         if partner is not None:
+            name = validate.text("partner", partner, max_len=255, required=True)
             found = session.scalar(select(Partner.id).where(
-                func.lower(Partner.name) == partner.strip().lower()))
+                func.lower(Partner.name) == name.lower()))
             if found is None:
                 raise ValidationError("partner", f"no partner named {partner!r}")
             partner_ids = (found,)
@@ -531,11 +532,22 @@ def _free_port(host: str, start: int) -> int:
     return start
 
 
+def streamlit_command(host: str, port: int) -> list[str]:
+    """How `isv run` starts Streamlit; the Dockerfile's CMD uses the same flags.
+
+    Outside development an uncaught error shows only a generic message in the browser, no
+    traceback, type or text (server paths, SQL); "false" would still show the traceback.
+    Our own messages (st.error) are unaffected.
+    """
+    details = "full" if get_settings().env == "development" else "none"
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.address", host, "--server.port", str(port),
+            "--server.headless", "true", "--client.showErrorDetails", details]
+
+
 def _serve(host: str, port: int) -> int:
-    """Run `streamlit run app.py` and the scheduler beside it; pass our stop signals on."""
-    command = [sys.executable, "-m", "streamlit", "run", str(APP),
-               "--server.address", host, "--server.port", str(port),
-               "--server.headless", "true"]
+    """Run `streamlit run serve.py` and the scheduler beside it; pass our stop signals on."""
+    command = streamlit_command(host, port)
     # Its own process group: a Ctrl-C in the terminal reaches only us, and we pass it on
     # once, instead of Streamlit seeing it twice.
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, process_group=0)

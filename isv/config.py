@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from dotenv import load_dotenv
 
@@ -13,6 +14,21 @@ from dotenv import load_dotenv
 MIN_COOKIE_KEY_BYTES = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me-before-production"
+
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+def _environment(raw: str | None) -> str:
+    """ISV_ENV in any case ("Production" is production); an unknown name stops the start.
+
+    Read case-sensitively, "Production" ran as development: on the development key, with
+    error details shown.
+    """
+    value = (raw or "development").strip().lower()
+    if value not in ENVIRONMENTS:
+        raise RuntimeError(f"ISV_ENV must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return value
 
 
 def _int(name: str, default: int) -> int:
@@ -58,6 +74,9 @@ class Settings:
     import_max_cell_chars: int = 32_767
     import_max_megabytes: int = 256
     import_max_problems: int = 1_000
+    # How many analytics results a server process recomputes in the background as soon as the
+    # data changes (the ones viewed last, in the last 15 minutes); 0 turns that off.
+    analytics_refresh: int = 4
     extra: dict = field(default_factory=dict)
 
     @property
@@ -78,6 +97,19 @@ class Settings:
                 f"ISV_COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes with "
                 "ISV_ENV=production"
             )
+        # Whoever reaches an open Redis can empty the cache or fill it with entries the
+        # app refuses; only the app replicas and the scheduler may use it.
+        if self.redis_url and not redis_password(self.redis_url):
+            raise RuntimeError(
+                "ISV_REDIS_URL has no password; with ISV_ENV=production give Redis one "
+                "(requirepass) and put it in the URL: redis://:PASSWORD@host:6379/0"
+            )
+
+
+def redis_password(url: str) -> str | None:
+    """The password a Redis URL carries (redis://:PASSWORD@host, or ?password=), if any."""
+    parts = urlsplit(url)
+    return parts.password or (parse_qs(parts.query).get("password") or [None])[0]
 
 
 def default_database_url() -> str:
@@ -89,7 +121,7 @@ def get_settings() -> Settings:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     env = os.environ.get
     return Settings(
-        env=env("ISV_ENV", "development"),
+        env=_environment(env("ISV_ENV")),
         database_url=env("ISV_DATABASE_URL") or default_database_url(),
         redis_url=env("ISV_REDIS_URL") or None,
         cookie_key=env("ISV_COOKIE_KEY") or DEFAULT_COOKIE_KEY,
@@ -116,4 +148,5 @@ def get_settings() -> Settings:
         import_max_cell_chars=_int("ISV_IMPORT_MAX_CELL_CHARS", 32_767),
         import_max_megabytes=_int("ISV_IMPORT_MAX_MEGABYTES", 256),
         import_max_problems=_int("ISV_IMPORT_MAX_PROBLEMS", 1_000),
+        analytics_refresh=_int("ISV_ANALYTICS_REFRESH", 4),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from isv import datastamp
 from isv.config import get_settings
+
+log = logging.getLogger("isv.db")
 
 datastamp.install()  # every commit that writes program data bumps the data version
 
@@ -72,8 +75,20 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
+        _keep_refusal(session, exc)
         raise
     finally:
         session.close()
+
+
+def _keep_refusal(session: Session, exc: BaseException) -> None:
+    # A refused attempt stays in the audit log though its own transaction rolled back.
+    from isv.services import audit  # isv.services imports this module
+
+    try:
+        audit.keep_refusal(session, exc)
+    except Exception:
+        session.rollback()
+        log.exception("could not record a refused attempt in the audit log")

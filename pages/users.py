@@ -2,13 +2,15 @@
 
 import streamlit as st
 
-from isv import display, ui
+from isv import auth, display, ui
 from isv.services import gdpr, users
-from isv.ui import edits
-from isv.ui.labels import ROLES, role_label
+from isv.ui import edits, state
+from isv.ui.labels import role_label
 from isv.ui.tables import USER_COLUMNS, users_frame
 
 viewer = ui.page_viewer(__file__)
+# Only the roles this viewer may grant (auth.manageable_roles): an admin never sees vp.
+grantable = auth.manageable_roles(viewer)
 
 st.title("Users")
 ui.show_flash()
@@ -35,7 +37,7 @@ with add_col:
         with last_col:
             last_name = st.text_input("Last name", key="add_last")
             add_errors.slot("last_name", "Last name")
-        role = st.selectbox("Role", ROLES, index=None, format_func=role_label, key="add_role",
+        role = st.selectbox("Role", grantable, index=None, format_func=role_label, key="add_role",
                             placeholder="Choose a role")
         add_errors.slot("role", "Role")
         password = st.text_input("Initial password (optional)", type="password",
@@ -66,57 +68,66 @@ with change_col:
                                 + ("" if by_id[uid].is_active else " (inactive)"))
     person = by_id[chosen]
 
-    role_errors = ui.FieldErrors()
-    role_form = f"user_role@{chosen}"
-    role_key = edits.keyed(role_form, f"role_{chosen}")
-    drawn = edits.drawn_from(f"{role_form}@{role_key}", {"role": person.role}, probe=role_key)
-    with st.form("change_role"):
-        new_role = st.selectbox("Role", ROLES, index=ROLES.index(drawn["role"]),
-                                format_func=role_label, key=role_key)
-        role_errors.slot("role", "Role")
-        role_submitted = st.form_submit_button("Change role", key="role_submit")
-    if role_submitted:
-        if not edits.changed(drawn, {"role": new_role}):
-            st.info("Nothing changed.")
-        else:
-            changed = ui.run(users.update_user, errors=role_errors, user_id=chosen,
-                             role=new_role)
-            if changed is not None:
-                edits.renew(role_form)
-                ui.flash(f"{changed.full_name} is now {role_label(changed.role)}.")
-                st.rerun()
+    if not auth.may_manage(viewer, person.role):
+        st.info(f"Only a vp may change a {role_label(person.role)}'s account.",
+                icon=":material/lock:")
+    else:
+        role_errors = ui.FieldErrors()
+        role_form = f"user_role@{chosen}"
+        role_key = edits.keyed(role_form, f"role_{chosen}")
+        drawn = edits.drawn_from(f"{role_form}@{role_key}", {"role": person.role},
+                                 probe=role_key)
+        with st.form("change_role"):
+            new_role = st.selectbox("Role", grantable, index=grantable.index(drawn["role"]),
+                                    format_func=role_label, key=role_key)
+            role_errors.slot("role", "Role")
+            role_submitted = st.form_submit_button("Change role", key="role_submit")
+        if role_submitted:
+            if not edits.changed(drawn, {"role": new_role}):
+                st.info("Nothing changed.")
+            else:
+                changed = ui.run(users.update_user, errors=role_errors, user_id=chosen,
+                                 role=new_role)
+                if changed is not None:
+                    edits.renew(role_form)
+                    ui.flash(f"{changed.full_name} is now {role_label(changed.role)}.")
+                    st.rerun()
 
-    # The button does what it said when it was clicked, even if someone else changed the
-    # user meanwhile: asking for the state it named is then a no-op, never the reverse.
-    shown = st.session_state.get(ACTIVE_SHOWN)
-    was_active = shown[1] if shown and shown[0] == chosen else person.is_active
-    st.session_state[ACTIVE_SHOWN] = (chosen, person.is_active)
-    with st.container(border=True):
-        if person.is_active:
-            st.caption("Active: can sign in. Deactivating signs them out at their next click.")
-        else:
-            st.caption("Inactive: cannot sign in.")
-        active_errors = ui.FieldErrors()
-        active_errors.slot("is_active", "Active")
-        if st.button("Deactivate" if person.is_active else "Reactivate", key="active_submit"):
-            changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
-                             active=not was_active)
-            if changed is not None:
-                ui.flash(f"{changed.full_name} is now "
-                         f"{'active' if changed.is_active else 'inactive'}.")
-                st.rerun()
+        # The button does what it said when it was clicked, even if someone else changed the
+        # user meanwhile: asking for the state it named is then a no-op, never the reverse.
+        shown = st.session_state.get(ACTIVE_SHOWN)
+        was_active = shown[1] if shown and shown[0] == chosen else person.is_active
+        st.session_state[ACTIVE_SHOWN] = (chosen, person.is_active)
+        with st.container(border=True):
+            if person.is_active:
+                st.caption("Active: can sign in. Deactivating signs them out at their next "
+                           "click.")
+            else:
+                st.caption("Inactive: cannot sign in.")
+            active_errors = ui.FieldErrors()
+            active_errors.slot("is_active", "Active")
+            if st.button("Deactivate" if person.is_active else "Reactivate",
+                         key="active_submit"):
+                changed = ui.run(users.set_active, errors=active_errors, user_id=chosen,
+                                 active=not was_active)
+                if changed is not None:
+                    ui.flash(f"{changed.full_name} is now "
+                             f"{'active' if changed.is_active else 'inactive'}.")
+                    st.rerun()
 
-    password_errors = ui.FieldErrors()
-    with st.form("set_password"):
-        new_password = st.text_input("New password", type="password", key="new_password")
-        password_errors.slot("password", "New password")
-        if st.form_submit_button("Set password", key="password_submit"):
-            changed = ui.run(users.set_password, errors=password_errors, user_id=chosen,
-                             password=new_password)
-            if changed is not None:
-                ui.flash(f"Password set for {changed.full_name}.")
-                ui.reset("new_password")
-                st.rerun()
+        password_errors = ui.FieldErrors()
+        with st.form("set_password"):
+            new_password = st.text_input("New password", type="password", key="new_password")
+            password_errors.slot("password", "New password")
+            if st.form_submit_button("Set password", key="password_submit"):
+                # Your own new password keeps this session; every other one ends.
+                changed = ui.run(users.set_password, errors=password_errors, user_id=chosen,
+                                 password=new_password,
+                                 current_token=st.session_state.get(state.SESSION_TOKEN))
+                if changed is not None:
+                    ui.flash(f"Password set for {changed.full_name}.")
+                    ui.reset("new_password")
+                    st.rerun()
 
 
 st.subheader("Personal data")

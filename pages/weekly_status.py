@@ -7,7 +7,7 @@ import streamlit as st
 
 from isv import display, ui
 from isv.dates import local_today, monday_of
-from isv.services import status
+from isv.services import status, validate
 from isv.services.validate import MAX_DATE, MIN_DATE
 from isv.ui.autosave import autosave_text
 from isv.ui.labels import status_state_label
@@ -120,7 +120,7 @@ def go_to(week: date) -> None:
 
 def week_in_address() -> date | None:
     try:
-        day = date.fromisoformat(st.query_params.get("week", ""))
+        day = validate.parse_day(st.query_params.get("week", ""))
     except ValueError:
         return None
     return day if MIN_DATE <= day <= MAX_DATE else None

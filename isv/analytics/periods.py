@@ -185,7 +185,7 @@ def quarter_options(today: date, *, back: int = 7, ahead: int = 2) -> list[Perio
 
 def _day(text: str) -> date:
     try:
-        day = date.fromisoformat(text)
+        day = validate.parse_day(text)
     except ValueError:
         raise ValidationError("period", f"{text!r} is not a date like 2026-02-15") from None
     if not validate.MIN_DATE <= day <= validate.MAX_DATE:

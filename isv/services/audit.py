@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from isv.errors import ValidationError
 from isv.models import AuditEntry, User
 
 if TYPE_CHECKING:
@@ -46,6 +47,31 @@ def record(session: Session, *, actor: Viewer | User | None, action: str, entity
     )
     session.add(entry)
     return entry
+
+
+def refused(session: Session, error: ValidationError, *, actor: Viewer | User | None,
+            entity_type: str, entity_id: Any, attempt: dict[str, Any]) -> ValidationError:
+    """Record a refused attempt (action "refused") and return the error to raise.
+
+    The refusal rolls the caller's transaction back, entry and all, so the error carries the
+    entry and `keep_refusal` writes it again once the rollback is done (isv.db.session_scope).
+    """
+    values = dict(actor=actor, action="refused", entity_type=entity_type, entity_id=entity_id,
+                  new={**attempt, "field": error.field, "reason": error.reason})
+    record(session, **values)
+    error.audit_refusal = values
+    return error
+
+
+def keep_refusal(session: Session, exc: BaseException) -> None:
+    """After a rollback, commit the audit entry of a refusal that caused it (see `refused`)."""
+    seen: BaseException | None = exc
+    while seen is not None and getattr(seen, "audit_refusal", None) is None:
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return
+    record(session, **seen.audit_refusal)
+    session.commit()
 
 
 def changes(obj: Any, values: dict[str, Any]) -> tuple[dict, dict]:

@@ -238,7 +238,8 @@ def _structure_for_write(session: Session, viewer: Viewer,
     row = session.get(CommissionStructure, parse_id("structure_id", structure_id))
     if row is None:
         raise NotFound("No such commission structure.")
-    check_partner_writable(viewer, session.get(Partner, row.partner_id))
+    check_partner_writable(viewer, session.get(Partner, row.partner_id),
+                           missing="No such commission structure.")
     return row
 
 
@@ -272,7 +273,7 @@ def clean_field(field: str, value: Any) -> Any:
     if field == "effective_to":
         return validate.day("effective_to", value)
     if field == "notes":
-        return validate.text("notes", value, max_len=NOTES_MAX)
+        return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     raise ValidationError(field, "is not a commission structure field that can be changed")
 
 

@@ -77,9 +77,8 @@ def _lower(text: str | None) -> str:
 # --- one reader per entity ----------------------------------------------------------------
 
 def _users(session: Session, viewer: Viewer) -> list[list[str]]:
-    # Every signed-in role may read the people list (pickers need it; see users.list_users).
     rows = session.execute(select(User.email, User.first_name, User.last_name, User.role,
-                                  User.is_active))
+                                  User.is_active).where(scope.people_listed(viewer)))
     return [[email, first, last, role, _flag(active)]
             for email, first, last, role, active in sorted(rows, key=lambda r: r[0].lower())]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -118,18 +117,17 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def anonymise_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
-                   now: datetime | None = None) -> User:
+def anonymise_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> User:
     """Replace one person's identity with a placeholder for good, keeping every relation."""
     require(viewer, MANAGE_USERS, "anonymise users")
-    now = now or utcnow()
     user = users.get_user(session=session, viewer=viewer, user_id=user_id)
     if viewer.id == user.id:
         raise ValidationError("anonymise", "you cannot anonymise yourself")
     if is_anonymised(user):
         raise ValidationError("anonymise", f"{user.email} is already anonymised")
     try:
-        # Deactivating first applies the rule that the last active vp or admin stays.
+        # Deactivating first applies the rule that the last active vp or admin stays, the
+        # manager's reach, and ends the user's sessions.
         users.set_active(session=session, viewer=viewer, user_id=user.id, active=False)
     except ValidationError as exc:
         raise ValidationError("anonymise", exc.reason) from None
@@ -142,11 +140,6 @@ def anonymise_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
         if entry.entity_type == "user" and entry.entity_id == str(user.id):
             entry.old_values = _scrubbed(entry.old_values, new)
             entry.new_values = _scrubbed(entry.new_values, new)
-
-    for row in session.scalars(select(UserSession).where(UserSession.user_id == user.id,
-                                                         UserSession.ended_at.is_(None))):
-        row.ended_at = now
-        row.end_reason = "deactivated"
 
     for status in session.scalars(select(WeeklyStatus).where(WeeklyStatus.user_id == user.id)):
         status.accomplishments = status.upcoming_tasks = status.blockers = None

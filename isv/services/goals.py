@@ -298,7 +298,8 @@ def set_goal(*, session: Session, viewer: Viewer, year: Any, quarter: Any, goal_
     if target is not KEEP:
         values["revenue_target"] = _target(kind, target)
     if notes is not KEEP:
-        values["notes"] = validate.text("notes", notes, max_len=NOTES_MAX)
+        values["notes"] = validate.text("notes", notes, max_len=NOTES_MAX,
+                                        multiline=True)
     goal = session.scalar(select(QuarterlyGoal).where(
         QuarterlyGoal.user_id == owner.id, QuarterlyGoal.year == period.year,
         QuarterlyGoal.quarter == period.quarter, QuarterlyGoal.goal_type == kind))

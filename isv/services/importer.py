@@ -1254,7 +1254,7 @@ def _moment(field_name: str, zone: ZoneInfo) -> Callable[[str], datetime | None]
         if _blank(text):
             return None
         try:
-            moment = datetime.fromisoformat(text.strip())
+            moment = validate.parse_moment(text)
         except ValueError:
             return opps.clean_moment(field_name, text)  # it says what a time looks like
         if moment.tzinfo is None:

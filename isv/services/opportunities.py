@@ -30,7 +30,7 @@ from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES, created_between, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.dates import local_date, local_today, local_zone
-from isv.errors import Conflict, Forbidden, NotFound, ValidationError
+from isv.errors import Conflict, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
     DOMAINS,
@@ -86,9 +86,11 @@ def _for_write(session: Session, viewer: Viewer, opportunity_id: Any) -> Opportu
     opp = session.get(Opportunity, parse_id("opportunity_id", opportunity_id))
     if opp is None:
         raise NotFound("No such opportunity.")
-    # Outside scope a write is Forbidden, not NotFound: the caller already holds the id.
+    # Outside scope a write is refused word for word as an unknown id is: a partnership
+    # manager holding another manager's deal id learns nothing of it (every deal they may
+    # see they may also change, so nothing they see is refused this way).
     if not can_write(viewer, opp):
-        raise Forbidden("You may only change deals of your own partners or assigned to you.")
+        raise NotFound("No such opportunity.")
     return opp
 
 
@@ -211,7 +213,7 @@ def clean_moment(field: str, value: Any) -> datetime:
     """A past moment, ISO 8601 (a little clock skew allowed); no zone means the deployment's."""
     if not isinstance(value, datetime):
         try:
-            value = datetime.fromisoformat(str(value).strip())
+            value = validate.parse_moment(str(value))
         except ValueError:
             raise ValidationError(
                 field, f"{value!r} is not a time like 2026-03-01T09:30:00") from None
@@ -244,7 +246,7 @@ def clean_field(field: str, value: Any) -> Any:
     if field == "expected_close_date":
         return validate.day("expected_close_date", value)
     if field == "notes":
-        return validate.text("notes", value, max_len=NOTES_MAX)
+        return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     if field == "external_id":
         return validate.text("external_id", value, max_len=100)
     raise ValidationError(field, "is not an opportunity field that can be changed")
@@ -293,7 +295,8 @@ def settle_stage(*, current_stage: str | None, current_close: date | None,
             raise ValidationError("actual_close_date", "only closed deals have a close date")
         out["actual_close_date"] = None
 
-    reason = validate.text("lost_reason", given.get("lost_reason"), max_len=500)
+    reason = validate.text("lost_reason", given.get("lost_reason"), max_len=500,
+                           multiline=True)
     if stage == "closed_lost":
         if "lost_reason" not in given and not moved:
             # Editing something else on a lost deal does not re-litigate its reason.
@@ -312,7 +315,7 @@ def _history(opp_id: uuid.UUID, from_stage: str | None, to_stage: str, viewer: V
              at: datetime, note: str | None) -> StageHistory:
     return StageHistory(opportunity_id=opp_id, from_stage=from_stage, to_stage=to_stage,
                         changed_by=viewer.id, changed_at=at,
-                        notes=validate.text("note", note, max_len=NOTES_MAX))
+                        notes=validate.text("note", note, max_len=NOTES_MAX, multiline=True))
 
 
 # --- writes ------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ def create_opportunity(*, session: Session, viewer: Viewer, partner_id: Any,
         created_on=local_date(created), today=local_today(),
         probabilities=current_settings(session).stage_probabilities))
     values["commission_structure_id"] = _structure(session, commission_structure_id, partner.id)
-    history_note = validate.text("note", note, max_len=NOTES_MAX)
+    history_note = validate.text("note", note, max_len=NOTES_MAX, multiline=True)
     opp = Opportunity(partner_id=partner.id, updated_by_id=viewer.id, created_at=created,
                       updated_at=utcnow(), **values)
     session.add(opp)
@@ -380,7 +383,7 @@ def _save(session: Session, viewer: Viewer, opp: Opportunity, given: dict[str, A
     elif partner_id != opp.partner_id and opp.commission_structure_id is not None:
         raise ValidationError("commission_structure_id",
                               "belongs to the old partner; choose one of the new partner's")
-    history_note = validate.text("note", note, max_len=NOTES_MAX)
+    history_note = validate.text("note", note, max_len=NOTES_MAX, multiline=True)
 
     old, new = audit.changes(opp, values)
     if not new:
@@ -607,12 +610,7 @@ def _needs_partner(f: OpportunityFilters) -> bool:
     Every deal has exactly one partner (a required foreign key), so without such a filter
     counting and ranking skip the join, and PostgreSQL can count from an index alone.
     """
-    return bool(f.domains) or bool(f.text and f.text.strip())
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return bool(f.domains) or validate.search("search", f.text) is not None
 
 
 def _conditions(viewer: Viewer, f: OpportunityFilters) -> list[Any]:
@@ -642,8 +640,8 @@ def _conditions(viewer: Viewer, f: OpportunityFilters) -> list[Any]:
         where.append(close_day <= validate.day("close_to", f.close_to))
     if f.close_from is not None and f.close_to is not None and f.close_to < f.close_from:
         raise ValidationError("close_to", "is before close_from")
-    if f.text and f.text.strip():
-        pattern = _like(f.text.strip())
+    if (text := validate.search("search", f.text)) is not None:
+        pattern = validate.like_pattern(text)
         where.append(or_(
             func.lower(Opportunity.customer_name).like(pattern, escape="\\"),
             func.lower(func.coalesce(Opportunity.notes, "")).like(pattern, escape="\\"),
@@ -688,7 +686,8 @@ def _figure_conditions(f: OpportunityFilters) -> list[Any]:
             where.append(reason.is_(None))
         if f.lost_reason is not None:
             # Folded in SQL on both sides, as lost_reasons() groups them.
-            where.append(func.lower(reason) == func.lower(literal(f.lost_reason.strip())))
+            wanted = validate.text("lost_reason", f.lost_reason, max_len=500, multiline=True)
+            where.append(func.lower(reason) == func.lower(literal(wanted or "")))
     if f.opportunity_ids:
         where.append(Opportunity.id.in_(
             [parse_id("opportunity_id", i) for i in f.opportunity_ids]))

@@ -69,12 +69,13 @@ def list_directory(*, session: Session, viewer: Viewer, search: str | None = Non
         .where(scope.partners_visible(viewer))
         .order_by(func.lower(Partner.name))
     )
-    if search and search.strip():
-        pattern = f"%{search.strip().lower()}%"
+    if (text := validate.search("search", search)) is not None:
+        pattern = validate.like_pattern(text)
         stmt = stmt.where(or_(
-            func.lower(Partner.name).like(pattern),
-            func.lower(func.coalesce(Partner.primary_contact_name, "")).like(pattern),
-            func.lower(func.coalesce(Partner.notes, "")).like(pattern),
+            func.lower(Partner.name).like(pattern, escape="\\"),
+            func.lower(func.coalesce(Partner.primary_contact_name, "")).like(pattern,
+                                                                             escape="\\"),
+            func.lower(func.coalesce(Partner.notes, "")).like(pattern, escape="\\"),
         ))
     if domain:
         stmt = stmt.where(Partner.domain == domain)
@@ -111,19 +112,21 @@ def writes_everything(viewer: Viewer) -> bool:
     return viewer.can(WRITE_PARTNERS) and viewer.sees_everything
 
 
-def check_partner_writable(viewer: Viewer, partner: Partner) -> None:
-    """Raise Forbidden unless the viewer may change this partner and what hangs off it."""
+def check_partner_writable(viewer: Viewer, partner: Partner, *,
+                           missing: str = "No such partner.") -> None:
+    """Refuse unless the viewer may change this partner and what hangs off it.
+
+    A role that writes no partner is Forbidden; a partnership manager's refusal for another
+    manager's partner is NotFound with `missing`, word for word what an unknown id gets:
+    outside their scope they learn neither that it exists nor its name.
+    """
     require(viewer, WRITE_PARTNERS, "change partners")
     if not writes_everything(viewer) and partner.owner_id != viewer.id:
-        raise Forbidden(f"You may only change partners you own; {partner.name} is not yours.")
+        raise NotFound(missing)
 
 
 def partner_for_write(*, session: Session, viewer: Viewer, partner_id: Any) -> Partner:
-    """Load a partner the viewer is about to change: NotFound if absent, Forbidden if not theirs.
-
-    A write outside scope is Forbidden rather than NotFound: the caller already holds the id
-    (from a page or a link), so refusing plainly is clearer than pretending it is gone.
-    """
+    """Load a partner the viewer is about to change; NotFound if absent or not theirs."""
     require(viewer, WRITE_PARTNERS, "change partners")
     partner = session.get(Partner, parse_id("partner_id", partner_id))
     if partner is None:
@@ -160,13 +163,27 @@ def _check_website(value: Any) -> str | None:
     return website
 
 
-def _check_name_free(session: Session, name: str, *, except_id: uuid.UUID | None) -> None:
-    stmt = select(Partner.name).where(func.lower(Partner.name) == name.lower())
+NAME_UNUSABLE = "cannot be used; choose another name or ask a sales manager"
+
+
+def _check_name_free(session: Session, viewer: Viewer, name: str, *,
+                     except_id: uuid.UUID | None) -> None:
+    """Refuse a name another partner has (names are unique, in any case).
+
+    Whoever may see that partner is told it exists; a partnership manager whose scope it is
+    outside gets a message that neither names nor describes it: that the name is taken is
+    all the unique name lets us not say.
+    """
+    stmt = select(Partner.name, scope.partners_visible(viewer)).where(
+        func.lower(Partner.name) == name.lower())
     if except_id is not None:
         stmt = stmt.where(Partner.id != except_id)
-    taken = session.scalar(stmt.limit(1))
-    if taken is not None:
-        raise ValidationError("name", f"a partner named {taken!r} already exists")
+    taken = session.execute(stmt.limit(1)).first()
+    if taken is None:
+        return
+    if taken[1]:
+        raise ValidationError("name", f"a partner named {taken[0]!r} already exists")
+    raise ValidationError("name", NAME_UNUSABLE)
 
 
 def clean_field(session: Session, field: str, value: Any) -> Any:
@@ -184,7 +201,7 @@ def clean_field(session: Session, field: str, value: Any) -> Any:
     if field == "primary_contact_email":
         return validate.email("primary_contact_email", value)
     if field == "notes":
-        return validate.text("notes", value, max_len=NOTES_MAX)
+        return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     if field == "owner_id":
         return _check_owner(session, value)
     raise ValidationError(field, "is not a partner field that can be changed")
@@ -228,7 +245,7 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
         "owner_id": owner_id, "notes": notes,
     }
     values = {field: clean_field(session, field, value) for field, value in values.items()}
-    _check_name_free(session, values["name"], except_id=None)
+    _check_name_free(session, viewer, values["name"], except_id=None)
     partner = Partner(**values)
     session.add(partner)
     session.flush()
@@ -253,7 +270,7 @@ def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
             raise Forbidden("A partnership manager may not give their partner to someone else.")
     values = {field: clean_field(session, field, value) for field, value in fields.items()}
     if "name" in values:
-        _check_name_free(session, values["name"], except_id=partner.id)
+        _check_name_free(session, viewer, values["name"], except_id=partner.id)
     old, new = audit.changes(partner, values)
     if new:
         for field, value in new.items():
@@ -312,7 +329,7 @@ def clean_touch(*, activity_type: Any, occurred_on: Any,
     occurred_on = validate.day("occurred_on", occurred_on, required=True)
     if occurred_on > local_today():
         raise ValidationError("occurred_on", f"{occurred_on} is in the future")
-    summary = validate.text("summary", summary, max_len=NOTES_MAX)
+    summary = validate.text("summary", summary, max_len=NOTES_MAX, multiline=True)
     return activity_type, occurred_on, summary
 
 

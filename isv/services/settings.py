@@ -219,7 +219,8 @@ def _stored(session: Session) -> dict[str, Any]:
 
 
 def _frozen(values: Mapping[str, Any]) -> dict[str, Any]:
-    # Cached values stay plain (they are pickled); the settings handed out are read-only.
+    # Cached values stay plain (the cache stores typed JSON); the settings handed out are
+    # read-only.
     if "stage_probabilities" not in values:
         return dict(values)
     return {**values, "stage_probabilities": MappingProxyType(values["stage_probabilities"])}

@@ -117,6 +117,7 @@ def clean_metrics(value: Any) -> dict[str, int | float]:
             continue
         if not name:
             raise ValidationError("kpi_metrics", f"row {row}: the name is missing")
+        validate.refuse_controls("kpi_metrics", name)
         if len(name) > KPI_NAME_MAX:
             raise ValidationError("kpi_metrics",
                                   f"row {row}: the name is longer than {KPI_NAME_MAX} characters")
@@ -381,7 +382,7 @@ def _clean_text(name: str, value: Any) -> str | None:
         return None
     if len(text) > TEXT_MAX:
         raise ValidationError(name, f"is longer than {TEXT_MAX} characters")
-    return text.rstrip()
+    return validate.refuse_controls(name, text.rstrip(), multiline=True)
 
 
 def _write(session: Session, viewer: Viewer, user_id: uuid.UUID, monday: date,

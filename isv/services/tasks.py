@@ -129,10 +129,8 @@ def list_tasks(*, session: Session, viewer: Viewer, filters: TaskFilters | None 
         raise ValidationError("due_to", "is before due_from")
     if f.overdue_only:
         stmt = stmt.where(Task.status.in_(OPEN_STATUSES), Task.due_date < today)
-    if f.text and f.text.strip():
-        escaped = (f.text.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
-                   .replace("_", "\\_"))
-        pattern = f"%{escaped}%"
+    if (text := validate.search("search", f.text)) is not None:
+        pattern = validate.like_pattern(text)
         stmt = stmt.where(or_(
             func.lower(Task.title).like(pattern, escape="\\"),
             func.lower(func.coalesce(Task.description, "")).like(pattern, escape="\\")))
@@ -192,7 +190,7 @@ def _clean(session: Session, viewer: Viewer, field: str, value: Any) -> Any:
     if field == "title":
         return validate.text("title", value, max_len=TITLE_MAX, required=True)
     if field == "description":
-        return validate.text("description", value, max_len=NOTES_MAX)
+        return validate.text("description", value, max_len=NOTES_MAX, multiline=True)
     if field == "priority":
         return validate.choice("priority", value, PRIORITIES)
     if field == "status":

@@ -39,6 +39,29 @@ def _keep_a_user_manager(session: Session, user: User, field: str) -> None:
                                      "manage users any more")
 
 
+def _refuse(session: Session, viewer: Viewer, user: User | None, field: str, reason: str,
+            attempt: str, **details: Any) -> ValidationError:
+    """An audited refusal of a user change beyond the viewer's reach (auth.may_manage)."""
+    return audit.refused(session, ValidationError(field, reason), actor=viewer,
+                         entity_type="user", entity_id=user.id if user else None,
+                         attempt={"attempt": attempt, **details})
+
+
+def _within_reach(session: Session, viewer: Viewer, user: User, field: str, what: str,
+                  attempt: str) -> None:
+    """Refuse to change the account of a role the viewer may not grant (a vp, for an admin)."""
+    if not auth.may_manage(viewer, user.role):
+        raise _refuse(session, viewer, user, field, f"only a vp may {what} a {user.role}",
+                      attempt, role=user.role)
+
+
+def _may_grant(session: Session, viewer: Viewer, user: User | None, role: str,
+               attempt: str) -> None:
+    if not auth.may_manage(viewer, role):
+        raise _refuse(session, viewer, user, "role", f"only a vp may grant the {role} role",
+                      attempt, role=role)
+
+
 def clean_field(field: str, value: Any) -> Any:
     """Check one of email, first_name, last_name, role: the rule forms and the importer share."""
     if field == "email":
@@ -81,6 +104,7 @@ def create_user(*, session: Session, viewer: Viewer, email: str, first_name: str
     first_name = clean_field("first_name", first_name)
     last_name = clean_field("last_name", last_name)
     role = clean_field("role", role)
+    _may_grant(session, viewer, None, role, "create")
     if password is not None:
         _check_password(password)
     if auth.find_user_by_email(session, email) is not None:
@@ -114,6 +138,8 @@ def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
     require(viewer, MANAGE_USERS, "manage users")
     user = get_user(session=session, viewer=viewer, user_id=user_id)
     _refuse_anonymised(user, "email")
+    field = "role" if role is not None else "first_name" if first_name is not None else "last_name"
+    _within_reach(session, viewer, user, field, "change", "update")
     values = {}
     if first_name is not None:
         values["first_name"] = clean_field("first_name", first_name)
@@ -123,6 +149,8 @@ def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
         values["role"] = clean_field("role", role)
         if viewer.id == user.id and values["role"] != user.role:
             raise ValidationError("role", "you cannot change your own role")
+        if values["role"] != user.role:
+            _may_grant(session, viewer, user, values["role"], "update")
         if values["role"] not in USER_MANAGER_ROLES:
             _keep_a_user_manager(session, user, "role")
     old, new = audit.changes(user, values)
@@ -131,6 +159,10 @@ def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
             setattr(user, key, value)
         audit.record(session, actor=viewer, action="update", entity_type="user",
                      entity_id=user.id, old=old, new=new)
+    if "role" in new:
+        # Every page a session shows was drawn for the old role: sign in again.
+        auth.end_user_sessions(session=session, user_id=user.id, reason="role_changed",
+                               actor=viewer)
     return user
 
 
@@ -140,6 +172,8 @@ def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: 
     user = get_user(session=session, viewer=viewer, user_id=user_id)
     if not active and viewer.id == user.id:
         raise ValidationError("is_active", "you cannot deactivate yourself")
+    _within_reach(session, viewer, user, "is_active",
+                  "deactivate" if not active else "reactivate", "set_active")
     if user.is_active == active:
         return user
     if active:
@@ -150,16 +184,30 @@ def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: 
     audit.record(session, actor=viewer, action="activate" if active else "deactivate",
                  entity_type="user", entity_id=user.id,
                  old={"is_active": not active}, new={"is_active": active})
+    if not active:
+        # Ended for good: a reactivation must not bring an old cookie back to life.
+        auth.end_user_sessions(session=session, user_id=user.id, reason="deactivated",
+                               actor=viewer)
     return user
 
 
-def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, password: str) -> User:
-    """Set a user's password (hashed with bcrypt) and lift any lockout."""
-    if viewer.id != user_id:
+def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, password: str,
+                 current_token: str | None = None) -> User:
+    """Set a user's password (hashed with bcrypt), lift any lockout, end their sessions.
+
+    Every session of the user ends, so a cookie from before the change no longer signs in
+    anywhere. People changing their own password keep the session they did it from
+    (`current_token`, the caller's session token); it is ignored for anyone else's password.
+    """
+    own = viewer.id == user_id
+    if not own:
         require(viewer, MANAGE_USERS, "set other users' passwords")
     _check_password(password)
     user = get_user(session=session, viewer=viewer, user_id=user_id)
     _refuse_anonymised(user, "password")
+    if not own:
+        _within_reach(session, viewer, user, "password", "set the password of",
+                      "set_password")
     user.password_hash = auth.hash_password(password)
     user.locked_until = None
     user.failed_login_count = 0
@@ -167,5 +215,7 @@ def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, passwo
     # The password itself never reaches the log.
     audit.record(session, actor=viewer, action="set_password", entity_type="user",
                  entity_id=user.id)
+    auth.end_user_sessions(session=session, user_id=user.id, reason="password_changed",
+                           actor=viewer, keep_token=current_token if own else None)
     return user
 

@@ -12,10 +12,40 @@ from isv.errors import ValidationError
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2100, 12, 31)
+SEARCH_MAX = 500
+
+# C0 control characters (and DEL). NUL is the dangerous one: PostgreSQL refuses it in any
+# text, so it must be refused here, by field, before a query is built; the rest have no
+# business in a name or a search and can hide or rewrite text shown in a terminal. A
+# multi-line field keeps tab and line breaks (LF, or CR LF as spreadsheets write them).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_MULTILINE_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 
 
-def text(field: str, value: Any, *, max_len: int, required: bool = False) -> str | None:
-    """Strip surrounding blanks; empty becomes None unless the field is required."""
+def has_controls(value: str, *, multiline: bool = False) -> bool:
+    """Whether `value` holds a control character that its kind of field refuses."""
+    return bool((_MULTILINE_CONTROLS if multiline else _CONTROLS).search(value))
+
+
+def legible(value: str) -> str:
+    """`value` with each control character shown as U+FFFD, for a record of refused input."""
+    return _CONTROLS.sub("\ufffd", value)
+
+
+def refuse_controls(field: str, value: str, *, multiline: bool = False) -> str:
+    """Refuse control characters in text from a user; every free-text input passes here."""
+    if has_controls(value, multiline=multiline):
+        raise ValidationError(field, "must not contain control characters")
+    return value
+
+
+def text(field: str, value: Any, *, max_len: int, required: bool = False,
+         multiline: bool = False) -> str | None:
+    """Strip surrounding blanks; empty becomes None unless the field is required.
+
+    `multiline`: tab and line breaks are kept (notes, descriptions); elsewhere they are
+    refused like every other control character.
+    """
     if value is None or (isinstance(value, float) and value != value):
         value = ""
     value = str(value).strip()
@@ -25,7 +55,18 @@ def text(field: str, value: Any, *, max_len: int, required: bool = False) -> str
         return None
     if len(value) > max_len:
         raise ValidationError(field, f"is longer than {max_len} characters")
-    return value
+    return refuse_controls(field, value, multiline=multiline)
+
+
+def search(field: str, value: Any) -> str | None:
+    """What a search box or a filter parameter holds, checked like any typed text."""
+    return text(field, value, max_len=SEARCH_MAX)
+
+
+def like_pattern(searched: str) -> str:
+    """A LIKE pattern (escape character backslash) matching `searched` anywhere, any case."""
+    escaped = searched.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def email(field: str, value: Any, *, required: bool = False) -> str | None:
@@ -74,6 +115,37 @@ def percent(field: str, value: Any, *, required: bool = False) -> Decimal | None
     return number
 
 
+# The one written form of a day (spec/IMPORT.md): YYYY-MM-DD, ASCII digits. Python's own
+# reader also takes 20261231 and 2026-W53-1, which nobody here means to type.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A moment: such a day, then optionally a time (hours and minutes at least) and a zone.
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                     r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                     r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?")
+
+
+def parse_day(value: str) -> date:
+    """Read YYYY-MM-DD and nothing else: the one date parser of forms, CLI, import and links.
+
+    Raises ValueError; callers name the field.
+    """
+    value = value.strip()
+    if not _DAY.fullmatch(value):
+        raise ValueError(f"{value!r} is not YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+def parse_moment(value: str) -> datetime:
+    """Read an ISO 8601 moment written YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH:MM].
+
+    Raises ValueError; callers name the field.
+    """
+    value = value.strip()
+    if not _MOMENT.fullmatch(value):
+        raise ValueError(f"{value!r} is not a time like 2026-03-01T09:30:00")
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def day(field: str, value: Any, *, required: bool = False) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -83,7 +155,7 @@ def day(field: str, value: Any, *, required: bool = False) -> date | None:
         value = value.date()
     if not isinstance(value, date):
         try:
-            value = date.fromisoformat(str(value).strip())
+            value = parse_day(str(value))
         except ValueError:
             raise ValidationError(field, f"{value!r} is not a date like 2026-03-31") from None
     if not MIN_DATE <= value <= MAX_DATE:

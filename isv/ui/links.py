@@ -17,7 +17,9 @@ import streamlit as st
 
 from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES
+from isv.errors import ValidationError
 from isv.models import CLOSED_STAGES, DOMAINS, STAGES
+from isv.services import validate
 from isv.services.opportunities import OpportunityFilters
 from isv.ui.labels import stage_label
 from isv.ui.widgets import escape_md
@@ -88,7 +90,7 @@ class Reading:
 
 
 def _day(text: str) -> date:
-    return date.fromisoformat(text.strip())
+    return validate.parse_day(text)
 
 
 def _range(text: str) -> tuple[date | None, date | None]:
@@ -138,8 +140,11 @@ def read_grid(params: Mapping[str, list[str]], *, partners: Mapping[str, str],
         else:
             problems.append(f"owner {raw!r}: no such person")
     values["owner_ids"] = tuple(dict.fromkeys(owners))
-    if text := (one("q") or "").strip():
-        values["text"] = text
+    if (raw := one("q")) is not None:
+        try:
+            values["text"] = validate.search("search", raw)
+        except ValidationError as exc:
+            problems.append(f"q {raw!r}: {exc.reason}")
     for key, field in (("from", "close_from"), ("to", "close_to")):
         if (raw := one(key)) is not None:
             try:
@@ -160,7 +165,11 @@ def read_grid(params: Mapping[str, list[str]], *, partners: Mapping[str, str],
         else:
             problems.append(f"reached {raw!r}: not one of {', '.join(FUNNEL_STAGES)}")
     if (raw := one("reason")) is not None and raw.strip():
-        values["lost_reason"] = raw.strip()
+        try:
+            values["lost_reason"] = validate.text("lost_reason", raw, max_len=500,
+                                                  multiline=True)
+        except ValidationError as exc:
+            problems.append(f"reason {raw!r}: {exc.reason}")
     if one("noreason") == "1":
         values["no_lost_reason"] = True
     deals = []

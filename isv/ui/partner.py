@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from isv import display
 from isv.auth import WRITE_PARTNERS, Viewer
 from isv.dates import local_today
-from isv.errors import Forbidden
+from isv.errors import Forbidden, NotFound
 from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
 from isv.services import commissions, locking, partners, users
 from isv.services import opportunities as opps
@@ -57,7 +57,7 @@ def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
     try:
         partners.check_partner_writable(viewer, partner)
         can_edit = True
-    except Forbidden:
+    except (Forbidden, NotFound):
         can_edit = False
     names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
     touch_rows = partners.list_touches(session=session, viewer=viewer, partner_id=partner.id)

@@ -148,8 +148,10 @@ def filter_bar(prefix: str, options: Choices, errors: widgets.FieldErrors) -> Op
     # Said once, when the link is read: the next change of filters is the user's own.
     links.show_problems(st.session_state.pop(f"{prefix}_link_problems", None) or [])
     text_col, partner_col, domain_col = st.columns([3, 3, 2])
-    text = text_col.text_input("Search", key=f"{prefix}_text",
-                               placeholder="Customer, partner or notes")
+    with text_col:
+        text = st.text_input("Search", key=f"{prefix}_text",
+                             placeholder="Customer, partner or notes")
+        errors.slot("search", "Search")
     partner_ids = partner_col.multiselect(
         "Partner", list(options.partners), key=f"{prefix}_partners",
         format_func=options.partner_name, placeholder="All partners")

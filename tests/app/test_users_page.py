@@ -10,7 +10,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import NotFound
 from isv.services import users
-from tests.app.conftest import LOGINS, messages
+from tests.app.conftest import LOGINS, login_as, messages, signed_in
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_cannot_deactivate_yourself(users_page):
 
 
 def test_sets_a_password_and_names_the_field_when_it_is_too_short(users_page):
-    target = stored(LOGINS["vp"].email)
+    target = stored(LOGINS["sales_manager"].email)
     users_page.selectbox(key="change_user").set_value(target.id).run()
     users_page.text_input(key="new_password").set_value("short")
     at = users_page.button(key="password_submit").click().run()
@@ -112,3 +112,44 @@ def test_sets_a_password_and_names_the_field_when_it_is_too_short(users_page):
 def test_role_must_be_chosen(users_page):
     at = fill_new_user(users_page, email="nia.novak@example.com", role=None)
     assert messages(at.error) == ["Role: is required"]
+
+
+def test_an_admin_is_offered_no_vp_role_and_no_change_to_a_vps_account(users_page):
+    assert "vp" not in users_page.selectbox(key="add_role").options
+    assert "VP" not in users_page.selectbox(key="add_role").options
+    vp = stored(LOGINS["vp"].email)
+    at = users_page.selectbox(key="change_user").set_value(vp.id).run()
+    assert not at.exception
+    assert "Only a vp may change a VP's account." in messages(at.info)
+    assert not [b for b in at.button if b.key in ("role_submit", "password_submit",
+                                                  "active_submit")]
+
+
+def test_a_vp_is_offered_every_role(login):
+    at = login("vp")
+    at.switch_page("pages/users.py").run()
+    assert len(at.selectbox(key="add_role").options) == 4
+
+
+def test_your_own_new_password_keeps_this_session_and_ends_your_others(users_page):
+    elsewhere = login_as("admin")  # the same admin in a second browser
+    me = stored(LOGINS["admin"].email)
+    users_page.selectbox(key="change_user").set_value(me.id).run()
+    users_page.text_input(key="new_password").set_value("my-own-new-password")
+    at = users_page.button(key="password_submit").click().run()
+    assert not at.exception
+    assert signed_in(at.run())
+    elsewhere.run()
+    assert not signed_in(elsewhere)
+    assert auth.end_message("password_changed") in messages(elsewhere.warning)
+
+
+def test_a_reset_signs_the_user_out_at_their_next_click(users_page):
+    member = login_as("sales_manager")
+    target = stored(LOGINS["sales_manager"].email)
+    users_page.selectbox(key="change_user").set_value(target.id).run()
+    users_page.text_input(key="new_password").set_value("a-brand-new-password")
+    users_page.button(key="password_submit").click().run()
+    member.run()
+    assert not signed_in(member)
+    assert auth.end_message("password_changed") in messages(member.warning)

@@ -1,4 +1,5 @@
-"""Browser tests: `streamlit run app.py` on a demo database, driven by Debian's Chromium.
+"""Browser tests: `streamlit run serve.py` (app.py and the cookie routes) on a demo database,
+driven by Debian's Chromium.
 
 No browser is ever downloaded: Playwright launches /usr/bin/chromium. Without it the tests
 skip, except in CI (CI=true), where they fail.
@@ -46,6 +47,7 @@ class Server:
     url: str
     accounts: dict[str, Account]   # one per role
     lockable: list[Account]        # spare accounts for tests that lock or end sessions
+    database_url: str = ""         # the app's database, for tests that change it behind its back
 
 
 def _free_port() -> int:
@@ -132,7 +134,7 @@ def server(tmp_path_factory, chromium_path) -> Server:
     log = tmp / "streamlit.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
@@ -140,7 +142,7 @@ def server(tmp_path_factory, chromium_path) -> Server:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc, log)
-        yield Server(url=base, accounts=accounts, lockable=lockable)
+        yield Server(url=base, accounts=accounts, lockable=lockable, database_url=url)
     finally:
         proc.terminate()
         try:

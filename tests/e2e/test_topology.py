@@ -1,9 +1,10 @@
 """What `docker compose up` starts, started natively: the production topology, tested here.
 
 No Docker engine runs on these machines, so this test starts the same pieces as
-docker-compose.yml, with the same commands: PostgreSQL (a throwaway database) and Redis,
-`isv migrate`, two `streamlit run` replicas, `python -m scheduler`, and Debian's nginx
-running the project's own template (deploy/nginx/templates/isv.conf.template) in front.
+docker-compose.yml, with the same commands: PostgreSQL (a throwaway database), Redis (a
+throwaway server, with compose's command and a password), `isv migrate`, two
+`streamlit run` replicas, `python -m scheduler`, and Debian's nginx running the project's
+own template (deploy/nginx/templates/isv.conf.template) in front.
 Then a person signs in through nginx, edits a deal in the grid and sees it after a reload.
 
 Without nginx, PostgreSQL, Redis or Chromium the test skips; in CI (CI=true) it fails.
@@ -15,6 +16,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -34,7 +36,6 @@ from sqlalchemy.pool import NullPool
 from isv.cache import database_key
 from isv.demo import DEMO_LOGINS
 from isv.ui.labels import stage_label
-from scheduler.main import scheduler_url
 from tests.conftest import _require_postgres
 from tests.e2e.conftest import (
     COOKIE_KEY,
@@ -50,7 +51,7 @@ from tests.e2e.test_pipeline import cell, edit_first_row, go_to, save
 pytestmark = pytest.mark.e2e
 NGINX = Path("/usr/sbin/nginx")
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "isv.conf.template"
-REDIS_URL = os.environ.get("ISV_TEST_TOPOLOGY_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_SERVER = shutil.which("redis-server")
 SLOW = 60_000  # ms
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'self'",
@@ -164,23 +165,12 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
         _missing(f"{NGINX} is missing: apt-get install nginx")
     if shutil.which("openssl") is None:
         _missing("openssl is missing: apt-get install openssl")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError:
-        _missing(f"no Redis answers at {REDIS_URL}")
+    if REDIS_SERVER is None:
+        _missing("redis-server is missing: apt-get install redis-server")
     _require_postgres()
 
     tmp = tmp_path_factory.mktemp("topology")
     database_url = pg_databases.create()
-    env = {**os.environ, "ISV_ENV": "production", "ISV_DATABASE_URL": database_url,
-           "ISV_REDIS_URL": REDIS_URL, "ISV_COOKIE_NAME": COOKIE_NAME,
-           "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_BCRYPT_ROUNDS": "4", "LOG_FORMAT": "json",
-           "LOG_LEVEL": "INFO"}
-    isv = str(Path(sys.executable).with_name("isv"))
-    for command in ([isv, "migrate"], [isv, "demo", "--opportunities", "60"]):
-        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True,
-                       timeout=300)
-
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     app_command = compose["services"]["app"]["command"]
     scheduler_command = compose["services"]["scheduler"]["command"]
@@ -188,6 +178,16 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
 
     topology = Topology(tmp)
     try:
+        redis_url = _start_redis(topology, compose["services"]["redis"]["command"])
+        env = {**os.environ, "ISV_ENV": "production", "ISV_DATABASE_URL": database_url,
+               "ISV_REDIS_URL": redis_url, "ISV_COOKIE_NAME": COOKIE_NAME,
+               "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_BCRYPT_ROUNDS": "4", "LOG_FORMAT": "json",
+               "LOG_LEVEL": "INFO"}
+        isv = str(Path(sys.executable).with_name("isv"))
+        for command in ([isv, "migrate"], [isv, "demo", "--opportunities", "60"]):
+            subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True,
+                           timeout=300)
+
         replicas = []
         for n in (1, 2):
             port = _free_port()
@@ -223,13 +223,36 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
                                          "-g", "daemon off;"], env)
         wait_for("nginx to answer", lambda: nginx.poll() is None and _answers(https_port),
                  timeout=30)
-        yield {"database_url": database_url, "tmp": tmp, "topology": topology,
-               "http_port": http_port, "https_port": https_port,
+        yield {"database_url": database_url, "redis_url": redis_url, "tmp": tmp,
+               "topology": topology, "http_port": http_port, "https_port": https_port,
                "base": f"https://127.0.0.1:{https_port}",
                "replicas": [f"127.0.0.1:{port}" for port, _ in replicas]}
     finally:
         topology.stop()
-        _forget_redis(database_url)
+
+
+def _start_redis(topology: Topology, command: list[str]) -> str:
+    """Redis with compose's own command (requirepass included) on a port of its own.
+
+    A throwaway server, stopped with the stack: nothing to clean up in a shared one.
+    """
+    assert command[:2] == ["sh", "-c"]
+    password, port = secrets.token_hex(16), _free_port()
+    # What compose hands the shell: $$ is its escape for a literal $.
+    script = command[2].replace("$$", "$") + f" --port {port} --bind 127.0.0.1"
+    topology.start("redis", ["sh", "-c", script], {**os.environ, "REDIS_PASSWORD": password})
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+
+    def answers() -> bool:
+        try:
+            return redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+    wait_for("redis to answer", answers, timeout=30)
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port).ping()  # no password, no entry
+    return url
 
 
 def _answers(port: int) -> bool:
@@ -239,17 +262,8 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _forget_redis(database_url: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    # The scheduler's URL names it to PostgreSQL (application_name), which its key includes.
-    keys = [key for url in (database_url, scheduler_url(database_url))
-            for key in client.scan_iter(f"isv:{database_key(make_url(url))}:*")]
-    if keys:
-        client.delete(*keys)
-
-
-def data_version(database_url: str) -> int:
-    raw = redis.Redis.from_url(REDIS_URL).get(
+def data_version(redis_url: str, database_url: str) -> int:
+    raw = redis.Redis.from_url(redis_url).get(
         f"isv:{database_key(make_url(database_url))}:data_version")
     return int(raw) if raw is not None else 0
 
@@ -349,13 +363,13 @@ def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
         customer = cell(page, 0, "Customer")
         before = cell(page, 0, "Stage")
         target = "proposal" if before != "proposal" else "demo"
-        version = data_version(stack["database_url"])
+        version = data_version(stack["redis_url"], stack["database_url"])
 
         edit_first_row(page, "Stage", stage_label(target))
         save(page)
         expect(page.get_by_text("Saved: 1 changed.")).to_be_visible()
         # The replica's write told every other replica, through Redis, that data changed.
-        assert data_version(stack["database_url"]) > version
+        assert data_version(stack["redis_url"], stack["database_url"]) > version
 
         page.reload()
         expect(page.get_by_role("heading", name="Opportunities", exact=True)).to_be_visible()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import bcrypt
+import pytest
 from sqlalchemy import func, select
 
 from isv import auth
+from isv.config import get_settings
 from isv.models import AuditEntry
 from isv.types import utcnow
 from tests.factories import make_user
@@ -107,3 +110,46 @@ def test_deactivation_signs_the_user_out_on_next_check(session):
     auth.start_session(session=session, user=user, token="t")
     user.is_active = False
     assert auth.check_session(session=session, token="t").reason == "deactivated"
+
+
+@pytest.fixture
+def rounds_5(monkeypatch):
+    """Configured bcrypt cost 5 (tests run at 4, so a stored cost-4 hash is "another cost")."""
+    monkeypatch.setenv("ISV_BCRYPT_ROUNDS", "5")
+    get_settings.cache_clear()
+    yield 5
+    get_settings.cache_clear()
+
+
+def _cost4(password):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+def test_a_hash_of_another_cost_is_rehashed_at_the_configured_cost_on_sign_in(session, rounds_5):
+    user = make_user(session, email="old@example.com")
+    user.password_hash = _cost4("correct horse")
+    assert auth.authenticate(session=session, email="old@example.com", password="correct horse")
+    assert auth.hash_cost(user.password_hash) == rounds_5
+    assert auth.verify_password("correct horse", user.password_hash)
+
+
+def test_a_refused_sign_in_leaves_the_stored_hash_alone(session, rounds_5):
+    user = make_user(session, email="old@example.com")
+    user.password_hash = stored = _cost4("correct horse")
+    assert auth.authenticate(session=session, email="old@example.com", password="wrong") is None
+    assert user.password_hash == stored
+
+
+def test_a_cheaper_stored_hash_also_spends_a_check_at_the_configured_cost(session, rounds_5,
+                                                                         monkeypatch):
+    checked = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password",
+                        lambda password, hashed: checked.append(auth.hash_cost(hashed))
+                        or real(password, hashed))
+    user = make_user(session, email="old@example.com")
+    user.password_hash = _cost4("correct horse")
+    auth.authenticate(session=session, email="old@example.com", password="wrong")
+    auth.authenticate(session=session, email="nobody@example.com", password="wrong")
+    # The cheap hash, then a throwaway at the configured cost; the unknown email: the same.
+    assert checked == [4, rounds_5, rounds_5]

@@ -6,11 +6,14 @@ result is reused until then, without a single SQL statement.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import shutil
+import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,7 +23,7 @@ from sqlalchemy import Engine, event, select, update
 from isv import auth, cache, migrate
 from isv.analytics import cached
 from isv.analytics.dashboard import dashboard_data
-from isv.analytics.kpis import compute_kpis
+from isv.analytics.kpis import Filters, compute_kpis
 from isv.analytics.periods import quarter_containing
 from isv.auth import Viewer
 from isv.config import get_settings
@@ -88,6 +91,35 @@ def test_a_write_makes_the_next_request_recompute(store):
     assert store.bump("db1") > before
     store.get_or_compute("db1", "key", compute)
     assert compute.calls == 2
+
+
+def test_threads_asking_for_the_same_missing_result_compute_it_once(store):
+    """Sessions opening the same page after a change (or one and the background refresh)
+    wait for one computation instead of each running the page's SQL."""
+    calls, results = [], []
+    started, release = threading.Event(), threading.Event()
+
+    def compute():
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "computed"
+
+    def ask():
+        results.append(store.get_or_compute("db1", "page", compute))
+
+    first, second = threading.Thread(target=ask), threading.Thread(target=ask)
+    first.start()
+    assert started.wait(10)
+    second.start()
+    deadline = time.monotonic() + 2  # time enough for a second computation to begin
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["computed", "computed"]
+    assert len(calls) == 1
 
 
 def test_different_questions_and_different_databases_do_not_share_results(store):
@@ -314,3 +346,190 @@ def test_viewers_who_see_the_same_deals_share_scope_entries_and_a_manager_gets_t
     CALLS.clear()
     assert [load(v, "viewer") for v in (vp_viewer, SYSTEM)] == [2, 2]
     assert CALLS == ["vera@example.com", "tests"]              # each their own
+
+
+# --- what the cache stores: signed typed JSON, never pickle (issue 18, finding 4) -----------
+
+class RunsACommand:
+    """A pickle that, when loaded, creates a file: what the review's crafted entry did."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _write_raw(store, key, raw):
+    """Put bytes straight into the store, as someone with access to Redis could."""
+    if isinstance(store.backend, cache.RedisBackend):
+        store.backend.client.set(key, raw, ex=60)
+    else:
+        store.backend.set(key, raw, 60)
+
+
+def test_a_crafted_pickle_entry_runs_nothing_and_is_a_miss(store, tmp_path, caplog):
+    marker = tmp_path / "pwned"
+    key = store.key("db1", store.data_version("db1"), ("kpis", "2026Q3"))
+    _write_raw(store, key, pickle.dumps(RunsACommand(marker)))
+    compute = Counter({"total": Decimal("12.50")})
+    with caplog.at_level("WARNING", logger="isv.cache"):
+        value = store.get_or_compute("db1", ("kpis", "2026Q3"), compute)
+    assert not marker.exists()
+    assert value == {"total": Decimal("12.50")} and compute.calls == 1
+    assert "refused" in caplog.text
+    # The refused entry was replaced by a good one: the next request is a hit.
+    assert store.get_or_compute("db1", ("kpis", "2026Q3"), compute) == value
+    assert compute.calls == 1
+
+
+def test_entries_signed_with_another_secret_or_moved_from_another_key_are_misses(store):
+    parts, other = ("scope", "all"), ("scope", "own:pia")
+    key = store.key("db1", 0, parts)
+    forged = cache.Cache(store.backend, prefix=store.prefix, secret=b"not the app's secret")
+    forged.get_or_compute("db1", parts, lambda: "forged")
+    assert store.get_or_compute("db1", parts, lambda: "real") == "real"
+    # A genuine entry copied under another key (another viewer's scope) is refused too.
+    _write_raw(store, store.key("db1", 0, other), store.backend.get(key))
+    assert store.get_or_compute("db1", other, lambda: "pia's own") == "pia's own"
+    # And plain JSON, unsigned, is no entry at all.
+    _write_raw(store, key, b'{"$": "decimal", "v": "1"}')
+    assert store.get_or_compute("db1", parts, lambda: "again") == "again"
+
+
+def test_a_value_of_a_type_the_cache_does_not_store_is_computed_each_time(store, caplog):
+    compute = Counter(object())
+    with caplog.at_level("WARNING", logger="isv.cache"):
+        assert store.get_or_compute("db1", "key", compute) is compute.value
+        store.get_or_compute("db1", "key", compute)
+    assert compute.calls == 2
+    assert "does not store builtins.object" in caplog.text
+
+
+def _same(a, b, seen):
+    """a and b are equal and of the same types all the way down (Decimal stays Decimal)."""
+    assert type(a) is type(b), (a, b)
+    seen.add(type(a))
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), seen)
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k], seen)
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y, seen)
+    elif isinstance(a, Decimal):
+        assert a.as_tuple() == b.as_tuple()
+    elif isinstance(a, datetime):
+        assert a == b and a.utcoffset() == b.utcoffset()
+    else:
+        assert a == b
+
+
+@pytest.mark.postgres
+def test_every_kind_of_cached_result_comes_back_exactly(committed_url, tmp_path):
+    from isv import demo
+    from isv.analytics.breakdowns import filter_options
+    from isv.analytics.kpis import Filters
+    from isv.analytics.partners import partner_analytics
+    from isv.analytics.pipeline import pipeline_analytics
+    from isv.analytics.team import team_view
+    from isv.services import settings
+    from isv.services.opportunities import OpportunityFilters
+    from isv.ui.board import load_board
+    from isv.ui.pipeline import load_choices
+
+    _require_redis()
+    with session_scope(committed_url) as s:
+        demo.load_demo(session=s, opportunities=60, seed=11, viewer=SYSTEM)
+        settings.update_settings(session=s, viewer=SYSTEM, currency_symbol="€",
+                                 alert_goal_milestones=[50, 90])
+    today = local_today()
+    period = quarter_containing(today)
+    analytics = {"period": period, "filters": Filters(), "as_of": today}
+    reads = [
+        (dashboard_data, analytics), (pipeline_analytics, analytics),
+        (partner_analytics, analytics), (team_view, analytics), (filter_options, {}),
+        (load_choices, {}), (load_board, {"filters": OpportunityFilters()}),
+        (opportunities.list_opportunities, {"filters": OpportunityFilters(), "limit": 60}),
+    ]
+    prefix = f"isv-test-{uuid.uuid4().hex}"
+    store = cache.Cache(cache.RedisBackend(REDIS_URL), prefix=prefix)
+    seen: set[type] = set()
+    try:
+        for fn, kwargs in reads + [(None, {})]:
+            def compute(fn=fn, kwargs=kwargs):
+                with session_scope(committed_url) as s:
+                    if fn is None:
+                        return settings._stored(s)
+                    return fn(session=s, viewer=SYSTEM, **kwargs)
+
+            fresh = store.get_or_compute("db", (repr(fn), repr(kwargs)), compute)
+            again = store.get_or_compute("db", (repr(fn), repr(kwargs)), Counter(None))
+            _same(fresh, again, seen)
+    finally:
+        _forget_redis_keys(prefix)
+        get_engine(committed_url).dispose()
+    assert {Decimal, date, datetime, uuid.UUID, tuple, dict, list} <= seen
+
+
+@pytest.fixture
+def refresh_db(committed_url, monkeypatch):
+    """A committed SQLite or PostgreSQL database, the in-process cache, refresh of 2 results."""
+    monkeypatch.setenv("ISV_DATABASE_URL", committed_url)
+    monkeypatch.delenv("ISV_REDIS_URL", raising=False)
+    monkeypatch.setenv("ISV_ANALYTICS_REFRESH", "2")
+    _clear()
+    refresher = cached.Refresher(limit=2)  # driven by the test, no thread
+    monkeypatch.setattr(cached, "_refresher", refresher)
+    yield committed_url, refresher
+    get_engine().dispose()
+    _clear()
+
+
+def test_after_a_write_the_last_viewed_results_are_recomputed_and_the_next_view_shows_it(
+        refresh_db, request):
+    url, refresher = refresh_db
+    _add_partner()
+    today = local_today()  # reads saved settings now and then: not counted below
+    period = quarter_containing(today)
+    statements = []
+
+    def count(conn, _cursor, statement, *_args):
+        if conn.engine.url == get_engine().url:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+
+    def dashboard(filters=None):
+        return cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
+                           filters=filters, as_of=today)
+
+    assert dashboard().kpis.open_count == 0
+    assert refresher.refresh() == 0  # nothing changed, nothing recomputed
+    with session_scope() as s:
+        partner = s.scalar(select(Partner))
+        opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
+                                         customer_name="Acme", deal_value="1000")
+    statements.clear()
+    assert refresher.refresh() == 1
+    assert statements  # the recomputation ran the dashboard's SQL, before anyone asked
+    statements.clear()
+    assert dashboard().kpis.open_count == 1  # the next view shows the write
+    assert statements == []                  # and runs no SQL
+    assert refresher.refresh() == 0
+
+
+def test_only_the_last_viewed_results_are_refreshed(refresh_db):
+    _, refresher = refresh_db
+    _add_partner()
+    period = quarter_containing(local_today())
+    for domain in ("FinOps", "Security", "DevOps"):  # three results viewed; the limit is 2
+        cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
+                    filters=Filters.of(domains=[domain]), as_of=local_today())
+    _add_partner("Second")
+    assert refresher.refresh() == 2

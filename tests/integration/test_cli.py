@@ -228,3 +228,17 @@ def count_tables(url: str) -> int:
         return len(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_set_password_ends_the_users_sessions_so_an_old_cookie_signs_nobody_in(migrated_url):
+    isv("user", "add", "--email", "ada@example.com", "--role", "sales_manager", "--first", "Ada",
+        "--last", "Lin", "--password-stdin", input="first-password\n")
+    with session_scope() as s:
+        auth.start_session(session=s, user=auth.find_user_by_email(s, "ada@example.com"),
+                           token="ada|cookie")
+    result = isv("user", "set-password", "ada@example.com", "--password-stdin",
+                 input="second-password\n")
+    assert result.exit_code == 0, result.output
+    with session_scope() as s:
+        check = auth.check_session(session=s, token="ada|cookie")
+        assert check.viewer is None and check.reason == "password_changed"

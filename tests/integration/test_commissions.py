@@ -102,10 +102,10 @@ def test_a_partnership_manager_writes_commissions_of_their_own_partners_only(ses
     mine = make_partner(session, owner_id=pm.id)
     theirs = make_partner(session, owner_id=make_user(session, role="partnership_manager").id)
     assert _create(session, pm, mine).partner_id == mine.id
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such partner\.$"):
         _create(session, pm, theirs)
     other_row = make_structure(session, theirs)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such commission structure\.$"):
         commissions.end_structure(session=session, viewer=pm, structure_id=other_row.id,
                                   effective_to=date(2026, 6, 30))
     with pytest.raises(NotFound):

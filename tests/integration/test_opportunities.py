@@ -157,8 +157,7 @@ def test_admin_may_not_add_or_change_deals(session):
 
 # --- scope -------------------------------------------------------------------------------
 
-def test_a_partnership_manager_changing_another_managers_deal_is_forbidden_and_nothing_is_written(
-        session):
+def test_a_partnership_manager_changing_another_managers_deal_is_refused_as_unknown(session):
     pm = _viewer(session, role="partnership_manager")
     other = make_user(session, role="partnership_manager")
     partner = make_partner(session, owner_id=other.id)
@@ -166,12 +165,12 @@ def test_a_partnership_manager_changing_another_managers_deal_is_forbidden_and_n
                             deal_value=Decimal("5000.00"))
     history_before = len(_history(session, deal))
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such opportunity\.$"):
         opps.move_stage(session=session, viewer=pm, opportunity_id=deal.id, to_stage="demo")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such opportunity\.$"):
         opps.update_opportunity(session=session, viewer=pm, opportunity_id=deal.id,
                                 expected_version=deal.version, deal_value="1.00")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such opportunity\.$"):
         opps.delete_opportunity(session=session, viewer=pm, opportunity_id=deal.id)
 
     session.expire_all()

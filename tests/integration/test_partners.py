@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -185,9 +186,14 @@ def test_a_partnership_manager_neither_sees_nor_changes_another_managers_partner
     partner = make_partner(session, owner_id=other.id, name="Not Mine")
     with pytest.raises(NotFound):
         partners.get_partner(session=session, viewer=pm, partner_id=partner.id)
-    with pytest.raises(Forbidden):
+    # Refused word for word as an unknown id is: nothing says it exists, nor its name.
+    with pytest.raises(NotFound) as unknown:
+        partners.update_partner(session=session, viewer=pm, partner_id=uuid.uuid4(),
+                                notes="mine now")
+    with pytest.raises(NotFound) as refused:
         partners.update_partner(session=session, viewer=pm, partner_id=partner.id,
                                 notes="mine now")
+    assert str(refused.value) == str(unknown.value) == "No such partner."
     assert partner.notes is None
 
 
@@ -259,7 +265,7 @@ def test_deleting_a_partner_takes_its_deals_history_commissions_and_touches(sess
 def test_a_partnership_manager_cannot_delete_another_managers_partner(session):
     pm = _viewer(session, role="partnership_manager")
     partner = make_partner(session, owner_id=make_user(session, role="vp").id)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such partner\.$"):
         partners.delete_partner(session=session, viewer=pm, partner_id=partner.id)
     assert session.get(Partner, partner.id) is not None
 
@@ -313,7 +319,7 @@ def test_bad_touches_name_the_field(session, activity_type, occurred_on, field):
 def test_a_partnership_manager_cannot_log_a_touch_on_another_managers_partner(session):
     pm = _viewer(session, role="partnership_manager")
     partner = make_partner(session, owner_id=make_user(session, role="vp").id)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=r"^No such partner\.$"):
         partners.log_touch(session=session, viewer=pm, partner_id=partner.id,
                            activity_type="email", occurred_on=local_today())
     with pytest.raises(NotFound):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from isv import auth
 from isv.auth import Viewer
 from isv.errors import Forbidden, ValidationError
-from isv.models import AuditEntry, User
+from isv.models import AuditEntry, User, UserSession
 from isv.services import users
 from tests.factories import make_user
 
@@ -107,3 +107,89 @@ def test_the_last_active_user_manager_cannot_be_deactivated_or_demoted(session):
     make_user(session, role="vp")
     users.set_active(session=session, viewer=SYSTEM, user_id=last.id, active=False)
     assert last.is_active is False
+
+
+# --- a password, role or active change ends the user's sessions (security review #2) ------
+
+def _live(session, user):
+    return session.scalar(select(func.count()).select_from(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)))
+
+
+def test_a_password_reset_ends_every_session_of_that_user_and_is_audited(session):
+    user = make_user(session, password="old password")
+    other = make_user(session, password="old password")
+    for token in ("laptop", "phone"):
+        auth.start_session(session=session, user=user, token=token)
+    auth.start_session(session=session, user=other, token="theirs")
+
+    users.set_password(session=session, viewer=SYSTEM, user_id=user.id, password="new password")
+
+    for token in ("laptop", "phone"):
+        check = auth.check_session(session=session, token=token)
+        assert check.viewer is None and check.reason == "password_changed"
+    assert auth.check_session(session=session, token="theirs").viewer is not None
+    entry = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "sessions_revoked", AuditEntry.entity_id == str(user.id))).one()
+    assert entry.new_values == {"reason": "password_changed", "sessions": 2}
+    assert "Your password was changed" in auth.end_message("password_changed")
+
+
+def test_an_old_cookie_never_starts_a_new_session_after_a_reset(session):
+    user = make_user(session, password="old password")
+    auth.start_session(session=session, user=user, token="old-cookie")
+    users.set_password(session=session, viewer=SYSTEM, user_id=user.id, password="new password")
+    rows = _count(session, UserSession)
+
+    row = auth.start_session(session=session, user=user, token="old-cookie")
+
+    assert row.ended_at is not None and _count(session, UserSession) == rows
+    assert auth.check_session(session=session, token="old-cookie").reason == "password_changed"
+
+
+def test_changing_your_own_password_keeps_this_session_and_ends_the_others(session):
+    vp = make_user(session, role="vp", password="old password")
+    for token in ("here", "elsewhere"):
+        auth.start_session(session=session, user=vp, token=token)
+
+    users.set_password(session=session, viewer=Viewer.of(vp), user_id=vp.id,
+                       password="new password", current_token="here")
+
+    assert auth.check_session(session=session, token="here").viewer is not None
+    assert auth.check_session(session=session, token="elsewhere").reason == "password_changed"
+
+
+def test_someone_elses_token_spares_nothing_of_the_user_being_reset(session):
+    admin = make_user(session, role="admin")
+    user = make_user(session, password="old password")
+    auth.start_session(session=session, user=user, token="theirs")
+    users.set_password(session=session, viewer=Viewer.of(admin), user_id=user.id,
+                       password="new password", current_token="theirs")
+    assert auth.check_session(session=session, token="theirs").reason == "password_changed"
+
+
+def test_a_role_change_ends_the_users_sessions(session):
+    vp = make_user(session, role="vp")
+    user = make_user(session, role="sales_manager", password="old password")
+    auth.start_session(session=session, user=user, token="t")
+    users.update_user(session=session, viewer=Viewer.of(vp), user_id=user.id,
+                      role="partnership_manager")
+    assert auth.check_session(session=session, token="t").reason == "role_changed"
+    assert _live(session, user) == 0
+
+
+def test_a_name_change_keeps_the_users_sessions(session):
+    vp = make_user(session, role="vp")
+    user = make_user(session, password="old password")
+    auth.start_session(session=session, user=user, token="t")
+    users.update_user(session=session, viewer=Viewer.of(vp), user_id=user.id, first_name="New")
+    assert auth.check_session(session=session, token="t").viewer is not None
+
+
+def test_reactivation_does_not_bring_an_old_cookie_back(session):
+    user = make_user(session, password="old password")
+    auth.start_session(session=session, user=user, token="t")
+    users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=False)
+    assert _live(session, user) == 0
+    users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=True)
+    assert auth.check_session(session=session, token="t").reason == "deactivated"

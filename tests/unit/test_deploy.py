@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from isv import cli
+from isv.config import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "isv.conf.template"
@@ -35,18 +36,23 @@ def test_nginx_accepts_an_upload_as_large_as_streamlit_does_plus_its_envelope():
     assert int(body) == limit_mb + 1
 
 
-def test_the_app_replicas_start_streamlit_with_the_flags_isv_run_uses():
+def test_the_app_replicas_start_streamlit_with_the_flags_isv_run_uses(monkeypatch):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     command = compose["services"]["app"]["command"]
     dockerfile_cmd = re.search(r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text(),
                                re.M | re.S)[1]
     assert command == yaml.safe_load(dockerfile_cmd.replace("\\\n", ""))
-    assert command[:3] == ["streamlit", "run", "app.py"]
-    source = Path(cli.__file__).read_text()
-    serve = source[source.index("def _serve"):source.index("child = subprocess.Popen")]
-    for flag in re.findall(r'"(--server\.[a-zA-Z]+)"', serve):
-        assert flag in command, flag
-    assert command[command.index("--server.headless") + 1] == "true"
+    assert command[:3] == ["streamlit", "run", "serve.py"]
+    monkeypatch.setenv("ISV_ENV", "production")
+    get_settings.cache_clear()
+    try:
+        served = cli.streamlit_command("0.0.0.0", 8501)
+    finally:
+        get_settings.cache_clear()
+    flags = served[served.index(str(cli.APP)) + 1:]
+    for flag, value in zip(flags[::2], flags[1::2], strict=True):
+        assert command[command.index(flag) + 1] == value, flag
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
 
 
 def test_only_nginx_publishes_ports_and_one_scheduler_runs():
