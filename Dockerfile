@@ -49,6 +49,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # The flags `isv run` starts Streamlit with in production (isv/cli.py streamlit_command):
 # every interface, and no traceback in the browser.
-CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--server.headless", "true", \
+CMD ["streamlit", "run", "serve.py", "--server.port", "8501", "--server.headless", "true", \
      "--server.address", "0.0.0.0", "--server.fileWatcherType", "none", \
      "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none"]

@@ -42,7 +42,7 @@ def test_the_app_replicas_start_streamlit_with_the_flags_isv_run_uses(monkeypatc
     dockerfile_cmd = re.search(r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text(),
                                re.M | re.S)[1]
     assert command == yaml.safe_load(dockerfile_cmd.replace("\\\n", ""))
-    assert command[:3] == ["streamlit", "run", "app.py"]
+    assert command[:3] == ["streamlit", "run", "serve.py"]
     monkeypatch.setenv("ISV_ENV", "production")
     get_settings.cache_clear()
     try:
