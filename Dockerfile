@@ -16,10 +16,12 @@ ENV PATH=/opt/venv/bin:$PATH
 # The app finds app.py, alembic.ini and migrations/ beside its package (isv/config.py
 # PROJECT_ROOT), so it is installed in place (editable) at the path it runs from: /app.
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# The exact versions of requirements.lock, then the app itself without resolving again.
+COPY pyproject.toml README.md requirements.lock ./
 COPY isv ./isv
 COPY scheduler ./scheduler
-RUN pip install --upgrade pip setuptools && pip install -e .
+RUN pip install --upgrade pip setuptools && pip install -r requirements.lock \
+    && pip install --no-deps -e .
 
 FROM python:3.11-slim AS runtime
 RUN apt-get update \
@@ -49,6 +51,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # The flags `isv run` starts Streamlit with in production (isv/cli.py streamlit_command):
 # every interface, and no traceback in the browser.
-CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--server.headless", "true", \
+CMD ["streamlit", "run", "serve.py", "--server.port", "8501", "--server.headless", "true", \
      "--server.address", "0.0.0.0", "--server.fileWatcherType", "none", \
      "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none"]

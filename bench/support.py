@@ -59,6 +59,7 @@ def signed_in_app(page: str, email: str, password: str):
     at.text_input[0].set_value(email)
     at.text_input[1].set_value(password)
     at.button[0].click()
+    at.run()  # this run only sends a browser to the cookie route (isv/web.py)
     at.run()
     at.switch_page(page).run()
     if at.exception:

@@ -1,4 +1,4 @@
-"""Speed as a person feels it: a real Chromium against `streamlit run app.py`.
+"""Speed as a person feels it: a real Chromium against `streamlit run serve.py`.
 
     python -m bench.ui [--backend sqlite|postgresql] [--runs R] [--opportunities N]
                        [--database URL] [--quick]
@@ -87,14 +87,14 @@ def cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def app_server(url: str, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """`streamlit run app.py` on `url` as `isv run` starts it; yields (base URL, pid)."""
+    """`streamlit run serve.py` on `url` as `isv run` starts it; yields (base URL, pid)."""
     port = _free_port()
     env = {**os.environ, "ISV_DATABASE_URL": url, "ISV_COOKIE_NAME": COOKIE,
            "LOG_LEVEL": "WARNING", **(extra_env or {})}
     log = Path(tempfile.gettempdir()) / f"isv-bench-ui-{port}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 import bcrypt
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from isv.config import get_settings
 from isv.errors import Forbidden
-from isv.models import ROLES, User, UserSession
+from isv.models import ROLES, LoginTicket, User, UserSession
 from isv.services import audit, validate
 from isv.types import utcnow
 
@@ -273,6 +274,10 @@ _END_MESSAGES = {
 }
 
 
+# The reasons a session ends for good (the login page says which).
+END_REASONS = frozenset(_END_MESSAGES) - {"unknown"}
+
+
 def end_message(reason: str | None) -> str:
     s = get_settings()
     return _END_MESSAGES.get(reason or "unknown", _END_MESSAGES["unknown"]).format(
@@ -340,3 +345,55 @@ def end_user_sessions(*, session: Session, user_id: uuid.UUID, reason: str,
         audit.record(session, actor=actor, action="sessions_revoked", entity_type="user",
                      entity_id=user_id, new={"reason": reason, "sessions": len(rows)})
     return len(rows)
+
+
+# --- the cookie: set by a server route, reached with a one-time ticket -----------------
+
+TICKET_SECONDS = 60
+
+
+def new_token() -> str:
+    """A random secret (256 bits, URL-safe): a session's cookie value or a login ticket."""
+    return secrets.token_urlsafe(32)
+
+
+def issue_ticket(*, session: Session, token: str, now: datetime | None = None) -> str | None:
+    """A one-time ticket for the live session `token` names, valid TICKET_SECONDS.
+
+    The page sends the browser with it to the route that sets the HttpOnly cookie; only its
+    hash is stored, in the database, because that request may reach another replica.
+    None when the session is not live.
+    """
+    now = now or utcnow()
+    row = _session_row(session, token)
+    if row is None or row.ended_at is not None:
+        return None
+    session.execute(delete(LoginTicket).where(LoginTicket.expires_at <= now))
+    ticket = new_token()
+    session.add(LoginTicket(ticket_hash=token_hash(ticket), session_id=row.id,
+                            expires_at=now + timedelta(seconds=TICKET_SECONDS)))
+    session.flush()
+    return ticket
+
+
+def redeem_ticket(*, session: Session, ticket: str, now: datetime | None = None) -> str | None:
+    """Use up a ticket: the cookie value for its session, or None (unknown, used, expired).
+
+    The session gets a new token, so the one the page held, which went through the page's
+    state, is not the one in the cookie. The ticket row is deleted in the same statement
+    that reads it: two requests with one ticket cannot both get a cookie.
+    """
+    now = now or utcnow()
+    found = session.execute(
+        delete(LoginTicket).where(LoginTicket.ticket_hash == token_hash(ticket))
+        .returning(LoginTicket.session_id, LoginTicket.expires_at)
+    ).first()
+    if found is None or found.expires_at <= now:
+        return None
+    row = session.get(UserSession, found.session_id)
+    if row is None or row.ended_at is not None:
+        return None
+    token = new_token()
+    row.token_hash = token_hash(token)
+    session.flush()
+    return token

@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -160,6 +161,15 @@ def database_key(url: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+_BUMP_LISTENERS: list[Callable[[str], None]] = []
+
+
+def on_bump(listener: Callable[[str], None]) -> None:
+    """Call `listener(database)` after this process bumps a database's data version."""
+    if listener not in _BUMP_LISTENERS:
+        _BUMP_LISTENERS.append(listener)
+
+
 class Cache:
     """Results keyed by data version; `prefix` separates deployments (and tests).
 
@@ -171,6 +181,8 @@ class Cache:
         self.backend = backend
         self.prefix = prefix
         self.secret = secret or cache_format.entry_secret(get_settings().cookie_key)
+        self._flights: dict[str, tuple[threading.Lock, int]] = {}
+        self._flights_lock = threading.Lock()
 
     def _version_key(self, database: str) -> str:
         return f"{self.prefix}:{database}:data_version"
@@ -180,8 +192,17 @@ class Cache:
         return self.backend.counter(self._version_key(database))
 
     def bump(self, database: str) -> int:
-        """Record that the database's data changed: every cached result for it is now old."""
-        return self.backend.increment(self._version_key(database))
+        """Record that the database's data changed: every cached result for it is now old.
+
+        Then tell this process's listeners (`on_bump`), so results can be recomputed at once.
+        """
+        version = self.backend.increment(self._version_key(database))
+        for listener in list(_BUMP_LISTENERS):
+            try:
+                listener(database)
+            except Exception:  # a listener must never turn a committed write into an error
+                log.exception("data version listener failed")
+        return version
 
     def key(self, database: str, version: int, parts: Hashable) -> str:
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
@@ -193,27 +214,60 @@ class Cache:
 
         `parts` must name everything the result depends on besides the data: who asks (their
         scope), the period, the filters, as_of. If the cache is unreachable the result is
-        computed every time: slower, never wrong.
+        computed every time: slower, never wrong. Threads of this process asking for the same
+        missing entry compute it once: the others wait for it (sessions opening the same page
+        after a change, and the background refresh of isv/analytics/cached.py).
         """
         try:
             key = self.key(database, self.data_version(database), parts)
-            raw = self.backend.get(key)
+            found, value = self._read(key)
         except redis.RedisError as exc:
             log.warning("cache unavailable, computing directly: %s", exc)
             return compute()
-        if raw is not None:
+        if found:
+            return value
+        with self._flight(key):
             try:
-                return cache_format.unseal(self.secret, key, raw)
-            except cache_format.BadEntry as exc:
-                log.warning("cache entry %s refused, computing again: %s", key, exc)
-        value = compute()
+                found, value = self._read(key)  # computed by another thread meanwhile
+            except redis.RedisError:
+                found = False
+            if found:
+                return value
+            value = compute()
+            try:
+                self.backend.set(key, cache_format.seal(self.secret, key, value), ttl)
+            except cache_format.Uncacheable as exc:
+                log.warning("result not cached: %s", exc)
+            except redis.RedisError as exc:
+                log.warning("cache unavailable, result not stored: %s", exc)
+            return value
+
+    def _read(self, key: str) -> tuple[bool, Any]:
+        raw = self.backend.get(key)
+        if raw is None:
+            return False, None
         try:
-            self.backend.set(key, cache_format.seal(self.secret, key, value), ttl)
-        except cache_format.Uncacheable as exc:
-            log.warning("result not cached: %s", exc)
-        except redis.RedisError as exc:
-            log.warning("cache unavailable, result not stored: %s", exc)
-        return value
+            return True, cache_format.unseal(self.secret, key, raw)
+        except cache_format.BadEntry as exc:
+            log.warning("cache entry %s refused, computing again: %s", key, exc)
+            return False, None
+
+    @contextmanager
+    def _flight(self, key: str) -> Iterator[None]:
+        """Hold the key's computation lock; the lock is forgotten once nobody holds it."""
+        with self._flights_lock:
+            lock, holders = self._flights.get(key, (threading.Lock(), 0))
+            self._flights[key] = (lock, holders + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._flights_lock:
+                lock, holders = self._flights[key]
+                if holders == 1:
+                    del self._flights[key]
+                else:
+                    self._flights[key] = (lock, holders - 1)
 
 
 @lru_cache(maxsize=4)

@@ -31,11 +31,11 @@ from isv.models import DOMAINS, OPEN_STAGES
 
 # --- the visual language -----------------------------------------------------------------
 
-# The house template is the process default, never assigned by name in `style()`: plotly
-# validates and deep-copies a template each time one is assigned (0.1-0.3 s a figure, most of
-# a dashboard run's figure building: bench/README.md), while the default is given to every new
-# figure as it is, already validated.
-pio.templates.default = "plotly_white"
+# The house template. Assigned by name, plotly validates and deep-copies it on every figure
+# (0.1-0.3 s each, most of a dashboard run's figure building: bench/README.md); `style()`
+# gives it as plotly gives its default template to a new figure: as it is, already valid. Not
+# the process default: importing streamlit sets that to its own theme.
+HOUSE_TEMPLATE = pio.templates["plotly_white"]
 
 OKABE_ITO = {
     "black": "#000000",
@@ -116,6 +116,11 @@ def text_color(background: str) -> str:
 def style(fig: go.Figure, *, title: str, context: str | None = None,
           height: int = SCREEN_HEIGHT, legend: bool = True) -> go.Figure:
     """Give a figure the house layout: title, optional context line inside the image, fonts."""
+    fig.layout._validate = False  # the way plotly sets its default template (see above)
+    try:
+        fig.layout.template = HOUSE_TEMPLATE
+    finally:
+        fig.layout._validate = fig._validate
     fig.update_layout(
         font=dict(family=FONT_FAMILY, size=SCREEN_FONT_SIZE, color=TEXT),
         title=dict(text=title, x=0, xanchor="left", font=dict(size=SCREEN_FONT_SIZE + 4),

@@ -36,7 +36,7 @@ from isv.services import backup, exporter, gdpr, importer, users, validate
 
 CLI = Viewer.system("cli")
 log = logging.getLogger("isv.cli")
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "serve.py"   # app.py and the cookie routes (isv/web.py)
 
 
 class _Group(click.Group):
@@ -546,7 +546,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
 
 
 def _serve(host: str, port: int) -> int:
-    """Run `streamlit run app.py` and the scheduler beside it; pass our stop signals on."""
+    """Run `streamlit run serve.py` and the scheduler beside it; pass our stop signals on."""
     command = streamlit_command(host, port)
     # Its own process group: a Ctrl-C in the terminal reaches only us, and we pass it on
     # once, instead of Streamlit seeing it twice.

@@ -68,6 +68,9 @@ class Settings:
     scheduler_misfire_grace_seconds: int = 600
     scheduler_lock_poll_seconds: int = 5
     alert_touch_days: int = 30
+    # How many analytics results a server process recomputes in the background as soon as the
+    # data changes (the ones viewed last, in the last 15 minutes); 0 turns that off.
+    analytics_refresh: int = 4
     extra: dict = field(default_factory=dict)
 
     @property
@@ -134,4 +137,5 @@ def get_settings() -> Settings:
         scheduler_misfire_grace_seconds=_int("ISV_SCHEDULER_MISFIRE_GRACE_SECONDS", 600),
         scheduler_lock_poll_seconds=_int("ISV_SCHEDULER_LOCK_POLL_SECONDS", 5),
         alert_touch_days=_int("ISV_ALERT_TOUCH_DAYS", 30),
+        analytics_refresh=_int("ISV_ANALYTICS_REFRESH", 4),
     )

@@ -115,6 +115,22 @@ class UserSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(30))
 
 
+class LoginTicket(Base):
+    """A one-time pass from a form login to the route that sets the HttpOnly cookie.
+
+    In the database, not in memory: the browser's request may reach another replica.
+    """
+
+    __tablename__ = "login_tickets"
+
+    id: Mapped[uuid.UUID] = _pk()
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
 class Partner(Base):
     __tablename__ = "isv_partners"
     __table_args__ = (
@@ -433,6 +449,11 @@ class JobRun(Base):
                                          server_default="running")
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
+    # The process running it and its lease: a run whose process is gone, or that has not
+    # renewed its lease, was cut off (services/jobs.py close_abandoned_runs).
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SchedulerLeader(Base):

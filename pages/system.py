@@ -10,6 +10,8 @@ viewer = ui.page_viewer(__file__)
 
 st.title("System")
 st.subheader("Scheduler")
+# A run whose process died (a killed one-off run) shows as interrupted, not "running".
+ui.run(jobs.close_abandoned_runs)
 alert_ui.leader_panel(ui.run(jobs.leader_status))
 
 summaries = ui.run(jobs.job_summaries)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +74,7 @@ def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
         log.error("job %s not started: cannot record the run: %s", job_name, _first_line(exc))
         return Outcome(job_name, False, _ms(started), error=_first_line(exc))
     try:
-        with session_scope(url) as session:
+        with _lease(run_id, url), session_scope(url) as session:
             counts = job(session)
             # Same transaction as the job's work: a run is recorded ok exactly when its
             # work is committed.
@@ -98,6 +100,28 @@ def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
              extra={"job": job_name, "instance": instance_id, "duration_ms": duration,
                     "outcome": "ok"})
     return Outcome(job_name, True, duration, counts=counts)
+
+
+@contextmanager
+def _lease(run_id: Any, url: str | None) -> Iterator[None]:
+    """Renew the run's lease from a thread while the job works: it is seen to be alive."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(job_runs.RUN_BEAT_SECONDS):
+            try:
+                with session_scope(url) as session:
+                    job_runs.renew_run(session=session, viewer=SCHEDULER, run_id=run_id)
+            except Exception as exc:
+                log.warning("job run lease not renewed: %s", _first_line(exc))
+
+    beat = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beat.join()
 
 
 def _ms(started: float) -> int:

@@ -110,7 +110,7 @@ class Sidecar:
                 session=session, viewer=SCHEDULER, instance_id=self.instance_id,
                 hostname=socket.gethostname(), pid=os.getpid())
         log.info("scheduler %s leads%s", self.instance_id,
-                 f"; marked {interrupted} interrupted run(s) of an earlier instance failed"
+                 f"; marked {interrupted} interrupted run(s) failed"
                  if interrupted else "")
         scheduler = self.build()
         self._scheduler = scheduler

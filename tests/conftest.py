@@ -7,6 +7,9 @@ import tempfile
 import uuid
 
 os.environ.setdefault("ISV_BCRYPT_ROUNDS", "4")
+# No background recomputation of analytics after writes: tests count their own statements.
+# tests/integration/test_cache.py drives the refresher directly.
+os.environ.setdefault("ISV_ANALYTICS_REFRESH", "0")
 # No test touches the developer's own database (var/isv.db, or the one .env names): what
 # reads the configured database without being given one (saved settings) finds none there
 # and uses the defaults. Tests that need a database pass its URL or set this themselves.

@@ -1,12 +1,22 @@
 """Scheduled job runs and the scheduler's leader heartbeat: what the System page reads.
 
 Only the scheduler (a system viewer) writes these rows. They are bookkeeping, and a log in
-their own right, so they are not copied into the audit log — except a change of leader.
+their own right, so they are not copied into the audit log — except a change of leader and
+the closing of runs whose process died.
+
+A run records the host and pid running it and renews a lease while it works. A run still
+"running" whose process is gone (same host, no such pid) or whose lease lapsed (any host)
+was cut off — SIGKILL, a crash, a lost machine — and its transaction rolled back: the
+scheduler when it takes the lead, every run as it starts (a one-off `--once` run too) and
+the System page close such runs as failed, "interrupted".
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +37,13 @@ from isv.types import utcnow
 
 ERROR_MAX = 4000
 ONCE_SUFFIX = ":once"
+# A running job renews its lease this often; one not renewed for RUN_LEASE is taken for
+# dead. Generous: on SQLite a job's own writes can hold the renewal back while it works.
+RUN_BEAT_SECONDS = 30
+RUN_LEASE = timedelta(minutes=10)
+INTERRUPTED = ("interrupted: the process running the job ({process}) stopped before it "
+               "finished; its transaction was rolled back")
+log = logging.getLogger(__name__)
 
 
 # --- schedules -------------------------------------------------------------------------
@@ -95,15 +112,83 @@ def _scheduler_only(viewer: Viewer) -> None:
 
 # --- job runs --------------------------------------------------------------------------
 
+def this_host() -> str:
+    return socket.gethostname()[:255]
+
+
 def start_run(*, session: Session, viewer: Viewer, job_name: str, instance_id: str,
               now: datetime | None = None) -> uuid.UUID:
-    """Record that a job run starts (outcome 'running') and return its id."""
+    """Record that a job run starts (outcome 'running', by this process) and return its id.
+
+    Closes the abandoned runs first, so a one-off run clears what a killed one left.
+    """
     _scheduler_only(viewer)
-    run = JobRun(job_name=job_name, instance_id=instance_id[:100], started_at=now or utcnow(),
-                 outcome="running")
+    now = now or utcnow()
+    close_abandoned_runs(session=session, viewer=viewer, now=now)
+    run = JobRun(job_name=job_name, instance_id=instance_id[:100], started_at=now,
+                 outcome="running", hostname=this_host(), pid=os.getpid(), heartbeat_at=now)
     session.add(run)
     session.flush()
     return run.id
+
+
+def renew_run(*, session: Session, viewer: Viewer, run_id: uuid.UUID,
+              now: datetime | None = None) -> None:
+    """Renew a running job's lease: its process is alive."""
+    _scheduler_only(viewer)
+    session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.outcome == "running")
+                    .values(heartbeat_at=now or utcnow()),
+                    execution_options={"synchronize_session": False})
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def _abandoned(run: JobRun, now: datetime, host: str) -> bool:
+    if run.hostname == host and run.pid is not None and run.pid != os.getpid() \
+            and not process_alive(run.pid):
+        return True
+    return now - (run.heartbeat_at or run.started_at) > RUN_LEASE
+
+
+def close_abandoned_runs(*, session: Session, viewer: Viewer,
+                         now: datetime | None = None) -> int:
+    """Mark failed ("interrupted") the running runs whose process is gone or lease lapsed.
+
+    The scheduler and the System page's viewers (who see job runs) may; audited and logged.
+    Returns how many were closed.
+    """
+    if viewer.role != "system":
+        require(viewer, MANAGE_USERS, "close interrupted job runs")
+    now = now or utcnow()
+    host = this_host()
+    closed = []
+    for run in session.scalars(select(JobRun).where(JobRun.outcome == "running")
+                               .with_for_update(skip_locked=True)):
+        if not _abandoned(run, now, host):
+            continue
+        process = f"{run.hostname} pid {run.pid}" if run.pid is not None else run.instance_id
+        run.outcome = "failed"
+        run.finished_at = now
+        run.error = INTERRUPTED.format(process=process)
+        closed.append(run)
+        log.warning("job run %s of %s (%s, started %s) was interrupted: marked failed",
+                    run.id, run.job_name, process, run.started_at.isoformat())
+    if closed:
+        session.flush()
+        audit.record(session, actor=viewer, action="job_runs_interrupted",
+                     entity_type="scheduler", entity_id=None,
+                     new={"runs": [{"id": str(r.id), "job": r.job_name,
+                                    "instance_id": r.instance_id} for r in closed]})
+    return len(closed)
 
 
 def finish_run(*, session: Session, viewer: Viewer, run_id: uuid.UUID, outcome: str,
@@ -138,7 +223,8 @@ def claim_leadership(*, session: Session, viewer: Viewer, instance_id: str, host
 
     Holding the lock proves no other scheduler instance is running jobs, so their unfinished
     runs were cut off (killed, or the database connection dropped): they are marked failed.
-    A `--once` run is left alone, it does not take the lock. Returns how many were closed.
+    A `--once` run does not take the lock: it is closed only when its process is gone or its
+    lease lapsed (close_abandoned_runs). Returns how many were closed.
     """
     _scheduler_only(viewer)
     now = now or utcnow()
@@ -150,6 +236,8 @@ def claim_leadership(*, session: Session, viewer: Viewer, instance_id: str, host
                 error="interrupted: the scheduler instance stopped before the job finished; "
                       "its transaction was rolled back"),
         execution_options={"synchronize_session": False}).rowcount
+    # One-off runs do not take the lock: theirs are closed when their process is gone.
+    interrupted += close_abandoned_runs(session=session, viewer=viewer, now=now)
     row = session.get(SchedulerLeader, 1)
     previous = row.instance_id if row is not None else None
     if row is None:

@@ -1,42 +1,47 @@
 """The login gate.
 
-streamlit-authenticator draws the form and keeps the signed cookie (a JWT of username and
-expiry date). It cannot be trusted with the rest: it counts failed logins per browser
-session and has no way to revoke a cookie. So
+streamlit-authenticator draws the form; nothing else of it is used. Its cookie (a JWT that a
+script in the page wrote) could not be HttpOnly and could not be revoked, and a forged one
+(alg none, another algorithm, a string expiry, a list for a name) ended in a traceback. So
 
-- its controller is replaced by `_DatabaseLogin`: a form login goes through
-  `isv.auth.authenticate` (lockout, audit, inactive users) in its own committed transaction;
-- every signed-in browser has a server session keyed by f"{username}|{exp_date}", exp_date
-  being the cookie's own expiry stamp, so a form login and every later cookie re-login with
-  that cookie name the same row;
-- every rerun asks `isv.auth.check_session` whether that row is still alive (idle timeout,
+- a form login goes through `isv.auth.authenticate` (lockout, audit, inactive users) in its
+  own committed transaction (`_DatabaseLogin` stands in for the library's controller), then
+  starts a server session under a random token kept in this browser session's state: this
+  browser session is signed in whether or not the cookie arrives;
+- the cookie is set by the server, never by the page: the login issues a one-time ticket
+  (stored hashed in the database, 60 seconds) and `_go_to` sends the browser, top level, to
+  isv/web.py's route, which redeems it, gives the session a new token, answers with an
+  HttpOnly, SameSite=Strict (Secure behind TLS) cookie and a 303 back to the page. The run
+  that sends it there draws nothing else (a page drawn then would reload under a click);
+- a page load with that cookie (read from the request, `st.context.cookies`) signs in when
+  `isv.auth.check_session` finds its server session alive. Any other value, forged or stale,
+  only means "signed out": it is looked up by its hash, never parsed, and not tried again
+  in this browser session;
+- every rerun asks `check_session` whether the session is still alive (idle timeout,
   absolute limit, the per-user cap, deactivation, logout). When it is not, the browser is
-  signed out and the login form says why;
-- the library's cookie manager (extra_streamlit_components) is replaced by `_BrowserCookies`.
-  The original draws a component on every run that reports the browser's cookies back,
-  which triggers a rerun of its own: on a fresh page that rerun redrew the form under a
-  user's first click, and after sign-in it could undo a click in the sidebar. The cookie is
-  read from the request (`st.context.cookies`, as the library already does) and written by
-  a script that reports nothing back, so no rerun is ever triggered.
+  signed out, sent through the logout route that clears the cookie, and the login form
+  says why.
+
+Nothing here draws a component that reports back: the library's cookie manager did, and
+the rerun it triggered redrew the form under a user's first click and could undo a click
+in the sidebar. `_go_to` is a components v2 element (JS from a blob: URL, which the CSP
+allows without inline scripts) in a fixed place, drawn in every run until the browser
+leaves, because the login run reruns at once and could replace it before it ran.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from types import SimpleNamespace
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.models import cookie_model
-from streamlit_authenticator.utilities import LoginError
 
-from isv import auth
+from isv import auth, web
 from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
@@ -51,46 +56,39 @@ MISSING_INPUT = "Enter your email and password."
 END_ICONS = {"idle": ":material/schedule:", "expired": ":material/schedule:",
              "replaced": ":material/devices:", "deactivated": ":material/person_off:",
              "password_changed": ":material/key:", "role_changed": ":material/badge:"}
+GO_TO_KEY = "isv_go_to_element"
 
 
-class _BrowserCookies:
-    """Writes the sign-in cookie with a script in the page (see module docstring)."""
+class _NoCookies:
+    """The library's cookie manager and controller: it neither reads nor writes a cookie."""
 
-    def set(self, cookie: str, val: str, expires_at: datetime | None = None,
-            **_options: Any) -> None:
-        expires = (expires_at or datetime.now()).astimezone(UTC)
-        _write_cookie(f"{cookie}={val}; expires={format_datetime(expires, usegmt=True)}")
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
 
-    def delete(self, cookie: str) -> None:
-        _write_cookie(f"{cookie}=; expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    def get_cookie(self) -> None:
+        return None
 
+    def set_cookie(self) -> None:
+        pass
 
-def _write_cookie(cookie: str) -> None:
-    # The value is a signed JWT (URL-safe characters) or empty; json.dumps quotes it for JS.
-    script = (f"const secure = location.protocol === 'https:' ? '; Secure' : '';"
-              f"document.cookie = {json.dumps(cookie + '; path=/; SameSite=Strict')} + secure;")
-    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+    def delete_cookie(self) -> None:
+        pass
 
 
 # The library builds its cookie manager by this module-level name when it is constructed.
-cookie_model.stx = SimpleNamespace(CookieManager=_BrowserCookies)
+cookie_model.stx = SimpleNamespace(CookieManager=_NoCookies)
 
-
-def _credentials() -> dict[str, Any]:
-    """The users table in the shape the library wants; it only uses it for cookie re-logins."""
-    with session_scope() as session:
-        rows = users.list_users(session=session, viewer=Viewer.system("login"))
-        return {"usernames": {
-            user.email.lower(): {
-                "name": user.full_name,
-                "first_name": user.first_name,
-                "last_name": user.last_name,
-                "email": user.email,
-                "password": user.password_hash or "",
-                "roles": [user.role],
-            }
-            for user in rows
-        }}
+_GO_TO = st.components.v2.component(
+    "isv.go_to", html="<span></span>",
+    js="""
+export default function ({ data }) {
+  // Once per address: a second request with the same ticket would be refused.
+  if (data && data.url && window.isvGoingTo !== data.url) {
+    window.isvGoingTo = data.url;
+    window.location.replace(data.url);
+  }
+}
+""")
 
 
 class _DatabaseLogin:
@@ -100,9 +98,7 @@ class _DatabaseLogin:
         self._original = original
 
     def login(self, username: str | None = None, password: str | None = None, *_args: Any,
-              token: dict[str, Any] | None = None, **_kwargs: Any) -> bool | None:
-        if token:
-            return self._cookie_login(token)
+              **_kwargs: Any) -> bool:
         if not username or not username.strip() or not password:
             st.session_state[state.AUTH_STATUS] = False
             st.session_state[state.LOGIN_ERROR] = MISSING_INPUT
@@ -111,32 +107,15 @@ class _DatabaseLogin:
         # last-login time, whatever happens later in this script run.
         with session_scope() as session:
             user = auth.authenticate(session=session, email=username, password=password)
-            found = None if user is None else (user.id, user.email, user.full_name,
-                                               user.role, user.first_name, user.last_name)
+            found = None if user is None else Viewer.of(user)
         if found is None:
             st.session_state[state.AUTH_STATUS] = False
             st.session_state[state.LOGIN_ERROR] = auth.LOGIN_REFUSED
             return False
-        user_id, email, name, role, _first, _last = found
-        # What the library's own login sets, so its cookie and logout work unchanged.
-        st.session_state["email"] = email
-        st.session_state["name"] = name
-        st.session_state["roles"] = [role]
-        st.session_state["username"] = email.lower()
-        st.session_state[state.AUTH_STATUS] = True
-        st.session_state[state.PENDING_USER] = user_id
+        _signed_in(found)
+        st.session_state[state.PENDING_USER] = found.id
         st.session_state.pop(state.LOGIN_ERROR, None)
         return True
-
-    def _cookie_login(self, token: dict[str, Any]) -> bool | None:
-        try:
-            self._original.login(token=token)
-        except LoginError:
-            # The cookie names someone who is no longer a user.
-            return None
-        if st.session_state.get(state.AUTH_STATUS):
-            st.session_state[state.SESSION_TOKEN] = f"{token['username']}|{token['exp_date']}"
-        return None
 
     def logout(self, callback: Any = None) -> None:
         self._original.logout(callback)
@@ -145,23 +124,36 @@ class _DatabaseLogin:
         return getattr(self._original, name)
 
 
+def _signed_in(viewer: Viewer) -> None:
+    # What the library's own login sets, so its logout clears it unchanged.
+    st.session_state["email"] = viewer.email
+    st.session_state["name"] = viewer.name
+    st.session_state["roles"] = [viewer.role]
+    st.session_state["username"] = viewer.email.lower()
+    st.session_state[state.AUTH_STATUS] = True
+
+
 def _authenticator() -> stauth.Authenticate:
-    """Build the authenticator; it draws its (invisible) cookie manager, so once per run."""
+    """The library, for its login form only (no credentials: it never checks a password)."""
     settings = get_settings()
-    # The library reads credentials only for a cookie re-login, which happens only while
-    # nobody is signed in: skip the query on every other rerun.
-    signed_in = bool(st.session_state.get(state.AUTH_STATUS))
     authenticator = stauth.Authenticate(
-        {"usernames": {}} if signed_in else _credentials(),
+        {"usernames": {}},
         cookie_name=settings.cookie_name,
         cookie_key=settings.cookie_key,
-        cookie_expiry_days=settings.session_max_hours / 24,
+        cookie_expiry_days=0,
         auto_hash=False,
         login_sleep_time=0,
     )
+    authenticator.cookie_controller = _NoCookies()
     authenticator.authentication_controller = _DatabaseLogin(
         authenticator.authentication_controller)
     return authenticator
+
+
+def _current_path() -> str:
+    """The page the browser shows, to come back to after the cookie route."""
+    url = st.context.url
+    return urlsplit(url).path or "/" if url else "/"
 
 
 class Gate:
@@ -169,16 +161,15 @@ class Gate:
 
     def __init__(self) -> None:
         self.authenticator = _authenticator()
-        # A fixed place for the cookie components drawn in some runs only: drawn in line,
-        # they would shift every element after them and make the page re-mount.
-        self._cookie_slot = st.empty()
+        # A fixed place for the element that sends the browser to a cookie route: drawn in
+        # line, it would shift every element after it and make the page re-mount.
+        self._go_to_slot = st.empty()
 
     def viewer(self) -> Viewer | None:
         """Sign in from the cookie if there is one, then check the server session."""
         if not st.session_state.get(state.AUTH_STATUS):
             state.clear_login()
-            # Reads the cookie and, when it is valid, calls _DatabaseLogin.login(token=...).
-            self.authenticator.login(location="unrendered", key=FORM_KEY)
+            self._cookie_login()
         if not st.session_state.get(state.AUTH_STATUS):
             return None
         token = st.session_state.get(state.SESSION_TOKEN)
@@ -190,24 +181,46 @@ class Gate:
             self.sign_out(check.reason or "unknown")
         st.session_state[state.VIEWER] = check.viewer
         st.session_state.pop(state.END_REASON, None)
-        self._keep_cookie_set()
+        self._go_to()
+        if st.session_state.pop(state.COOKIE_PENDING, False):
+            # The run right after a form login only sends the browser to the cookie route:
+            # a page drawn now would reload under the person's first click.
+            url = st.session_state[state.GO_TO]
+            st.caption(f"Signing in… If nothing happens, [continue]({url}).")
+            st.stop()
         return check.viewer
 
-    def _keep_cookie_set(self) -> None:
-        # The login run writes the cookie and reruns at once, which can replace the script
-        # before the browser has run it. So every run of a form-login session draws the
-        # same script in the same place; writing the same cookie again is harmless.
-        exp_date = st.session_state.get(state.COOKIE_EXP)
-        if exp_date is None:
+    def _cookie_login(self) -> None:
+        cookie = st.context.cookies.get(get_settings().cookie_name)
+        if not isinstance(cookie, str) or not cookie:
             return
-        model = self.authenticator.cookie_controller.cookie_model
-        model.exp_date = exp_date
-        with self._cookie_slot.container():
-            model.cookie_manager.set(model.cookie_name, model._token_encode(),
-                                     expires_at=datetime.fromtimestamp(exp_date))
+        refused = auth.token_hash(cookie)
+        if st.session_state.get(state.REFUSED_COOKIE) == refused:
+            return
+        with session_scope() as session:
+            check = auth.check_session(session=session, token=cookie)
+        if check.viewer is None:
+            st.session_state[state.REFUSED_COOKIE] = refused
+            if check.reason in auth.END_REASONS:
+                st.session_state[state.END_REASON] = check.reason
+            return
+        _signed_in(check.viewer)
+        st.session_state[state.SESSION_TOKEN] = cookie
+
+    def _go_to(self) -> None:
+        url = st.session_state.get(state.GO_TO)
+        if url:
+            with self._go_to_slot.container():
+                _GO_TO(key=GO_TO_KEY, data={"url": url})
 
     def login_page(self) -> None:
         """The login form; after a successful login, start the server session and rerun."""
+        ended = st.query_params.get(web.ENDED_PARAM)
+        if ended is not None:
+            # The logout route's redirect: say why, then drop it from the address.
+            if ended in auth.END_REASONS:
+                st.session_state[state.END_REASON] = ended
+            del st.query_params[web.ENDED_PARAM]
         _, middle, _ = st.columns([1, 2, 1])
         with middle:
             st.title("ISV Pipeline Tracker")
@@ -225,29 +238,23 @@ class Gate:
             if error and st.session_state.get(state.AUTH_STATUS) is False:
                 st.error(escape_md(error), icon=":material/lock:")
         _warm_browser()
-        if st.session_state.get(state.DELETE_COOKIE):
-            # sign_out() asked the browser to delete the cookie and reran at once, which can
-            # replace the script before it runs: keep asking while the login form shows.
-            # (The old cookie is refused anyway: its server session has ended.)
-            with self._cookie_slot.container():
-                self.authenticator.cookie_controller.delete_cookie()
+        self._go_to()
 
     def _start_session(self) -> None:
+        """A server session for this browser session, and a ticket for the cookie route."""
         user_id = st.session_state.pop(state.PENDING_USER)
-        # set_cookie() has just stamped the cookie; a later cookie re-login reads the same
-        # exp_date back out of the JWT. Without a cookie (expiry 0) the session lives only
-        # as long as this browser session.
-        exp_date = self.authenticator.cookie_controller.cookie_model.exp_date
-        token = f"{st.session_state['username']}|{exp_date or uuid.uuid4().hex}"
+        token = auth.new_token()
         with session_scope() as session:
             user = users.get_user(session=session, viewer=Viewer.system("login"),
                                   user_id=user_id)
             auth.start_session(session=session, user=user, token=token)
+            ticket = auth.issue_ticket(session=session, token=token)
         st.session_state[state.SESSION_TOKEN] = token
+        if ticket is not None:
+            st.session_state[state.GO_TO] = web.session_url(ticket, _current_path())
+            st.session_state[state.COOKIE_PENDING] = True
         st.session_state.pop(state.END_REASON, None)
-        st.session_state.pop(state.DELETE_COOKIE, None)
-        if exp_date is not None:
-            st.session_state[state.COOKIE_EXP] = exp_date
+        st.session_state.pop(state.REFUSED_COOKIE, None)
 
     def sign_out(self, reason: str = "logout") -> NoReturn:
         """End this browser's sign-in (and on logout its server session), then rerun."""
@@ -256,12 +263,17 @@ class Gate:
             with session_scope() as session:
                 auth.end_session(session=session, token=token)
         if st.session_state.get(state.AUTH_STATUS):
-            # Clears the library's state, sets its `logout` flag (no cookie re-login in
-            # this browser session any more) and deletes the cookie.
+            # Clears the library's state and sets its `logout` flag.
             self.authenticator.logout(location="unrendered")
-            st.session_state[state.DELETE_COOKIE] = True
         state.clear_login()
         st.session_state[state.END_REASON] = reason
+        if reason in auth.END_REASONS:
+            # The session has ended for good: the logout route clears its cookie.
+            st.session_state[state.GO_TO] = web.logout_url(reason)
+        else:
+            # "unknown": this page's token is not (or no longer) a session's, e.g. the cookie
+            # route has just given the session a new one. The cookie, if any, stays.
+            st.session_state.pop(state.GO_TO, None)
         st.rerun()
 
 

@@ -12,13 +12,14 @@ LIBRARY_KEYS = ("name", "username", "email", "roles", AUTH_STATUS)
 
 # Ours.
 VIEWER = "isv_viewer"                # the signed-in Viewer, checked against the DB every rerun
-SESSION_TOKEN = "isv_session_token"  # f"{username}|{cookie exp_date}", the server session's key
+SESSION_TOKEN = "isv_session_token"  # the server session's token (the cookie's value)
 PENDING_USER = "isv_pending_login"   # user id between a form login and its server session
 LOGIN_ERROR = "isv_login_error"      # the refusal shown under the login form
 END_REASON = "isv_end_reason"        # why the last session ended, shown above the login form
 FLASH = "isv_flash"                  # a confirmation shown for a few seconds of reruns
-COOKIE_EXP = "isv_cookie_exp"        # exp_date of the cookie set at form login (see login)
-DELETE_COOKIE = "isv_delete_cookie"  # signed out: keep asking the browser to drop the cookie
+GO_TO = "isv_go_to"                  # the cookie route the browser is being sent to (login)
+COOKIE_PENDING = "isv_cookie_pending"  # a form login's next run only sends the browser there
+REFUSED_COOKIE = "isv_refused_cookie"  # hash of a cookie that signed nobody in: not again
 FRAME_RAN = "isv_frame_ran"          # set by frame.start(), taken by the page it runs
 DATA_VERSION = "isv_data_version_seen"  # the data version this page run started from
 BELL_COUNT = "isv_bell_count"        # (viewer id, data version, unread alerts) last counted
@@ -33,5 +34,5 @@ def current_viewer() -> Viewer | None:
 
 def clear_login() -> None:
     """Forget who is signed in, in this browser session only."""
-    for key in (VIEWER, SESSION_TOKEN, PENDING_USER, COOKIE_EXP):
+    for key in (VIEWER, SESSION_TOKEN, PENDING_USER):
         st.session_state.pop(key, None)

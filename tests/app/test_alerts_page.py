@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from isv.auth import Viewer
 from isv.db import session_scope
+from isv.models import JobRun
 from isv.services import alerts, jobs, users
 from tests.app.conftest import LOGINS, messages
 from tests.factories import make_task
@@ -174,3 +176,21 @@ def test_the_system_page_shows_each_jobs_last_run_and_the_leader(app_db, login):
     assert "\\*" not in raw and "`" not in raw
     recent = at.dataframe[0].value
     assert list(recent["Outcome"]).count("✔ ok") == 1 and len(recent) == 2
+
+
+def test_the_system_page_shows_a_run_whose_process_is_gone_as_interrupted(app_db, login):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    with session_scope() as s:
+        s.add(JobRun(job_name="alerts", instance_id=f"{jobs.this_host()}:{gone.pid}:once",
+                     started_at=started, outcome="running", hostname=jobs.this_host(),
+                     pid=gone.pid, heartbeat_at=started))
+
+    at = login("admin")
+    at.switch_page("pages/system.py").run()
+    assert not at.exception
+    text = "\n".join(messages(at.markdown))
+    assert "**Alert rules** — ✖ failed" in text
+    assert f"Error: interrupted: the process running the job ({jobs.this_host()} pid " \
+           f"{gone.pid}) stopped" in text

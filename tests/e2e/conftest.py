@@ -1,4 +1,5 @@
-"""Browser tests: `streamlit run app.py` on a demo database, driven by Debian's Chromium.
+"""Browser tests: `streamlit run serve.py` (app.py and the cookie routes) on a demo database,
+driven by Debian's Chromium.
 
 No browser is ever downloaded: Playwright launches /usr/bin/chromium. Without it the tests
 skip, except in CI (CI=true), where they fail.
@@ -133,7 +134,7 @@ def server(tmp_path_factory, chromium_path) -> Server:
     log = tmp / "streamlit.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],

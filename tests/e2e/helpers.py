@@ -58,7 +58,7 @@ def nav_entries(page: Page, expected: list[str]) -> list[str]:
 
 
 def wait_for_cookie(context: BrowserContext, name: str, timeout: float = 10) -> list[dict]:
-    """The cookie is written by a component in the page, a moment after the login rerun."""
+    """The cookie is set by the server route the page sends the browser to after sign-in."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         cookies = context.cookies()
@@ -66,6 +66,16 @@ def wait_for_cookie(context: BrowserContext, name: str, timeout: float = 10) -> 
             return cookies
         time.sleep(0.1)
     raise AssertionError(f"cookie {name} was never set")
+
+
+def wait_for_no_cookie(context: BrowserContext, name: str, timeout: float = 60) -> None:
+    """Sign-out clears the cookie in the logout route the page sends the browser to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(cookie["name"] != name for cookie in context.cookies()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"cookie {name} was never cleared")
 
 
 # Text that sticks out of the page's main column and is not inside something that scrolls or

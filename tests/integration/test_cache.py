@@ -10,6 +10,7 @@ import dataclasses
 import os
 import pickle
 import shutil
+import threading
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, event, select, update
 from isv import auth, cache, migrate
 from isv.analytics import cached
 from isv.analytics.dashboard import dashboard_data
-from isv.analytics.kpis import compute_kpis
+from isv.analytics.kpis import Filters, compute_kpis
 from isv.analytics.periods import quarter_containing
 from isv.auth import Viewer
 from isv.config import get_settings
@@ -90,6 +91,35 @@ def test_a_write_makes_the_next_request_recompute(store):
     assert store.bump("db1") > before
     store.get_or_compute("db1", "key", compute)
     assert compute.calls == 2
+
+
+def test_threads_asking_for_the_same_missing_result_compute_it_once(store):
+    """Sessions opening the same page after a change (or one and the background refresh)
+    wait for one computation instead of each running the page's SQL."""
+    calls, results = [], []
+    started, release = threading.Event(), threading.Event()
+
+    def compute():
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "computed"
+
+    def ask():
+        results.append(store.get_or_compute("db1", "page", compute))
+
+    first, second = threading.Thread(target=ask), threading.Thread(target=ask)
+    first.start()
+    assert started.wait(10)
+    second.start()
+    deadline = time.monotonic() + 2  # time enough for a second computation to begin
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["computed", "computed"]
+    assert len(calls) == 1
 
 
 def test_different_questions_and_different_databases_do_not_share_results(store):
@@ -444,3 +474,62 @@ def test_every_kind_of_cached_result_comes_back_exactly(committed_url, tmp_path)
         _forget_redis_keys(prefix)
         get_engine(committed_url).dispose()
     assert {Decimal, date, datetime, uuid.UUID, tuple, dict, list} <= seen
+
+
+@pytest.fixture
+def refresh_db(committed_url, monkeypatch):
+    """A committed SQLite or PostgreSQL database, the in-process cache, refresh of 2 results."""
+    monkeypatch.setenv("ISV_DATABASE_URL", committed_url)
+    monkeypatch.delenv("ISV_REDIS_URL", raising=False)
+    monkeypatch.setenv("ISV_ANALYTICS_REFRESH", "2")
+    _clear()
+    refresher = cached.Refresher(limit=2)  # driven by the test, no thread
+    monkeypatch.setattr(cached, "_refresher", refresher)
+    yield committed_url, refresher
+    get_engine().dispose()
+    _clear()
+
+
+def test_after_a_write_the_last_viewed_results_are_recomputed_and_the_next_view_shows_it(
+        refresh_db, request):
+    url, refresher = refresh_db
+    _add_partner()
+    today = local_today()  # reads saved settings now and then: not counted below
+    period = quarter_containing(today)
+    statements = []
+
+    def count(conn, _cursor, statement, *_args):
+        if conn.engine.url == get_engine().url:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+
+    def dashboard(filters=None):
+        return cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
+                           filters=filters, as_of=today)
+
+    assert dashboard().kpis.open_count == 0
+    assert refresher.refresh() == 0  # nothing changed, nothing recomputed
+    with session_scope() as s:
+        partner = s.scalar(select(Partner))
+        opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
+                                         customer_name="Acme", deal_value="1000")
+    statements.clear()
+    assert refresher.refresh() == 1
+    assert statements  # the recomputation ran the dashboard's SQL, before anyone asked
+    statements.clear()
+    assert dashboard().kpis.open_count == 1  # the next view shows the write
+    assert statements == []                  # and runs no SQL
+    assert refresher.refresh() == 0
+
+
+def test_only_the_last_viewed_results_are_refreshed(refresh_db):
+    _, refresher = refresh_db
+    _add_partner()
+    period = quarter_containing(local_today())
+    for domain in ("FinOps", "Security", "DevOps"):  # three results viewed; the limit is 2
+        cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
+                    filters=Filters.of(domains=[domain]), as_of=local_today())
+    _add_partner("Second")
+    assert refresher.refresh() == 2

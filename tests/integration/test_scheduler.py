@@ -34,6 +34,7 @@ from isv.errors import Forbidden
 from isv.models import (
     Alert,
     AlertCondition,
+    AuditEntry,
     JobRun,
     Opportunity,
     Partner,
@@ -184,6 +185,113 @@ def test_a_new_leader_closes_the_runs_a_dead_leader_left_open_but_not_a_once_run
     outcomes = {run.instance_id: (run.outcome, run.error) for run in runs(committed_url)}
     assert outcomes["a:1:x"][0] == "failed" and "interrupted" in outcomes["a:1:x"][1]
     assert outcomes["c:3:once"] == ("running", None)
+
+
+# A one-off run whose job hangs until it is killed: `python -m scheduler --once alerts`.
+HANGING_ONCE = """
+import sys, time
+from pathlib import Path
+from scheduler import jobs
+from scheduler.main import main
+
+def hangs(session):
+    Path(sys.argv[1]).touch()
+    time.sleep(120)  # killed long before
+    return {}
+
+jobs.JOBS["alerts"] = hangs
+sys.exit(main(["--once", "alerts"]))
+"""
+
+
+def _close_by_next_one_off_run(url: str) -> None:
+    assert scheduler_jobs.run_job("alerts", url=url, instance_id="here:1:once").ok
+
+
+def _close_by_daemon_taking_the_lead(url: str) -> None:
+    with session_scope(url) as session:
+        jobs.claim_leadership(session=session, viewer=SCHEDULER, instance_id="b:2:y",
+                              hostname="b", pid=2)
+
+
+def _close_by_system_page(url: str) -> None:
+    with session_scope(url) as session:
+        admin = User(email="admin@scheduler.test", first_name="Ada", last_name="Admin",
+                     role="admin")
+        session.add(admin)
+        session.flush()
+        jobs.close_abandoned_runs(session=session, viewer=Viewer.of(admin))
+
+
+@pytest.mark.parametrize("close", [_close_by_next_one_off_run, _close_by_daemon_taking_the_lead,
+                                   _close_by_system_page])
+def test_a_one_off_run_killed_mid_job_is_closed_as_interrupted(committed_url, tmp_path, close):
+    marker = tmp_path / "working"
+    with (tmp_path / "once.log").open("w") as log:
+        once = subprocess.Popen([sys.executable, "-c", HANGING_ONCE, str(marker)],
+                                cwd=PROJECT_ROOT, env={**os.environ,
+                                                       "ISV_DATABASE_URL": committed_url},
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for("the one-off run to be working", marker.exists, timeout=60)
+        finally:
+            once.send_signal(signal.SIGKILL)
+            once.wait(timeout=10)
+    [killed] = [r for r in runs(committed_url) if r.instance_id.endswith(f":{once.pid}:once")]
+    assert killed.outcome == "running"
+
+    close(committed_url)
+
+    [killed] = [r for r in runs(committed_url) if r.instance_id.endswith(f":{once.pid}:once")]
+    assert killed.outcome == "failed" and killed.finished_at is not None
+    assert killed.error.startswith("interrupted:") and f"pid {once.pid}" in killed.error
+    with session_scope(committed_url) as session:
+        closed = [run["id"] for entry in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "job_runs_interrupted"))
+            for run in entry.new_values["runs"]]
+    assert closed.count(str(killed.id)) == 1
+
+
+def test_a_run_of_another_host_is_closed_only_once_its_lease_lapsed(committed_url):
+    t0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    with session_scope(committed_url) as session:
+        session.add(JobRun(job_name="alerts", instance_id="elsewhere:7:once", started_at=t0,
+                           outcome="running", hostname="elsewhere", pid=7, heartbeat_at=t0))
+        session.flush()
+        [run_id] = session.scalars(select(JobRun.id))
+        later = t0 + jobs.RUN_LEASE
+        assert jobs.close_abandoned_runs(session=session, viewer=SCHEDULER, now=later) == 0
+        jobs.renew_run(session=session, viewer=SCHEDULER, run_id=run_id, now=later)
+        assert jobs.close_abandoned_runs(session=session, viewer=SCHEDULER,
+                                         now=later + jobs.RUN_LEASE) == 0
+        assert jobs.close_abandoned_runs(
+            session=session, viewer=SCHEDULER,
+            now=later + jobs.RUN_LEASE + timedelta(seconds=1)) == 1
+    [run] = runs(committed_url)
+    assert run.outcome == "failed" and "elsewhere pid 7" in run.error
+
+
+def test_a_working_job_renews_its_lease(committed_url, monkeypatch):
+    monkeypatch.setattr(jobs, "RUN_BEAT_SECONDS", 0.05)
+
+    def renewed() -> bool:
+        [run] = runs(committed_url)
+        return run.heartbeat_at > run.started_at
+
+    def waits_for_its_lease(session):
+        wait_for("the lease to be renewed", renewed, timeout=30)
+        return {}
+
+    monkeypatch.setitem(scheduler_jobs.JOBS, "alerts", waits_for_its_lease)
+    assert scheduler_jobs.run_job("alerts", url=committed_url, instance_id="host:1:abc").ok
+    [run] = runs(committed_url)
+    assert run.outcome == "ok" and run.pid == os.getpid()
+
+
+def test_only_the_scheduler_and_those_who_see_runs_close_them(committed_url):
+    seller = Viewer(id=uuid.uuid4(), email="s@scheduler.test", role="sales_manager")
+    with session_scope(committed_url) as session, pytest.raises(Forbidden):
+        jobs.close_abandoned_runs(session=session, viewer=seller)
 
 
 def test_the_leader_is_running_while_it_beats_silent_when_it_stops_and_stopped_when_told(

@@ -142,19 +142,23 @@ def test_money_axes_write_billions_with_b_like_the_cards_never_the_si_g():
 
 def test_style_gives_the_house_template_without_validating_a_template_again(monkeypatch):
     """Assigning a template by name deep-copies and validates it (most of a page's figure
-    building); every figure still carries plotly_white, as the process default."""
-    from plotly.graph_objs.layout import Template
+    building); every figure still carries plotly_white, whatever the process default (importing
+    streamlit makes it its own theme)."""
+    from _plotly_utils.basevalidators import BaseTemplateValidator
 
+    monkeypatch.setattr(pio.templates, "default", "plotly")
     built = []
-    original = Template.__init__
+    original = BaseTemplateValidator.validate_coerce
 
     def counting(self, *args, **kwargs):
         built.append(1)
-        original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
 
     fig = go.Figure(go.Bar(x=["a"], y=[1]))
-    monkeypatch.setattr(Template, "__init__", counting)
+    monkeypatch.setattr(BaseTemplateValidator, "validate_coerce", counting)
     charts.style(fig, title="Won", context="Q3 2026")
-    monkeypatch.undo()
     assert built == []
+    monkeypatch.undo()
     assert fig.layout.template == pio.templates["plotly_white"]
+    assert fig.to_dict() == charts.style(go.Figure(go.Bar(x=["a"], y=[1])).update_layout(
+        template="plotly_white"), title="Won", context="Q3 2026").to_dict()
