@@ -16,10 +16,12 @@ ENV PATH=/opt/venv/bin:$PATH
 # The app finds app.py, alembic.ini and migrations/ beside its package (isv/config.py
 # PROJECT_ROOT), so it is installed in place (editable) at the path it runs from: /app.
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# The exact versions of requirements.lock, then the app itself without resolving again.
+COPY pyproject.toml README.md requirements.lock ./
 COPY isv ./isv
 COPY scheduler ./scheduler
-RUN pip install --upgrade pip setuptools && pip install -e .
+RUN pip install --upgrade pip setuptools && pip install -r requirements.lock \
+    && pip install --no-deps -e .
 
 FROM python:3.11-slim AS runtime
 RUN apt-get update \

@@ -3,25 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # `make run` installs what the app needs; the test tools (pytest, hypothesis, ruff,
-# Playwright: the `dev` extra) come with the first target that needs them.
+# Playwright, pip-audit: the `dev` extra) come with the first target that needs them.
+# Both install the exact versions of the lock files (README.md, "Dependencies"), then the
+# app itself without resolving anything again.
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 PORT ?= 8501
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast bench lint venv clean
+.PHONY: run test test-fast bench lint audit venv clean
 
-$(APP_STAMP): pyproject.toml
+$(APP_STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(APP_STAMP)
 
-# The dev install includes the app's, so it stamps both.
-$(DEV_STAMP): pyproject.toml
+# The dev lock includes the app's, so it stamps both.
+$(DEV_STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(APP_STAMP) $(DEV_STAMP)
 
 venv: $(DEV_STAMP)
@@ -31,6 +37,7 @@ run: $(APP_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/audit.py
 	$(BIN)/python -m pytest
 
 test-fast: $(DEV_STAMP)
@@ -41,6 +48,10 @@ bench: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+
+# pip-audit over both lock files; one "skipped" line when no advisory service answers.
+audit: $(DEV_STAMP)
+	$(BIN)/python tools/audit.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -72,12 +72,13 @@ def one_run(browser, base: str, moves: int, samples: dict[str, list[float]]) -> 
         page.get_by_role("button", name="Sign out").wait_for(timeout=TIMEOUT_MS)
         page.goto(base + "/board")
         _first_card(page, "lead")
-        page.wait_for_timeout(1000)  # the drag element has marked the cards draggable
+        page.wait_for_timeout(1000)  # the drag element has marked the cards ready
         for _move in range(moves):
             card, key = _first_card(page, "lead")
             card.wait_for(state="attached")
             page.wait_for_function(
-                f"() => document.querySelector('.{key}')?.getAttribute('draggable') === 'true'",
+                f"() => document.querySelector('.{key}')"
+                "?.getAttribute('data-isv-drag') === 'ready'",
                 timeout=TIMEOUT_MS)
             samples["drag onto a column"].append(timed(
                 page, runs, lambda c=card: _drag(page, c, "demo"),

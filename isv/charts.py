@@ -652,8 +652,9 @@ def time_in_stage_figure(frame: pd.DataFrame, *, title: str = "Time in stage",
                          context: str | None = None) -> go.Figure:
     """Average days per open stage: stays that ended in the period, and deals still there.
 
-    Columns: Stage, Moved on, Average days, Median days, Still there, Average days so far,
-    Median days so far. Each bar is labelled with average, median and how many.
+    Columns: Stage, Moved on, Average days, Median days, Deals moved on, Still there,
+    Average days so far, Median days so far. Each bar is labelled with average, median and
+    how many (stays, and the deals they belong to when fewer: a click lists those deals).
     """
     fig = go.Figure()
     if frame.empty or not (frame["Moved on"].any() or frame["Still there"].any()):
@@ -661,16 +662,22 @@ def time_in_stage_figure(frame: pd.DataFrame, *, title: str = "Time in stage",
                      context=context, legend=False)
     stages = list(frame["Stage"])[::-1]  # plotly draws the first bar at the bottom
     rows = frame.iloc[::-1]
-    series = (("Still in the stage now (days so far)", "Still there", "Average days so far",
-               "Median days so far", STILL_COLOR, STILL_PATTERN, "deals"),
-              ("Moved on in the period", "Moved on", "Average days", "Median days",
-               MOVED_COLOR, "", "stays"))
-    for name, count, average, median, color, pattern, noun in series:
+    series = (("Still in the stage now (days so far)", "Still there", "Still there",
+               "Average days so far", "Median days so far", STILL_COLOR, STILL_PATTERN, "deals"),
+              ("Moved on in the period", "Moved on", "Deals moved on", "Average days",
+               "Median days", MOVED_COLOR, "", "stays"))
+
+    def how_many(n: int, deals: int, noun: str) -> str:
+        many = f"{display.count(n)} {noun}"
+        return many if deals == n else f"{many} of {display.count(deals)} deals"
+
+    for name, count, deals, average, median, color, pattern, noun in series:
         fig.add_trace(go.Bar(
             name=name, y=stages, x=_floats(rows[average]), orientation="h",
-            text=[f"avg {_days_text(a)} · median {_days_text(m)} · {n:,} {noun}" if n else
-                  f"no {noun}" for a, m, n in zip(rows[average], rows[median], rows[count],
-                                                  strict=True)],
+            text=[f"avg {_days_text(a)} · median {_days_text(m)} · {how_many(n, d, noun)}"
+                  if n else f"no {noun}"
+                  for a, m, n, d in zip(rows[average], rows[median], rows[count], rows[deals],
+                                        strict=True)],
             textposition="outside", cliponaxis=False, textfont=dict(color=TEXT),
             marker=dict(color=color, line=dict(color=TEXT, width=0.5),
                         pattern=dict(shape=pattern, fgcolor=TEXT, fgopacity=0.35)),

@@ -68,6 +68,12 @@ class Settings:
     scheduler_misfire_grace_seconds: int = 600
     scheduler_lock_poll_seconds: int = 5
     alert_touch_days: int = 30
+    # The largest file an import reads (isv.services.importer.Limits says why these).
+    import_max_rows: int = 200_000
+    import_max_columns: int = 100
+    import_max_cell_chars: int = 32_767
+    import_max_megabytes: int = 256
+    import_max_problems: int = 1_000
     # How many analytics results a server process recomputes in the background as soon as the
     # data changes (the ones viewed last, in the last 15 minutes); 0 turns that off.
     analytics_refresh: int = 4
@@ -137,5 +143,10 @@ def get_settings() -> Settings:
         scheduler_misfire_grace_seconds=_int("ISV_SCHEDULER_MISFIRE_GRACE_SECONDS", 600),
         scheduler_lock_poll_seconds=_int("ISV_SCHEDULER_LOCK_POLL_SECONDS", 5),
         alert_touch_days=_int("ISV_ALERT_TOUCH_DAYS", 30),
+        import_max_rows=_int("ISV_IMPORT_MAX_ROWS", 200_000),
+        import_max_columns=_int("ISV_IMPORT_MAX_COLUMNS", 100),
+        import_max_cell_chars=_int("ISV_IMPORT_MAX_CELL_CHARS", 32_767),
+        import_max_megabytes=_int("ISV_IMPORT_MAX_MEGABYTES", 256),
+        import_max_problems=_int("ISV_IMPORT_MAX_PROBLEMS", 1_000),
         analytics_refresh=_int("ISV_ANALYTICS_REFRESH", 4),
     )

@@ -112,6 +112,21 @@ def stage(code: str | None) -> str:
     return STAGE_LABELS.get(code, code) if code else NONE
 
 
+# A symbol and a word for each level, the same for tasks and alerts, so priority never
+# depends on colour alone and reads alike wherever it appears.
+PRIORITY_LABELS = {
+    "low": "▽ Low",
+    "medium": "◆ Medium",
+    "high": "▲ High",
+    "urgent": "‼ Urgent",
+}
+
+
+def priority(code: str | None) -> str:
+    """A task's or an alert's priority: 'high' → '▲ High'."""
+    return PRIORITY_LABELS.get(code, code) if code else NONE
+
+
 # --- money -------------------------------------------------------------------------------
 
 def money(value: Any, *, none: str = NONE) -> str:

@@ -20,7 +20,12 @@ DONE = "import_done"            # what the last import did, shown until the next
 
 
 def progress_bar(label: str):
-    """A progress bar and the callback the importer reports rows processed to."""
+    """A progress bar and the callback the importer reports rows processed to.
+
+    The callback is also what stops an abandoned import: every update is a Streamlit call,
+    where a rerun (another file uploaded, another page opened) or a closed tab raises inside
+    the importer, every thousand rows, which rolls its work back.
+    """
     bar = st.progress(0.0, text=label)
 
     def update(what: str, done: int, total: int) -> None:
@@ -84,17 +89,20 @@ with import_tab:
                 created.metric("To create", f"{part.created:,}")
                 changed.metric("To update", f"{part.updated:,}")
                 same.metric("Unchanged", f"{part.unchanged:,}")
-                problems.metric("Problems", f"{len(report.errors):,}")
+                problems.metric("Problems", display.count(report.error_count))
                 for notice in part.notices:
                     st.warning(ui.escape_md(notice), icon=":material/warning:")
                 if report.errors:
-                    st.error(f"{len(report.errors):,} problem"
-                             f"{'s' if len(report.errors) != 1 else ''} in "
+                    st.error(f"{display.count(report.error_count)} problem"
+                             f"{'s' if report.error_count != 1 else ''} in "
                              f"{ui.escape_md(upload.name)}. Nothing will be imported until "
                              "the file is fixed and uploaded again.", icon=":material/error:")
                     problems = problems_frame(report)
                     st.dataframe(problems, hide_index=True, placeholder=display.NONE,
                                  height=ui.table_height(len(problems)))
+                    if part.unlisted:
+                        st.caption(f"Only the first {display.count(len(problems))} are "
+                                   f"listed; {display.count(part.unlisted)} more were found.")
                 elif part.created or part.updated:
                     if st.button(f"Confirm: import {ui.escape_md(upload.name)}", type="primary",
                                  key="import_confirm", icon=":material/upload:"):
@@ -126,7 +134,8 @@ with export_tab:
     if button_col.button("Prepare download", key="export_prepare", icon=":material/download:"):
         table = ui.run(exporter.export_rows, entity=chosen)
         if table is not None:
-            st.session_state[READY] = (chosen, len(table[1]), exporter.table_to_csv(table),
+            st.session_state[READY] = (chosen, len(table[1]),
+                                       exporter.table_to_csv(chosen, table),
                                        exporter.table_to_xlsx(chosen, table))
     ready = st.session_state.get(READY)
     if ready is not None and ready[0] == chosen:

@@ -98,9 +98,9 @@ st.caption("**Time in stage**, from stage history: a stay runs from the move int
 kpi.chart(charts.time_in_stage_figure(stage_times, title="Time in stage (days)",
                                       context=where),
           stage_times, key="time_in_stage", title="Time in stage",
-          counts=("Moved on", "Still there", "Left out (imported)"),
-          drill=clicks.time_in_stage(f), row_drill=clicks.time_in_stage_row(data.stage_times, f),
-          hint="Click a “still in the stage” bar to list those deals")
+          counts=("Moved on", "Deals moved on", "Still there", "Left out (imported)"),
+          drill=clicks.time_in_stage(f, choice.period),
+          row_drill=clicks.time_in_stage_row(data.stage_times, f))
 
 win_loss = frames.win_loss_frame(data.win_loss)
 st.caption("**Win/loss by partner**: deals closed won or lost in the period, by actual close "

@@ -34,6 +34,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 RECENT_SECONDS = 15 * 60   # a result not viewed for this long is no longer refreshed
 POLL_SECONDS = 2.0         # how often the refresher looks for other processes' writes
+REFRESH_THREAD = "isv-analytics-refresh"
 
 
 def database(url: str | None = None) -> str:
@@ -104,7 +105,7 @@ class Refresher:
     def start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="isv-analytics-refresh",
+                self._thread = threading.Thread(target=self._run, name=REFRESH_THREAD,
                                                 daemon=True)
                 self._thread.start()
 

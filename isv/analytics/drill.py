@@ -87,6 +87,13 @@ def staying(filters: Filters, stage: str) -> OpportunityFilters:
     return replace(open_deals(filters), stages=(stage,), entry_recorded=True)
 
 
+def moved_on(filters: Filters, period: Period, stage: str) -> OpportunityFilters:
+    """Time in stage, moved on: the deals whose recorded stay in the stage ended in the period
+    (whatever stage they are in now)."""
+    return replace(scope(filters), left_stage=stage, left_from=period.start,
+                   left_to=period.end)
+
+
 def reached(filters: Filters, period: Period, stage: str) -> OpportunityFilters:
     """A funnel step: the deals created in the period that reached the stage."""
     return replace(scope(filters), created_from=period.start, created_to=period.end,

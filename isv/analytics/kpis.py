@@ -173,11 +173,17 @@ def goals_in(period: Period) -> ColumnElement[bool]:
                       for q in quarters)))
 
 
-def created_between(start: date, end: date) -> ColumnElement[bool]:
-    """Deals created on a local day in [start, end]: UTC bounds, so an index could serve it."""
+def local_day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The UTC instants that bound the local days [start, end]: [low, high)."""
     zone = local_zone()
     low = datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC)
     high = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return low, high
+
+
+def created_between(start: date, end: date) -> ColumnElement[bool]:
+    """Deals created on a local day in [start, end]: UTC bounds, so an index could serve it."""
+    low, high = local_day_bounds(start, end)
     return and_(Opportunity.created_at >= low, Opportunity.created_at < high)
 
 
@@ -288,6 +294,7 @@ class Kpis:
     no_structure: tuple[UnpaidDeal, ...] = ()
     # KPIS.md's goal_won: won revenue on the deals of the people whose targets are counted.
     goal_won: Decimal = ZERO
+    period_pipeline_count: int = 0   # the open deals period_pipeline (and coverage) sums
 
     @property
     def pace(self) -> Decimal | None:
@@ -343,7 +350,7 @@ def compute_kpis(*, session: Session, viewer: Viewer, period: Period, as_of: dat
         avg_cycle_days=_ratio(pipeline["cycle_days"], won_count),
         commission_earned=commission, revenue_target=target,
         goal_attainment=attainment(goal_won, target), goal_won=goal_won,
-        period_pipeline=pipeline["period_pipeline"],
+        period_pipeline=pipeline["period_pipeline"], period_pipeline_count=pipeline["due_count"],
         coverage=_ratio(pipeline["period_pipeline"], remaining),
         conversion=conversion, reached_count=reached_count, reached_value=reached_value,
         no_structure=unpaid,
@@ -363,7 +370,7 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
     due = and_(is_open, o.expected_close_date.between(period.start, period.end))
     stmt = (
         select(o.stage, o.probability, func.count(), type_coerce(func.sum(o.deal_value), Money),
-               count_where(slipped), money_sum(slipped), money_sum(due),
+               count_where(slipped), money_sum(slipped), count_where(due), money_sum(due),
                count_where(won), money_sum(won), count_where(lost), money_sum(lost),
                func.sum(case((won, cycle_days(session)))), money_sum(and_(won, for_goals)))
         .where(*where)
@@ -372,12 +379,12 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
     out: dict[str, Any] = {
         "stage_count": dict.fromkeys(STAGES, 0), "stage_value": dict.fromkeys(STAGES, ZERO),
         "open_count": 0, "pipeline_total": ZERO, "pipeline_weighted": Decimal(0),
-        "slipped_count": 0, "slipped_value": ZERO, "period_pipeline": ZERO,
+        "slipped_count": 0, "slipped_value": ZERO, "period_pipeline": ZERO, "due_count": 0,
         "won_count": 0, "won_revenue": ZERO, "lost_count": 0, "lost_value": ZERO,
         "cycle_days": 0, "goal_won": ZERO,
     }
-    for (stage, probability, n, value, n_slipped, slipped_value, due_value, n_won, won_value,
-         n_lost, lost_value, days, goal_won) in session.execute(stmt):
+    for (stage, probability, n, value, n_slipped, slipped_value, n_due, due_value, n_won,
+         won_value, n_lost, lost_value, days, goal_won) in session.execute(stmt):
         value = value or ZERO
         out["stage_count"][stage] += n
         out["stage_value"][stage] += value
@@ -388,6 +395,7 @@ def _pipeline_and_results(session: Session, where: Sequence[ColumnElement[bool]]
         out["slipped_count"] += n_slipped
         out["slipped_value"] += slipped_value or ZERO
         out["period_pipeline"] += due_value or ZERO
+        out["due_count"] += n_due
         out["won_count"] += n_won
         out["won_revenue"] += won_value or ZERO
         out["lost_count"] += n_lost

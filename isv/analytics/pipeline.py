@@ -65,6 +65,7 @@ class StageTime:
     open_avg_days: Decimal | None    # days so far, to the end of as_of
     open_median_days: Decimal | None
     reconstructed: int               # stays left out: their start was synthesized on import
+    moved_deals: int = 0             # the deals those moved-on stays belong to
 
 
 def _local_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -97,7 +98,8 @@ def time_in_stage(*, session: Session, viewer: Viewer, period: Period,
     active = or_(o.stage.in_(OPEN_STAGES),
                  o.id.in_(select(moved.opportunity_id)
                           .where(moved.changed_at >= low, moved.changed_at < high)))
-    stays = (select(h.to_stage.label("stage"), h.changed_at.label("entered"),
+    stays = (select(h.opportunity_id.label("deal"), h.to_stage.label("stage"),
+                    h.changed_at.label("entered"),
                     left.label("left"), h.synthesized.label("synthesized"),
                     o.stage.label("current"))
              .join(o, o.id == h.opportunity_id)
@@ -113,7 +115,7 @@ def time_in_stage(*, session: Session, viewer: Viewer, period: Period,
     else:
         days = func.julianday(end) - func.julianday(s.entered)
     groups = (s.stage, still, s.synthesized)
-    ranked = (select(s.stage, still.label("still"), s.synthesized, days.label("days"),
+    ranked = (select(s.deal, s.stage, still.label("still"), s.synthesized, days.label("days"),
                      func.row_number().over(partition_by=groups, order_by=days).label("rn"),
                      func.count().over(partition_by=groups).label("n"))
               .where(s.stage.in_(OPEN_STAGES),
@@ -123,13 +125,13 @@ def time_in_stage(*, session: Session, viewer: Viewer, period: Period,
     r = ranked.c
     middle = r.rn.between((r.n + 1) // 2, (r.n + 2) // 2)
     stmt = (select(r.stage, r.still, r.synthesized, func.count(), func.avg(r.days),
-                   func.avg(case((middle, r.days))))
+                   func.avg(case((middle, r.days))), func.count(r.deal.distinct()))
             .group_by(r.stage, r.still, r.synthesized))
     cells: dict[str, dict[str, object]] = {
         stage: dict(moved_count=0, moved_avg_days=None, moved_median_days=None, open_count=0,
-                    open_avg_days=None, open_median_days=None, reconstructed=0)
+                    open_avg_days=None, open_median_days=None, reconstructed=0, moved_deals=0)
         for stage in OPEN_STAGES}
-    for stage, is_still, synthesized, n, average, median in session.execute(stmt):
+    for stage, is_still, synthesized, n, average, median, deals in session.execute(stmt):
         cell = cells[stage]
         if synthesized:
             cell["reconstructed"] += n
@@ -137,6 +139,8 @@ def time_in_stage(*, session: Session, viewer: Viewer, period: Period,
         kind = "open" if is_still else "moved"
         cell.update({f"{kind}_count": n, f"{kind}_avg_days": _days(average),
                      f"{kind}_median_days": _days(median)})
+        if not is_still:
+            cell["moved_deals"] = deals
     return [StageTime(stage=stage, **cells[stage]) for stage in OPEN_STAGES]
 
 

@@ -27,8 +27,9 @@ from .pipeline import (
     Velocity,
 )
 
-STAGE_TIME_COLUMNS = ["Stage", "Moved on", "Average days", "Median days", "Still there",
-                      "Average days so far", "Median days so far", "Left out (imported)"]
+STAGE_TIME_COLUMNS = ["Stage", "Moved on", "Average days", "Median days", "Deals moved on",
+                      "Still there", "Average days so far", "Median days so far",
+                      "Left out (imported)"]
 VELOCITY_COLUMNS = ["Quarter", "Dates", "Open deals", "Win rate", "Average won deal",
                     "Cycle days", "Velocity per day", "Won deals", "Lost deals"]
 FORECAST_COLUMNS = ["Close month", "Dates", "Kind", "Deals", "Value", "Weighted"]
@@ -43,9 +44,11 @@ def _tenth(days: Decimal | None) -> Decimal | None:
 
 
 def stage_time_frame(rows: Iterable[StageTime]) -> pd.DataFrame:
-    """Days in each open stage: stays that ended in the period, and deals still there."""
+    """Days in each open stage: stays that ended in the period (and the deals they belong to:
+    a deal can leave a stage twice), and deals still there."""
     return pd.DataFrame([[STAGE_LABELS[r.stage], r.moved_count, _tenth(r.moved_avg_days),
-                          _tenth(r.moved_median_days), r.open_count, _tenth(r.open_avg_days),
+                          _tenth(r.moved_median_days), r.moved_deals, r.open_count,
+                          _tenth(r.open_avg_days),
                           _tenth(r.open_median_days), r.reconstructed] for r in rows],
                         columns=STAGE_TIME_COLUMNS)
 

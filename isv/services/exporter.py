@@ -1,5 +1,8 @@
 """Export: every entity in the import format of spec/IMPORT.md, and any table as CSV or XLSX.
 
+Every CSV written here guards its text cells against spreadsheet formulas (isv.services.cells),
+in one place, so `isv export`, the Export tab and the grid's download write the same.
+
 An export holds the records the viewer may see, in the columns and order of IMPORT.md, sorted
 the same way every time (in Python, so both databases sort alike whatever their collation).
 Money and percentages have two decimals, dates are YYYY-MM-DD, timestamps ISO 8601 in UTC.
@@ -38,6 +41,7 @@ from isv.models import (
     User,
 )
 from isv.services import scope, validate
+from isv.services.cells import guard
 from isv.services.importer import COLUMNS, ENTITIES
 
 Table = tuple[list[str], list[list[str]]]  # header, rows of text cells
@@ -191,7 +195,7 @@ def export_rows(*, session: Session, viewer: Viewer, entity: str) -> Table:
 
 def export_csv(*, session: Session, viewer: Viewer, entity: str) -> str:
     """Write `entity` as CSV text in the import format (spec/IMPORT.md)."""
-    return table_to_csv(export_rows(session=session, viewer=viewer, entity=entity))
+    return table_to_csv(entity, export_rows(session=session, viewer=viewer, entity=entity))
 
 
 def export_xlsx(*, session: Session, viewer: Viewer, entity: str) -> bytes:
@@ -199,13 +203,16 @@ def export_xlsx(*, session: Session, viewer: Viewer, entity: str) -> bytes:
     return table_to_xlsx(entity, export_rows(session=session, viewer=viewer, entity=entity))
 
 
-def table_to_csv(table: Table) -> str:
-    """Turn an export table into CSV text (no byte-order mark: exports compare byte for byte)."""
+def table_to_csv(entity: str, table: Table) -> str:
+    """Turn an export table of `entity` into CSV text (no byte-order mark: exports compare
+    byte for byte). Text columns are guarded against formulas; the importer undoes it."""
     header, rows = table
+    text = [c.kind == "text" for c in COLUMNS[entity]]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([guard(cell) if is_text else cell
+                      for cell, is_text in zip(row, text, strict=True)] for row in rows)
     return out.getvalue()
 
 
@@ -262,9 +269,19 @@ def _safe_cell(sheet: Any, value: Any) -> Any:
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
     """Turn a DataFrame into CSV bytes for a download (no index column).
 
-    UTF-8 with a byte-order mark, so that Excel reads accents right.
+    UTF-8 with a byte-order mark, so that Excel reads accents right. Text cells are guarded
+    against formulas; numbers, dates and the like are written as they are.
     """
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    safe = frame.copy()
+    for name in frame.columns:
+        if not (pd.api.types.is_numeric_dtype(frame[name])
+                or pd.api.types.is_datetime64_any_dtype(frame[name])):
+            safe[name] = frame[name].map(_guard_text, na_action="ignore")
+    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+def _guard_text(value: Any) -> Any:
+    return guard(value) if isinstance(value, str) else value
 
 
 def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Data") -> bytes:

@@ -4,6 +4,9 @@ A file goes through three steps:
 
 1. read: UTF-8 CSV (a byte-order mark is fine) or the first sheet of an .xlsx workbook; the
    header is matched case-insensitively, and an unknown or missing required column is an error.
+   A file is bounded before it is read (`Limits`: its size, unpacked for a workbook, its
+   rows, columns and cells), so no upload can pin a core or fill the memory; the text cells
+   of a CSV lose the quote that guards them against spreadsheet formulas (isv.services.cells).
 2. check: every cell goes through the field cleaner of the service that owns the field;
    references (a partner by name, a user by email) and natural keys are looked up in bulk, a
    few queries per file whatever its length; then the rules across fields (stage, close date
@@ -41,13 +44,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import partial
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from sqlalchemy import String, any_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -62,6 +67,7 @@ from isv.auth import (
     Viewer,
     require,
 )
+from isv.config import get_settings
 from isv.dates import local_zone
 from isv.errors import Conflict, Forbidden, IsvError, NotFound, ValidationError
 from isv.models import (
@@ -80,6 +86,7 @@ from isv.models import (
 )
 from isv.services import audit, commissions, partners, scope, users, validate
 from isv.services import opportunities as opps
+from isv.services.cells import QUOTE, unguard
 from isv.services.partners import NOTES_MAX
 from isv.services.settings import current_settings
 from isv.types import utcnow
@@ -151,6 +158,33 @@ _INSERT_CHUNK = 5000
 _ANALYZE_AFTER = 10_000  # rows bulk-inserted into a PostgreSQL table before re-analyzing it
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How large a file the importer reads at all; a larger one is refused before its rows are.
+
+    The defaults (ISV_IMPORT_MAX_* in the environment) hold a team's whole CRM export: 100,000
+    deals are a 16 MB CSV, a workbook of them unpacks to 60 MB.
+    """
+
+    rows: int          # data rows, the header not counted (200,000)
+    columns: int       # the header's width; every entity has at most 13 columns (100)
+    cell_chars: int    # characters in one cell: Excel's own limit (32,767)
+    megabytes: int     # a CSV file's size; a workbook's size unpacked (256)
+    problems: int      # problems listed per file; the rest are only counted (1,000)
+
+    @classmethod
+    def configured(cls) -> Limits:
+        settings = get_settings()
+        return cls(rows=settings.import_max_rows, columns=settings.import_max_columns,
+                   cell_chars=settings.import_max_cell_chars,
+                   megabytes=settings.import_max_megabytes,
+                   problems=settings.import_max_problems)
+
+    @property
+    def bytes(self) -> int:
+        return self.megabytes * 1024 * 1024
+
+
 def importable_entities(viewer: Viewer) -> tuple[str, ...]:
     """List the entities the viewer's role may import at all (scope still applies per row)."""
     return tuple(e for e in ENTITIES if viewer.can(_PERMISSION[e][0]))
@@ -182,6 +216,7 @@ class EntityReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    unlisted: int = 0  # problems found beyond the first Limits.problems, counted only
     notices: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -199,7 +234,13 @@ class ImportReport:
 
     @property
     def errors(self) -> list[RowError]:
+        """The problems listed: at most Limits.problems per file."""
         return [*self.file_errors, *(e for report in self.entities for e in report.errors)]
+
+    @property
+    def error_count(self) -> int:
+        """Every problem found, listed or only counted."""
+        return len(self.errors) + sum(report.unlisted for report in self.entities)
 
     @property
     def ok(self) -> bool:
@@ -213,14 +254,24 @@ class ImportReport:
         """Every problem as a line; prefixed with its file when several files were read."""
         if with_file is None:
             with_file = len(self.entities) > 1 or bool(self.file_errors)
-        return [f"{e.file}: {e}" if with_file and e.file else str(e) for e in self.errors]
+        lines = [f"{e.file}: {e}" if with_file and e.file else str(e)
+                 for e in self.file_errors]
+        for report in self.entities:
+            lines += [f"{e.file}: {e}" if with_file and e.file else str(e)
+                      for e in report.errors]
+            if report.unlisted:
+                more = (f"and {report.unlisted:,} more problem"
+                        f"{'s' if report.unlisted != 1 else ''} (only the first "
+                        f"{len(report.errors):,} of a file are listed)")
+                lines.append(f"{report.file}: {more}" if with_file else more)
+        return lines
 
 
 class ImportRejected(IsvError):
     """An import found problems and wrote nothing; the report lists every one."""
 
     def __init__(self, report: ImportReport):
-        count = len(report.errors)
+        count = report.error_count
         super().__init__(f"{count:,} problem{'s' if count != 1 else ''}; nothing was imported")
         self.report = report
 
@@ -228,10 +279,13 @@ class ImportRejected(IsvError):
 # --- reading files -----------------------------------------------------------------------
 
 class _FileProblem(Exception):
-    def __init__(self, row: int, reason: str):
+    """The file cannot be read on: a problem of the file as a whole, or of one of its cells."""
+
+    def __init__(self, row: int, reason: str, position: int | None = None):
         super().__init__(reason)
         self.row = row
         self.reason = reason
+        self.position = position  # the cell's place in its row (0 is the first), when known
 
 
 @dataclass
@@ -240,39 +294,221 @@ class _Row:
     cells: dict[str, str]   # column → text, for the columns the file has
 
 
+# What a reader yields for each row: its number (1 is the header), its values up to the
+# header's width, and the place (1 is the first) of its first value beyond that width.
+_Record = tuple[int, list[Any], int | None]
+_Tick = Callable[[int, int], None]  # (rows read, rows in the file as far as known)
+
+NO_SAVED_VALUE = ("a formula without a saved value; open the file in a spreadsheet, save it, "
+                  "and import again")
+NUL = "contains a NUL character (byte 0), which no text may hold; remove it"
+
+
+class _NoSavedValue:
+    """A formula cell whose file holds no computed value (openpyxl, for one, writes none)."""
+
+
+_NO_SAVED_VALUE = _NoSavedValue()
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _csv_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _size(count: int) -> str:
+    return f"{count / 2**20:,.1f} MB"
+
+
+def _too_large(what: str, size: int, limits: Limits) -> _FileProblem:
+    return _FileProblem(1, f"{what} {_size(size)}; at most {limits.megabytes:,} MB can be "
+                           "imported at once: split it into smaller files")
+
+
+def _too_many_rows(rows: int | None, limits: Limits, where: str) -> _FileProblem:
+    has = f"more than {limits.rows:,}" if rows is None else f"{rows:,}"
+    return _FileProblem(1, f"{where} has {has} rows besides the header; at most "
+                           f"{limits.rows:,} can be imported at once: split it into smaller "
+                           "files")
+
+
+def _too_wide(columns: int, limits: Limits, where: str = "the header") -> _FileProblem:
+    return _FileProblem(1, f"{where} has {columns:,} columns; at most {limits.columns:,} can "
+                           "be read (each kind of record has at most "
+                           f"{max(len(c) for c in COLUMNS.values())})")
+
+
+def _beyond(record: list[Any], width: int) -> int | None:
+    """The place (1 is the first) of the first value past `width`, or None."""
+    for position in range(width, len(record)):
+        if not _blank(record[position]):
+            return position + 1
+    return None
+
+
+def _csv_records(data: bytes, limits: Limits, tick: _Tick) -> Iterator[_Record]:
+    """A CSV file's records, refused whole when it is larger than the limits allow."""
+    if len(data) > limits.bytes:
+        raise _too_large("the file is", len(data), limits)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise _FileProblem(1, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
                               f"{line}); save it as CSV UTF-8") from None
+    lines = text.count("\n")
+    if lines > limits.rows + 1:
+        # More lines than rows allowed, but a cell may hold line breaks: count the records
+        # (in C, keeping none of them) before a single row is read.
+        rows = _count_records(text) - 1
+        if rows > limits.rows:
+            raise _too_many_rows(rows, limits, "the file")
     reader = csv.reader(io.StringIO(text, newline=""))
-    number = 0
+    number = width = 0
+    record: list[str] = []
+    starts = opens = 1  # the lines the last record and the next one start on
     try:
         for number, record in enumerate(reader, start=1):
-            yield number, record
+            starts, opens = opens, reader.line_num + 1
+            if number == 1:
+                width = len(record)
+                if width > limits.columns:
+                    raise _too_wide(width, limits)
+                yield number, record, None
+                continue
+            if number - 1 > limits.rows:  # a file of lone carriage returns escaped the count
+                raise _too_many_rows(None, limits, "the file")
+            if (number - 1) % _TICK == 0:
+                tick(number - 1, lines - 1)
+            if len(record) > width:
+                yield number, record[:width], _beyond(record, width)
+            else:
+                yield number, record, None
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _FileProblem(number + 1, f"a cell holds more than {csv.field_size_limit():,} "
+                                           f"characters; at most {limits.cell_chars:,} are "
+                                           "allowed (a quote that is never closed takes in "
+                                           "the rest of the file)") from None
         raise _FileProblem(number + 1, f"cannot be read as CSV: {exc}") from None
+    if number and _unterminated(text, starts):
+        raise _FileProblem(number, f"the quote that opens this cell, on line {starts:,}, is "
+                                   "never closed, so the rest of the file was read into it; "
+                                   'close it, and write a quote inside a quoted cell as two ("")',
+                           position=len(record) - 1)
 
 
-def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _count_records(text: str) -> int:
+    try:
+        return sum(1 for _ in csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        return 0  # reading the file reports it, with its row
+
+
+def _unterminated(text: str, start: int) -> bool:
+    """Whether the last record, from line `start`, ends inside a quoted cell.
+
+    Read leniently (as spreadsheets write CSV), such a cell quietly takes in the rest of the
+    file; read strictly, the same text ends too early."""
+    if '"' not in text:
+        return False
+    tail = "".join(islice(io.StringIO(text, newline=""), start - 1, None))
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), strict=True):
+            pass
+    except csv.Error as exc:
+        return str(exc) == "unexpected end of data"
+    return False
+
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's sheet parser, telling a formula without a saved value from an empty cell.
+
+    Read for values, both are None, and the import would take the formula's cell as empty.
+    A formula's saved value is its <v> element; an empty one is a value only for a formula
+    of text (t="str"): the empty text. openpyxl writes an empty <v> for every formula.
+    """
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell = super().parse_cell(element)
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None and (
+                element.find(VALUE_TAG) is None or element.get("t") != "str"):
+            cell["value"] = _NO_SAVED_VALUE
+        return cell
+
+
+_NOT_XLSX = (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError)
+
+
+def _xlsx_records(data: bytes, limits: Limits, tick: _Tick) -> Iterator[_Record]:
+    """The rows of a workbook's first sheet, refused whole when larger than the limits allow.
+
+    Read as openpyxl reads them, but not padded: openpyxl makes every row as wide as the sheet
+    declares itself, and adds every missing row up to its declared height, so a 1.7 KB file
+    declaring A1:XFD1048576 is 17 billion cells. Here the unpacked size (a zip's members say
+    it before they are unpacked) and the declared size are checked first, and each row holds
+    only the cells the file has, up to the header's width.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except _NOT_XLSX as exc:
+        raise _FileProblem(1, f"is not an .xlsx workbook ({type(exc).__name__})") from None
+    if unpacked > limits.bytes:
+        raise _too_large("the workbook unpacks to", unpacked, limits)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+    except _NOT_XLSX as exc:
         raise _FileProblem(1, f"is not an .xlsx workbook ({type(exc).__name__})") from None
     try:
         if not book.worksheets:
             raise _FileProblem(1, "the workbook has no sheets")
-        for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True),
-                                        start=1):
-            yield number, list(values)
+        yield from _sheet_records(book, book.worksheets[0], limits, tick)
     finally:
         book.close()
+
+
+def _sheet_records(book: Any, sheet: Any, limits: Limits, tick: _Tick) -> Iterator[_Record]:
+    height, width = sheet.max_row, sheet.max_column  # as the sheet declares them, if it does
+    if height is not None and width is not None:
+        used = (f"{get_column_letter(sheet.min_column)}{sheet.min_row}:"
+                f"{get_column_letter(width)}{height}")
+        if height - 1 > limits.rows:
+            raise _too_many_rows(height - 1, limits, f"the sheet (its used range is {used})")
+        if width > limits.columns:
+            raise _too_wide(width, limits, f"the sheet (its used range is {used})")
+    with sheet._get_source() as source:
+        parser = _SheetParser(source, sheet._shared_strings, data_only=True, epoch=book.epoch,
+                              date_formats=book._date_formats,
+                              timedelta_formats=book._timedelta_formats)
+        header: int | None = None  # the header's width, once read
+        read = 0
+        for number, cells in parser.parse():
+            read += 1
+            if header is None:
+                # The header is row 1: a sheet whose first row is empty has an empty header.
+                named = [c for c in cells if not _blank(c["value"])] if number == 1 else []
+                header = max((c["column"] for c in named), default=0)
+                if header > limits.columns:
+                    raise _too_wide(header, limits)
+                values: list[Any] = [None] * header
+                for cell in named:
+                    values[cell["column"] - 1] = cell["value"]
+                yield 1, values, None
+                if number == 1:
+                    continue
+            if number - 1 > limits.rows or read - 1 > limits.rows:
+                raise _too_many_rows(None, limits, "the sheet")
+            if (read - 1) % _TICK == 0 and read > 1:
+                tick(read - 1, (height or 1) - 1)
+            values = [None] * header
+            beyond = None
+            for cell in cells:
+                column = cell["column"]
+                if column <= header:
+                    values[column - 1] = cell["value"]
+                elif beyond is None and not _blank(cell["value"]):
+                    beyond = column
+            yield number, values, beyond
 
 
 def _cell_text(value: Any, kind: str) -> str:
@@ -296,28 +532,63 @@ def _cell_text(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _read(entity: str, data: bytes, filename: str, errors: _Errors) -> list[_Row] | None:
+# How a CSV cell after the first that starts with a quote begins: after a comma or a line
+# break, perhaps inside the double quotes that enclose it.
+_QUOTED_CELL_STARTS = tuple(before + enclosed + b"'" for before in (b",", b"\n", b"\r")
+                            for enclosed in (b"", b'"'))
+
+
+def _cell_problem(value: Any, limits: Limits) -> str | None:
+    """What makes a cell unreadable whatever its column: a formula with no value, a NUL, its
+    length."""
+    if value is _NO_SAVED_VALUE:
+        return NO_SAVED_VALUE
+    if isinstance(value, str):
+        if "\x00" in value:
+            return NUL
+        if len(value) > limits.cell_chars:
+            return (f"holds {len(value):,} characters; a cell holds at most "
+                    f"{limits.cell_chars:,}")
+    return None
+
+
+def _read(entity: str, data: bytes, filename: str, errors: _Errors, limits: Limits,
+          progress: Progress | None = None) -> list[_Row] | None:
     """The file's data rows, keyed by column; None when the file or its header is unusable."""
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         errors.add(1, FILE, f"{filename!r} is neither .csv nor .xlsx")
         return None
     as_text = suffix == ".csv"  # CSV cells are text already; workbook cells are typed
-    records = _csv_records(data) if as_text else _xlsx_records(data)
+
+    def tick(done: int, total: int) -> None:
+        # Also where an abandoned upload stops: the page's progress bar raises there.
+        if progress is not None:
+            progress("Reading the file", done, max(done, total))
+
+    records = (_csv_records if as_text else _xlsx_records)(data, limits, tick)
+    # Only a CSV cell can hold a NUL (XML cannot); most files hold none, and are not searched.
+    odd_cells = not as_text or b"\x00" in data
+    # Nor a cell guarded against formulas (a quote at its start): most files have none.
+    quoted = as_text and any(start in data for start in _QUOTED_CELL_STARTS)
     columns = {c.name: c for c in COLUMNS[entity]}
+    header: list[Any] = []
+    index: dict[int, Column] = {}
     try:
         first = next(records, None)
         if first is None:
             errors.add(1, FILE, "the file is empty; its first row must name the columns")
             return None
-        _, header = first
-        names = ["" if h is None else str(h).strip().lower() for h in header]
+        _, header, _ = first
+        names = ["" if h is None or h is _NO_SAVED_VALUE else str(h).strip().lower()
+                 for h in header]
         if len(names) == 1 and ";" in names[0]:
             errors.add(1, FILE, "the columns are separated by semicolons; save the file as "
                                 "CSV with commas (CSV UTF-8 in Excel)")
             return None
-        index: dict[int, Column] = {}
         for position, name in enumerate(names):
+            if header[position] is _NO_SAVED_VALUE:
+                errors.add(1, FILE, f"cell {position + 1} of the header is {NO_SAVED_VALUE}")
             if not name:
                 continue  # a nameless column is fine as long as it stays empty (see below)
             if name not in columns:
@@ -332,20 +603,29 @@ def _read(entity: str, data: bytes, filename: str, errors: _Errors) -> list[_Row
                 errors.add(1, column.name, "required column is missing")
         if errors.items:
             return None
+        guarded = [column.name for column in index.values() if column.kind == "text"]
         rows = []
-        for number, record in records:
-            if all(_blank(v) for v in record):
+        for number, record, beyond in records:
+            if beyond is None and all(_blank(v) for v in record):
                 continue  # spreadsheets leave empty lines; they carry nothing
             extra = [p for p in range(len(record)) if p not in index and not _blank(record[p])]
-            if extra:
-                cell = extra[0] + 1
+            if extra or beyond is not None:
+                cell = extra[0] + 1 if extra else beyond
                 where = (f"beyond the {len(header)} columns of the header"
-                         if extra[0] >= len(header) else "whose column has no name")
-                errors.add(number, FILE, f"has a value in cell {cell}, {where}")
+                         if cell > len(header) else "whose column has no name")
+                errors.add(number, FILE, f"has a value in cell {cell:,}, {where}")
+                continue
+            # The row's length first: far quicker, and only a long row can hold a long cell.
+            if (odd_cells or len("".join(record)) > limits.cell_chars) \
+                    and _cell_problems(number, record, index, limits, errors):
                 continue
             if as_text:
                 cells = {column.name: record[p] if p < len(record) else ""
                          for p, column in index.items()}
+                if quoted:
+                    for name in guarded:
+                        if cells[name][:1] == QUOTE:
+                            cells[name] = unguard(cells[name])
             else:
                 cells = {column.name: _cell_text(record[p] if p < len(record) else None,
                                                  column.kind)
@@ -353,8 +633,23 @@ def _read(entity: str, data: bytes, filename: str, errors: _Errors) -> list[_Row
             rows.append(_Row(number, cells))
         return rows
     except _FileProblem as exc:
-        errors.add(exc.row, FILE, exc.reason)
+        column = index.get(exc.position) if exc.position is not None else None
+        errors.add(exc.row, column.name if column else FILE, exc.reason)
         return None
+    finally:
+        records.close()
+
+
+def _cell_problems(number: int, record: list[Any], index: dict[int, Column], limits: Limits,
+                   errors: _Errors) -> bool:
+    """Note every unreadable cell of a row; True when there was one."""
+    found = False
+    for position, column in index.items():
+        problem = _cell_problem(record[position], limits) if position < len(record) else None
+        if problem:
+            errors.add(number, column.name, problem)
+            found = True
+    return found
 
 
 # --- checking ------------------------------------------------------------------------------
@@ -363,14 +658,23 @@ _BAD = object()  # a cell that failed its check
 
 
 class _Errors:
-    """The problems of one file, in the order found."""
+    """The problems of one file, in the order found: the first `limit` listed, the rest counted.
 
-    def __init__(self, file: str):
+    A file can hold millions of problems; listing them all would fill the memory, and the
+    page would send them all to the browser.
+    """
+
+    def __init__(self, file: str, limit: int):
         self.file = file
+        self.limit = limit
         self.items: list[RowError] = []
+        self.unlisted = 0
 
     def add(self, row: int, column: str, reason: str) -> None:
-        self.items.append(RowError(row, column, reason, self.file))
+        if len(self.items) < self.limit:
+            self.items.append(RowError(row, column, reason, self.file))
+        else:
+            self.unlisted += 1
 
     def attempt(self, row: int, column: str, fn: Callable[..., Any], *args: Any,
                 fields: dict[str, str] | None = None, **kwargs: Any) -> Any:
@@ -1432,18 +1736,22 @@ _PERMISSION: dict[str, tuple[str, str]] = {
 # --- the use cases ---------------------------------------------------------------------------
 
 def import_file(*, session: Session, viewer: Viewer, entity: str, data: bytes, filename: str,
-                dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
+                dry_run: bool = False, progress: Progress | None = None,
+                limits: Limits | None = None) -> ImportReport:
     """Import one CSV or XLSX file of `entity`, all or nothing, reporting every problem.
 
-    Returns the report; when it has errors, or on a dry run, nothing was written.
+    Returns the report; when it has errors, or on a dry run, nothing was written. `limits`
+    defaults to the configured ones. `progress` is called every thousand rows, reading too:
+    an exception it raises (Streamlit's when the person leaves the page) stops the import.
     """
     validate.choice("entity", entity, ENTITIES)
     return _import(session, viewer, [(entity, filename, data)], [], dry_run=dry_run,
-                   progress=progress, keep_going=False)
+                   progress=progress, keep_going=False, limits=limits)
 
 
 def import_all(*, session: Session, viewer: Viewer, files: Sequence[tuple[str, bytes]],
-               dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
+               dry_run: bool = False, progress: Progress | None = None,
+               limits: Limits | None = None) -> ImportReport:
     """Import a whole data set, `<entity>.csv` files, in IMPORT.md's order in one transaction.
 
     `files` holds (file name, content) pairs. A file of another name is an error: a typo must
@@ -1463,7 +1771,7 @@ def import_all(*, session: Session, viewer: Viewer, files: Sequence[tuple[str, b
                                  + ", ".join(f"{e}.csv" for e in ENTITIES)))
     ordered = [(e, *found[e]) for e in ENTITIES if e in found]
     return _import(session, viewer, ordered, problems, dry_run=dry_run, progress=progress,
-                   keep_going=True)
+                   keep_going=True, limits=limits)
 
 
 def folder_files(folder: Path) -> list[tuple[str, bytes]]:
@@ -1504,15 +1812,16 @@ def _rare_full_collections() -> Iterator[None]:
 
 def _import(session: Session, viewer: Viewer, files: list[tuple[str, str, bytes]],
             problems: list[RowError], *, dry_run: bool, progress: Progress | None,
-            keep_going: bool) -> ImportReport:
+            keep_going: bool, limits: Limits | None) -> ImportReport:
     with _rare_full_collections():
         return _import_files(session, viewer, files, problems, dry_run=dry_run,
-                             progress=progress, keep_going=keep_going)
+                             progress=progress, keep_going=keep_going,
+                             limits=limits or Limits.configured())
 
 
 def _import_files(session: Session, viewer: Viewer, files: list[tuple[str, str, bytes]],
                   problems: list[RowError], *, dry_run: bool, progress: Progress | None,
-                  keep_going: bool) -> ImportReport:
+                  keep_going: bool, limits: Limits) -> ImportReport:
     """Read, check and write files in order inside one savepoint.
 
     With `keep_going` (import all) a file with problems still writes its good rows, so the
@@ -1530,10 +1839,10 @@ def _import_files(session: Session, viewer: Viewer, files: list[tuple[str, str, 
     try:
         for entity, filename, data in files:
             handler = _HANDLERS[entity]()
-            errors = _Errors(filename)
+            errors = _Errors(filename, limits.problems)
             entity_report = EntityReport(entity=entity, file=filename)
             report.entities.append(entity_report)
-            rows = _read(entity, data, filename, errors)
+            rows = _read(entity, data, filename, errors, limits, progress)
             if rows is not None:
                 entity_report.rows = len(rows)
                 plans = handler.check(run, rows, errors)
@@ -1547,6 +1856,7 @@ def _import_files(session: Session, viewer: Viewer, files: list[tuple[str, str, 
             order = {c.name: n for n, c in enumerate(COLUMNS[entity])}
             entity_report.errors = sorted(errors.items,
                                           key=lambda e: (e.row, order.get(e.column, -1)))
+            entity_report.unlisted = errors.unlisted
         if report.written:
             for entity_report in report.entities:
                 if entity_report.created or entity_report.updated:

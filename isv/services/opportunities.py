@@ -27,13 +27,14 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from isv import display
-from isv.analytics.kpis import FUNNEL_STAGES, created_between, reached
+from isv.analytics.kpis import FUNNEL_STAGES, created_between, local_day_bounds, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
 from isv.dates import local_date, local_today, local_zone
 from isv.errors import Conflict, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
     DOMAINS,
+    OPEN_STAGES,
     STAGES,
     Alert,
     CommissionStructure,
@@ -518,7 +519,9 @@ class OpportunityFilters:
     - `unassigned`: assigned to nobody (or to one of `owner_ids`, when both are given);
     - `opportunity_ids`: exactly these deals;
     - `entry_recorded`: the deal's last stage-history row moved it into its current stage and
-      was recorded, not reconstructed on import (time in stage can age that stay).
+      was recorded, not reconstructed on import (time in stage can age that stay);
+    - `left_stage` with `left_from`/`left_to`: the deal left that stage on those local days,
+      after a recorded move into it (time in stage's "moved on" stays).
     """
 
     partner_ids: tuple[uuid.UUID, ...] = ()
@@ -541,6 +544,9 @@ class OpportunityFilters:
     unassigned: bool = False
     opportunity_ids: tuple[uuid.UUID, ...] = ()
     entry_recorded: bool = False
+    left_stage: str | None = None
+    left_from: date | None = None
+    left_to: date | None = None
 
 
 @dataclass(frozen=True)
@@ -693,7 +699,33 @@ def _figure_conditions(f: OpportunityFilters) -> list[Any]:
             [parse_id("opportunity_id", i) for i in f.opportunity_ids]))
     if f.entry_recorded:
         where.append(_entry_recorded())
+    low, high = _range("left", f.left_from, f.left_to)
+    if f.left_stage is not None:
+        where.append(_left(validate.choice("left_stage", f.left_stage, OPEN_STAGES), low, high))
+    elif low is not None or high is not None:
+        raise ValidationError("left_stage", "is needed with a left_from/left_to range")
     return where
+
+
+def _after(a: Any, b: Any) -> Any:
+    """History row `a` comes after row `b` of the same deal (by time, then id)."""
+    return or_(a.changed_at > b.changed_at, and_(a.changed_at == b.changed_at, a.id > b.id))
+
+
+def _left(stage: str, low: date | None, high: date | None) -> Any:
+    """A recorded move into `stage` whose next history row (the move out) falls on the local
+    days [low, high]: the stays time in stage counts as "moved on" in a period."""
+    into, out, between = (aliased(StageHistory) for _ in range(3))
+    start, end = local_day_bounds(low or validate.MIN_DATE, high or validate.MAX_DATE)
+    next_row = select(out.id).where(
+        out.opportunity_id == into.opportunity_id, _after(out, into),
+        out.changed_at >= start, out.changed_at < end,
+        ~select(between.id).where(between.opportunity_id == into.opportunity_id,
+                                  _after(between, into), _after(out, between))
+          .correlate(into, out).exists())
+    return select(into.id).where(
+        into.opportunity_id == Opportunity.id, into.to_stage == stage,
+        into.synthesized.is_(False), next_row.exists()).exists()
 
 
 def _entry_recorded() -> Any:

@@ -31,13 +31,6 @@ TYPE_LABELS = {
     "goal_milestone": "Goal milestone",
     "task_overdue": "Task overdue",
 }
-# A symbol and a word for each level, so priority never depends on colour alone.
-PRIORITY_LABELS = {
-    "low": "▽ Low",
-    "medium": "◆ Medium",
-    "high": "▲ High",
-    "urgent": "‼ Urgent",
-}
 READ_CHOICES = {"unread": "Unread", "read": "Read", "all": "All"}
 # Where each kind of alert leads: the page, the words on the link.
 ENTITY_LINKS = {
@@ -53,7 +46,8 @@ def type_label(alert_type: str | None) -> str:
 
 
 def priority_label(priority: str | None) -> str:
-    return PRIORITY_LABELS.get(priority, priority) if priority else "All"
+    """The filter's choice: a level as everywhere else (isv.display), or no level: All."""
+    return display.priority(priority) if priority else "All"
 
 
 def _page(path: str, viewer: Viewer) -> st.Page | None:

@@ -198,14 +198,16 @@ def velocity_row(rows: Sequence[Velocity], f: Filters):
 STILL_THERE = "Still in the stage now"
 
 
-def time_in_stage(f: Filters):
+def time_in_stage(f: Filters, period: Period):
     """Time in stage: a "still there" bar lists the deals in that stage now whose stay it
-    ages; finished stays ("moved on") are stays, not deals, and list nothing."""
+    ages; a "moved on" bar the deals whose stay in the stage ended in the period."""
     def pick(point: Point, fig: go.Figure) -> OpportunityFilters | None:
         stage = charts.STAGE_BY_LABEL.get(_words(category(point, fig)))
-        if stage is None or not series(point, fig).startswith(STILL_THERE):
+        if stage is None:
             return None
-        return drill.staying(f, stage)
+        if series(point, fig).startswith(STILL_THERE):
+            return drill.staying(f, stage)
+        return drill.moved_on(f, period, stage)
     return pick
 
 

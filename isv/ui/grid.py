@@ -454,9 +454,14 @@ def opportunity_grid(viewer: Viewer, filters: OpportunityFilters, options: Choic
 
     state = st.session_state.get(key)
     _open_clicked(rows, has_edits=editable and pending(state))
-    if editable:
-        _save_bar(viewer, rows, state, options)
+    # The downloads are drawn (registered) before the save bar runs, though shown below it:
+    # a save reruns the page from inside the bar, and the run must have re-registered the
+    # files the buttons on screen point at (see _downloads).
+    save_area = st.container()
     _downloads(rows)
+    if editable:
+        with save_area:
+            _save_bar(viewer, rows, state, options)
 
 
 def _open_clicked(rows: list[OpportunityRow], *, has_edits: bool) -> None:
@@ -527,19 +532,42 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
             st.rerun()
 
 
+_FILES = "grid_download_files"  # session state: (rows, csv bytes, xlsx bytes)
+
+
+def _files(rows: list[OpportunityRow]) -> tuple[bytes, bytes]:
+    """The rows as CSV and XLSX, made once per distinct rows and kept for the reruns."""
+    key = tuple(rows)
+    kept = st.session_state.get(_FILES)
+    if kept is None or kept[0] != key:
+        frame = download_frame(rows)
+        kept = (key, exporter.frame_to_csv(frame),
+                exporter.frame_to_xlsx(frame, sheet="Opportunities"))
+        st.session_state[_FILES] = kept
+    return kept[1], kept[2]
+
+
 def _downloads(rows: list[OpportunityRow]) -> None:
+    """Download buttons whose files outlive a rerun.
+
+    The files are made here, not on click: a file made on click comes from a callable that
+    Streamlit forgets as soon as a run ends without drawing its button again, so a click on
+    the button still on screen while the page reran (after a save) got nothing and said
+    nothing. Given bytes, the button points at a stored file, named by its content (the
+    same rows give the same file on every rerun), that Streamlit keeps for a run beyond the
+    last that drew it. `on_click="ignore"`: a download changes nothing to rerun for.
+    """
     if not rows:
         return
+    csv_file, xlsx_file = _files(rows)
     bar = st.container(horizontal=True)
     bar.download_button(
-        "Download CSV", key="grid_csv", icon=":material/download:",
-        data=lambda: exporter.frame_to_csv(download_frame(rows)),
-        file_name="opportunities.csv", mime="text/csv",
+        "Download CSV", key="grid_csv", icon=":material/download:", data=csv_file,
+        file_name="opportunities.csv", mime="text/csv", on_click="ignore",
         help="The rows on screen, with the filters applied")
     bar.download_button(
-        "Download XLSX", key="grid_xlsx", icon=":material/download:",
-        data=lambda: exporter.frame_to_xlsx(download_frame(rows),
-                                           sheet="Opportunities"),
+        "Download XLSX", key="grid_xlsx", icon=":material/download:", data=xlsx_file,
+        on_click="ignore",
         file_name="opportunities.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         help="The rows on screen, with the filters applied")

@@ -293,7 +293,8 @@ def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None,
     won = (_count(kpis.won_count, "deals won"), drill.won(f, kpis.period))
     closed = (_count(kpis.won_count + kpis.lost_count, "deals won or lost"),
               drill.closed(f, kpis.period))
-    due = ("Open deals due this period", drill.due(f, kpis.period.start, kpis.period.end))
+    due = (_count(kpis.period_pipeline_count, "open deals due this period"),
+           drill.due(f, kpis.period.start, kpis.period.end))
     cards = [
         lambda: card(
             "Pipeline", _short(kpis.pipeline_total),

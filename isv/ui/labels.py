@@ -88,7 +88,7 @@ def activity_label(kind: str | None) -> str:
 
 # --- my week (weekly status, tasks, goals) ----------------------------------------------
 
-PRIORITY_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
+PRIORITY_LABELS = display.PRIORITY_LABELS
 TASK_STATUS_LABELS = {
     "pending": "Pending",
     "in_progress": "In progress",
@@ -102,8 +102,7 @@ STATUS_STATE_LABELS = {"submitted": "✔ Submitted", "draft": "✎ Draft, not su
                        "missing": "✖ Not started"}
 
 
-def priority_label(priority: str | None) -> str:
-    return PRIORITY_LABELS.get(priority, priority) if priority else "—"
+priority_label = display.priority
 
 
 def task_status_label(status: str | None) -> str:

@@ -18,7 +18,7 @@ import streamlit as st
 from isv import display
 from isv.analytics.kpis import FUNNEL_STAGES
 from isv.errors import ValidationError
-from isv.models import CLOSED_STAGES, DOMAINS, STAGES
+from isv.models import CLOSED_STAGES, DOMAINS, OPEN_STAGES, STAGES
 from isv.services import validate
 from isv.services.opportunities import OpportunityFilters
 from isv.ui.labels import stage_label
@@ -67,7 +67,10 @@ def grid_params(f: OpportunityFilters) -> Params:
              ("reached", [f.reached] if f.reached else []),
              ("reason", [f.lost_reason] if f.lost_reason is not None else []),
              ("noreason", ["1"] if f.no_lost_reason else []),
-             ("deal", _ids(f.opportunity_ids)))
+             ("deal", _ids(f.opportunity_ids)),
+             ("recorded", ["1"] if f.entry_recorded else []),
+             ("left", [f.left_stage] if f.left_stage else []),
+             ("leftin", [_span(f.left_from, f.left_to)] if f.left_from or f.left_to else []))
     for key, values in pairs:
         if values:
             params[key] = values
@@ -172,6 +175,22 @@ def read_grid(params: Mapping[str, list[str]], *, partners: Mapping[str, str],
             problems.append(f"reason {raw!r}: {exc.reason}")
     if one("noreason") == "1":
         values["no_lost_reason"] = True
+    if one("recorded") == "1":
+        values["entry_recorded"] = True
+    if (raw := one("left")) is not None:
+        if raw in OPEN_STAGES:
+            values["left_stage"] = raw
+        else:
+            problems.append(f"left {raw!r}: not one of {', '.join(OPEN_STAGES)}")
+    if (raw := one("leftin")) is not None:
+        try:
+            values["left_from"], values["left_to"] = _range(raw)
+        except ValueError:
+            problems.append(f"leftin {raw!r}: not a range like 2026-07-01..2026-09-30")
+    if "left_stage" not in values and ("left_from" in values or "left_to" in values):
+        values.pop("left_from", None)
+        values.pop("left_to", None)
+        problems.append("leftin: needs the stage that was left (left=…)")
     deals = []
     for raw in params.get("deal", []):
         try:
@@ -186,7 +205,7 @@ def read_grid(params: Mapping[str, list[str]], *, partners: Mapping[str, str],
 
 FIGURE_FIELDS = ("closed_from", "closed_to", "expected_from", "expected_to", "no_expected_date",
                  "created_from", "created_to", "reached", "lost_reason", "no_lost_reason",
-                 "opportunity_ids")
+                 "opportunity_ids", "entry_recorded", "left_stage", "left_from", "left_to")
 
 
 def figure_part(f: OpportunityFilters) -> OpportunityFilters:
@@ -232,6 +251,12 @@ def describe_figure(f: OpportunityFilters, stages: tuple[str, ...] = ()) -> list
         words.append(f"lost for “{f.lost_reason}”")
     if f.no_lost_reason:
         words.append("lost without a reason given")
+    if f.entry_recorded:
+        words.append("moved into their stage in the app (not imported)")
+    if f.left_stage:
+        words.append(f"moved on from {stage_label(f.left_stage)} "
+                     f"{_days(f.left_from, f.left_to) if f.left_from or f.left_to else ''}"
+                     .strip())
     if f.opportunity_ids:
         n = len(f.opportunity_ids)
         words.append("the chosen deal" if n == 1 else f"the {n} chosen deals")

@@ -173,6 +173,10 @@ def test_each_dashboard_card_opens_the_grid_on_the_deals_it_counts(demo):
         label = next(text for text in links if text.startswith(f"See the {figure:,} "))
         at, said = follow(at, label)
         assert said == figure == grid_count(at), card
+    # Coverage: the open deals due this period that its pipeline sums.
+    assert kpis.period_pipeline_count
+    at, said = follow(sign_in(), f"See the {kpis.period_pipeline_count:,} open deals due")
+    assert said == kpis.period_pipeline_count == grid_count(at)
     at = sign_in()
     at, said = follow(at, "See all ")
     assert said == kpis.slipped_count == grid_count(at)
@@ -288,9 +292,13 @@ def test_pipeline_analytics_bars_open_their_deals(demo):
     at = click(sign_in(page=page), "time_in_stage", trace="Still in the stage now (days so far)",
                category=label)
     assert grid_count(at) == stay.open_count > 0
+    moved = max(data.stage_times, key=lambda r: r.moved_deals)
+    label = {"lead": "Lead", "demo": "Demo", "poc": "PoC", "proposal": "Proposal"}[moved.stage]
     at = click(sign_in(page=page), "time_in_stage", trace="Moved on in the period",
                category=label)
-    assert [t.value for t in at.title] == ["Pipeline analytics"]  # stays, not deals
+    assert grid_count(at) == moved.moved_deals > 0
+    assert f"moved on from {label} " in figure_shown(at)
+    assert param(at, "left") == [moved.stage]
     reason = data.lost_reasons[0]
     at = click(sign_in(page=page), "lost_reasons", category=reason.reason or "No reason given")
     assert grid_count(at) == reason.count

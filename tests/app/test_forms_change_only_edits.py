@@ -463,7 +463,7 @@ def test_the_tasks_grid_saves_only_the_cell_edited(task):
         assert not at.exception, at.exception
 
     watch = Watch(Task, task, {"updated_at"})
-    edit({"Title": "Call Acme", "Priority": "Medium"})   # typed back as they were
+    edit({"Title": "Call Acme", "Priority": "◆ Medium"})   # typed back as they were
     watch.nothing_written()
 
     @EXAMPLES

@@ -112,3 +112,23 @@ def test_an_export_is_prepared_as_csv_and_excel_downloads(page):
     assert not at.exception, at.exception
     assert "Users: 4 rows." in [c.value for c in at.caption]
     assert {b.key for b in at.download_button} == {"export_csv", "export_xlsx"}
+
+
+def test_a_nul_byte_in_an_uploaded_cell_is_a_problem_by_row_and_column(page):
+    at = upload(page("vp"), "partners.csv", b"name,domain,notes\nKeyward,Security,a\x00b\n")
+    assert metrics(at)["Problems"] == "1"
+    [table] = [frame.value for frame in at.dataframe]
+    assert table.to_dict("records") == [{
+        "Row": 2, "Column": "notes",
+        "Problem": "contains a NUL character (byte 0), which no text may hold; remove it"}]
+    assert not [b for b in at.button if b.key == "import_confirm"]
+
+
+def test_only_the_first_thousand_problems_reach_the_browser_and_the_rest_are_counted(page):
+    bad = b"name,domain\n" + b"".join(f"P{n},Retail\n".encode() for n in range(1_005))
+    at = upload(page("vp"), "partners.csv", bad)
+    assert metrics(at)["Problems"] == "1,005"
+    assert messages(at.error)[0].startswith("1,005 problems in partners.csv.")
+    [table] = [frame.value for frame in at.dataframe]
+    assert len(table) == 1_000
+    assert "Only the first 1,000 are listed; 5 more were found." in [c.value for c in at.caption]

@@ -8,12 +8,17 @@ would.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from isv import config, db, demo, display, migrate
+from isv.auth import Viewer
+from isv.dates import local_today
+from isv.services import alerts, users
 from isv.ui.nav import pages_for
-from tests.app.conftest import COOKIE_KEY, _clear_caches, new_app, submit_login
+from tests.app.conftest import COOKIE_KEY, LOGINS, _clear_caches, messages, new_app, submit_login
+from tests.factories import make_task
 
 VP_LOGIN = ("maya.chen@example.com", "demo-vp-2026")
 # Words a reader should never meet: Python's and pandas' missing values, stage codes.
@@ -75,3 +80,27 @@ def test_no_page_shows_none_nan_or_codes(on_demo, page):
         if frame.value.isna().to_numpy().any():
             assert frame.proto.placeholder == display.NONE, list(frame.value.columns)
 
+
+
+
+def test_a_priority_reads_the_same_on_the_tasks_grid_and_in_the_alerts(app_db, login):
+    """One task, high priority and overdue: its row in the tasks grid and its alert both say
+    '▲ High' (a symbol and a word: colour is never the only signal)."""
+    today = local_today()
+    with db.session_scope() as s:
+        owner = users.get_by_email(session=s, viewer=Viewer.system(),
+                                   email=LOGINS["sales_manager"].email)
+        make_task(s, owner, title="Send the MSP terms", due_date=today - timedelta(days=2),
+                  priority="high")
+        alerts.task_overdue(session=s, today=today)
+
+    at = login("sales_manager")
+    at.switch_page("pages/tasks.py").run()
+    assert not at.exception, at.exception
+    grid = next(f.value for f in at.dataframe if "Priority" in f.value.columns)
+    assert list(grid["Priority"]) == ["▲ High"]
+
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    alert = next(m for m in messages(at.markdown) if "Send the MSP terms" in m)
+    assert "▲ High" in alert

@@ -229,7 +229,7 @@ def test_adding_a_task_puts_it_in_the_grid(login):
     assert "Added “Prepare the QBR deck”." in messages(at.success)
     grid = at.dataframe[0].value
     assert list(grid["Title"]) == ["Prepare the QBR deck"]
-    assert list(grid["Priority"]) == ["High"]
+    assert list(grid["Priority"]) == ["▲ High"]
     assert at.text_input(key="task_add_title").value == ""
 
 

@@ -7,9 +7,10 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from isv.ui.board_drag import HOLD_MS
 from isv.ui.labels import stage_label
 from tests.e2e.conftest import COOKIE_NAME
-from tests.e2e.helpers import open_app, sign_in, wait_for_cookie
+from tests.e2e.helpers import open_app, sign_in, submit_login, wait_for_cookie
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
@@ -146,13 +147,83 @@ def board_column(page: Page, stage: str):
 
 def drag(page: Page, card, stage: str) -> None:
     """A person's drag: press on the card, move over the top of a column, let go."""
-    expect(card).to_have_attribute("draggable", "true")
+    expect(card).to_have_attribute("data-isv-drag", "ready")
     source, target = card.bounding_box(), board_column(page, stage).bounding_box()
     page.mouse.move(source["x"] + source["width"] / 2, source["y"] + 12)
     page.mouse.down()
     page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 40, steps=12)
     page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 60, steps=4)
     page.mouse.up()
+
+
+def touch_drag(page: Page, card, stage: str, *, hold_ms: int = HOLD_MS + 250) -> None:
+    """A finger's drag, through the browser's own touch input (so the page's touch-action
+    and scrolling take part as on a tablet): rest on the card, slide to a column, let go."""
+    cdp = page.context.new_cdp_session(page)
+    source, target = card.bounding_box(), board_column(page, stage).bounding_box()
+    x0, y0 = source["x"] + source["width"] / 2, source["y"] + 12
+    x1, y1 = target["x"] + target["width"] / 2, target["y"] + 60
+
+    def touch(kind: str, points: list[dict]) -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", [{"x": x0, "y": y0}])
+    page.wait_for_timeout(hold_ms)
+    for step in range(1, 13):
+        touch("touchMove", [{"x": x0 + (x1 - x0) * step / 12, "y": y0 + (y1 - y0) * step / 12}])
+        page.wait_for_timeout(16)
+    touch("touchEnd", [])
+    cdp.detach()
+
+
+@pytest.fixture
+def tablet(browser):
+    """A touch screen at tablet size: touch input, no mouse hover."""
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True)
+    ctx.set_default_timeout(SLOW)
+    yield ctx
+    ctx.close()
+
+
+def open_board(page: Page, server) -> None:
+    """The board by its address (the sidebar starts collapsed at tablet width); as go_to,
+    it must stay open (a rerun left pending by sign-in can land back on the dashboard)."""
+    heading = page.get_by_role("heading", name="Pipeline board", exact=True)
+    for _attempt in range(3):
+        page.goto(f"{server.url}/board")
+        expect(heading).to_be_visible()
+        page.wait_for_timeout(1500)
+        if heading.is_visible():
+            break
+    expect(heading).to_be_visible()
+
+
+def card_class(card) -> str:
+    return next(c for c in card.get_attribute("class").split() if c.startswith("st-key-card_"))
+
+
+def test_a_card_dragged_by_touch_on_a_tablet_lands_in_the_new_stage(server, tablet):
+    account = server.accounts["sales_manager"]
+    page = open_app(tablet, server.url)
+    # The sidebar (and its Sign out button) may be collapsed on a tablet: the cookie says
+    # the sign-in is done.
+    submit_login(page, account.email, account.password)
+    wait_for_cookie(tablet, COOKIE_NAME)
+    open_board(page, server)
+    assert page.evaluate("matchMedia('(hover: none)').matches")  # a touch screen, as a tablet
+    card = board_column(page, "demo").locator("[class*='st-key-card_']").first
+    expect(card).to_have_attribute("data-isv-drag", "ready")
+    customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()
+    key = card_class(card)
+
+    touch_drag(page, card, "poc")
+    expect(page.get_by_text(f"Moved {customer} to PoC.")).to_be_visible()
+    expect(board_column(page, "poc").locator(f".{key}")).to_have_count(1)
+    page.reload()
+    expect(page.get_by_role("heading", name="Pipeline board", exact=True)).to_be_visible()
+    expect(board_column(page, "poc").locator(f".{key}")).to_have_count(1)
+    expect(board_column(page, "demo").locator(f".{key}")).to_have_count(0)
+    assert page.get_by_test_id("stException").count() == 0
 
 
 def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(server, context):
@@ -181,7 +252,7 @@ def test_a_card_dragged_to_another_column_is_there_after_a_reload(server, contex
     page = signed_in_page(context, server, "sales_manager")
     go_to(page, "Pipeline board")
     card = board_column(page, "demo").locator("[class*='st-key-card_']").first
-    expect(card).to_have_attribute("draggable", "true")
+    expect(card).to_have_attribute("data-isv-drag", "ready")
     customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()
     card_class = next(c for c in card.get_attribute("class").split()
                       if c.startswith("st-key-card_"))

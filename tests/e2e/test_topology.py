@@ -401,7 +401,7 @@ def test_the_boards_drag_and_drop_runs_under_the_production_csp(stack, browser):
                 if "Content Security Policy" in m.text else None)
         go_to(page, "Pipeline board")
         expect(page.locator("[class*='st-key-card_']").first).to_have_attribute(
-            "draggable", "true")
+            "data-isv-drag", "ready")
     finally:
         expect.set_options(timeout=15_000)
         context.close()

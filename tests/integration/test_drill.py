@@ -103,6 +103,11 @@ def test_every_figure_lists_exactly_its_deals(program, who, narrowed):
     check(kpis.lost_count, drill.lost(f, period), "lost")
     check(kpis.won_count + kpis.lost_count, drill.closed(f, period), "closed")
     check(kpis.slipped_count, drill.slipped(f, TODAY), "slipped")
+    # Coverage: the open deals due in the period, whose values period_pipeline sums.
+    due = drill.due(f, period.start, period.end)
+    check(kpis.period_pipeline_count, due, "coverage")
+    due_deals = list_opportunities(session=session, viewer=viewer, limit=5000, filters=due)[0]
+    assert sum(d.deal_value for d in due_deals) == kpis.period_pipeline
     goal_deals, n = list_opportunities(session=session, viewer=viewer, limit=5000,
                                        filters=drill.goal_won(viewer, f, period))
     assert sum(d.deal_value for d in goal_deals) == kpis.goal_won
@@ -151,8 +156,12 @@ def test_every_figure_lists_exactly_its_deals(program, who, narrowed):
             filters = drill.due(f, month.start, month.end)
         check(month.count, filters, f"close month {month.kind} {month.start}")
     # Time in stage: the deals still in each stage, aged from a recorded entry.
-    for row in time_in_stage(period=period, as_of=TODAY, **common):
-        check(row.open_count, drill.staying(f, row.stage), f"still in {row.stage}")
+    # and the deals whose recorded stay in it ended in the period ("moved on").
+    for p in (period, previous(period)):
+        for row in time_in_stage(period=p, as_of=TODAY, **common):
+            check(row.open_count, drill.staying(f, row.stage), f"still in {row.stage}")
+            check(row.moved_deals, drill.moved_on(f, p, row.stage),
+                  f"moved on from {row.stage} in {p.label}")
     # Win/loss by partner and lost reasons.
     for row in win_loss_by_partner(period=period, **common):
         check(row.won_count, drill.partner(drill.won(f, period), row.partner_id), row.name)
@@ -216,3 +225,39 @@ def test_still_in_stage_lists_only_deals_whose_entry_was_recorded(session):
     rows, n = list_opportunities(session=session, viewer=viewer,
                                  filters=drill.staying(Filters(), "demo"))
     assert n == 2 and {r.id for r in rows} == {recorded.id, moved.id}
+
+
+def test_moved_on_lists_each_deal_that_left_the_stage_in_the_period_once(session):
+    """A stay ends at the deal's next history row: a deal that left Demo twice in the
+    quarter is two stays but one deal; a stay that ended before the quarter, one with a
+    reconstructed start, and a deal still in Demo are not listed."""
+    partner = make_partner(session)
+    start = datetime(2026, 4, 2, 9, tzinfo=UTC)  # in TODAY's quarter (Q2 2026)
+
+    def deal(*moves: tuple[str, int], synthesized_first: bool = False):
+        opp = make_opportunity(session, partner, stage=moves[-1][0], created_at=start)
+        session.query(StageHistory).filter_by(opportunity_id=opp.id).delete()
+        for n, (stage, day) in enumerate(moves):
+            session.add(StageHistory(opportunity_id=opp.id, from_stage=None, to_stage=stage,
+                                     changed_at=start + timedelta(days=day),
+                                     synthesized=synthesized_first and n == 0))
+        return opp
+
+    twice = deal(("demo", 0), ("poc", 3), ("demo", 5), ("proposal", 9))
+    once = deal(("lead", 0), ("demo", 1), ("poc", 20))
+    earlier = deal(("demo", -60), ("poc", -40))
+    imported = deal(("demo", 0), ("poc", 4), synthesized_first=True)
+    still = deal(("lead", 0), ("demo", 2))
+    session.flush()
+    viewer = auth.Viewer.system("tests")
+    period = quarter_containing(TODAY)
+    stays = {r.stage: r for r in time_in_stage(session=session, viewer=viewer, period=period,
+                                                as_of=TODAY)}
+    assert (stays["demo"].moved_count, stays["demo"].moved_deals) == (3, 2)
+    rows, n = list_opportunities(session=session, viewer=viewer,
+                                 filters=drill.moved_on(Filters(), period, "demo"))
+    assert n == 2 and {r.id for r in rows} == {twice.id, once.id}
+    assert {earlier.id, imported.id, still.id}.isdisjoint(r.id for r in rows)
+    rows, n = list_opportunities(session=session, viewer=viewer,
+                                 filters=drill.moved_on(Filters(), previous(period), "demo"))
+    assert [r.id for r in rows] == [earlier.id]

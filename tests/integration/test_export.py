@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,14 +12,18 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from isv import cli, migrate
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.demo import load_demo
+from isv.errors import ValidationError
 from isv.models import QuarterlyGoal, StageHistory
-from isv.services import exporter, importer, partners, users
+from isv.services import exporter, importer, opportunities, partners, users
+from isv.services.cells import FORMULA_STARTS
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 
 SYSTEM = Viewer.system("tests")
@@ -140,6 +146,76 @@ def test_export_then_import_into_an_empty_database_then_export_gives_identical_f
         get_engine(target).dispose()
 
 
+# --- formulas: no CSV cell a spreadsheet evaluates, and every text back as it was -----------
+
+LEADS = st.sampled_from([*FORMULA_STARTS, "'", "''", "'=", "'-", ""])
+TEXTS = st.builds(lambda lead, rest: lead + rest, LEADS,
+                  st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")),
+                          min_size=1, max_size=12))
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def evaluated(text: str) -> list[str]:
+    """The cells of a CSV text that a spreadsheet would read as a formula (not a number)."""
+    return [cell for row in csv.reader(io.StringIO(text, newline="")) for cell in row
+            if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell)]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(name=TEXTS, contact=TEXTS, notes=TEXTS, customer=TEXTS, lost=TEXTS, external=TEXTS)
+def test_text_that_starts_a_formula_is_exported_as_text_and_imports_back_unchanged(
+        session, name, contact, notes, customer, lost, external):
+    savepoint = session.begin_nested()
+    try:
+        try:
+            partner = partners.create_partner(session=session, viewer=SYSTEM, name=name,
+                                              domain="FinOps", primary_contact_name=contact,
+                                              notes=notes)
+            opportunities.create_opportunity(
+                session=session, viewer=SYSTEM, partner_id=partner.id, customer_name=customer,
+                deal_value=Decimal("5.00"), stage="closed_lost", lost_reason=lost,
+                actual_close_date=date(2026, 1, 5), notes=notes, external_id=external,
+                created_at=datetime(2026, 1, 2, 9, 30, tzinfo=UTC))
+        except ValidationError:
+            assume(False)  # text the services refuse (blank once stripped) is never stored
+        files = {e: exporter.export_csv(session=session, viewer=SYSTEM, entity=e)
+                 for e in ("partners", "opportunities", "stage_history")}
+        assert [evaluated(text) for text in files.values()] == [[], [], []]
+        again = importer.import_all(session=session, viewer=SYSTEM, dry_run=True,
+                                    files=[(f"{e}.csv", t.encode()) for e, t in files.items()])
+        assert again.ok, again.error_lines()
+        assert [(r.created, r.updated, r.unchanged) for r in again.entities] == [
+            (0, 0, 1), (0, 0, 1), (0, 0, 1)]
+    finally:
+        savepoint.rollback()
+
+
+def test_only_text_columns_are_guarded_a_negative_amount_stays_a_number():
+    table = (["user_email", "year", "quarter", "goal_type", "revenue_target",
+              "current_progress", "notes"],
+             [["-a@example.com", "2026", "1", "revenue", "-5.00", "-1.50", "=SUM(A1:A9)"]])
+    assert exporter.table_to_csv("goals", table).splitlines()[1] == (
+        "'-a@example.com,2026,1,revenue,-5.00,-1.50,'=SUM(A1:A9)")
+    assert table[1][0][0] == "-a@example.com"  # the workbook made from it next stays unguarded
+
+
+def test_the_export_tab_and_the_cli_write_text_that_starts_a_formula_as_text(cli_url,
+                                                                            tmp_path):
+    with session_scope() as session:
+        partners.create_partner(session=session, viewer=SYSTEM, name="@Cmd", domain="FinOps",
+                                notes='=HYPERLINK("http://evil.example","click")')
+    shown = CliRunner().invoke(cli.main, ["export", "partners"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[1] == (
+        '''\'@Cmd,FinOps,,,,healthy,,"'=HYPERLINK(""http://evil.example"",""click"")"''')
+    path = tmp_path / "partners.csv"
+    path.write_text(shown.stdout)
+    again = CliRunner().invoke(cli.main, ["import", "partners", str(path), "--dry-run"])
+    assert again.stdout.splitlines()[-1] == "partners: 0 created, 0 updated, 2 unchanged"
+
+
 # --- any on-screen table -------------------------------------------------------------------
 
 def test_a_table_downloads_as_csv_that_excel_reads_with_accents():
@@ -147,6 +223,24 @@ def test_a_table_downloads_as_csv_that_excel_reads_with_accents():
     data = exporter.frame_to_csv(frame)
     assert data.startswith("\ufeff".encode())
     assert data.decode("utf-8-sig") == "Partner,Value\nCafé Labs,1234.50\n"
+
+
+def test_a_table_downloads_as_csv_where_text_never_becomes_a_formula():
+    frame = pd.DataFrame({
+        "Customer": ["=cmd|' /C calc'!A0", "-2+3", "+1", "@SUM(1)", "\tTab", "'quoted", "Plain",
+                     None],
+        "Value": [Decimal("-5.00"), Decimal("2"), Decimal("0"), Decimal("1"), Decimal("1"),
+                  Decimal("1"), Decimal("1"), Decimal("1")],
+        "Close": [date(2026, 1, 2)] * 8,
+        "Count": [-3, 1, 1, 1, 1, 1, 1, 1],
+    })
+    text = exporter.frame_to_csv(frame).decode("utf-8-sig")
+    assert evaluated(text) == []
+    assert text.splitlines()[:3] == ["Customer,Value,Close,Count",
+                                     "'=cmd|' /C calc'!A0,-5.00,2026-01-02,-3",
+                                     "'-2+3,2,2026-01-02,1"]
+    assert [row[0] for row in csv.reader(io.StringIO(text))][3:] == [
+        "'+1", "'@SUM(1)", "'\tTab", "''quoted", "Plain", ""]
 
 
 def test_a_table_downloads_as_a_workbook_where_text_never_becomes_a_formula():

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
-from isv import auth
+from isv import auth, cli
 from isv.auth import Viewer
 from isv.errors import ValidationError
 from isv.models import AuditEntry
@@ -23,6 +24,7 @@ from isv.services.opportunities import OpportunityFilters
 from isv.services.tasks import TaskFilters
 from tests.factories import make_opportunity, make_partner, make_user, viewer_of
 from tests.integration.conftest import statements
+from tests.integration.test_import import DEAL, load, problems
 
 NUL = "Ac\x00me"
 SYSTEM = Viewer.system("tests")
@@ -110,3 +112,27 @@ def test_a_login_with_a_nul_in_the_email_is_refused_and_recorded_legibly(session
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "login_failed")
                             .order_by(AuditEntry.at.desc())).first()
     assert entry.actor_email == "pia\ufffd@example.com"
+
+
+# --- dates: YYYY-MM-DD only, on every way in ------------------------------------------------
+
+@pytest.mark.parametrize("column, written, reason", [
+    ("expected_close_date", "20261231", "'20261231' is not a date like 2026-03-31"),
+    ("expected_close_date", "2026-W53-1", "'2026-W53-1' is not a date like 2026-03-31"),
+    ("created_at", "20260301T093000", "'20260301T093000' is not a time like "
+                                      "2026-03-01T09:30:00"),
+])
+def test_the_importer_refuses_dates_not_written_yyyy_mm_dd_by_row_and_column(
+        session, column, written, reason):
+    make_partner(session, name="Ledgerline")
+    report = load(session, "opportunities", f"{DEAL},{column}",
+                  f"X,Ledgerline,Globex,5,lead,{written}")
+    assert problems(report) == [f"row 2, column {column}: {reason}"]
+
+
+@pytest.mark.parametrize("written", ["20261231", "2026-W53-1"])
+def test_the_command_line_refuses_dates_not_written_yyyy_mm_dd(written):
+    result = CliRunner().invoke(cli.main, ["report", "kpis", "--period", "2026Q4",
+                                           "--as-of", written])
+    assert result.exit_code == 1
+    assert f"as-of: {written!r} is not a date like 2026-03-31" in result.output

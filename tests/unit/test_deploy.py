@@ -61,3 +61,39 @@ def test_only_nginx_publishes_ports_and_one_scheduler_runs():
     assert services["scheduler"]["deploy"]["replicas"] == 1
     assert services["scheduler"]["command"] == ["python", "-m", "scheduler"]
     assert services["migrate"]["command"] == ["isv", "migrate"]
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            package, sep, version = line.partition("==")
+            assert sep and version, f"{name}: {line!r} is not pinned to one version"
+            pins[re.sub(r"[-_.]+", "-", package).lower()] = version
+    return pins
+
+
+def _required(spec: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", spec)[0]).lower()
+
+
+def test_the_locks_pin_everything_pyproject_asks_for_and_agree_with_each_other():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    app, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    assert {_required(d) for d in project["dependencies"]} <= set(app)
+    assert {_required(d) for d in project["optional-dependencies"]["dev"]} <= set(dev)
+    assert {name: dev.get(name) for name in app} == app
+    assert "isv-pipeline-tracker" not in app | dev
+
+
+def test_make_and_the_image_install_the_locks_and_then_the_app_without_resolving():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet -r $(LOCK)" in makefile
+    assert "pip install --quiet -r $(DEV_LOCK)" in makefile
+    assert makefile.count("pip install --quiet --no-deps -e .") == 2
+    assert not re.search(r"pip install[^\n]*-e \"?\.\[dev\]", makefile)
+    assert "$(BIN)/python tools/audit.py" in makefile.split("\ntest:", 1)[1].split("\n\n")[0]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.lock" in dockerfile
+    assert "pip install --no-deps -e ." in dockerfile
