@@ -349,6 +349,48 @@ def signed_in(context: BrowserContext, base: str, email: str, password: str):
     return page
 
 
+def test_the_sign_in_cookie_through_nginx_is_secure_http_only_and_strict(stack, browser):
+    """Set by the app's route behind TLS (issue 18 #9), with nothing the CSP blocks."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                  ignore_https_errors=True)
+    context.set_default_timeout(SLOW)
+    expect.set_options(timeout=SLOW)
+    blocked: list[str] = []
+    context.on("console", lambda m: blocked.append(m.text)
+               if "Content Security Policy" in m.text else None)
+    try:
+        email, password, _role, _name = next(
+            login for login in DEMO_LOGINS if login[2] == "vp")
+        page = signed_in(context, stack["base"], email, password)
+        [cookie] = [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+        assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == \
+            (True, True, "Strict", "/")
+        assert COOKIE_NAME not in page.evaluate("document.cookie")
+        # Both replicas accept it: one route cookie that nginx sends to each replica.
+        candidates = [f"cookie-check-{n}" for n in range(16)]
+        for route in candidates:
+            https(stack["https_port"], "/_stcore/health", cookie=f"isv_route={route}")
+        upstream = {e["route"]: e["upstream"] for e in access_log(stack["tmp"])
+                    if e["route"] in candidates}
+        routes = {replica: route for route, replica in upstream.items()}
+        assert set(routes) == set(stack["replicas"]), upstream
+        for route in routes.values():
+            other = browser.new_context(ignore_https_errors=True)
+            other.set_default_timeout(SLOW)
+            try:
+                other.add_cookies([cookie, {"name": "isv_route", "value": route,
+                                            "url": stack["base"]}])
+                again = other.new_page()
+                again.goto(stack["base"] + "/")
+                expect(sign_out_button(again)).to_be_visible()
+            finally:
+                other.close()
+    finally:
+        expect.set_options(timeout=15_000)
+        context.close()
+    assert blocked == [], blocked
+
+
 def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900},
                                   ignore_https_errors=True)
