@@ -114,8 +114,10 @@ for message in st.session_state.pop(GRID_ERRORS_KEY, []):
     st.error(f"Not saved — {ui.escape_md(message)}", icon=":material/error:")
 
 grid_columns = {
+    # Wide enough for a whole title at tablet width (1024 px); the flags and the deal give
+    # way, as the less read columns.
     "Title": st.column_config.TextColumn("Title", required=True, max_chars=tasks.TITLE_MAX,
-                                         width="medium"),
+                                         width=360),
     "Priority": st.column_config.SelectboxColumn(
         "Priority", options=list(PRIORITY_LABELS.values()), required=True),
     "Status": st.column_config.SelectboxColumn(
@@ -126,7 +128,7 @@ grid_columns = {
     "Opportunity": st.column_config.SelectboxColumn(
         "Opportunity", options=list(deal_labels.values()), help="The deal this task is about"),
     "Flags": st.column_config.TextColumn(
-        "Flags", width="medium",
+        "Flags", width=130,
         help="⚠ open and past its due date by so many days; ↻ rolled over so many times, "
              "⚑ from the second time"),
 }
@@ -135,7 +137,7 @@ grid = pd.DataFrame(
       "Status": TASK_STATUS_LABELS[row.status], "Due": row.due_date,
       "Opportunity": deal_labels.get(row.opportunity_id) if row.opportunity_id else None,
       "Flags": flags(row)} for row in rows],
-    columns=["Due", "Flags", "Title", "Priority", "Status", "Opportunity"])
+    columns=["Due", "Title", "Priority", "Status", "Flags", "Opportunity"])
 grid["Due"] = pd.to_datetime(grid["Due"])
 st.data_editor(grid, key=grid_key, hide_index=True, column_config=grid_columns,
                disabled=["Flags"], num_rows="fixed", placeholder=display.NONE)

@@ -577,7 +577,10 @@ def test_isv_run_starts_the_scheduler_beside_the_app_and_stops_it_on_exit(tmp_pa
                 except Exception:  # not migrated yet
                     return None
 
-            pid = wait_for("the scheduler to run a job beside the app", scheduler_pid)
+            # Migrating, starting Streamlit and the scheduler: a minute and more on a
+            # loaded two-core machine, a few seconds on a quiet one.
+            pid = wait_for("the scheduler to run a job beside the app", scheduler_pid,
+                           timeout=120)
             app.send_signal(signal.SIGTERM)
             app.wait(timeout=60)
         finally:
