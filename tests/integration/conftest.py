@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import event
 
 from isv import migrate
+from isv.auth import Viewer
 from isv.config import get_settings
-from isv.db import _factory, get_engine
+from isv.db import _factory, get_engine, session_scope
+from isv.services import partners, users
 
 
 def clear_caches() -> None:
@@ -29,6 +31,20 @@ def empty_url(request, tmp_path, monkeypatch):
     yield url
     get_engine().dispose()
     clear_caches()
+
+
+@pytest.fixture
+def cli_url(empty_url):
+    """A migrated database of its own with one partner (Ledgerline), that `isv` commits to."""
+    migrate.upgrade(empty_url)
+    system = Viewer.system("tests")
+    with session_scope() as session:
+        owner = users.create_user(session=session, viewer=system, email="owner@example.com",
+                                  first_name="Olga", last_name="Owner",
+                                  role="partnership_manager")
+        partners.create_partner(session=session, viewer=system, name="Ledgerline",
+                                domain="FinOps", owner_id=owner.id)
+    return empty_url
 
 
 def statements(session, run) -> int:

@@ -22,7 +22,7 @@ from isv.db import get_engine, session_scope
 from isv.demo import load_demo
 from isv.errors import ValidationError
 from isv.models import QuarterlyGoal, StageHistory
-from isv.services import exporter, importer, opportunities, partners, users
+from isv.services import exporter, importer, opportunities, partners
 from isv.services.cells import FORMULA_STARTS
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 
@@ -258,20 +258,6 @@ def test_a_table_downloads_as_a_workbook_where_text_never_becomes_a_formula():
 
 
 # --- the command line ------------------------------------------------------------------------
-
-@pytest.fixture
-def cli_url(empty_url):
-    """A migrated database of its own with one partner, that `isv` reads."""
-    url = empty_url
-    migrate.upgrade(url)
-    with session_scope() as session:
-        owner = users.create_user(session=session, viewer=SYSTEM, email="owner@example.com",
-                                  first_name="Olga", last_name="Owner",
-                                  role="partnership_manager")
-        partners.create_partner(session=session, viewer=SYSTEM, name="Ledgerline",
-                                domain="FinOps", owner_id=owner.id)
-    return url
-
 
 def test_isv_export_writes_csv_to_stdout_or_a_file_and_a_workbook_for_xlsx(cli_url, tmp_path):
     shown = CliRunner().invoke(cli.main, ["export", "partners"])

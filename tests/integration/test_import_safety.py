@@ -18,12 +18,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from isv import cli, migrate
+from isv import cli
 from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
 from isv.models import Partner
-from isv.services import importer, partners, users
+from isv.services import importer
 
 SYSTEM = Viewer.system("tests")
 SHEET = "xl/worksheets/sheet1.xml"
@@ -284,19 +284,6 @@ def test_a_nul_byte_in_a_cell_is_refused_by_row_and_column(session):
 
 
 # --- the command line -----------------------------------------------------------------------
-
-@pytest.fixture
-def cli_url(empty_url):
-    """A migrated database of its own that `isv` commits to."""
-    migrate.upgrade(empty_url)
-    with session_scope() as session:
-        owner = users.create_user(session=session, viewer=SYSTEM, email="owner@example.com",
-                                  first_name="Olga", last_name="Owner",
-                                  role="partnership_manager")
-        partners.create_partner(session=session, viewer=SYSTEM, name="Ledgerline",
-                                domain="FinOps", owner_id=owner.id)
-    return empty_url
-
 
 @pytest.mark.parametrize(("content", "line"), [
     (b"name,domain,notes\nKeyward,Security,a\x00b\n",
