@@ -1,7 +1,8 @@
-# ISV Pipeline Tracker: one image for the app replicas, the scheduler and one-off `isv` commands.
+# ISV Pipeline Tracker: one image for the app replicas, the API, the scheduler and one-off
+# `isv` commands.
 #
 #   docker build -t isv-pipeline-tracker .
-#   docker compose up -d            (docker-compose.yml runs it as app, scheduler, migrate)
+#   docker compose up -d            (docker-compose.yml runs it as app, api, scheduler, migrate)
 #
 # Two stages: the builder compiles and installs everything into /opt/venv; the runtime gets
 # that venv, the source and Debian's Chromium (plotly's kaleido exports charts through it),
@@ -26,7 +27,7 @@ RUN pip install --upgrade pip setuptools && pip install -r requirements.lock \
 FROM python:3.11-slim AS runtime
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        chromium fonts-liberation tini \
+        chromium fonts-liberation tini postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 isv \
     && useradd --system --uid 10001 --gid isv --create-home --home-dir /home/isv \
@@ -42,7 +43,9 @@ COPY --from=builder /opt/venv /opt/venv
 # The code belongs to root and is read-only for the user it runs as; only var/ (the embedded
 # SQLite file, if anyone runs it that way) and the home (Chromium's profile) are writable.
 COPY . /app
-RUN mkdir -p /app/var && chown isv:isv /app/var
+# /backups: the scheduled backup's folder (ISV_BACKUP_DIR in docker-compose.yml, a volume);
+# postgresql-client above gives it pg_dump, of the server's major version (15, bookworm).
+RUN mkdir -p /app/var /backups && chown isv:isv /app/var /backups
 USER isv
 EXPOSE 8501
 # Streamlit answers "ok" here once it serves; nginx only gets healthy replicas.

@@ -11,9 +11,14 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 PORT ?= 8501
+API_PORT ?= 8000
 HOST ?= 127.0.0.1
+# pytest-xdist workers for `make test`: each file runs whole in one worker (tests/README.md).
+# The browser tests run after them, alone and one after another: Chromium and its Streamlit
+# server time out on two cores shared with other workers.
+TEST_WORKERS ?= 3
 
-.PHONY: run test test-fast bench lint audit venv clean
+.PHONY: run test test-long test-fast bench lint audit venv clean
 
 $(APP_STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,12 +38,19 @@ $(DEV_STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 venv: $(DEV_STAMP)
 
 run: $(APP_STAMP)
-	@$(BIN)/isv run --host $(HOST) --port $(PORT)
+	@$(BIN)/isv run --host $(HOST) --port $(PORT) --api-port $(API_PORT)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python tools/audit.py
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
+	$(BIN)/python -m pytest tests/e2e
+
+# The long variants of the two randomised proofs `make test` runs short (tests/README.md).
+test-long: $(DEV_STAMP)
+	ISV_INTERLEAVING_ROUNDS=1000 ISV_MODEL_EXAMPLES=30 $(BIN)/python -m pytest -p no:xdist -q \
+		tests/integration/test_two_writers.py tests/integration/test_service_model.py
 
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/unit tests/integration -x -q

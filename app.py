@@ -13,4 +13,5 @@ from isv.ui import frame
 logs.configure()  # once per process; a no-op on every later rerun
 st.set_page_config(page_title=frame.PAGE_TITLE, page_icon=frame.PAGE_ICON, layout="wide")
 page = frame.start()
-page.run()
+with frame.page_run(page.url_path or "home"):
+    page.run()

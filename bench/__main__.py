@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import sys
 
-from bench import analytics, demo_build, idle, importer, pack, pipeline_pages, ui
+from bench import (
+    analytics,
+    api,
+    crash,
+    demo_build,
+    idle,
+    importer,
+    load,
+    metrics,
+    pack,
+    pipeline_pages,
+    ui,
+    upload_limits,
+)
 
-BENCHMARKS = (demo_build, analytics, importer, pipeline_pages, pack, ui, idle)
+BENCHMARKS = (demo_build, analytics, importer, upload_limits, pipeline_pages, api, pack, ui,
+              idle, metrics, load, crash)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,10 +58,10 @@ from isv.analytics.pipeline import forecast_months, pipeline_analytics, velocity
 from isv.analytics.team import team_view
 from isv.auth import Viewer
 from isv.config import get_settings
-from isv.dates import local_today, local_zone
 from isv.db import get_engine, session_scope
 from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Opportunity, StageHistory, User
+from isv.services.settings import local_today, local_zone
 
 OPEN = "('lead','demo','poc','proposal')"
 

@@ -7,7 +7,7 @@ the demo's users and partners (`load_demo(opportunities=0)`), writes a CSV of N 
 import format (deterministic: the same N gives the same file), and then times, each in its
 own transaction (the last two rolled back):
 
-- import: `importer.import_file` as `isv import opportunities FILE` runs it: every cell
+- import: `importing.import_file` as `isv import opportunities FILE` runs it: every cell
   checked, references looked up, deals, their synthesized stage history and audit entries
   written;
 - again: the same file once more: every row is compared and found unchanged, nothing written;
@@ -46,7 +46,7 @@ from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.demo import DEMO_LOGINS, LOST_REASONS, PARTNERS, load_demo
 from isv.models import OPEN_STAGES
-from isv.services import importer
+from isv.services import importing
 
 _SCRATCH = """
 CREATE TABLE bench_copy_opportunities (
@@ -79,7 +79,7 @@ def opportunities_csv(rows: int, today: date, seed: int = 7) -> bytes:
     owners = [email for email, _, role, _ in DEMO_LOGINS if role != "admin"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.name for c in importer.COLUMNS["opportunities"]])
+    writer.writerow([c.name for c in importing.COLUMNS["opportunities"]])
     start = datetime.combine(today - timedelta(days=700), datetime.min.time(), tzinfo=UTC)
     for n in range(rows):
         created = start + timedelta(seconds=rng.randint(0, 600 * 86400))
@@ -99,10 +99,10 @@ def opportunities_csv(rows: int, today: date, seed: int = 7) -> bytes:
     return out.getvalue().encode()
 
 
-def _timed_import(url: str, data: bytes) -> tuple[float, float, importer.ImportReport]:
+def _timed_import(url: str, data: bytes) -> tuple[float, float, importing.ImportReport]:
     started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
-        report = importer.import_file(session=session, viewer=Viewer.system("bench"),
+        report = importing.import_file(session=session, viewer=Viewer.system("bench"),
                                       entity="opportunities", data=data,
                                       filename="opportunities.csv")
         if not report.ok:

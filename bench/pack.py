@@ -24,15 +24,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.support import restoring_database, use_database
-from isv import charts, export, migrate, pack
+from isv import chart_images, charts, migrate, pack
 from isv.analytics import frames
 from isv.analytics.dashboard import DashboardData, dashboard_data
 from isv.analytics.periods import quarter_of, quarter_range
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.demo import load_demo
 from isv.models import User
+from isv.services.settings import local_today
 
 VP = "maya.chen@example.com"
 
@@ -65,10 +65,10 @@ def content_of(viewer: Viewer, data: DashboardData) -> pack.PackContent:
 def _stop_kaleido() -> None:
     import kaleido
 
-    with export._lock:
-        if export._server_path is not None:
+    with chart_images._lock:
+        if chart_images._server_path is not None:
             kaleido.stop_sync_server(silence_warnings=True)
-            export._server_path = None
+            chart_images._server_path = None
 
 
 def measure(opportunities: int, runs: int) -> dict:

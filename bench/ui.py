@@ -32,13 +32,10 @@ import argparse
 import math
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,7 +44,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bench.demo_build import postgres_database, sqlite_database
-from isv import migrate
+from isv import devserver, migrate
 from isv.db import get_engine, session_scope
 from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import DOMAINS
@@ -73,12 +70,6 @@ DASHBOARD_READY = """() =>
   document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 4"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (Linux /proc), children not included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -88,38 +79,20 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def app_server(url: str, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """`streamlit run serve.py` on `url` as `isv run` starts it; yields (base URL, pid)."""
-    port = _free_port()
+    port = devserver.free_port()
     env = {**os.environ, "ISV_DATABASE_URL": url, "ISV_COOKIE_NAME": COOKIE,
            "LOG_LEVEL": "WARNING", **(extra_env or {})}
     log = Path(tempfile.gettempdir()) / f"isv-bench-ui-{port}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
-             "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{log.read_text()}") from None
-                time.sleep(0.2)
-        yield base, proc.pid
+        with devserver.serving(
+                [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
+                 "--server.port", str(port), "--server.headless", "true",
+                 "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+                 "--browser.gatherUsageStats", "false"],
+                env=env, health_url=f"{base}/_stcore/health", log=log) as proc:
+            yield base, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         log.unlink(missing_ok=True)
 
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 from sqlalchemy.engine import make_url
 
-from isv import cache_format
+from isv import cache_format, metrics
 from isv.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ COUNTER_MAX_IDLE_SECONDS = 2 * 24 * 3600
 
 class Backend(Protocol):
     def get(self, key: str) -> bytes | None: ...
+    def exists(self, key: str) -> bool: ...
     def set(self, key: str, value: bytes, ttl: int) -> None: ...
     def counter(self, key: str) -> int: ...
     def increment(self, key: str) -> int: ...
@@ -61,6 +62,9 @@ class RedisBackend:
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(key)
+
+    def exists(self, key: str) -> bool:
+        return bool(self.client.exists(key))
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.client.set(key, value, ex=ttl)
@@ -116,6 +120,11 @@ class LocalBackend:
                 return None
             self._values.move_to_end(key)
             return value
+
+    def exists(self, key: str) -> bool:
+        with self._lock:
+            entry = self._values.get(key)
+            return entry is not None and entry[0] >= time.monotonic()
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         with self._lock:
@@ -179,6 +188,7 @@ class Cache:
 
     def __init__(self, backend: Backend, prefix: str = "isv", secret: bytes | None = None) -> None:
         self.backend = backend
+        self.kind = "redis" if isinstance(backend, RedisBackend) else "local"
         self.prefix = prefix
         self.secret = secret or cache_format.entry_secret(get_settings().cookie_key)
         self._flights: dict[str, tuple[threading.Lock, int]] = {}
@@ -223,8 +233,10 @@ class Cache:
             found, value = self._read(key)
         except redis.RedisError as exc:
             log.warning("cache unavailable, computing directly: %s", exc)
+            metrics.cache_lookup(self.kind, "error")
             return compute()
         if found:
+            metrics.cache_lookup(self.kind, "hit")
             return value
         with self._flight(key):
             try:
@@ -232,7 +244,9 @@ class Cache:
             except redis.RedisError:
                 found = False
             if found:
+                metrics.cache_lookup(self.kind, "hit")
                 return value
+            metrics.cache_lookup(self.kind, "miss")
             value = compute()
             try:
                 self.backend.set(key, cache_format.seal(self.secret, key, value), ttl)
@@ -241,6 +255,16 @@ class Cache:
             except redis.RedisError as exc:
                 log.warning("cache unavailable, result not stored: %s", exc)
             return value
+
+    def has(self, database: str, parts: Hashable) -> bool:
+        """Whether a result is stored at the current data version (read without decoding)."""
+        return self.backend.exists(self.key(database, self.data_version(database), parts))
+
+    def awaited(self, database: str, parts: Hashable) -> bool:
+        """Whether another thread of this process waits for this result's computation."""
+        key = self.key(database, self.data_version(database), parts)
+        with self._flights_lock:
+            return self._flights.get(key, (None, 0))[1] > 1
 
     def _read(self, key: str) -> tuple[bool, Any]:
         raw = self.backend.get(key)

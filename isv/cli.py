@@ -8,6 +8,7 @@ services as the pages. Bad input ends with exit status 1 and one line on stderr,
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import signal
 import socket
@@ -16,27 +17,46 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from isv import demo, display, export, logs, migrate
-from isv.analytics import kpis as kpi
-from isv.analytics.periods import parse_period
+from isv import logs
+from isv.api import workers as api_workers
 from isv.auth import Viewer
 from isv.config import PROJECT_ROOT, get_settings
-from isv.db import session_scope
 from isv.errors import IsvError, NotFound, ValidationError
-from isv.models import DOMAINS, Partner, User
-from isv.services import backup, exporter, gdpr, importer, users, validate
+from isv.vocabulary import CRM_TOOLS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from isv.analytics import kpis as kpi
+    from isv.models import User
+    from isv.services import health
 
 CLI = Viewer.system("cli")
 log = logging.getLogger("isv.cli")
 APP = PROJECT_ROOT / "serve.py"   # app.py and the cookie routes (isv/web.py)
+
+
+class _Entities(click.Choice):
+    """The import/export entities, read from the importer only when a command needs them:
+    importing it (pandas, openpyxl, every service) would make `isv --help` take seconds."""
+
+    def __init__(self, *extra: str) -> None:
+        self._extra = extra
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from isv.services import importing
+
+        return (*importing.ENTITIES, *self._extra)
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        pass
 
 
 class _Group(click.Group):
@@ -62,12 +82,21 @@ class _Group(click.Group):
         except IsvError as exc:
             _log_failure(self, words, exc)
             _fail(str(exc))
-        except OperationalError as exc:
+        except Exception as exc:
+            if not _database_unavailable(exc):
+                raise
             _log_failure(self, words, exc)
             reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc) else "unavailable"
             _fail(f"database: {reason}")
         # Without standalone mode click returns the exit code of --help and ctx.exit().
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    # SQLAlchemy is imported by then (the command used the database); not before, so that
+    # `isv --help` stays quick.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError)
 
 
 def _log_failure(group: click.Group, words: list[str], exc: Exception) -> None:
@@ -111,11 +140,15 @@ def _click_message(exc: click.ClickException) -> str:
 
 
 def _require_schema(session: Session) -> None:
+    from sqlalchemy import inspect
+
     if not inspect(session.connection()).has_table("users"):
         raise ValidationError("database", "has no tables yet; run `isv migrate` first")
 
 
 def _user(session: Session, email: str) -> User:
+    from isv.services import users
+
     try:
         return users.get_by_email(session=session, viewer=CLI, email=email)
     except NotFound:
@@ -130,10 +163,14 @@ def _password_from_stdin() -> str:
 
 
 def _where() -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(get_settings().database_url).render_as_string(hide_password=True)
 
 
 def _logins_table(emails: set[str] | None = None) -> str:
+    from isv import demo
+
     rows = [(e, p, r) for e, p, r, _ in demo.DEMO_LOGINS if emails is None or e in emails]
     if not rows:
         return ""
@@ -155,6 +192,8 @@ def main() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Bring the database schema up to date (alembic upgrade head)."""
+    from isv import migrate
+
     migrate.upgrade(get_settings().database_url)
     click.echo(f"Database is up to date: {_where()}")
 
@@ -168,6 +207,9 @@ def migrate_command() -> None:
               help="Do nothing (and succeed) when the database already has data.")
 def demo_command(opportunities: int, seed: int, if_empty: bool) -> None:
     """Load deterministic demo data into an empty database."""
+    from isv import demo
+    from isv.db import session_scope
+
     started = time.perf_counter()
     with session_scope() as session:
         _require_schema(session)
@@ -197,6 +239,9 @@ def user_group() -> None:
 def user_add(email: str, role: str, first_name: str, last_name: str,
              password_stdin: bool) -> None:
     """Add a user; without a password they cannot sign in until one is set."""
+    from isv.db import session_scope
+    from isv.services import users
+
     password = _password_from_stdin() if password_stdin else None
     with session_scope() as session:
         _require_schema(session)
@@ -212,6 +257,9 @@ def user_add(email: str, role: str, first_name: str, last_name: str,
 @user_group.command("list")
 def user_list() -> None:
     """List every user with role and status."""
+    from isv.db import session_scope
+    from isv.services import users
+
     with session_scope() as session:
         _require_schema(session)
         rows = [(u.email, u.full_name, u.role, "active" if u.is_active else "inactive",
@@ -231,6 +279,9 @@ def user_list() -> None:
 @click.argument("email")
 def user_deactivate(email: str) -> None:
     """Deactivate a user: they can no longer sign in and their sessions end."""
+    from isv.db import session_scope
+    from isv.services import users
+
     with session_scope() as session:
         _require_schema(session)
         user = _user(session, email)
@@ -246,6 +297,9 @@ def user_deactivate(email: str) -> None:
               help="Read the password from one line of stdin instead of prompting.")
 def user_set_password(email: str, password_stdin: bool) -> None:
     """Set a user's password (prompted twice, hidden), lift any lockout, end their sessions."""
+    from isv.db import session_scope
+    from isv.services import users
+
     password = _password_from_stdin() if password_stdin else None
     with session_scope() as session:
         _require_schema(session)
@@ -262,6 +316,9 @@ def user_set_password(email: str, password_stdin: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def user_export(email: str, file: Path) -> None:
     """Write everything stored about one user to FILE as JSON (GDPR access request)."""
+    from isv.db import session_scope
+    from isv.services import gdpr
+
     with session_scope() as session:
         _require_schema(session)
         user = _user(session, email)
@@ -277,6 +334,9 @@ def user_export(email: str, file: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def user_anonymise(email: str, yes: bool) -> None:
     """Replace a user's name and email with a placeholder for good; keep their records."""
+    from isv.db import session_scope
+    from isv.services import gdpr
+
     with session_scope() as session:
         _require_schema(session)
         user = _user(session, email)
@@ -290,7 +350,7 @@ def user_anonymise(email: str, yes: bool) -> None:
 
 @main.group("report")
 def report_group() -> None:
-    """Print reports: the KPIs of spec/KPIS.md."""
+    """Print reports: the KPIs of spec/KPIS.md, the partners' health scores."""
 
 
 @report_group.command("kpis")
@@ -306,28 +366,22 @@ def report_group() -> None:
 def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str | None,
                 owner: str | None, output: str) -> None:
     """Print every KPI for a period, over all deals or a partner, domain or owner."""
-    chosen = parse_period(period)
-    day = validate.day("as-of", as_of) if as_of else None
-    domains = (validate.choice("domain", domain, DOMAINS),) if domain else ()
+    from isv.analytics import kpis as kpi
+    from isv.analytics import reports
+    from isv.db import session_scope
+    from isv.services import validate
+
+    # A mistyped date is named before the database is looked at.
+    validate.day("as-of", as_of)
     with session_scope() as session:
         _require_schema(session)
-        partner_ids = ()
-        if partner is not None:
-            name = validate.text("partner", partner, max_len=255, required=True)
-            found = session.scalar(select(Partner.id).where(
-                func.lower(Partner.name) == name.lower()))
-            if found is None:
-                raise ValidationError("partner", f"no partner named {partner!r}")
-            partner_ids = (found,)
-        owner_ids = ()
-        if owner is not None:
-            try:
-                owner_ids = (users.get_by_email(session=session, viewer=CLI, email=owner).id,)
-            except NotFound:
-                raise ValidationError("owner", f"no user with email {owner!r}") from None
-        result = kpi.compute_kpis(
-            session=session, viewer=CLI, period=chosen, as_of=day,
-            filters=kpi.Filters(partner_ids=partner_ids, domains=domains, owner_ids=owner_ids))
+        try:
+            result = reports.kpi_report(session=session, viewer=CLI, period=period,
+                                        as_of=as_of, partner=partner, domain=domain,
+                                        owner=owner)
+        except ValidationError as exc:
+            # The command's flag is --as-of; the API's parameter as_of.
+            raise ValidationError(exc.field.replace("_", "-"), exc.reason) from None
     if output == "json":
         click.echo(kpi.to_json(result))
         if result.no_structure:
@@ -339,7 +393,40 @@ def report_kpis(period: str, as_of: str | None, partner: str | None, domain: str
         click.echo("\n" + _unpaid_lines(result))
 
 
+@report_group.command("health")
+@click.option("--as-of", "as_of", help="The day the scores are for (YYYY-MM-DD); default today.")
+@click.option("--format", "output", type=click.Choice(["json", "table"]), default="table",
+              show_default=True,
+              help="json: a list of {partner, score, parts: [{name, points, reason}]}.")
+def report_health(as_of: str | None, output: str) -> None:
+    """Print every partner's health score and the parts that add up to it."""
+    from isv.db import session_scope
+    from isv.services import health, validate
+
+    validate.day("as-of", as_of)
+    with session_scope() as session:
+        _require_schema(session)
+        scores = health.health_report(session=session, viewer=CLI, as_of=as_of)
+    if output == "json":
+        click.echo(json.dumps([s.to_dict() for s in scores], indent=2, ensure_ascii=False))
+        return
+    click.echo(_health_table(scores))
+
+
+def _health_table(scores: list[health.PartnerHealth]) -> str:
+    if not scores:
+        return "No partners."
+    width = max(len(s.partner) for s in scores)
+    lines = []
+    for item in scores:
+        lines.append(f"{item.partner:<{width}}  {item.score:>3}")
+        lines += [f"{'':<{width}}      {line}" for line in item.explained().splitlines()]
+    return "\n".join(lines)
+
+
 def _unpaid_lines(result: kpi.Kpis) -> str:
+    from isv import display
+
     lines = [f"{len(result.no_structure)} won deal(s) with no applicable commission structure "
              "(commission 0):"]
     lines += [f"  {d.close_date}  {d.partner_name}  {d.customer_name}  "
@@ -348,6 +435,8 @@ def _unpaid_lines(result: kpi.Kpis) -> str:
 
 
 def _kpi_table(result: kpi.Kpis) -> str:
+    from isv.analytics import kpis as kpi
+
     data = kpi.to_dict(result)
     rows = [("period", f"{result.period.label} ({result.period.start}..{result.period.end})"),
             ("as_of", data["as_of"]), ("scope", result.scope.describe())]
@@ -362,38 +451,73 @@ def _kpi_table(result: kpi.Kpis) -> str:
 
 
 @main.command("import")
-@click.argument("entity", type=click.Choice([*importer.ENTITIES, "all"]), metavar="ENTITY|all")
+@click.argument("entity", type=_Entities("all"), metavar="ENTITY|all")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--dry-run", is_flag=True,
               help="Check the file and report what would be created, updated and left "
                    "unchanged; write nothing.")
-def import_command(entity: str, path: Path, dry_run: bool) -> None:
+@click.option("--from", "tool", type=click.Choice(CRM_TOOLS),
+              help="The file is this CRM's opportunities export (opportunities only): its "
+                   "columns and stages are mapped onto ours.")
+@click.option("--stage-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --from: a CSV (their_stage,our_stage) or JSON "
+                   '({"their stage": "our stage"}) file of stages, over the tool\'s defaults.')
+@click.option("--partner", help="With --from: the partner of every row, when the file has "
+                                "no partner column.")
+def import_command(entity: str, path: Path, dry_run: bool, tool: str | None,
+                   stage_map: Path | None, partner: str | None) -> None:
     """Import a CSV (or .xlsx) file of ENTITY, or every <entity>.csv of a folder (all).
 
     ENTITY is one of users, partners, commissions, opportunities, stage_history, goals,
     activities (spec/IMPORT.md). All or nothing: on any problem every one is printed as
-    `row N, column C: reason` and nothing is written.
+    `row N, column C: reason` and nothing is written. With --from, an opportunities export
+    of Salesforce, HubSpot or Pipedrive is read as that tool writes it (README, "Imports
+    from another CRM").
+
     """
+    from isv.db import session_scope
+    from isv.services import crm_import, crm_mapping, importing
+
+    if tool is None and (stage_map is not None or partner is not None):
+        raise ValidationError("stage-map" if stage_map is not None else "partner",
+                              "only goes with --from")
+    if tool is not None and entity != "opportunities":
+        raise ValidationError("from", "only opportunities can be imported from another CRM")
+    if tool is not None and path.is_dir():
+        raise ValidationError("path", f"{path} is a folder; give the .csv or .xlsx export")
+    stages: dict[str, str] = {}
+    if stage_map is not None:
+        try:
+            stages = crm_mapping.parse_stage_map(stage_map.read_bytes(), stage_map.name)
+        except ValueError as exc:
+            raise ValidationError("stage-map", str(exc)) from None
     try:
         with session_scope() as session:
             _require_schema(session)
-            if entity == "all":
+            if tool is not None:
+                export = crm_import.read_export(tool=tool, data=path.read_bytes(),
+                                                filename=path.name)
+                report = crm_import.import_export(
+                    session=session, viewer=CLI, export=export, dry_run=dry_run,
+                    mapping=crm_import.proposed_mapping(export, stages=stages,
+                                                        partner=partner))
+            elif entity == "all":
                 if not path.is_dir():
                     raise ValidationError("path", f"{path} is not a folder; `isv import all` "
                                                   "reads the <entity>.csv files of a folder")
-                report = importer.import_all(session=session, viewer=CLI,
-                                             files=importer.folder_files(path),
+                report = importing.import_all(session=session, viewer=CLI,
+                                             files=importing.folder_files(path),
                                              dry_run=dry_run)
             else:
                 if path.is_dir():
                     raise ValidationError("path", f"{path} is a folder; give a .csv or .xlsx "
                                                   f"file of {entity}, or use `isv import all`")
-                report = importer.import_file(session=session, viewer=CLI, entity=entity,
+                report = importing.import_file(session=session, viewer=CLI, entity=entity,
                                               data=path.read_bytes(), filename=path.name,
                                               dry_run=dry_run)
             if not report.ok:
-                raise importer.ImportRejected(report)  # rolls the transaction back
-    except importer.ImportRejected as exc:
+                raise importing.ImportRejected(report)  # rolls the transaction back
+    except importing.ImportRejected as exc:
         for line in exc.report.error_lines():
             click.echo(line, err=True)
         _fail(str(exc))
@@ -406,7 +530,7 @@ def import_command(entity: str, path: Path, dry_run: bool) -> None:
 
 
 @main.command("export")
-@click.argument("entity", type=click.Choice(importer.ENTITIES))
+@click.argument("entity", type=_Entities())
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(entity: str, file: Path | None) -> None:
     """Write ENTITY in the import format to FILE, or to stdout without one.
@@ -414,6 +538,9 @@ def export_command(entity: str, file: Path | None) -> None:
     A FILE ending in .xlsx gets a workbook; anything else gets CSV. The export imports back
     unchanged.
     """
+    from isv.db import session_scope
+    from isv.services import exporter
+
     with session_scope() as session:
         _require_schema(session)
         if file is not None and file.suffix.lower() == ".xlsx":
@@ -434,6 +561,9 @@ def backup_command(file: Path) -> None:
 
     The bundle holds password hashes and personal data: keep it as safe as the database.
     """
+    from isv.db import session_scope
+    from isv.services import backup
+
     partial = file.with_name(file.name + ".partial")
     try:
         with session_scope() as session:
@@ -451,10 +581,22 @@ def backup_command(file: Path) -> None:
 @click.option("--force", is_flag=True,
               help="Replace everything in a database that already has data.")
 def restore_command(file: Path, force: bool) -> None:
-    """Load a bundle written by `isv backup` into this database, all or nothing.
+    """Load a backup into this database, all or nothing.
 
-    The database must be migrated to the bundle's schema revision and empty, unless --force.
+    A bundle written by `isv backup` (or the scheduled backup on SQLite): the database must be
+    migrated to the bundle's schema revision and empty, unless --force. A pg_dump archive
+    written by the scheduled backup on PostgreSQL: the database must be a new, empty one
+    (createdb), unless --force.
     """
+    from isv.db import session_scope
+    from isv.services import backup, backups
+
+    if backups.is_pg_dump(file):
+        tables = backups.restore_pg_dump(url=get_settings().database_url, path=file,
+                                         force=force)
+        click.echo(f"Restored {tables} tables from the pg_dump archive {file} into "
+                   f"{_where()}.")
+        return
     with session_scope() as session:
         _require_schema(session)
         summary = backup.restore_backup(session=session, viewer=CLI, path=file, force=force)
@@ -468,11 +610,20 @@ def restore_command(file: Path, force: bool) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Port for the web app.")
 @click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
-def run_command(host: str, port: int, no_demo: bool) -> None:
-    """Migrate, load demo data into an empty database, then serve the app."""
+@click.option("--api-port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port for the REST API (on 127.0.0.1); the next free one if it is taken.")
+def run_command(host: str, port: int, no_demo: bool, api_port: int) -> None:
+    """Migrate, load demo data into an empty database, then serve the app and the API."""
+    from sqlalchemy import select
+
+    from isv import chart_images, demo, migrate
+    from isv.db import session_scope
+    from isv.models import User
+
     if not APP.is_file():
         raise ValidationError("app", f"{APP} not found")
     _check_port(host, port)
+    api_port = _api_port(api_port)
     migrate.upgrade(get_settings().database_url)
     with session_scope() as session:
         if not no_demo and demo.database_is_empty(session):
@@ -484,13 +635,72 @@ def run_command(host: str, port: int, no_demo: bool) -> None:
             select(User.email).where(User.email.in_(demo_emails), User.is_active.is_(True))))
     shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host
     click.echo(f"ISV Pipeline Tracker on http://{shown}:{port}  (database: {_where()})")
+    click.echo(f"REST API on http://127.0.0.1:{api_port}/api/v1  "
+               f"(docs: http://127.0.0.1:{api_port}/api/v1/docs)")
     table = _logins_table(present)
     if table:
         click.echo("\nDemo logins:\n" + table + "\n")
-    missing = export.unavailable()
+    missing = chart_images.unavailable()
     if missing:
         click.echo(missing)
-    sys.exit(_serve(host, port))
+    sys.exit(_serve(host, port, api_port))
+
+
+API_HOST = "127.0.0.1"
+
+
+def _api_port(wanted: int) -> int:
+    """The API's port for `isv run`: `wanted`, or the next free one so the app still starts."""
+    try:
+        _check_port(API_HOST, wanted)
+        return wanted
+    except ValidationError:
+        chosen = _free_port(API_HOST, wanted + 1)
+        click.echo(f"Port {wanted} is in use; the REST API takes {chosen}.")
+        return chosen
+
+
+@main.command("api")
+@click.option("--host", default=API_HOST, show_default=True,
+              help="Address to listen on; 0.0.0.0 for every interface (inside a container).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port for the REST API.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes [default: ISV_API_WORKERS, else one a core, at most "
+                   f"{api_workers.MAX_DEFAULT_WORKERS}].")
+def api_command(host: str, port: int, workers: int | None) -> None:
+    """Serve the REST API (/api/v1) with uvicorn."""
+    import uvicorn
+
+    from isv.api.app import create_app
+
+    _check_port(host, port)
+    count = api_workers.worker_count(workers or get_settings().api_workers)
+    # The app reads proxy headers itself, from ISV_API_TRUSTED_PROXIES only (isv/api/app.py).
+    options: dict[str, Any] = {"log_level": "warning", "proxy_headers": False,
+                               "server_header": False}
+    if count == 1:
+        app = create_app()  # refuses production on a default key before listening
+        click.echo(f"REST API on http://{host}:{port}/api/v1  (database: {_where()})")
+        uvicorn.run(app, host=host, port=port, **options)
+        return
+    get_settings().check_api_ready()  # before any worker starts, as create_app would
+    click.echo(f"REST API on http://{host}:{port}/api/v1  (database: {_where()}, "
+               f"{count} worker processes)")
+    # Each worker builds the app from the factory; they share rate-limit counts and metrics
+    # through the folder (isv/api/workers.py, which says why each has its own socket).
+    with api_workers.shared_folder(count):
+        if api_workers.kernel_balanced():
+            code = api_workers.supervise(count, host=host, port=port, options=options)
+            if code:
+                sys.exit(code)
+            return
+        # uvicorn replaces a worker that does not answer its parent's ping within the
+        # health-check timeout, starting ones included: at its default of 5 s, a worker
+        # still importing on a loaded machine was killed and replaced over and over.
+        uvicorn.run(api_workers.APP, factory=True, workers=count, host=host,
+                    port=port, timeout_worker_healthcheck=api_workers.HEALTHCHECK_SECONDS,
+                    **options)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -545,8 +755,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
             "--server.headless", "true", "--client.showErrorDetails", details]
 
 
-def _serve(host: str, port: int) -> int:
-    """Run `streamlit run serve.py` and the scheduler beside it; pass our stop signals on."""
+def _serve(host: str, port: int, api_port: int) -> int:
+    """Run `streamlit run serve.py`, the scheduler and the API beside it; pass stop signals on."""
     command = streamlit_command(host, port)
     # Its own process group: a Ctrl-C in the terminal reaches only us, and we pass it on
     # once, instead of Streamlit seeing it twice.
@@ -554,6 +764,9 @@ def _serve(host: str, port: int) -> int:
     # The scheduler sidecar (alert rules, weekly rollover) lives and dies with the app.
     scheduler = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=PROJECT_ROOT,
                                  process_group=0)
+    # The REST API too, on this machine only: scripts reach it, the network does not.
+    api = subprocess.Popen([sys.executable, "-m", "isv.cli", "api", "--host", API_HOST,
+                            "--port", str(api_port)], cwd=PROJECT_ROOT, process_group=0)
 
     def forward(signum: int, _frame: Any) -> None:
         if child.poll() is None:
@@ -566,6 +779,7 @@ def _serve(host: str, port: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _stop_scheduler(api)
         _stop_scheduler(scheduler)
     return 128 - code if code < 0 else code
 
@@ -574,7 +788,7 @@ SCHEDULER_STOP_SECONDS = 30
 
 
 def _stop_scheduler(scheduler: subprocess.Popen) -> None:
-    """SIGTERM lets a running job finish (or roll back); a scheduler that hangs is killed."""
+    """SIGTERM lets a running job (or API call) finish; a sidecar that hangs is killed."""
     if scheduler.poll() is not None:
         return
     scheduler.send_signal(signal.SIGTERM)

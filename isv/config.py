@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,6 +15,7 @@ from dotenv import load_dotenv
 MIN_COOKIE_KEY_BYTES = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_KEY = "dev-only-cookie-key-change-me-before-production"
+DEFAULT_API_KEY = "dev-only-api-signing-key-change-me-before-production"
 
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -39,6 +41,17 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _switch(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise RuntimeError(f"{name} must be on or off, got {os.environ.get(name)!r}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ class Settings:
     scheduler_misfire_grace_seconds: int = 600
     scheduler_lock_poll_seconds: int = 5
     alert_touch_days: int = 30
-    # The largest file an import reads (isv.services.importer.Limits says why these).
+    # The largest file an import reads (isv.services.importing.Limits says why these).
     import_max_rows: int = 200_000
     import_max_columns: int = 100
     import_max_cell_chars: int = 32_767
@@ -77,6 +90,30 @@ class Settings:
     # How many analytics results a server process recomputes in the background as soon as the
     # data changes (the ones viewed last, in the last 15 minutes); 0 turns that off.
     analytics_refresh: int = 4
+    analytics_prefetch: bool = True
+    # Operations (README "Monitoring"): Prometheus metrics, and the scheduled backup job.
+    metrics_enabled: bool = True
+    scheduler_metrics_port: int = 0     # 0: the scheduler serves no /metrics
+    backup_cron: str = "15 2 * * *"
+    health_cron: str = "20 0 * * mon"
+    backup_dir: str = ""                # empty: beside the SQLite file, or var/backups
+    backup_keep_days: int = 30
+    # The REST API (isv/api): the key its access tokens are signed with (HS256), their
+    # lifetimes, the browsers' origins it answers (CORS; none by default), its request limits.
+    api_key: str = DEFAULT_API_KEY
+    api_access_minutes: int = 15
+    api_refresh_days: int = 30
+    api_cors_origins: tuple[str, ...] = ()
+    api_docs: bool = True
+    api_max_body_bytes: int = 1_048_576
+    api_rate_per_minute: int = 300
+    api_login_rate_per_minute: int = 10
+    # Addresses or networks of the proxies (nginx) whose X-Forwarded-For / -Proto the API
+    # believes: the client address its rate limits count is then the one the proxy saw.
+    api_trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # Worker processes `isv api` serves with; 0: one a core this process may use, at most 4
+    # (isv/api/workers.py says why).
+    api_workers: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -104,6 +141,53 @@ class Settings:
                 "ISV_REDIS_URL has no password; with ISV_ENV=production give Redis one "
                 "(requirepass) and put it in the URL: redis://:PASSWORD@host:6379/0"
             )
+
+
+    def check_api_ready(self) -> None:
+        """Refuse to serve the REST API in production with a default or short signing key.
+
+        Apart from check_production_ready: the app and scheduler need no API key.
+        """
+        self.check_production_ready()
+        if not self.is_production:
+            return
+        if self.api_key == DEFAULT_API_KEY:
+            raise RuntimeError(
+                "ISV_API_KEY is the development default; set a secret before running "
+                "the API with ISV_ENV=production"
+            )
+        if len(self.api_key.encode()) < MIN_COOKIE_KEY_BYTES:
+            raise RuntimeError(
+                f"ISV_API_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes with "
+                "ISV_ENV=production"
+            )
+
+
+def _proxies(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks; anything else stops the start.
+
+    uvicorn would take a mistyped entry as a host name no client ever has, and silently
+    count every caller behind the proxy as one address.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    entries = tuple(e.strip() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise RuntimeError(f"{name} takes IP addresses or networks (10.0.0.0/8), "
+                               f"got {entry!r}") from None
+    return entries
+
+
+def _workers(name: str) -> int:
+    """A count of processes; empty or 0 for the default, one a core."""
+    value = _int(name, 0)
+    if value < 0:
+        raise RuntimeError(f"{name} must be 1 or more (empty: one a core), got {value}")
+    return value
 
 
 def redis_password(url: str) -> str | None:
@@ -149,4 +233,24 @@ def get_settings() -> Settings:
         import_max_megabytes=_int("ISV_IMPORT_MAX_MEGABYTES", 256),
         import_max_problems=_int("ISV_IMPORT_MAX_PROBLEMS", 1_000),
         analytics_refresh=_int("ISV_ANALYTICS_REFRESH", 4),
+        analytics_prefetch=_switch("ISV_ANALYTICS_PREFETCH", True),
+        metrics_enabled=_switch("ISV_METRICS", True),
+        scheduler_metrics_port=_int("ISV_SCHEDULER_METRICS_PORT", 0),
+        backup_cron=env("ISV_BACKUP_CRON") or "15 2 * * *",
+        health_cron=env("ISV_HEALTH_CRON") or "20 0 * * mon",
+        backup_dir=env("ISV_BACKUP_DIR") or "",
+        backup_keep_days=_int("ISV_BACKUP_KEEP_DAYS", 30),
+        api_key=env("ISV_API_KEY") or DEFAULT_API_KEY,
+        api_access_minutes=_int("ISV_API_ACCESS_MINUTES", 15),
+        api_refresh_days=_int("ISV_API_REFRESH_DAYS", 30),
+        api_cors_origins=tuple(o.strip() for o in (env("ISV_API_CORS_ORIGINS") or "").split(",")
+                               if o.strip()),
+        # The docs page: on in development, off in production unless ISV_API_DOCS=true.
+        api_docs=(env("ISV_API_DOCS") or "").strip().lower() in ("1", "true", "yes")
+        if env("ISV_API_DOCS") else _environment(env("ISV_ENV")) != "production",
+        api_max_body_bytes=_int("ISV_API_MAX_BODY_BYTES", 1_048_576),
+        api_rate_per_minute=_int("ISV_API_RATE_PER_MINUTE", 300),
+        api_login_rate_per_minute=_int("ISV_API_LOGIN_RATE_PER_MINUTE", 10),
+        api_trusted_proxies=_proxies("ISV_API_TRUSTED_PROXIES", ("127.0.0.1",)),
+        api_workers=_workers("ISV_API_WORKERS"),
     )

@@ -3,9 +3,10 @@
 Installed once on the Session class (isv/db.py calls `install()`), so every write of every
 service, the importer, the scheduler and the CLI counts, without any of them knowing.
 
-Sign-in bookkeeping does not count: server sessions, the audit log and a user's login
-counters change on every page view (a session's last-seen time, once a minute), no cached
-result depends on them, and counting them would throw the cache away all day long. Nor does
+Sign-in bookkeeping does not count: server sessions, the cookie route's one-time tickets,
+the REST API's refresh and personal tokens, the audit log and a user's login counters change
+on every sign-in or page view (a session's last-seen time, once a minute), no cached result
+depends on them, and counting them would throw every viewer's cache away at each sign-in. Nor does
 the scheduler's: its leader heartbeat (every 5 s) and its run records. Counting them made
 every open page redraw itself on each 30 s poll; what a job changes (alerts, rolled-over
 tasks) still counts.
@@ -23,7 +24,9 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 log = logging.getLogger(__name__)
 
 CHANGED = "isv_data_changed"  # session.info flag: this transaction wrote program data
-IGNORED_TABLES = frozenset({"user_sessions", "audit_log", "scheduler_leader", "job_runs"})
+IGNORED_TABLES = frozenset({"user_sessions", "login_tickets", "api_refresh_tokens",
+                            "personal_access_tokens", "audit_log", "scheduler_leader",
+                            "job_runs"})
 LOGIN_COLUMNS = frozenset({"last_login_at", "failed_login_count", "failed_login_window_start",
                            "locked_until", "updated_at"})
 

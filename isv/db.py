@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -40,12 +40,20 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # JIT off: PostgreSQL compiles any statement its planner costs over jit_above_cost, and
+    # the analytics' per-deal subqueries cost that on paper while running in tens of ms; the
+    # compile then cost more than the query (measured in bench/README.md, Analytics).
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"options": "-c jit=off"})
 
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+    from isv import metrics  # its pool gauges read every engine made here
+
+    engine = make_engine(url)
+    metrics.watch_engine(engine)
+    return engine
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -77,18 +85,27 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.commit()
     except BaseException as exc:
         session.rollback()
-        _keep_refusal(session, exc)
+        _after_rollback(session, exc)
         raise
     finally:
         session.close()
 
 
-def _keep_refusal(session: Session, exc: BaseException) -> None:
-    # A refused attempt stays in the audit log though its own transaction rolled back.
-    from isv.services import audit  # isv.services imports this module
+def _after_rollback(session: Session, exc: BaseException) -> None:
+    for hook in _rollback_hooks:
+        try:
+            hook(session, exc)
+        except Exception:
+            session.rollback()
+            log.exception("%s failed after a rollback", getattr(hook, "__qualname__", hook))
 
-    try:
-        audit.keep_refusal(session, exc)
-    except Exception:
-        session.rollback()
-        log.exception("could not record a refused attempt in the audit log")
+
+# Run after session_scope rolls back: isv.services.audit registers the hook that keeps a
+# refused attempt in the audit log, so this floor imports no service.
+_rollback_hooks: list[Callable[[Session, BaseException], None]] = []
+
+
+def after_rollback(hook: Callable[[Session, BaseException], None]) -> None:
+    """Call `hook(session, exc)` each time session_scope has rolled a transaction back."""
+    if hook not in _rollback_hooks:
+        _rollback_hooks.append(hook)

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from isv import auth
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.errors import ValidationError
 from isv.models import (
     OPEN_STAGES,
@@ -39,9 +38,10 @@ from isv.models import (
     User,
     WeeklyStatus,
 )
+from isv.rules.defaults import DEFAULT_PROBABILITY
 from isv.services import audit, status
 from isv.services.commissions import applicable_structure
-from isv.services.opportunities import DEFAULT_PROBABILITY
+from isv.services.settings import local_today
 
 # (email, password, role, name): the accounts `make run`, the README and the browser tests use.
 DEMO_LOGINS: list[tuple[str, str, str, str]] = [

@@ -43,11 +43,14 @@ The rules, and the choices made where the issue left them open:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from isv.services.settings import current_settings
+from isv.config import get_settings
 
 NONE = "—"
 MINUS = "\u2212"  # the true minus sign
@@ -90,9 +93,41 @@ def _signed(negative: bool, text: str) -> str:
     return f"{MINUS}{text}" if negative else text
 
 
+# --- the Settings page's currency and time zone ----------------------------------------
+# This module sits below the services and imports none of them: isv.services.settings, when
+# it is imported (by every service, page and command before anything is shown), tells it how
+# to read the settings in force. Until then, the settings' own defaults.
+
+@dataclass(frozen=True)
+class ShownIn:
+    """What display reads of the settings: the currency symbol and the time zone's name."""
+
+    currency_symbol: str
+    time_zone: str
+
+
+def _defaults() -> ShownIn:
+    return ShownIn(currency_symbol="$", time_zone=get_settings().timezone)
+
+
+_settings: Callable[[], Any] = _defaults
+
+
+def read_settings_from(read: Callable[[], Any]) -> None:
+    """Read the currency symbol and time zone through `read()` (anything with
+    `currency_symbol` and `time_zone`, such as isv.services.settings.AppSettings)."""
+    global _settings
+    _settings = read
+
+
 def currency() -> str:
     """The currency symbol money is shown with (Settings page; '$' by default)."""
-    return current_settings().currency_symbol
+    return _settings().currency_symbol
+
+
+def local_zone() -> ZoneInfo:
+    """The program's time zone (Settings page, else ISV_TIMEZONE)."""
+    return ZoneInfo(_settings().time_zone)
 
 
 # --- labels: how codes read, the same on every page, chart, draft and slide --------------
@@ -265,14 +300,12 @@ def moment(value: datetime | None, *, none: str = NONE) -> str:
 
 
 def _local(value: datetime) -> datetime:
-    from isv.dates import local_zone  # isv.dates reads the settings too; keep imports light
-
     return value.astimezone(local_zone())
 
 
 def time_zone() -> str:
     """The time zone timestamps are shown in (for DatetimeColumn(timezone=…))."""
-    return current_settings().time_zone
+    return _settings().time_zone
 
 
 # --- the same language in Streamlit's table formats ---------------------------------------

@@ -15,8 +15,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from sqlalchemy.engine import make_url
+from urllib.parse import unquote, urlsplit
 
 from isv.config import Settings, get_settings
 
@@ -34,10 +33,12 @@ _configured_key: tuple[str, str] | None = None
 def _url_password(url: str | None) -> str | None:
     if not url:
         return None
+    # Read as SQLAlchemy reads a database URL, without importing it (`isv --help` is quick).
     try:
-        return make_url(url).password
-    except Exception:
+        password = urlsplit(url).password
+    except ValueError:
         return None
+    return None if password is None else unquote(password)
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -27,21 +27,24 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from isv.types import Money, Percent, UTCDateTime, utcnow
-
-ROLES = ("vp", "sales_manager", "partnership_manager", "admin")
-DOMAINS = ("FinOps", "Security", "Observability", "DevOps", "Data/Backup")
-HEALTH = ("excellent", "healthy", "needs_attention", "at_risk")
-STRUCTURE_TYPES = ("referral", "msp", "reseller")
-OPEN_STAGES = ("lead", "demo", "poc", "proposal")
-CLOSED_STAGES = ("closed_won", "closed_lost")
-STAGES = OPEN_STAGES + CLOSED_STAGES
-PRIORITIES = ("low", "medium", "high", "urgent")
-TASK_STATUSES = ("pending", "in_progress", "completed", "cancelled", "rolled_over")
-GOAL_TYPES = ("revenue", "opportunities", "partnerships")
-ALERT_TYPES = ("opportunity_due", "relationship_maintenance", "goal_milestone", "task_overdue")
-ALERT_ENTITIES = ("opportunity", "partner", "task", "goal")
-ACTIVITY_TYPES = ("call", "meeting", "email", "qbr", "event", "other")
-STATUS_STATES = ("draft", "submitted")
+from isv.vocabulary import (  # noqa: F401 (re-exported: the models' vocabularies)
+    ACTIVITY_TYPES,
+    ALERT_ENTITIES,
+    ALERT_TYPES,
+    CLOSED_STAGES,
+    CRM_TOOLS,
+    DOMAINS,
+    GOAL_TYPES,
+    HEALTH,
+    OPEN_STAGES,
+    PRIORITIES,
+    REGISTRATION_STATUSES,
+    ROLES,
+    STAGES,
+    STATUS_STATES,
+    STRUCTURE_TYPES,
+    TASK_STATUSES,
+)
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -131,6 +134,56 @@ class LoginTicket(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
 
+class ApiRefreshToken(Base):
+    """One refresh token of the REST API, stored hashed; its family is one API sign-in.
+
+    Each refresh uses the token up and issues the next one in the same family; a used token
+    presented again means it was copied, so the whole family is revoked (isv.services.api_auth).
+    """
+
+    __tablename__ = "api_refresh_tokens"
+
+    id: Mapped[uuid.UUID] = _pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(String(30))
+
+
+TOKEN_SCOPES = ("read", "write")
+
+
+class PersonalAccessToken(Base):
+    """A REST API token a user makes for a script: stored hashed, scoped, expiring, revocable.
+
+    Unlike a sign-in (ApiRefreshToken) it needs no password to start and lives up to a year,
+    so it carries its own scope (read-only or read-write) and is listed and revoked by its
+    owner on the Account page (isv.services.personal_tokens).
+    """
+
+    __tablename__ = "personal_access_tokens"
+    __table_args__ = (CheckConstraint(_in("scope", TOKEN_SCOPES), name="scope"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(String(30))
+
+
 class Partner(Base):
     __tablename__ = "isv_partners"
     __table_args__ = (
@@ -152,6 +205,12 @@ class Partner(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    # The hand-set health label overrides the score's band while health_until is today or
+    # later; health_reason says why (isv/rules/health.py, services/health.py).
+    health_reason: Mapped[str | None] = mapped_column(String(500))
+    health_until: Mapped[date | None] = mapped_column(Date)
+    # The program tier (a name from the Settings page's tiers); None: not tiered yet.
+    tier: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -180,6 +239,131 @@ class PartnerActivity(Base):
     occurred_on: Mapped[date] = mapped_column(Date)
     summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+
+
+class PartnerHealthSnapshot(Base):
+    """A partner's health score on one day, with its parts: the weekly job's history."""
+
+    __tablename__ = "partner_health_snapshots"
+    __table_args__ = (
+        CheckConstraint("score >= 0 AND score <= 100", name="score"),
+        UniqueConstraint("partner_id", "taken_on", name="uq_partner_health_snapshots_partner_day"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("isv_partners.id", ondelete="CASCADE"))
+    taken_on: Mapped[date] = mapped_column(Date)
+    score: Mapped[int] = mapped_column(Integer)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = _created()
+
+
+class RegistrationLink(Base):
+    """A partner's link to register deals without an account: a secret, stored hashed.
+
+    The secret is shown once to whoever makes the link; the link stops at its expiry or when
+    revoked. `window_start`/`window_count` throttle what arrives through it, in the database
+    like the login's failure count, so every replica counts together.
+    """
+
+    __tablename__ = "registration_links"
+
+    id: Mapped[uuid.UUID] = _pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("isv_partners.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DealRegistration(Base):
+    """A deal a partner registered through its link: pending until approved or rejected.
+
+    `customer_key` and `email_domain` are what the conflict rule compares
+    (isv/rules/registration.py), kept so a later arrival finds this one by index; `conflicts`
+    lists the records it collided with ({"kind", "id", "reasons"}), found on arrival.
+    """
+
+    __tablename__ = "deal_registrations"
+    __table_args__ = (
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint("deal_value >= 0", name="deal_value"),
+        Index("idx_deal_registrations_partner_status", "partner_id", "status"),
+        Index("idx_deal_registrations_customer_key", "customer_key"),
+        Index("idx_deal_registrations_email_domain", "email_domain"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("isv_partners.id", ondelete="CASCADE"))
+    link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("registration_links.id", ondelete="SET NULL"))
+    customer_name: Mapped[str] = mapped_column(String(255))
+    customer_key: Mapped[str] = mapped_column(String(255))
+    contact_email: Mapped[str] = mapped_column(String(255))
+    email_domain: Mapped[str | None] = mapped_column(String(255))
+    deal_value: Mapped[Decimal] = mapped_column(Money)
+    expected_close_date: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    conflicts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    submitted_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    protected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opportunity_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    partner: Mapped[Partner] = relationship(lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    # Two people deciding at once: the second decision's UPDATE matches no row and fails.
+    __mapper_args__ = {"version_id_col": version}
+
+
+TIER_DECISIONS = ("accepted", "rejected")
+
+
+class TierReview(Base):
+    """A decided tier suggestion: the figures it rested on, who decided, and why.
+
+    One per partner and review quarter: once decided, the partner is not suggested again
+    until the next quarter's review.
+    """
+
+    __tablename__ = "tier_reviews"
+    __table_args__ = (
+        CheckConstraint(_in("decision", TIER_DECISIONS), name="decision"),
+        UniqueConstraint("partner_id", "quarter", name="uq_tier_reviews_partner_quarter"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("isv_partners.id", ondelete="CASCADE"))
+    quarter: Mapped[str] = mapped_column(String(20))
+    from_tier: Mapped[str | None] = mapped_column(String(40))
+    to_tier: Mapped[str | None] = mapped_column(String(40))
+    won_revenue: Mapped[Decimal] = mapped_column(Money)
+    won_deals: Mapped[int] = mapped_column(Integer)
+    open_pipeline: Mapped[Decimal] = mapped_column(Money)
+    decision: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = _created()
 
 
 class CommissionStructure(Base):
@@ -214,6 +398,9 @@ class CommissionStructure(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Set: the structure applies only while its partner holds this tier, and then before
+    # any structure without one (services/commissions.applicable_structure).
+    tier: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
 
@@ -469,6 +656,30 @@ class SchedulerLeader(Base):
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportMapping(Base):
+    """How another CRM's export maps onto our opportunities, saved by name for its next import.
+
+    Columns and stages are JSON (field → their header, their stage → ours): their names are
+    the tool's and the team's, not ours to enumerate in a schema.
+    """
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (
+        CheckConstraint(_in("tool", CRM_TOOLS), name="tool"),
+        UniqueConstraint("tool", "name", name="uq_import_mappings_tool_name"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    tool: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    columns: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    stages: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    partner: Mapped[str | None] = mapped_column(String(255))
+    updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = _updated()
 
 
 class AppSetting(Base):

@@ -4,8 +4,8 @@ import streamlit as st
 
 from isv import charts, display, ui
 from isv.analytics import drill, frames
-from isv.dates import local_today
 from isv.pack.pages import gap_note, gap_summary
+from isv.services.settings import local_today
 from isv.ui import clicks, kpi
 from isv.ui.pack import exec_pack
 

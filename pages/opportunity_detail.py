@@ -3,6 +3,7 @@
 import streamlit as st
 
 from isv import ui
+from isv.services.deal_view import deal_view
 from isv.ui import deal, pipeline
 
 viewer = ui.page_viewer(__file__)
@@ -10,7 +11,7 @@ viewer = ui.page_viewer(__file__)
 st.title("Opportunity detail")
 ui.show_flash()
 opportunity_id = deal.chosen_id()
-view = ui.run(deal.load, opportunity_id=opportunity_id) if opportunity_id else None
+view = ui.run(deal_view, opportunity_id=opportunity_id) if opportunity_id else None
 if view is None:
     if opportunity_id:
         deal.forget_choice()

@@ -1,4 +1,5 @@
-"""Partner analytics: per-partner KPIs, new pipeline, commission liability and domain coverage."""
+"""Partner analytics: per-partner KPIs, new pipeline, commission liability, domain coverage
+and the quarter's tier review."""
 
 
 import streamlit as st
@@ -7,8 +8,9 @@ from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.partners import CONCENTRATION, partner_analytics
-from isv.dates import local_today
+from isv.services.settings import local_today
 from isv.ui import clicks, kpi
+from isv.ui.tiers import review_section
 
 TOP = 15  # partners on the chart; the table under it lists them all
 
@@ -17,6 +19,7 @@ viewer = ui.page_viewer(__file__)
 today = local_today()
 
 st.title("Partner analytics")
+ui.show_flash()
 choice = kpi.pick(viewer, today, key="partner_analytics")
 data = kpi.load(partner_analytics, viewer, choice.period, choice.filters, today)
 if data is None:
@@ -65,7 +68,7 @@ with cards[2]:
              note=f"⚠ above {limit} of a domain's pipeline" if concentrated
              else f"✓ none above {limit} of a domain")
 
-results = pf.partner_kpis_frame(data.partners, liability.by_partner)
+results = pf.partner_kpis_frame(data.partners, liability.by_partner, data.health)
 shown = f"Top {TOP} of {len(results)} partners" if len(results) > TOP else None
 kpi.chart(charts.partner_results_figure(
               results, title="Partners: revenue won and open pipeline",
@@ -74,7 +77,7 @@ kpi.chart(charts.partner_results_figure(
           results, key="partner_results", title="Partner KPIs",
           money=("Pipeline", "Weighted", "Won", "Commission earned", "Expected commission"),
           rates=("Win rate",), counts=("Open deals", "Won deals", "Lost deals",
-                                       "Unpaid won deals"),
+                                       "Unpaid won deals", "Health score", "Score change"),
           drill=clicks.partner_results(data.partners, f, now.period),
           row_drill=clicks.partner_results_row(data.partners, f, now.period))
 
@@ -122,3 +125,5 @@ kpi.chart(charts.domain_coverage_figure(
           money=("Pipeline",), rates=("Share of domain",), counts=("Open deals",),
           drill=clicks.coverage(data.coverage),
           row_drill=clicks.coverage_row(matrix, data.coverage))
+
+review_section(viewer, today)

@@ -7,7 +7,7 @@ from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import pipeline_frames as frames
 from isv.analytics.pipeline import pipeline_analytics
-from isv.dates import local_today
+from isv.services.settings import local_today
 from isv.ui import clicks, kpi
 
 

@@ -1,9 +1,9 @@
-"""System: the scheduler — which instance leads, and how each job last ran."""
+"""System: the scheduler — which instance leads, how each job last ran — and the backups."""
 
 import streamlit as st
 
 from isv import display, ui
-from isv.services import jobs
+from isv.services import backups, jobs
 from isv.ui import alerts as alert_ui
 
 viewer = ui.page_viewer(__file__)
@@ -27,3 +27,16 @@ if runs is not None:
                      height=ui.table_height(len(runs)))
     else:
         st.info("No job has run yet.", icon=":material/schedule:")
+
+st.subheader("Backups")
+found = ui.run(backups.kept)
+if found is not None:
+    where, files = found
+    shown = ui.escape_md(str(where))
+    if files:
+        st.caption(f"{display.count(len(files))} checked backups in {shown}, newest first.")
+        st.dataframe(alert_ui.backups_frame(files), hide_index=True, placeholder=display.NONE,
+                     height=ui.table_height(len(files)))
+    else:
+        st.info(f"No backup in {shown} yet: the backup job writes one on its schedule.",
+                icon=":material/backup:")

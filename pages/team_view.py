@@ -7,7 +7,7 @@ from isv import charts, display, ui
 from isv.analytics import drill
 from isv.analytics import partner_frames as pf
 from isv.analytics.team import team_view
-from isv.dates import local_today
+from isv.services.settings import local_today
 from isv.ui import clicks, kpi
 
 viewer = ui.page_viewer(__file__)

@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from isv import metrics
 from isv.auth import Viewer
 from isv.db import session_scope
-from isv.services import alerts, retention, tasks
+from isv.services import alerts, backups, health, registrations, retention, tasks
 from isv.services import jobs as job_runs
 
 log = logging.getLogger("scheduler.jobs")
@@ -29,8 +30,9 @@ SCHEDULER = Viewer.system("scheduler")
 
 
 def alerts_job(session: Session) -> dict[str, Any]:
-    """Run the alert rules."""
-    return alerts.run_alert_rules(session=session)
+    """Expire the deal registrations nobody decided in time, then run the alert rules."""
+    expired = registrations.expire_pending(session=session, viewer=SCHEDULER)
+    return {**alerts.run_alert_rules(session=session), "registrations_expired": expired}
 
 
 def rollover_job(session: Session) -> dict[str, Any]:
@@ -44,10 +46,22 @@ def purge_retention_job(session: Session) -> dict[str, Any]:
     return retention.purge_expired(session=session)
 
 
+def backup_job(session: Session) -> dict[str, Any]:
+    """Back up the whole database into ISV_BACKUP_DIR, check it, delete the expired ones."""
+    return backups.run_backup(session=session, viewer=SCHEDULER)
+
+
+def health_snapshot_job(session: Session) -> dict[str, Any]:
+    """Keep this week's health score of every partner, for its trend and change."""
+    return health.take_snapshots(session=session, viewer=SCHEDULER)
+
+
 JOBS: dict[str, Callable[[Session], dict[str, Any]]] = {
     "alerts": alerts_job,
     "rollover": rollover_job,
     "purge_retention": purge_retention_job,
+    "backup": backup_job,
+    "health_snapshot": health_snapshot_job,
 }
 
 
@@ -61,7 +75,13 @@ class Outcome:
 
 
 def run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
-    """Run one job now, in a transaction of its own, and record and log how it went."""
+    """Run one job now, in a transaction of its own, and record, count and log how it went."""
+    outcome = _run_job(job_name, url=url, instance_id=instance_id)
+    metrics.job_run(job_name, ok=outcome.ok, seconds=outcome.duration_ms / 1000)
+    return outcome
+
+
+def _run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
     job = JOBS[job_name]
     started = time.perf_counter()
     try:

@@ -23,12 +23,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from isv import logs
+from isv import logs, metrics
 from isv.config import Settings, get_settings
-from isv.dates import local_zone
 from isv.db import session_scope
 from isv.services import jobs as job_runs
 from isv.services.jobs import cron_trigger, previous_fire_time, schedules
+from isv.services.settings import local_zone
 from scheduler.jobs import JOBS, SCHEDULER, run_job
 from scheduler.leader import LeaderLock, lock_for
 
@@ -78,6 +78,14 @@ class Sidecar:
         """Lead or stand by until told to stop; return the exit status."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        if self.settings.scheduler_metrics_port and self.settings.metrics_enabled:
+            # Imported here: the gauges read analytics, which a scheduler without a metrics
+            # port never loads.
+            from scheduler.gauges import read_deployment
+
+            metrics.serve(self.settings.scheduler_metrics_port, deployment=read_deployment)
+        metrics.SCHEDULER_LEADER.set(0)
+        metrics.declare_jobs(JOBS)
         log.info("scheduler %s started: %s; waiting for the leader lock (%s)",
                  self.instance_id, ", ".join(f"{k} at '{v}'" for k, v in
                                              schedules(self.settings).items()),
@@ -92,6 +100,7 @@ class Sidecar:
                 self.stopping.wait(self.poll)
                 continue
             standing_by = False
+            metrics.SCHEDULER_LEADER.set(1)
             try:
                 self._lead()
             except Exception:
@@ -100,6 +109,7 @@ class Sidecar:
                 self.lock.release()
                 self.stopping.wait(self.poll)
             finally:
+                metrics.SCHEDULER_LEADER.set(0)
                 self.lock.release()
         log.info("scheduler %s stopped", self.instance_id)
         return 0

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 os.environ.setdefault("ISV_BCRYPT_ROUNDS", "4")
 # No background recomputation of analytics after writes: tests count their own statements.
@@ -71,10 +74,19 @@ class PostgresDatabases:
         return _pg_url(name)
 
     def drop_all(self) -> None:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name in self.created:
+        """Drop them all at once: each DROP waits for a checkpoint, and PostgreSQL serves
+        the drops waiting together with one checkpoint (a second or more each, in turn)."""
+        if not self.created:
+            return
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                              pool_size=8, max_overflow=0)
+
+        def drop(name: str) -> None:
+            with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, self.created))
         admin.dispose()
 
 
@@ -99,6 +111,36 @@ def migrated_pg_url(pg_databases) -> str:
     url = pg_databases.create()
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file that nobody opens: tests copy it rather than migrate anew."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "isv.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    get_engine(url).dispose()  # the last connection closed: the WAL is in the file we copy
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_databases) -> str:
+    """The name of a migrated PostgreSQL database that nobody connects to (a TEMPLATE)."""
+    _require_postgres()
+    url = pg_databases.create()
+    migrate.upgrade(url)  # its own engine, disposed: no connection stays open
+    return url.rsplit("/", 1)[1]
+
+
+def fresh_migrated(request, kind: str, path: Path | None = None) -> str:
+    """A migrated database of the test's own, copied from a template (no migration run):
+    on SQLite the file `path`, on PostgreSQL a new database."""
+    if kind == "sqlite":
+        assert path is not None, "a SQLite copy needs the path of its file"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    template = request.getfixturevalue("pg_template")
+    return request.getfixturevalue("pg_databases").create(template=template)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

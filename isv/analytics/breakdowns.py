@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
 from isv.models import OPEN_STAGES, Opportunity, Partner, QuarterlyGoal, User
-from isv.services import scope
+from isv.services import goals, scope
+from isv.services.settings import local_today
 from isv.types import Money
 
 from .kpis import (
@@ -335,3 +337,21 @@ def gap_closers(*, session: Session, where: Sequence[ColumnElement[bool]], perio
         if total >= shortfall:
             break
     return deals
+
+
+def closing_deals(*, session: Session, viewer: Viewer, goal_id: Any,
+                  today: date | None = None,
+                  limit: int = MAX_GAP_CLOSERS) -> list[ClosingDeal]:
+    """For a revenue goal short of its target, the open deals most likely to close the gap.
+
+    The goal owner's open deals that the viewer may see, by the one gap-closer rule
+    (gap_closers, above). Empty when the goal is not about revenue.
+    """
+    today = today or local_today()
+    view = goals.get_goal(session=session, viewer=viewer, goal_id=goal_id, today=today)
+    if view.goal_type != "revenue":
+        return []
+    return gap_closers(session=session, period=view.period, today=today,
+                       shortfall=view.shortfall, limit=limit,
+                       where=[Opportunity.assigned_user_id == view.user_id,
+                              scope.opportunities_visible(viewer)])

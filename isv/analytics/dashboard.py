@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.dates import local_today
+from isv.services.settings import local_today
 
 from .breakdowns import (
     ClosingDeal,
@@ -25,7 +25,7 @@ from .breakdowns import (
     team_performance,
     top_partners,
 )
-from .kpis import ZERO, Filters, Kpis, compute_kpis, deal_conditions, goal_deals
+from .kpis import ZERO, Filters, Kpis, deal_conditions, goal_deals, kpis_for
 from .periods import Period, previous, quarter_of, quarter_range, shift_quarter
 
 QUARTERS_BACK = 5   # the revenue chart: five past quarters, the current one, two coming
@@ -66,10 +66,10 @@ def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
     filters = filters or Filters()
     as_of = as_of or local_today()
     common = dict(session=session, viewer=viewer, filters=filters)
-    kpis = compute_kpis(period=period, as_of=as_of, **common)
+    kpis = kpis_for(period=period, as_of=as_of, **common)
     return DashboardData(
         kpis=kpis,
-        previous=compute_kpis(period=previous(period), as_of=as_of, **common),
+        previous=kpis_for(period=previous(period), as_of=as_of, **common),
         revenue=tuple(revenue_by_quarter(quarters=revenue_quarters(as_of), as_of=as_of,
                                          **common)),
         domains=tuple(pipeline_by_domain(**common)),

@@ -12,6 +12,7 @@ import pandas as pd
 
 from isv.charts import STAGE_LABELS
 from isv.models import OPEN_STAGES, STAGES
+from isv.rules.deals import FUNNEL_STAGES
 
 from .breakdowns import (
     ClosingDeal,
@@ -21,7 +22,7 @@ from .breakdowns import (
     QuarterRevenue,
     SlippedDeal,
 )
-from .kpis import FUNNEL_STAGES, Kpis, UnpaidDeal
+from .kpis import Kpis, UnpaidDeal
 
 FUNNEL_COLUMNS = ["Stage", "Deals", "Value", "Conversion"]
 STAGE_COLUMNS = ["Stage", "Deals", "Value"]

@@ -23,12 +23,14 @@ from .partners import (
     UNDATED,
     CreatedQuarter,
     DomainCoverage,
+    HealthChange,
     Liability,
 )
 
-PARTNER_KPI_COLUMNS = ["Partner", "Domain", "Open deals", "Pipeline", "Weighted", "Won",
+PARTNER_KPI_COLUMNS = ["Partner", "Domain", "Tier", "Open deals", "Pipeline", "Weighted", "Won",
                        "Won deals", "Lost deals", "Win rate", "Commission earned",
-                       "Expected commission", "Unpaid won deals"]
+                       "Expected commission", "Unpaid won deals", "Health score",
+                       "Score change"]
 TREND_COLUMNS = ["Quarter", "Dates", "Domain", "Deals", "Value"]
 LIABILITY_COLUMNS = ["Close", "Dates", "Deals", "Weighted pipeline", "Expected commission",
                      "Deals without structure", "Weighted without structure"]
@@ -48,14 +50,19 @@ def concentration_flag(share: Decimal | None) -> str:
     return f"⚠ Holds more than {limit}" if share is not None and share > CONCENTRATION else ""
 
 
-def partner_kpis_frame(rows: Iterable[PartnerKpis],
-                       expected: dict | None = None) -> pd.DataFrame:
-    """One row per partner: pipeline now, the period's results, commission earned and expected."""
+def partner_kpis_frame(rows: Iterable[PartnerKpis], expected: dict | None = None,
+                       health: Iterable[HealthChange] = ()) -> pd.DataFrame:
+    """One row per partner: pipeline now, the period's results, commission earned and
+    expected, the health score and its change since the last weekly snapshot."""
     expected = expected or {}
+    scores = {h.partner_id: h for h in health}
     return pd.DataFrame(
-        [[r.name, r.domain, r.open_count, r.pipeline_total, r.pipeline_weighted, r.won_revenue,
-          r.won_count, r.lost_count, r.win_rate, r.commission_earned,
-          expected.get(r.partner_id, Decimal(0)), len(r.no_structure)] for r in rows],
+        [[r.name, r.domain, r.tier or "No tier", r.open_count, r.pipeline_total,
+          r.pipeline_weighted, r.won_revenue, r.won_count, r.lost_count, r.win_rate,
+          r.commission_earned,
+          expected.get(r.partner_id, Decimal(0)), len(r.no_structure),
+          scores[r.partner_id].score if r.partner_id in scores else None,
+          scores[r.partner_id].change if r.partner_id in scores else None] for r in rows],
         columns=PARTNER_KPI_COLUMNS)
 
 

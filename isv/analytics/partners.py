@@ -27,10 +27,11 @@ from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.models import DOMAINS, OPEN_STAGES, CommissionStructure, Opportunity, Partner
-from isv.services import scope
+from isv.rules.deals import created_between
+from isv.services import health, scope
 from isv.services.commissions import applicable_structure, structures_by_partner
+from isv.services.settings import local_today, local_zone
 from isv.types import Money
 
 from .kpis import (
@@ -38,10 +39,9 @@ from .kpis import (
     Filters,
     Kpis,
     PartnerKpis,
-    compute_kpis,
-    created_between,
     deal_conditions,
     kpis_by_partner,
+    kpis_for,
 )
 from .periods import Period, quarter_of, quarter_range, shift_quarter
 
@@ -75,12 +75,14 @@ def created_by_quarter(*, session: Session, viewer: Viewer, quarters: Sequence[P
     if not quarters:
         return []
     o = Opportunity
-    bucket = case(*((created_between(q.start, q.end), k) for k, q in enumerate(quarters)))
+    zone = local_zone()
+    bucket = case(*((created_between(q.start, q.end, zone), k)
+                    for k, q in enumerate(quarters)))
     stmt = (select(bucket, Partner.domain, func.count(),
                    type_coerce(func.sum(o.deal_value), Money))
             .join(Partner, Partner.id == o.partner_id)
             .where(*deal_conditions(viewer, filters or Filters()),
-                   created_between(quarters[0].start, quarters[-1].end))
+                   created_between(quarters[0].start, quarters[-1].end, zone))
             .group_by(bucket, Partner.domain))
     rows = [CreatedQuarter(quarters[k], domain, n, value or ZERO)
             for k, domain, n, value in session.execute(stmt) if k is not None]
@@ -168,23 +170,28 @@ def commission_liability(*, session: Session, viewer: Viewer, as_of: date,
                    if s.effective_to is not None and s.effective_to >= as_of})
     sizes = _flips(case((by_rule, o.deal_value)), {s.min_deal_size for s in listed},
                    {s.max_deal_size for s in listed if s.max_deal_size is not None})
-    groups = (o.partner_id, own.c.commission_percentage, bucket, o.probability, days, sizes)
-    stmt = (select(o.partner_id, own.c.commission_percentage, bucket, o.probability,
-                   func.min(rule_on), type_coerce(func.min(case((by_rule, o.deal_value))), Money),
+    # The partner's tier picks among its structures (a tier's own before the general ones).
+    groups = (o.partner_id, Partner.tier, own.c.commission_percentage, bucket, o.probability,
+              days, sizes)
+    stmt = (select(o.partner_id, Partner.tier, own.c.commission_percentage, bucket,
+                   o.probability, func.min(rule_on),
+                   type_coerce(func.min(case((by_rule, o.deal_value))), Money),
                    func.count(), type_coerce(func.sum(o.deal_value), Money))
+            .join(Partner, Partner.id == o.partner_id)
             .outerjoin(own, own.c.id == o.commission_structure_id)
             .where(*where)
             .group_by(*groups))
 
     sums = [[0, Decimal(0), Decimal(0), 0, Decimal(0)] for _ in keys]
     by_partner: dict[uuid.UUID, Decimal] = {}
-    for partner_id, own_pct, k, probability, close_on, value, n, total in session.execute(stmt):
+    for (partner_id, tier, own_pct, k, probability, close_on, value, n,
+         total) in session.execute(stmt):
         weighted = total * probability / 100
         if own_pct is not None:
             pct = own_pct
         else:
             chosen = applicable_structure(structures.get(partner_id, ()), deal_value=value,
-                                          close_date=close_on or as_of)
+                                          close_date=close_on or as_of, partner_tier=tier)
             pct = None if chosen is None else chosen.commission_percentage
         cell = sums[k]
         cell[0] += n
@@ -273,6 +280,30 @@ def domain_coverage(*, session: Session, viewer: Viewer) -> list[DomainCoverage]
     return out
 
 
+# --- health scores and their change since the last weekly snapshot ---------------------------
+
+@dataclass(frozen=True)
+class HealthChange:
+    partner_id: uuid.UUID
+    score: int
+    previous: int | None    # the latest weekly snapshot before as_of
+    change: int | None      # score − previous
+
+
+def health_changes(*, session: Session, viewer: Viewer, as_of: date) -> list[HealthChange]:
+    """Each visible partner's health score as of the day, and its change since the last
+    weekly snapshot before it (services/health.py)."""
+    before = health.previous_scores(session=session, viewer=viewer, before=as_of)
+    out = []
+    for result in health.partner_scores(session=session, viewer=viewer, as_of=as_of):
+        previous = before.get(result.partner_id)
+        out.append(HealthChange(
+            partner_id=result.partner_id, score=result.score,
+            previous=previous[1] if previous else None,
+            change=result.score - previous[1] if previous else None))
+    return out
+
+
 # --- the page's data in one call -------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -283,6 +314,7 @@ class PartnerAnalytics:
     trend_quarters: tuple[Period, ...]
     liability: Liability
     coverage: tuple[DomainCoverage, ...]
+    health: tuple[HealthChange, ...] = ()
 
 
 def partner_analytics(*, session: Session, viewer: Viewer, period: Period,
@@ -294,10 +326,11 @@ def partner_analytics(*, session: Session, viewer: Viewer, period: Period,
     common = dict(session=session, viewer=viewer, filters=filters)
     quarters = trend_quarters(period)
     return PartnerAnalytics(
-        kpis=compute_kpis(period=period, as_of=as_of, **common),
+        kpis=kpis_for(period=period, as_of=as_of, **common),
         partners=tuple(kpis_by_partner(period=period, **common)),
         trend=tuple(created_by_quarter(quarters=quarters, **common)),
         trend_quarters=tuple(quarters),
         liability=commission_liability(as_of=as_of, **common),
         coverage=tuple(domain_coverage(session=session, viewer=viewer)),
+        health=tuple(health_changes(session=session, viewer=viewer, as_of=as_of)),
     )

@@ -37,11 +37,21 @@ from sqlalchemy import Float, and_, case, cast, extract, func, literal, or_, sel
 from sqlalchemy.orm import Session, aliased
 
 from isv.auth import Viewer
-from isv.dates import local_today, local_zone
 from isv.models import OPEN_STAGES, Opportunity, Partner, StageHistory
+from isv.services.settings import local_today, local_zone
 from isv.types import Money
 
-from .kpis import ZERO, Filters, Kpis, compute_kpis, count_where, deal_conditions, money_sum
+from .kpis import (
+    ZERO,
+    Filters,
+    Kpis,
+    PeriodResults,
+    count_where,
+    deal_conditions,
+    kpis_for,
+    money_sum,
+    period_results,
+)
 from .periods import Period, previous
 
 DAY_PLACES = Decimal("0.0001")
@@ -174,7 +184,7 @@ def velocity_periods(period: Period, count: int = VELOCITY_QUARTERS) -> list[Per
     return periods[::-1]
 
 
-def _velocity(kpis: Kpis) -> Velocity:
+def _velocity(kpis: Kpis | PeriodResults) -> Velocity:
     return Velocity(period=kpis.period, open_count=kpis.open_count, win_rate=kpis.win_rate,
                     avg_won_deal=kpis.avg_won_deal, avg_cycle_days=kpis.avg_cycle_days,
                     won_count=kpis.won_count, lost_count=kpis.lost_count)
@@ -184,8 +194,8 @@ def velocity_by_quarter(*, session: Session, viewer: Viewer, period: Period,
                         filters: Filters | None = None,
                         as_of: date | None = None) -> list[Velocity]:
     """Sales velocity of the period and the three before it, from the KPI engine."""
-    return [_velocity(compute_kpis(session=session, viewer=viewer, period=p, as_of=as_of,
-                                   filters=filters))
+    return [_velocity(kpis_for(session=session, viewer=viewer, period=p,
+                               as_of=as_of or local_today(), filters=filters or Filters()))
             for p in velocity_periods(period)]
 
 
@@ -345,11 +355,18 @@ def pipeline_analytics(*, session: Session, viewer: Viewer, period: Period,
     filters = filters or Filters()
     as_of = as_of or local_today()
     common = dict(session=session, viewer=viewer, period=period, filters=filters, as_of=as_of)
-    kpis = [compute_kpis(session=session, viewer=viewer, period=p, as_of=as_of, filters=filters)
-            for p in velocity_periods(period)]
+    # The chosen quarter and the one before are the dashboard's KPIs (shared with it when
+    # both pages are viewed, see kpis_for); of the two earlier ones velocity needs only the
+    # closes, one statement each.
+    *earlier, before, chosen = velocity_periods(period)
+    kpis = kpis_for(session=session, viewer=viewer, period=chosen, as_of=as_of, filters=filters)
+    rows = [*(period_results(session=session, viewer=viewer, period=p, as_of=as_of,
+                             filters=filters) for p in earlier),
+            kpis_for(session=session, viewer=viewer, period=before, as_of=as_of,
+                     filters=filters), kpis]
     return PipelineAnalytics(
-        kpis=kpis[-1],
-        velocity=tuple(_velocity(k) for k in kpis),
+        kpis=kpis,
+        velocity=tuple(_velocity(k) for k in rows),
         stage_times=tuple(time_in_stage(**common)),
         forecast=tuple(forecast_by_close_month(**common)),
         win_loss=tuple(win_loss_by_partner(**common)),

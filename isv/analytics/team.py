@@ -12,10 +12,10 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.dates import local_today
+from isv.services.settings import local_today
 
 from .breakdowns import PersonResult, team_performance
-from .kpis import Filters, Kpis, compute_kpis
+from .kpis import Filters, Kpis, kpis_for
 from .periods import Period
 
 
@@ -29,5 +29,5 @@ def team_view(*, session: Session, viewer: Viewer, period: Period,
               filters: Filters | None = None, as_of: date | None = None) -> TeamView:
     """Gather the team view's totals and its per-person rows, with a fixed number of statements."""
     common = dict(session=session, viewer=viewer, filters=filters or Filters())
-    return TeamView(kpis=compute_kpis(period=period, as_of=as_of or local_today(), **common),
+    return TeamView(kpis=kpis_for(period=period, as_of=as_of or local_today(), **common),
                     people=tuple(team_performance(period=period, **common)))

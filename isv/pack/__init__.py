@@ -2,7 +2,7 @@
 
 Cover, key figures, one slide per chart, slipped deals, team performance and the gap to
 goal (isv.pack.pages says what each page holds). Each chart is rendered once, by the one
-warm kaleido server (isv.export), at the size of the slide's chart area, and that image goes
+warm kaleido server (isv.chart_images), at the size of the slide's chart area, and that image goes
 into both files. A slide master uploaded on the Settings page (isv.pack.master) gives the
 slides its look; the PDF keeps the default look, as it is drawn without PowerPoint.
 """
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from isv import charts, export
+from isv import chart_images, charts
 
 from .pages import Frame, PackChart, PackContent, pages_of
 
 __all__ = ["Pack", "PackChart", "PackContent", "build_pack", "PPTX_MIME"]
 
-PPTX_MIME = export.PPTX_MIME
+PPTX_MIME = chart_images.PPTX_MIME
 CHART_WIDTH = 1600   # layout pixels, as the PNG downloads (fonts sized for it)
 CHART_SCALE = 1.25   # 2000 px across a 12.3 in chart area: about 160 dpi on the page
 
@@ -39,8 +39,9 @@ def chart_image(chart: PackChart, frame: Frame) -> bytes:
     """The chart as a palette PNG shaped like the slide's chart area, title left to the slide."""
     body = frame.body
     height = round(CHART_WIDTH * body.height / body.width)
-    png = export.render(charts.for_slide(chart.figure, width=CHART_WIDTH, height=height), "png",
-                        width=CHART_WIDTH, height=height, scale=CHART_SCALE)
+    figure = charts.for_slide(chart.figure, width=CHART_WIDTH, height=height)
+    png = chart_images.render(figure, "png", width=CHART_WIDTH, height=height,
+                              scale=CHART_SCALE)
     with Image.open(io.BytesIO(png)) as image:
         # A chart has a few dozen colours: 256 keep every edge smooth at a sixth of the size.
         # Fast octree: a tenth of median cut's time here, and a smaller file.

@@ -1,4 +1,4 @@
-"""Alerts: the four rules that raise them, and each user's own inbox.
+"""Alerts: the five rules that raise them, and each user's own inbox.
 
 Rules. Each rule looks at the data as of `today` (the deployment's calendar day; tests pass
 their own clock) and finds *conditions*:
@@ -6,12 +6,18 @@ their own clock) and finds *conditions*:
 - opportunity_due — an open deal whose expected close date is at most 7 days away (medium),
   at most 2 days away (high), or already past (urgent: the deal slipped);
 - relationship_maintenance — a partner with no logged touch for the relationship cadence
-  (30 days by default; counted from the partner's creation when it has no touch at all),
-  and, separately, a partner whose health is at_risk;
+  (30 days by default; counted from the partner's creation when it has no touch at all);
+  separately, a partner whose health score fell below the alert threshold (40 by default)
+  since its last weekly snapshot, naming the part that moved it most (services/health.py);
+  and a partner whose shown health is at_risk (the hand-set label while its override
+  lasts, else the score's band);
 - goal_milestone — a goal of the current quarter whose progress (current_progress /
   revenue_target, refreshed first by goals.refresh_progress) has reached 50 %, 75 % or
   100 %;
-- task_overdue — a pending or in-progress task whose due date has passed.
+- task_overdue — a pending or in-progress task whose due date has passed;
+- deal_registration — a registration a partner sent through its link (high when it collides
+  with another record), one still pending that expires within a week, and an approved one
+  whose protection ends within a week (services/registrations.py).
 
 The day counts, the cadence and the milestones are the Settings page's (services/settings.py;
 the numbers above are the defaults).
@@ -26,9 +32,14 @@ occurrence of the condition began:
 
     opportunity_due:{deal}:{expected_close_date}:{week | two_days | slipped}
     relationship_maintenance:{partner}:quiet:{last touch, or the day the partner was added}
+    relationship_maintenance:{partner}:score:{day of the last snapshot above it, or first}
     relationship_maintenance:{partner}:at_risk:{moment the health was last set to at_risk}
+    relationship_maintenance:{partner}:at_risk:score:{last snapshot above at_risk, or first}
     goal_milestone:{goal}:{50 | 75 | 100}
     task_overdue:{task}:{due_date}
+    deal_registration:{registration}:new
+    deal_registration:{registration}:expiring:{expires_at}
+    deal_registration:{registration}:protection:{protected_until}
 
 A condition is raised once: its key goes into `alert_conditions` (unique) and one alert per
 recipient into `alerts`, whose `dedupe_key` is the condition key plus ":" and the recipient's
@@ -57,7 +68,6 @@ from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import Viewer
-from isv.dates import local_date
 from isv.errors import NotFound
 from isv.models import (
     ALERT_TYPES,
@@ -66,6 +76,7 @@ from isv.models import (
     Alert,
     AlertCondition,
     AuditEntry,
+    DealRegistration,
     Opportunity,
     Partner,
     PartnerActivity,
@@ -73,23 +84,21 @@ from isv.models import (
     Task,
     User,
 )
-from isv.services import audit, validate
+from isv.services import audit, health, validate
 from isv.services import goals as goal_service
-from isv.services.partners import parse_id
-from isv.services.settings import current_settings
+from isv.services.settings import current_settings, local_date
+from isv.services.validate import parse_id
 from isv.types import utcnow
 
 SYSTEM = Viewer.system("scheduler")
-# Defaults of the thresholds the Settings page changes (services/settings.py).
-DUE_SOON_DAYS = 7
-DUE_VERY_SOON_DAYS = 2
-MILESTONES = (50, 75, 100)
 ENTITY_OF_TYPE = {
     "opportunity_due": "opportunity",
     "relationship_maintenance": "partner",
     "goal_milestone": "goal",
     "task_overdue": "task",
+    "deal_registration": "registration",
 }
+REGISTRATION_WARNING_DAYS = 7
 _CHUNK = 500
 
 
@@ -219,15 +228,44 @@ def _relationship_maintenance(session: Session, today: date,
             alert_type="relationship_maintenance", entity_id=partner_id, priority="medium",
             message=message, recipients=people.to(owner, priority="medium",
                                                   vps_when_nobody=True)))
-    at_risk = [(row[0], row[4]) for row in rows if row[3] == "at_risk"]
-    since_of = _at_risk_since(session, at_risk)
-    for partner_id, name, owner, _, _, _ in (row for row in rows if row[3] == "at_risk"):
+    owners = {row[0]: row[2] for row in rows}
+    for crossing in health.crossings(session=session, viewer=SYSTEM, today=today):
+        since = crossing.before[0] if crossing.before else "first"
+        found.append(Condition(
+            key=f"relationship_maintenance:{crossing.partner_id}:score:{since}",
+            alert_type="relationship_maintenance", entity_id=crossing.partner_id,
+            priority="high", message=crossing.message(),
+            recipients=people.to(owners.get(crossing.partner_id), priority="high",
+                                 vps_when_nobody=True)))
+    # The label the partner shows, as the directory and the partner page show it: the
+    # hand-set one while its override lasts, else the score's band.
+    scores = {s.partner_id: s for s in health.partner_scores(session=session, viewer=SYSTEM,
+                                                             as_of=today)}
+    shown = [row for row in rows
+             if (scores[row[0]].health if row[0] in scores else row[3]) == "at_risk"]
+    by_hand = [row for row in shown if row[0] not in scores or scores[row[0]].overridden]
+    hand_ids = {row[0] for row in by_hand}
+    by_score = [row for row in shown if row[0] not in hand_ids]
+    since_of = _at_risk_since(session, [(row[0], row[4]) for row in by_hand])
+    for partner_id, name, owner, _, _, _ in by_hand:
         since = since_of[partner_id]
+        reason = scores[partner_id].reason if partner_id in scores else None
         found.append(Condition(
             key=(f"relationship_maintenance:{partner_id}:at_risk:"
                  f"{since.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"),
             alert_type="relationship_maintenance", entity_id=partner_id, priority="high",
-            message=f"The relationship with {name} is at risk.",
+            message=f"The relationship with {name} is at risk"
+                    + (f" (set by hand: {reason})." if reason else "."),
+            recipients=people.to(owner, priority="high", vps_when_nobody=True)))
+    episodes = health.last_above_at_risk(session=session, before=today,
+                                         partner_ids=[row[0] for row in by_score])
+    for partner_id, name, owner, _, _, _ in by_score:
+        found.append(Condition(
+            key=f"relationship_maintenance:{partner_id}:at_risk:score:"
+                f"{episodes.get(partner_id, 'first')}",
+            alert_type="relationship_maintenance", entity_id=partner_id, priority="high",
+            message=f"The relationship with {name} is at risk: health score "
+                    f"{display.count(scores[partner_id].score)}.",
             recipients=people.to(owner, priority="high", vps_when_nobody=True)))
     return found
 
@@ -278,6 +316,50 @@ def _task_overdue(session: Session, today: date, people: _People) -> list[Condit
             recipients=people.to(user_id, priority=priority))
         for task_id, user_id, title, priority, due in tasks
     ]
+
+
+def _deal_registration(session: Session, today: date, people: _People) -> list[Condition]:
+    warn = today + timedelta(days=REGISTRATION_WARNING_DAYS)
+    rows = session.execute(
+        select(DealRegistration.id, DealRegistration.status, DealRegistration.customer_name,
+               DealRegistration.deal_value, DealRegistration.expected_close_date,
+               DealRegistration.conflicts, DealRegistration.expires_at,
+               DealRegistration.protected_until, Partner.name, Partner.owner_id)
+        .join(Partner, Partner.id == DealRegistration.partner_id)
+        .where(DealRegistration.status.in_(("pending", "approved")))
+        .order_by(DealRegistration.submitted_at, DealRegistration.id))
+    found = []
+    for (reg_id, status, customer, value, close, conflicts, expires, protected, partner,
+         owner) in rows:
+        if status == "pending":
+            ends = local_date(expires)
+            if ends < today:
+                continue
+            collides = len(conflicts or [])
+            priority = "high" if collides else "medium"
+            clash = (f" It collides with {collides} other record{'s' if collides != 1 else ''}."
+                     if collides else "")
+            found.append(Condition(
+                key=f"deal_registration:{reg_id}:new", alert_type="deal_registration",
+                entity_id=reg_id, priority=priority,
+                message=(f"{partner} registered a deal: {customer}, {display.money(value)}, "
+                         f"expected to close {display.day(close)}.{clash}"),
+                recipients=people.to(owner, priority=priority, vps_when_nobody=True)))
+            if ends <= warn:
+                found.append(Condition(
+                    key=f"deal_registration:{reg_id}:expiring:{expires.date()}",
+                    alert_type="deal_registration", entity_id=reg_id, priority="high",
+                    message=(f"{partner}'s registration of {customer} expires on "
+                             f"{display.day(ends)} unless it is approved or rejected."),
+                    recipients=people.to(owner, priority="high", vps_when_nobody=True)))
+        elif protected is not None and today <= local_date(protected) <= warn:
+            found.append(Condition(
+                key=f"deal_registration:{reg_id}:protection:{protected.date()}",
+                alert_type="deal_registration", entity_id=reg_id, priority="medium",
+                message=(f"{partner}'s protection for {customer} ends on "
+                         f"{display.day(local_date(protected))}."),
+                recipients=people.to(owner, priority="medium", vps_when_nobody=True)))
+    return found
 
 
 # --- raising: each condition once ------------------------------------------------------
@@ -351,6 +433,7 @@ _FINDERS: dict[str, Callable[[Session, date, _People], list[Condition]]] = {
     "relationship_maintenance": _relationship_maintenance,
     "goal_milestone": _goal_milestone,
     "task_overdue": _task_overdue,
+    "deal_registration": _deal_registration,
 }
 
 
@@ -390,6 +473,12 @@ def task_overdue(*, session: Session, today: date | None = None,
                  now: datetime | None = None) -> int:
     """Alert on pending or in-progress tasks past their due date; return alerts created."""
     return _rule("task_overdue", session, today, now)["alerts"]
+
+
+def deal_registration(*, session: Session, today: date | None = None,
+                      now: datetime | None = None) -> int:
+    """Alert on new registrations and ones about to expire or end; return alerts created."""
+    return _rule("deal_registration", session, today, now)["alerts"]
 
 
 def run_alert_rules(*, session: Session, now: datetime | None = None) -> dict[str, int]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from isv import db
 from isv.errors import ValidationError
 from isv.models import AuditEntry, User
 
@@ -72,6 +73,9 @@ def keep_refusal(session: Session, exc: BaseException) -> None:
         return
     record(session, **seen.audit_refusal)
     session.commit()
+
+
+db.after_rollback(keep_refusal)
 
 
 def changes(obj: Any, values: dict[str, Any]) -> tuple[dict, dict]:

@@ -13,21 +13,21 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from isv.auth import WRITE_PARTNERS, Viewer, require
-from isv.dates import local_today
 from isv.errors import NotFound, ValidationError
 from isv.models import STRUCTURE_TYPES, CommissionStructure, Opportunity, Partner
 from isv.services import audit, locking, scope, validate
 from isv.services.partners import (
-    NOTES_MAX,
     check_partner_writable,
+    clean_tier,
     get_partner,
-    parse_id,
     partner_for_write,
 )
+from isv.services.settings import local_today
+from isv.services.validate import NOTES_MAX, parse_id
 
 CENT = Decimal("0.01")
 STRUCTURE_FIELDS = ("structure_type", "commission_percentage", "is_lifetime", "min_deal_size",
-                    "max_deal_size", "effective_from", "effective_to", "notes")
+                    "max_deal_size", "effective_from", "effective_to", "notes", "tier")
 MAX_YEARS = 50
 NO_APPLICABLE_STRUCTURE = "no applicable structure"
 
@@ -40,6 +40,7 @@ class StructureLike(Protocol):
     max_deal_size: Decimal | None
     effective_from: date
     effective_to: date | None
+    tier: str | None
 
 
 S = TypeVar("S", bound=StructureLike)
@@ -57,23 +58,35 @@ def covers(structure: StructureLike, deal_value: Decimal) -> bool:
         structure.max_deal_size is None or deal_value <= structure.max_deal_size)
 
 
+def for_tier(structure: StructureLike, partner_tier: str | None) -> bool:
+    """Whether the structure may pay a partner of this tier: one naming no tier pays any
+    partner, one naming a tier only a partner holding it (names compare in any case)."""
+    tier = getattr(structure, "tier", None)
+    return tier is None or (partner_tier is not None and tier.lower() == partner_tier.lower())
+
+
 def applicable_structure(structures: Iterable[S], *, close_date: date, deal_value: Decimal,
-                         own: S | None = None) -> S | None:
+                         own: S | None = None, partner_tier: str | None = None) -> S | None:
     """Pick the structure KPIS.md applies to a deal: its own, else latest start, then highest pct.
 
     `own` is the deal's own commission structure, which wins whatever its dates and band.
-    Among equal (effective_from, percentage) the first in `structures` wins, so callers pass
-    them in a stable order. None means "no applicable structure": commission 0.
+    Structures naming a tier apply only when the partner holds it (`partner_tier`), and then
+    come before every structure naming none: a Gold schedule replaces the general one for
+    Gold partners. Among equal (effective_from, percentage) the first in `structures` wins,
+    so callers pass them in a stable order. None means "no applicable structure":
+    commission 0.
     """
     if own is not None:
         return own
     best: S | None = None
+    best_key = None
     for s in structures:
-        if not (in_effect(s, close_date) and covers(s, deal_value)):
+        if not (in_effect(s, close_date) and covers(s, deal_value)
+                and for_tier(s, partner_tier)):
             continue
-        if best is None or (s.effective_from, s.commission_percentage) > (
-                best.effective_from, best.commission_percentage):
-            best = s
+        key = (getattr(s, "tier", None) is not None, s.effective_from, s.commission_percentage)
+        if best is None or key > best_key:
+            best, best_key = s, key
     return best
 
 
@@ -156,14 +169,17 @@ def calculate(*, session: Session, viewer: Viewer, partner_id: Any, deal_value: 
     if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
         raise ValidationError("years", f"must be a whole number from 1 to {MAX_YEARS}")
     structures = _structures_of(session, partner.id)
-    chosen = applicable_structure(structures, close_date=day, deal_value=value)
+    chosen = applicable_structure(structures, close_date=day, deal_value=value,
+                                  partner_tier=partner.tier)
     applicable = quote_line(chosen, deal_value=value, years=years)
     comparison = []
     for kind in STRUCTURE_TYPES:
-        of_kind = [s for s in structures if s.structure_type == kind]
+        of_kind = [s for s in structures
+                   if s.structure_type == kind and for_tier(s, partner.tier)]
         if not any(in_effect(s, day) for s in of_kind):
             continue
-        best = applicable_structure(of_kind, close_date=day, deal_value=value)
+        best = applicable_structure(of_kind, close_date=day, deal_value=value,
+                                    partner_tier=partner.tier)
         comparison.append(quote_line(
             best, deal_value=value, years=years, structure_type=kind,
             reason=None if best else f"deal size {value} is outside every {kind} band"))
@@ -186,8 +202,10 @@ def applicable_for_opportunity(*, session: Session, viewer: Viewer,
         if own is not None:
             return own
     day = opportunity.actual_close_date or opportunity.expected_close_date or local_today()
+    partner = session.get(Partner, opportunity.partner_id)
     return applicable_structure(_structures_of(session, opportunity.partner_id),
-                                close_date=day, deal_value=opportunity.deal_value)
+                                close_date=day, deal_value=opportunity.deal_value,
+                                partner_tier=partner.tier if partner else None)
 
 
 # The order applicable_structure expects, so that ties resolve the same way everywhere.
@@ -274,6 +292,8 @@ def clean_field(field: str, value: Any) -> Any:
         return validate.day("effective_to", value)
     if field == "notes":
         return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
+    if field == "tier":
+        return clean_tier("tier", value)
     raise ValidationError(field, "is not a commission structure field that can be changed")
 
 
@@ -310,13 +330,13 @@ def create_structure(*, session: Session, viewer: Viewer, partner_id: Any, struc
                      commission_percentage: Any, effective_from: Any,
                      is_lifetime: Any = False, min_deal_size: Any = Decimal(0),
                      max_deal_size: Any = None, effective_to: Any = None,
-                     notes: str | None = None) -> CommissionStructure:
-    """Add a commission structure to a partner."""
+                     notes: str | None = None, tier: str | None = None) -> CommissionStructure:
+    """Add a commission structure to a partner (for one tier of it, or any)."""
     partner = partner_for_write(session=session, viewer=viewer, partner_id=partner_id)
     raw = {"structure_type": structure_type, "commission_percentage": commission_percentage,
            "is_lifetime": is_lifetime, "min_deal_size": min_deal_size,
            "max_deal_size": max_deal_size, "effective_from": effective_from,
-           "effective_to": effective_to, "notes": notes}
+           "effective_to": effective_to, "notes": notes, "tier": tier}
     values = {field: clean_field(field, value) for field, value in raw.items()}
     _check_whole(session, partner, values, except_id=None)
     row = CommissionStructure(partner_id=partner.id, **values)

@@ -27,9 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from isv.analytics.kpis import money_text
 from isv.auth import TEAM_READ, Viewer
-from isv.dates import local_zone
 from isv.models import (
     STAGES,
     CommissionStructure,
@@ -40,9 +38,11 @@ from isv.models import (
     StageHistory,
     User,
 )
+from isv.rules.money import money_text
 from isv.services import scope, validate
 from isv.services.cells import guard
-from isv.services.importer import COLUMNS, ENTITIES
+from isv.services.importing.formats import COLUMNS, ENTITIES
+from isv.services.settings import local_zone
 
 Table = tuple[list[str], list[list[str]]]  # header, rows of text cells
 
@@ -87,10 +87,11 @@ def _partners(session: Session, viewer: Viewer) -> list[list[str]]:
     rows = session.execute(
         select(Partner.name, Partner.domain, Partner.website, Partner.primary_contact_name,
                Partner.primary_contact_email, Partner.relationship_health, User.email,
-               Partner.notes)
+               Partner.notes, Partner.health_reason, Partner.health_until, Partner.tier)
         .outerjoin(User, User.id == Partner.owner_id)
         .where(scope.partners_visible(viewer)))
-    return [[_text(c) for c in r] for r in sorted(rows, key=lambda r: (r[0].lower(), r[0]))]
+    return [[*(_text(c) for c in r[:9]), _day(r[9]), _text(r[10])]
+            for r in sorted(rows, key=lambda r: (r[0].lower(), r[0]))]
 
 
 def _commissions(session: Session, viewer: Viewer) -> list[list[str]]:
@@ -99,13 +100,13 @@ def _commissions(session: Session, viewer: Viewer) -> list[list[str]]:
                CommissionStructure.commission_percentage, CommissionStructure.is_lifetime,
                CommissionStructure.min_deal_size, CommissionStructure.max_deal_size,
                CommissionStructure.effective_from, CommissionStructure.effective_to,
-               CommissionStructure.notes)
+               CommissionStructure.notes, CommissionStructure.tier)
         .join(Partner, Partner.id == CommissionStructure.partner_id)
         .where(scope.partners_visible(viewer)))
     ordered = sorted(rows, key=lambda r: (r[0].lower(), r[0], r[1], r[6], r[4]))
     return [[name, kind, _money(pct), _flag(lifetime), _money(low), _money(high), _day(start),
-             _day(end), _text(notes)]
-            for name, kind, pct, lifetime, low, high, start, end, notes in ordered]
+             _day(end), _text(notes), _text(tier)]
+            for name, kind, pct, lifetime, low, high, start, end, notes, tier in ordered]
 
 
 def _deal_key(external_id: str | None, deal_id: uuid.UUID) -> str:

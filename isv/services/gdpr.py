@@ -25,10 +25,13 @@ from isv.errors import ValidationError
 from isv.models import (
     Alert,
     AuditEntry,
+    DealRegistration,
     Opportunity,
     Partner,
     PartnerActivity,
+    PersonalAccessToken,
     QuarterlyGoal,
+    RegistrationLink,
     Task,
     User,
     UserSession,
@@ -83,6 +86,25 @@ def export_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> dict
         "profile": profile,
         "sessions": _all(session, select(UserSession).where(UserSession.user_id == user.id)
                          .order_by(UserSession.created_at)),
+        # Their API tokens' labels, scopes and dates; the hash, like every secret, is left out.
+        "personal_tokens": _all(session, select(PersonalAccessToken)
+                                .where(PersonalAccessToken.user_id == user.id)
+                                .order_by(PersonalAccessToken.created_at)),
+        # Deal registration links they made or revoked (never the secret or its hash) and the
+        # registrations they decided.
+        "registration_links": _all(session, select(RegistrationLink)
+                                   .where(or_(RegistrationLink.created_by_id == user.id,
+                                              RegistrationLink.revoked_by_id == user.id))
+                                   .order_by(RegistrationLink.created_at,
+                                             RegistrationLink.id)),
+        "registration_decisions": [
+            {"id": str(r.id), "partner": r.partner.name, "customer_name": r.customer_name,
+             "status": r.status, "decided_at": audit.plain(r.decided_at),
+             "reject_reason": r.reject_reason}
+            for r in session.scalars(select(DealRegistration)
+                                     .where(DealRegistration.decided_by_id == user.id)
+                                     .order_by(DealRegistration.decided_at,
+                                               DealRegistration.id))],
         "audit_entries": _all(session, select(AuditEntry).where(_audit_filter(user))
                               .order_by(AuditEntry.at, AuditEntry.id)),
         "tasks": _all(session, select(Task).where(Task.user_id == user.id)

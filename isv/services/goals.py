@@ -12,21 +12,20 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from isv.analytics.breakdowns import ClosingDeal, gap_closers
-from isv.analytics.kpis import attainment, won_in
-from isv.analytics.periods import Period, quarter_of, quarter_range
 from isv.auth import OWN_WORK, TEAM_READ, TEAM_WRITE, Viewer, require
-from isv.dates import local_today, local_zone
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import GOAL_TYPES, Opportunity, Partner, QuarterlyGoal, User
-from isv.services import audit, scope, validate
-from isv.services.partners import NOTES_MAX, parse_id
+from isv.rules.deals import won_in
+from isv.rules.goals import attainment
+from isv.rules.periods import Period, quarter_of, quarter_range
+from isv.services import audit, validate
+from isv.services.settings import local_today, local_zone
 from isv.services.status import FILING_ROLES
+from isv.services.validate import NOTES_MAX, parse_id
 
 # Who has goals of their own (DESIGN.md: "own status, tasks, goals").
 GOAL_ROLES = FILING_ROLES
 COUNT_TYPES = ("opportunities", "partnerships")
-MAX_CLOSING_DEALS = 10
 _TYPE_ORDER = case({t: i for i, t in enumerate(GOAL_TYPES)}, value=QuarterlyGoal.goal_type)
 
 
@@ -229,24 +228,6 @@ def get_goal(*, session: Session, viewer: Viewer, goal_id: Any,
     return _views(session, [goal], today or local_today())[0]
 
 
-def closing_deals(*, session: Session, viewer: Viewer, goal_id: Any,
-                  today: date | None = None,
-                  limit: int = MAX_CLOSING_DEALS) -> list[ClosingDeal]:
-    """For a revenue goal short of its target, the open deals most likely to close the gap.
-
-    The goal owner's open deals that the viewer may see, by the one gap-closer rule
-    (isv.analytics.breakdowns.gap_closers). Empty when the goal is not about revenue.
-    """
-    today = today or local_today()
-    view = get_goal(session=session, viewer=viewer, goal_id=goal_id, today=today)
-    if view.goal_type != "revenue":
-        return []
-    return gap_closers(session=session, period=view.period, today=today,
-                       shortfall=view.shortfall, limit=limit,
-                       where=[Opportunity.assigned_user_id == view.user_id,
-                              scope.opportunities_visible(viewer)])
-
-
 # --- writes --------------------------------------------------------------------------------
 
 def _goal_owner(session: Session, viewer: Viewer, user_id: Any) -> User:
@@ -260,23 +241,37 @@ def _goal_owner(session: Session, viewer: Viewer, user_id: Any) -> User:
         target = parse_id("user_id", user_id)
         if target == viewer.id:
             require(viewer, OWN_WORK, "set goals")
-        elif not viewer.can(TEAM_WRITE):
+        elif not may_set_goals_of(viewer, target):
             raise Forbidden("You may only set your own goals.")
     user = session.get(User, target)
     if user is None:
         raise ValidationError("user_id", "no such user")
+    check_goal_person(user)
+    return user
+
+
+def may_set_goals_of(viewer: Viewer, user_id: uuid.UUID) -> bool:
+    """Whether the viewer may set this person's goals: their own, or anyone's for the vp."""
+    return user_id == viewer.id or viewer.can(TEAM_WRITE)
+
+
+def check_goal_person(user: User) -> None:
+    """Refuse a person who cannot have goals: deactivated, or an admin (DESIGN.md)."""
     if not user.is_active:
         raise ValidationError("user_id", f"{user.email} is deactivated")
     if user.role not in GOAL_ROLES:
         raise ValidationError("user_id", f"{user.email} is an admin; admins have no goals")
-    return user
 
 
-def _target(goal_type: str, value: Any) -> Decimal:
-    amount = validate.money("target", value, required=True)
+def check_target(goal_type: str, amount: Decimal) -> Decimal:
+    """Refuse a target that counts things (deals, partners) but is not a whole number."""
     if goal_type in COUNT_TYPES and amount != amount.to_integral_value():
         raise ValidationError("target", f"must be a whole number of {goal_type}")
     return amount
+
+
+def _target(goal_type: str, value: Any) -> Decimal:
+    return check_target(goal_type, validate.money("target", value, required=True))
 
 
 KEEP: Any = object()  # set_goal: leave this field of an existing goal as it is

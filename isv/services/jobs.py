@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from isv.auth import MANAGE_USERS, Viewer, require
 from isv.config import Settings, get_settings
-from isv.dates import local_zone
 from isv.errors import Forbidden, NotFound
 from isv.models import JobRun, SchedulerLeader
 from isv.services import audit
+from isv.services.settings import local_zone
 from isv.types import utcnow
 
 ERROR_MAX = 4000
@@ -53,10 +53,11 @@ _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def schedules(settings: Settings | None = None) -> dict[str, str]:
     """Each scheduled job and its crontab line (ISV_ALERTS_CRON, ISV_ROLLOVER_CRON,
-    ISV_RETENTION_CRON)."""
+    ISV_RETENTION_CRON, ISV_BACKUP_CRON, ISV_HEALTH_CRON)."""
     settings = settings or get_settings()
     return {"alerts": settings.alerts_cron, "rollover": settings.rollover_cron,
-            "purge_retention": settings.retention_cron}
+            "purge_retention": settings.retention_cron, "backup": settings.backup_cron,
+            "health_snapshot": settings.health_cron}
 
 
 def cron_trigger(expression: str, timezone: ZoneInfo | None = None) -> CronTrigger:

@@ -27,9 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from isv import display
-from isv.analytics.kpis import FUNNEL_STAGES, created_between, local_day_bounds, reached
 from isv.auth import WRITE_OPPORTUNITIES, Viewer, require
-from isv.dates import local_date, local_today, local_zone
 from isv.errors import Conflict, NotFound, ValidationError
 from isv.models import (
     CLOSED_STAGES,
@@ -44,21 +42,11 @@ from isv.models import (
     Task,
     User,
 )
+from isv.rules.deals import FUNNEL_STAGES, created_between, day_bounds, reached
 from isv.services import audit, scope, validate
-from isv.services.partners import NOTES_MAX, parse_id
-from isv.services.settings import current_settings
+from isv.services.settings import current_settings, local_date, local_today, local_zone
+from isv.services.validate import NOTES_MAX, blank, parse_id
 from isv.types import utcnow
-
-# The probability a deal gets when it enters a stage and none is given, until the Settings
-# page changes it (services/settings.py).
-DEFAULT_PROBABILITY: dict[str, Decimal] = {
-    "lead": Decimal(10),
-    "demo": Decimal(25),
-    "poc": Decimal(50),
-    "proposal": Decimal(75),
-    "closed_won": Decimal(100),
-    "closed_lost": Decimal(0),
-}
 
 EDITABLE_FIELDS = (
     "partner_id", "customer_name", "customer_contact_email", "deal_value", "stage",
@@ -146,12 +134,8 @@ def _flush(session: Session, opportunity_id: uuid.UUID) -> None:
 
 # --- field rules -----------------------------------------------------------------------
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _partner_for_deal(session: Session, viewer: Viewer, partner_id: Any) -> Partner:
-    if _blank(partner_id):
+    if blank(partner_id):
         raise ValidationError("partner_id", "is required")
     partner = session.scalar(select(Partner).where(
         Partner.id == parse_id("partner_id", partner_id), scope.partners_visible(viewer)))
@@ -174,7 +158,7 @@ def check_assignee(user: User, *, closed: bool) -> uuid.UUID:
 
 
 def _assignee(session: Session, value: Any, *, closed: bool) -> uuid.UUID | None:
-    if _blank(value):
+    if blank(value):
         return None
     user = session.get(User, parse_id("assigned_user_id", value))
     if user is None:
@@ -183,7 +167,7 @@ def _assignee(session: Session, value: Any, *, closed: bool) -> uuid.UUID | None
 
 
 def _structure(session: Session, value: Any, partner_id: uuid.UUID) -> uuid.UUID | None:
-    if _blank(value):
+    if blank(value):
         return None
     row = session.get(CommissionStructure, parse_id("commission_structure_id", value))
     if row is None:
@@ -269,7 +253,7 @@ def settle_stage(*, current_stage: str | None, current_close: date | None,
     moved = stage != current_stage
     out: dict[str, Any] = {"stage": stage}
 
-    if not _blank(given.get("probability")):
+    if not blank(given.get("probability")):
         out["probability"] = validate.percent("probability", given["probability"],
                                               required=True)
     elif moved:
@@ -278,7 +262,7 @@ def settle_stage(*, current_stage: str | None, current_close: date | None,
 
     raw_close = given.get("actual_close_date")
     if stage in CLOSED_STAGES:
-        if not _blank(raw_close):
+        if not blank(raw_close):
             close = validate.day("actual_close_date", raw_close, required=True)
         elif current_stage in CLOSED_STAGES and current_close is not None:
             close = current_close
@@ -292,7 +276,7 @@ def settle_stage(*, current_stage: str | None, current_close: date | None,
                     "actual_close_date", f"{close} is before the deal was created ({created_on})")
         out["actual_close_date"] = close
     else:
-        if not _blank(raw_close):
+        if not blank(raw_close):
             raise ValidationError("actual_close_date", "only closed deals have a close date")
         out["actual_close_date"] = None
 
@@ -513,7 +497,7 @@ class OpportunityFilters:
       ones, so "open, or won in Q3" (a person's row: pipeline and won) is one filter;
     - `expected_from`/`expected_to` narrow by expected close date (`no_expected_date`: none);
     - `created_from`/`created_to`: created on those local days (the funnel's cohort);
-    - `reached`: reached that funnel stage (isv.analytics.kpis.reached);
+    - `reached`: reached that funnel stage (isv.rules.deals.reached);
     - `lost_reason`: that reason, ignoring case and surrounding spaces; `no_lost_reason`:
       lost without one;
     - `unassigned`: assigned to nobody (or to one of `owner_ids`, when both are given);
@@ -682,7 +666,8 @@ def _figure_conditions(f: OpportunityFilters) -> list[Any]:
         where.append(Opportunity.expected_close_date.is_(None))
     low, high = _range("created", f.created_from, f.created_to)
     if low is not None or high is not None:
-        where.append(created_between(low or validate.MIN_DATE, high or validate.MAX_DATE))
+        where.append(created_between(low or validate.MIN_DATE, high or validate.MAX_DATE,
+                                     local_zone()))
     if f.reached is not None:
         where.append(reached(validate.choice("reached", f.reached, FUNNEL_STAGES)))
     if f.lost_reason is not None or f.no_lost_reason:
@@ -716,7 +701,7 @@ def _left(stage: str, low: date | None, high: date | None) -> Any:
     """A recorded move into `stage` whose next history row (the move out) falls on the local
     days [low, high]: the stays time in stage counts as "moved on" in a period."""
     into, out, between = (aliased(StageHistory) for _ in range(3))
-    start, end = local_day_bounds(low or validate.MIN_DATE, high or validate.MAX_DATE)
+    start, end = day_bounds(low or validate.MIN_DATE, high or validate.MAX_DATE, local_zone())
     next_row = select(out.id).where(
         out.opportunity_id == into.opportunity_id, _after(out, into),
         out.changed_at >= start, out.changed_at < end,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from isv.auth import WRITE_PARTNERS, Viewer, require
-from isv.dates import local_today
+from isv.auth import DECIDE_TIERS, WRITE_PARTNERS, Viewer, require
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import (
     ACTIVITY_TYPES,
@@ -20,6 +19,7 @@ from isv.models import (
     OPEN_STAGES,
     Alert,
     CommissionStructure,
+    DealRegistration,
     Opportunity,
     Partner,
     PartnerActivity,
@@ -28,6 +28,9 @@ from isv.models import (
     User,
 )
 from isv.services import audit, locking, scope, validate
+from isv.services import health as health_scores
+from isv.services.settings import current_settings, local_today
+from isv.services.validate import NOTES_MAX, parse_id
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,39 @@ class DirectoryRow:
     owner_email: str | None
     last_touch: date | None
     open_deals: int
+    tier: str | None = None
+
+
+NO_TIER = "__none__"  # the tier filter's value for partners without a tier
+
+
+def clean_tier(field: str, value: Any, *, session: Session | None = None) -> str | None:
+    """A tier name as the Settings page spells it (typed in any case); empty is no tier.
+
+    With a session, the tiers as its transaction sees them.
+    """
+    name = " ".join(value.split()) if isinstance(value, str) else value
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str):
+        raise ValidationError(field, "must be a tier's name")
+    tiers = current_settings(session).partner_tiers
+    for tier in tiers:
+        if tier.name.lower() == name.lower():
+            return tier.name
+    raise ValidationError(field, f"{name!r} is not a tier; the tiers are "
+                                 f"{', '.join(t.name for t in tiers)}")
 
 
 def list_directory(*, session: Session, viewer: Viewer, search: str | None = None,
-                   domain: str | None = None, health: str | None = None) -> list[DirectoryRow]:
-    """The partner directory the viewer may see, with owner, last touch and open deals.
+                   domain: str | None = None, health: str | None = None,
+                   tier: str | None = None) -> list[DirectoryRow]:
+    """The partner directory the viewer may see, with owner, last touch, open deals and tier.
 
     One query whatever the number of partners: touches and deals are aggregated in SQL.
+    `health` filters on the label each partner shows (the score's band, or a hand-set label
+    while its override lasts), as the directory and the partner page show it; `tier` on a
+    tier's name, or NO_TIER for partners without one.
     """
     last_touch = (
         select(PartnerActivity.partner_id, func.max(PartnerActivity.occurred_on).label("last"))
@@ -62,7 +91,7 @@ def list_directory(*, session: Session, viewer: Viewer, search: str | None = Non
     stmt = (
         select(Partner.id, Partner.name, Partner.domain, Partner.relationship_health,
                User.first_name, User.last_name, User.email, last_touch.c.last,
-               func.coalesce(open_deals.c.n, 0))
+               func.coalesce(open_deals.c.n, 0), Partner.tier)
         .outerjoin(User, User.id == Partner.owner_id)
         .outerjoin(last_touch, last_touch.c.partner_id == Partner.id)
         .outerjoin(open_deals, open_deals.c.partner_id == Partner.id)
@@ -79,32 +108,55 @@ def list_directory(*, session: Session, viewer: Viewer, search: str | None = Non
         ))
     if domain:
         stmt = stmt.where(Partner.domain == domain)
-    if health:
-        stmt = stmt.where(Partner.relationship_health == health)
-    return [
+    if tier == NO_TIER:
+        stmt = stmt.where(Partner.tier.is_(None))
+    elif tier:
+        stmt = stmt.where(func.lower(Partner.tier)
+                          == clean_tier("tier", tier, session=session).lower())
+    rows = [
         DirectoryRow(id=r[0], name=r[1], domain=r[2], relationship_health=r[3],
                      owner_name=f"{r[4]} {r[5]}" if r[4] else None, owner_email=r[6],
-                     last_touch=r[7], open_deals=int(r[8]))
+                     last_touch=r[7], open_deals=int(r[8]), tier=r[9])
         for r in session.execute(stmt)
     ]
+    if health:
+        validate.choice("health", health, HEALTH)
+        shown = effective_health(session=session, viewer=viewer,
+                                 partner_ids=[r.id for r in rows])
+        rows = [r for r in rows if shown.get(r.id, r.relationship_health) == health]
+    return rows
+
+
+def effective_health(*, session: Session, viewer: Viewer,
+                     partner_ids: list[uuid.UUID] | None = None) -> dict[uuid.UUID, str]:
+    """The health label each partner shows: its score's band, or the hand-set label while
+    its override lasts (services/health.PartnerHealth.health)."""
+    return {s.partner_id: s.health for s in health_scores.partner_scores(
+        session=session, viewer=viewer, partner_ids=partner_ids)}
+
+
+def by_name(*, session: Session, viewer: Viewer) -> dict[str, Partner]:
+    """The partners the viewer may see, by lower-case name.
+
+    Compared in Python: SQLite's lower() leaves non-ASCII letters alone, so "Ärzte" would
+    never match "ärzte" in SQL there.
+    """
+    return {p.name.lower(): p for p in session.scalars(
+        select(Partner).where(scope.partners_visible(viewer)))}
 
 
 # --- shared helpers --------------------------------------------------------------------
 
-NOTES_MAX = 10_000
 OWNER_ROLES = ("partnership_manager", "sales_manager", "vp")
 PARTNER_FIELDS = ("name", "domain", "website", "primary_contact_name", "primary_contact_email",
                   "relationship_health", "owner_id", "notes")
-
-
-def parse_id(field: str, value: Any) -> uuid.UUID:
-    """Accept a UUID or its text form; anything else is a validation error on `field`."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value).strip())
-    except (ValueError, AttributeError):
-        raise ValidationError(field, f"{value!r} is not a valid id") from None
+# The hand-set health label's override: why, and until when it shows instead of the score's
+# band. Set in the partner form, not by imports.
+OVERRIDE_FIELDS = ("health_reason", "health_until")
+OVERRIDE_MAX_DAYS = 365
+# Set by a tier review's decision, or by a vp or sales manager (an import): never in the
+# partner form.
+TIER_FIELD = "tier"
 
 
 def writes_everything(viewer: Viewer) -> bool:
@@ -204,7 +256,29 @@ def clean_field(session: Session, field: str, value: Any) -> Any:
         return validate.text("notes", value, max_len=NOTES_MAX, multiline=True)
     if field == "owner_id":
         return _check_owner(session, value)
+    if field == "health_reason":
+        return validate.text("health_reason", value, max_len=500)
+    if field == "health_until":
+        return validate.day("health_until", value)
+    if field == "tier":
+        return clean_tier("tier", value, session=session)
     raise ValidationError(field, "is not a partner field that can be changed")
+
+
+def check_override(reason: str | None, until: date | None, *, changed: bool) -> None:
+    """An override holds a reason and an expiry, both or neither; a new expiry is at most
+    OVERRIDE_MAX_DAYS ahead and not in the past."""
+    if until is not None and reason is None:
+        raise ValidationError("health_reason", "say why the label overrides the score")
+    if reason is not None and until is None:
+        raise ValidationError("health_until", "give the day the override ends")
+    if until is not None and changed:
+        today = local_today()
+        if until < today:
+            raise ValidationError("health_until", f"{until} is in the past")
+        if until > today + timedelta(days=OVERRIDE_MAX_DAYS):
+            raise ValidationError("health_until",
+                                  f"must be within {OVERRIDE_MAX_DAYS} days from today")
 
 
 # --- partners --------------------------------------------------------------------------
@@ -223,7 +297,8 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
                    website: str | None = None, primary_contact_name: str | None = None,
                    primary_contact_email: str | None = None,
                    relationship_health: str = "healthy", owner_id: Any = None,
-                   notes: str | None = None) -> Partner:
+                   notes: str | None = None, health_reason: str | None = None,
+                   health_until: Any = None, tier: str | None = None) -> Partner:
     """Add a partner to the program.
 
     The owner is given by `owner_id` (front ends resolve an email with
@@ -243,8 +318,13 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
         "relationship_health": relationship_health if relationship_health is not None
         else "healthy",
         "owner_id": owner_id, "notes": notes,
+        "health_reason": health_reason, "health_until": health_until, "tier": tier,
     }
     values = {field: clean_field(session, field, value) for field, value in values.items()}
+    if values["tier"] is not None:
+        require(viewer, DECIDE_TIERS, "set a partner's tier")
+    check_override(values["health_reason"], values["health_until"],
+                   changed=values["health_until"] is not None)
     _check_name_free(session, viewer, values["name"], except_id=None)
     partner = Partner(**values)
     session.add(partner)
@@ -256,7 +336,8 @@ def create_partner(*, session: Session, viewer: Viewer, name: str, domain: str,
 
 def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
                    expected_version: int | None = None, **fields: Any) -> Partner:
-    """Change a partner's fields (any of PARTNER_FIELDS); only what really changes is audited.
+    """Change a partner's fields (PARTNER_FIELDS, OVERRIDE_FIELDS, and the tier for a vp or
+    sales manager); only what really changes is audited.
 
     With `expected_version` (the version the form was drawn from) a save based on a partner
     someone has changed since is refused, naming who and when.
@@ -271,7 +352,13 @@ def update_partner(*, session: Session, viewer: Viewer, partner_id: Any,
     values = {field: clean_field(session, field, value) for field, value in fields.items()}
     if "name" in values:
         _check_name_free(session, viewer, values["name"], except_id=partner.id)
+    if any(field in values for field in OVERRIDE_FIELDS):
+        reason = values.get("health_reason", partner.health_reason)
+        until = values.get("health_until", partner.health_until)
+        check_override(reason, until, changed=until != partner.health_until)
     old, new = audit.changes(partner, values)
+    if "tier" in new:
+        require(viewer, DECIDE_TIERS, "change a partner's tier")
     if new:
         for field, value in new.items():
             setattr(partner, field, value)
@@ -300,9 +387,13 @@ def delete_partner(*, session: Session, viewer: Viewer, partner_id: Any) -> None
     # audit log, and the session's identity map learns what disappeared.
     session.execute(update(Task).where(Task.opportunity_id.in_(deal_ids))
                     .values(opportunity_id=None), execution_options={"synchronize_session": False})
+    registration_ids = select(DealRegistration.id).where(
+        DealRegistration.partner_id == partner.id)
     session.execute(delete(Alert).where(
         or_(and_(Alert.entity_type == "partner", Alert.entity_id == partner.id),
-            and_(Alert.entity_type == "opportunity", Alert.entity_id.in_(deal_ids)))),
+            and_(Alert.entity_type == "opportunity", Alert.entity_id.in_(deal_ids)),
+            and_(Alert.entity_type == "registration",
+                 Alert.entity_id.in_(registration_ids)))),
         execution_options={"synchronize_session": False})
     session.execute(delete(StageHistory).where(StageHistory.opportunity_id.in_(deal_ids)),
                     execution_options={"synchronize_session": False})

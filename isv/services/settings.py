@@ -22,23 +22,29 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from isv import cache
+from isv import cache, dates, display
 from isv.auth import MANAGE_USERS, Viewer, require
 from isv.config import get_settings
 from isv.db import get_engine, session_scope
 from isv.errors import ValidationError
-from isv.models import OPEN_STAGES, STAGES, AppSetting
+from isv.models import OPEN_STAGES, STAGES, AppSetting, CommissionStructure, Partner
+from isv.rules import health as health_rules
+from isv.rules import periods
+from isv.rules import tiers as tier_rules
+from isv.rules.defaults import DEFAULT_PROBABILITY, DUE_SOON_DAYS, DUE_VERY_SOON_DAYS, MILESTONES
 from isv.services import audit
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,9 @@ MAX_DUE_SOON_DAYS = 90
 MAX_RETENTION_DAYS = 36_500
 MAX_MILESTONES = 5
 MAX_SYMBOL_CHARS = 4
+MAX_PROTECTION_DAYS = 730
+DEFAULT_PROTECTION_DAYS = 90
+DEFAULT_PENDING_DAYS = 30
 # Closed deals are certain: won is 100 %, lost is 0 %, whatever the settings say.
 FIXED_PROBABILITIES = MappingProxyType({"closed_won": 100, "closed_lost": 0})
 _SYMBOL_REFUSED = re.compile(r"[\d%\s]")
@@ -67,17 +76,39 @@ class AppSettings:
     currency_symbol: str
     audit_retention_days: int | None
     read_alert_retention_days: int | None
+    # The health score's weights (isv/rules/health.py): the most points each part moves.
+    health_base: int
+    health_touch_points: int
+    health_pipeline_points: int
+    health_win_rate_points: int
+    health_stalled_points: int
+    health_slipped_points: int
+    health_stall_days: int
+    health_alert_threshold: int
+    # The partner program's tiers, lowest first, with the minimums each asks for.
+    partner_tiers: tuple[tier_rules.Tier, ...]
+    # Deal registration: how long an approved one protects its partner, and how long a
+    # pending one waits for a decision before it expires.
+    registration_protection_days: int
+    registration_pending_days: int
+
+    def health_weights(self) -> health_rules.Weights:
+        """The health score's weights as the rules take them."""
+        return health_rules.Weights(
+            base=self.health_base, touch=self.health_touch_points,
+            pipeline=self.health_pipeline_points, win_rate=self.health_win_rate_points,
+            stalled=self.health_stalled_points, slipped=self.health_slipped_points,
+            stall_days=self.health_stall_days)
 
 
+HEALTH_FIELDS = ("health_base", "health_touch_points", "health_pipeline_points",
+                 "health_win_rate_points", "health_stalled_points", "health_slipped_points")
+MAX_HEALTH_POINTS = 100
 FIELDS = tuple(f.name for f in fields(AppSettings))
 
 
 def defaults() -> AppSettings:
     """The settings before anyone saves: the environment's and the code's."""
-    # Imported here: both modules read settings at call time, so they import this one.
-    from isv.services.alerts import DUE_SOON_DAYS, DUE_VERY_SOON_DAYS, MILESTONES
-    from isv.services.opportunities import DEFAULT_PROBABILITY
-
     env = get_settings()
     return AppSettings(
         fiscal_year_start_month=env.fiscal_year_start_month,
@@ -91,6 +122,17 @@ def defaults() -> AppSettings:
         currency_symbol="$",
         audit_retention_days=None,
         read_alert_retention_days=None,
+        health_base=health_rules.Weights.base,
+        health_touch_points=health_rules.Weights.touch,
+        health_pipeline_points=health_rules.Weights.pipeline,
+        health_win_rate_points=health_rules.Weights.win_rate,
+        health_stalled_points=health_rules.Weights.stalled,
+        health_slipped_points=health_rules.Weights.slipped,
+        health_stall_days=health_rules.Weights.stall_days,
+        health_alert_threshold=health_rules.DEFAULT_ALERT_THRESHOLD,
+        partner_tiers=tier_rules.DEFAULT_TIERS,
+        registration_protection_days=DEFAULT_PROTECTION_DAYS,
+        registration_pending_days=DEFAULT_PENDING_DAYS,
     )
 
 
@@ -180,6 +222,81 @@ def _symbol(value: Any) -> str:
     return symbol
 
 
+TIER_FIELDS = ("name", "min_won_revenue", "min_won_deals", "min_open_pipeline")
+MAX_TIERS = tier_rules.MAX_TIERS
+MAX_TIER_MONEY = Decimal("9999999999.99")  # what a Money column holds
+
+
+def _tier_money(field: str, value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValidationError(field, "is required")
+    text = str(value).strip().replace(",", "")
+    if not text:
+        return Decimal(0)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(field, f"{str(value)!r} is not an amount like 250000") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError(field, "must be 0 or more")
+    if amount > MAX_TIER_MONEY or amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError(field, "must be at most 9,999,999,999.99, in cents at most")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _tier(k: int, value: Any) -> tier_rules.Tier:
+    field = f"partner_tiers.{k}"
+    if isinstance(value, tier_rules.Tier):
+        value = asdict(value)
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, "must give a name and minimums")
+    name = value.get("name")
+    name = " ".join(name.split()) if isinstance(name, str) else ""
+    if not name:
+        raise ValidationError(f"{field}.name", "is required")
+    if name.lower() == "none":
+        raise ValidationError(f"{field}.name", "'none' stands for no tier; choose another name")
+    if len(name) > tier_rules.MAX_NAME_CHARS or not name.isprintable():
+        raise ValidationError(f"{field}.name",
+                              f"must be at most {tier_rules.MAX_NAME_CHARS} printable characters")
+    deals = value.get("min_won_deals", 0)
+    return tier_rules.Tier(
+        name=name,
+        min_won_revenue=_tier_money(f"{field}.min_won_revenue", value.get("min_won_revenue", 0)),
+        min_won_deals=0 if isinstance(deals, str) and not deals.strip()
+        else _whole(f"{field}.min_won_deals", deals, 0, 100_000),
+        min_open_pipeline=_tier_money(f"{field}.min_open_pipeline",
+                                      value.get("min_open_pipeline", 0)))
+
+
+def _tiers(value: Any) -> tuple[tier_rules.Tier, ...]:
+    """The tiers, lowest first: named uniquely, each asking at least what the one below asks
+    and more of something (a tier no partner could tell from the one below is a mistake)."""
+    field = "partner_tiers"
+    if isinstance(value, Mapping) or not isinstance(value, Iterable) or isinstance(value, str):
+        raise ValidationError(field, "must be a list of tiers, lowest first")
+    tiers = tuple(_tier(k, item) for k, item in enumerate(value))
+    if not 1 <= len(tiers) <= tier_rules.MAX_TIERS:
+        raise ValidationError(field, f"give 1 to {tier_rules.MAX_TIERS} tiers")
+    seen: set[str] = set()
+    for k, tier in enumerate(tiers):
+        if tier.name.lower() in seen:
+            raise ValidationError(f"{field}.{k}.name", f"{tier.name!r} names two tiers")
+        seen.add(tier.name.lower())
+        if k == 0:
+            continue
+        below = tiers[k - 1]
+        for name in TIER_FIELDS[1:]:
+            if getattr(tier, name) < getattr(below, name):
+                raise ValidationError(f"{field}.{k}.{name}",
+                                      f"must be at least {below.name}'s "
+                                      f"({getattr(below, name)}): tiers go up in order")
+        if all(getattr(tier, n) == getattr(below, n) for n in TIER_FIELDS[1:]):
+            raise ValidationError(f"{field}.{k}.name",
+                                  f"{tier.name} asks no more than {below.name}; raise a minimum")
+    return tiers
+
+
 _CLEAN = {
     "fiscal_year_start_month": lambda v: _whole("fiscal_year_start_month", v, 1, 12),
     "stage_probabilities": _probabilities,
@@ -193,6 +310,15 @@ _CLEAN = {
     "currency_symbol": _symbol,
     "audit_retention_days": lambda v: _retention("audit_retention_days", v),
     "read_alert_retention_days": lambda v: _retention("read_alert_retention_days", v),
+    **{name: (lambda v, name=name: _whole(name, v, 0, MAX_HEALTH_POINTS))
+       for name in HEALTH_FIELDS},
+    "health_stall_days": lambda v: _whole("health_stall_days", v, 1, MAX_CADENCE_DAYS),
+    "health_alert_threshold": lambda v: _whole("health_alert_threshold", v, 0, 100),
+    "partner_tiers": _tiers,
+    "registration_protection_days": lambda v: _whole("registration_protection_days", v, 1,
+                                                     MAX_PROTECTION_DAYS),
+    "registration_pending_days": lambda v: _whole("registration_pending_days", v, 1,
+                                                  MAX_CADENCE_DAYS),
 }
 
 
@@ -312,14 +438,72 @@ def current_settings(session: Session | None = None) -> AppSettings:
     return _resolve(_stored(session)) if session is not None else _configured()
 
 
+display.read_settings_from(current_settings)  # money and timestamps shown as set here
+periods.read_fiscal_start_from(lambda: current_settings().fiscal_year_start_month)
+
+
+# --- the program's time zone: isv.dates is pure, the zone comes from here ---------------
+
+def local_zone() -> ZoneInfo:
+    """The program's time zone: the Settings page's, else ISV_TIMEZONE."""
+    return ZoneInfo(current_settings().time_zone)
+
+
+def local_today() -> date:
+    """Today in the program's time zone."""
+    return dates.today_in(local_zone())
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day a timestamp falls on in the deployment's time zone."""
+    return dates.date_in(moment, local_zone())
+
+
 # --- changing --------------------------------------------------------------------------
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_plain(item) for item in value]
+    if isinstance(value, tier_rules.Tier):
+        return {name: str(v) if isinstance(v, Decimal) else v
+                for name, v in asdict(value).items()}
     return value
+
+
+def _follow_tier_renames(session: Session, before: tuple[tier_rules.Tier, ...],
+                         after: tuple[tier_rules.Tier, ...]) -> dict[str, str]:
+    """Carry partners and structures along when a tier is renamed in place; refuse to drop a
+    tier someone holds.
+
+    A tier whose name changed at the same position, the old name gone and the new one new,
+    is a rename: partners and structures holding it take the new name. Returns old -> new.
+    """
+    old_names = {t.name.lower() for t in before}
+    new_names = {t.name.lower() for t in after}
+    renames: dict[str, str] = {}
+    for k, tier in enumerate(before):
+        if tier.name.lower() in new_names or k >= len(after):
+            continue
+        if after[k].name.lower() not in old_names:
+            renames[tier.name] = after[k].name
+    for old, new in renames.items():
+        for model in (Partner, CommissionStructure):
+            session.execute(update(model).where(func.lower(model.tier) == old.lower())
+                            .values(tier=new).execution_options(synchronize_session="fetch"))
+    for tier in before:
+        if tier.name.lower() in new_names or tier.name in renames:
+            continue
+        held = session.scalar(select(func.count()).select_from(Partner)
+                              .where(func.lower(Partner.tier) == tier.name.lower()))
+        named = session.scalar(select(func.count()).select_from(CommissionStructure)
+                               .where(func.lower(CommissionStructure.tier) == tier.name.lower()))
+        if held or named:
+            raise ValidationError(
+                "partner_tiers", f"{tier.name} is held by {held} partner(s) and named by "
+                f"{named} commission structure(s); move them to another tier first")
+    return renames
 
 
 def update_settings(*, session: Session, viewer: Viewer,
@@ -349,6 +533,10 @@ def update_settings(*, session: Session, viewer: Viewer,
         before, after = getattr(current, name), getattr(updated, name)
         if before == after:
             continue
+        if name == "partner_tiers":
+            renamed = _follow_tier_renames(session, before, after)
+            if renamed:
+                new["partner_tiers_renamed"] = renamed
         old[name], new[name] = _plain(before), _plain(after)
         row = session.get(AppSetting, name)
         text = json.dumps(_plain(after))
@@ -417,7 +605,7 @@ def slide_master_file(*, session: Session) -> bytes | None:
 def save_slide_master(*, session: Session, viewer: Viewer, file_name: Any,
                       data: bytes) -> SlideMaster:
     """Use an uploaded .pptx as the pack's slide master (vp, admin), after checking it."""
-    from isv.pack.master import check  # python-pptx: loaded only by whoever uploads
+    from isv.rules.slides import check  # python-pptx: loaded only by whoever uploads
 
     require(viewer, MANAGE_USERS, "change settings")
     name = file_name.strip() if isinstance(file_name, str) else ""

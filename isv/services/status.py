@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import OWN_WORK, TEAM_READ, Viewer, require
-from isv.dates import local_today, local_zone, monday_of
+from isv.dates import monday_of
 from isv.errors import Forbidden, ValidationError
 from isv.models import (
     OPEN_STAGES,
@@ -31,6 +31,7 @@ from isv.models import (
     WeeklyStatus,
 )
 from isv.services import audit, validate
+from isv.services.settings import local_today, local_zone
 from isv.services.tasks import FLAG_AFTER, OPEN_STATUSES
 from isv.types import utcnow
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from isv.auth import OWN_WORK, TEAM_WRITE, Viewer, require
-from isv.dates import local_today, monday_of
+from isv.dates import monday_of
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import OPEN_STAGES, PRIORITIES, TASK_STATUSES, Opportunity, Partner, Task, User
 from isv.services import audit, scope, validate
-from isv.services.partners import NOTES_MAX, parse_id
+from isv.services.settings import local_today
+from isv.services.validate import NOTES_MAX, parse_id
 from isv.types import utcnow
 
 OPEN_STATUSES = ("pending", "in_progress")
@@ -26,6 +28,7 @@ TASK_FIELDS = ("title", "description", "priority", "status", "due_date", "opport
 TITLE_MAX = 500
 # A task carried over this many times is flagged: it is stuck, not just late.
 FLAG_AFTER = 2
+log = logging.getLogger("isv.services.tasks")
 _PRIORITY_RANK = case({p: i for i, p in enumerate(PRIORITIES)}, value=Task.priority)
 
 
@@ -136,7 +139,17 @@ def list_tasks(*, session: Session, viewer: Viewer, filters: TaskFilters | None 
             func.lower(func.coalesce(Task.description, "")).like(pattern, escape="\\")))
     stmt = stmt.order_by(Task.due_date.asc().nulls_last(), _PRIORITY_RANK.desc(),
                          Task.created_at, Task.id)
-    tasks = list(session.scalars(stmt))
+    return _rows(session, viewer, list(session.scalars(stmt)), today)
+
+
+def get_task(*, session: Session, viewer: Viewer, task_id: Any,
+             today: date | None = None) -> TaskRow:
+    """One of the viewer's own tasks as the grid shows it; anyone else's is not found."""
+    task = _own_task(session, viewer, task_id)
+    return _rows(session, viewer, [task], today or local_today())[0]
+
+
+def _rows(session: Session, viewer: Viewer, tasks: list[Task], today: date) -> list[TaskRow]:
     labels = _visible_labels(session, viewer,
                              {t.opportunity_id for t in tasks if t.opportunity_id is not None})
     return [
@@ -268,6 +281,50 @@ def delete_task(*, session: Session, viewer: Viewer, task_id: Any) -> uuid.UUID:
     session.delete(task)
     session.flush()
     return task.id
+
+
+@dataclass(frozen=True)
+class TaskEdit:
+    task_id: uuid.UUID
+    title: str                      # as the list showed it, to name the task in a problem
+    values: dict[str, Any]          # TASK_FIELDS -> the new value; only what changed
+
+
+@dataclass(frozen=True)
+class TaskProblem:
+    task_id: uuid.UUID
+    title: str
+    field: str | None               # the refused field; None when the task as a whole was
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskEditsSaved:
+    saved: list[tuple[uuid.UUID, str]]     # (id, title as saved), in the order sent
+    problems: list[TaskProblem]
+
+
+def save_task_edits(*, session: Session, viewer: Viewer,
+                    edits: list[TaskEdit]) -> TaskEditsSaved:
+    """Save the list's edited tasks; a refused task is reported and the others still saved.
+
+    update_task checks every value before it writes, so a refused task leaves nothing
+    behind in the transaction the others commit in.
+    """
+    saved, problems = [], []
+    for edit in edits:
+        try:
+            task = update_task(session=session, viewer=viewer, task_id=edit.task_id,
+                               **edit.values)
+        except ValidationError as exc:
+            log.info("task edit refused: %s", exc)
+            problems.append(TaskProblem(edit.task_id, edit.title, exc.field, exc.reason))
+        except (Forbidden, NotFound, Conflict) as exc:
+            log.warning("task edit refused: %s", exc)
+            problems.append(TaskProblem(edit.task_id, edit.title, None, str(exc)))
+        else:
+            saved.append((task.id, task.title))
+    return TaskEditsSaved(saved=saved, problems=problems)
 
 
 # --- rollover ----------------------------------------------------------------------------

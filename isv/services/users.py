@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 from isv import auth
 from isv.auth import MANAGE_USERS, Viewer, require
 from isv.errors import NotFound, ValidationError
-from isv.models import ROLES, User
-from isv.services import audit, validate
+from isv.models import ROLES, User, UserSession
+from isv.services import api_auth, audit, personal_tokens, scope, sessions, validate
+from isv.types import utcnow
 
 MIN_PASSWORD = 8
 USER_MANAGER_ROLES = ("vp", "admin")
@@ -81,6 +83,27 @@ def list_users(*, session: Session, viewer: Viewer, include_inactive: bool = Tru
     return list(session.scalars(stmt))
 
 
+def people(*, session: Session, viewer: Viewer, include_inactive: bool = True) -> list[User]:
+    """The user records the viewer may read in full (email, role, state), by name.
+
+    Everyone for a role that reads the team or manages users; a partnership manager sees
+    themselves and the people their partners and deals name (scope.people_listed).
+    """
+    stmt = select(User).where(scope.people_listed(viewer)).order_by(
+        User.first_name, User.last_name, User.email)
+    if not include_inactive:
+        stmt = stmt.where(User.is_active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_person(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> User:
+    """One user record the viewer may read in full; NotFound otherwise."""
+    user = session.scalar(select(User).where(User.id == user_id, scope.people_listed(viewer)))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
 def get_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
@@ -89,7 +112,7 @@ def get_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID) -> User:
 
 
 def get_by_email(*, session: Session, viewer: Viewer, email: str) -> User:
-    user = auth.find_user_by_email(session, email)
+    user = sessions.find_user_by_email(session, email)
     if user is None:
         raise NotFound(f"No user with email {email!r}.")
     return user
@@ -107,7 +130,7 @@ def create_user(*, session: Session, viewer: Viewer, email: str, first_name: str
     _may_grant(session, viewer, None, role, "create")
     if password is not None:
         _check_password(password)
-    if auth.find_user_by_email(session, email) is not None:
+    if sessions.find_user_by_email(session, email) is not None:
         raise ValidationError("email", f"{email} is already a user")
     user = User(email=email, first_name=first_name, last_name=last_name, role=role,
                 is_active=bool(is_active),
@@ -161,8 +184,8 @@ def update_user(*, session: Session, viewer: Viewer, user_id: uuid.UUID,
                      entity_id=user.id, old=old, new=new)
     if "role" in new:
         # Every page a session shows was drawn for the old role: sign in again.
-        auth.end_user_sessions(session=session, user_id=user.id, reason="role_changed",
-                               actor=viewer)
+        end_user_sessions(session=session, user_id=user.id, reason="role_changed",
+                          actor=viewer)
     return user
 
 
@@ -186,18 +209,18 @@ def set_active(*, session: Session, viewer: Viewer, user_id: uuid.UUID, active: 
                  old={"is_active": not active}, new={"is_active": active})
     if not active:
         # Ended for good: a reactivation must not bring an old cookie back to life.
-        auth.end_user_sessions(session=session, user_id=user.id, reason="deactivated",
-                               actor=viewer)
+        end_user_sessions(session=session, user_id=user.id, reason="deactivated",
+                          actor=viewer)
     return user
 
 
 def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, password: str,
-                 current_token: str | None = None) -> User:
+                 current_session_id: uuid.UUID | None = None) -> User:
     """Set a user's password (hashed with bcrypt), lift any lockout, end their sessions.
 
     Every session of the user ends, so a cookie from before the change no longer signs in
     anywhere. People changing their own password keep the session they did it from
-    (`current_token`, the caller's session token); it is ignored for anyone else's password.
+    (`current_session_id`, the caller's session); it is ignored for anyone else's password.
     """
     own = viewer.id == user_id
     if not own:
@@ -215,7 +238,40 @@ def set_password(*, session: Session, viewer: Viewer, user_id: uuid.UUID, passwo
     # The password itself never reaches the log.
     audit.record(session, actor=viewer, action="set_password", entity_type="user",
                  entity_id=user.id)
-    auth.end_user_sessions(session=session, user_id=user.id, reason="password_changed",
-                           actor=viewer, keep_token=current_token if own else None)
+    end_user_sessions(session=session, user_id=user.id, reason="password_changed",
+                      actor=viewer, keep_session_id=current_session_id if own else None)
     return user
 
+
+def end_user_sessions(*, session: Session, user_id: uuid.UUID, reason: str,
+                      actor: Viewer | User | None, keep_session_id: uuid.UUID | None = None,
+                      now: datetime | None = None) -> int:
+    """End every live session of a user, so no cookie issued before a change signs in again.
+
+    A password change, reset, role change or deactivation calls this. `keep_session_id` spares the
+    session the change was made from (a person changing their own password stays signed in
+    there; everywhere else they sign in again). Returns how many sessions ended.
+    """
+    now = now or utcnow()
+    stmt = select(UserSession).where(UserSession.user_id == user_id,
+                                     UserSession.ended_at.is_(None))
+    if keep_session_id is not None:
+        stmt = stmt.where(UserSession.id != keep_session_id)
+    rows = session.scalars(stmt).all()
+    for row in rows:
+        row.ended_at = now
+        row.end_reason = reason
+    # The REST API's sign-ins end too (a script's token no more outlives the change than
+    # a cookie does); the session the change was made from is a browser's, never one of these.
+    api = api_auth.revoke_user(session=session, user_id=user_id, reason=reason, now=now)
+    # Personal tokens outlive a password or role change (scripts keep running, as GitHub's
+    # do); a deactivation ends them for good, so a reactivation brings none back.
+    pats = (personal_tokens.revoke_user(session=session, user_id=user_id, reason=reason,
+                                        now=now)
+            if reason in personal_tokens.ENDED_BY else 0)
+    if rows or api or pats:
+        audit.record(session, actor=actor, action="sessions_revoked", entity_type="user",
+                     entity_id=user_id, new={"reason": reason, "sessions": len(rows),
+                                             **({"api_tokens": api} if api else {}),
+                                             **({"personal_tokens": pats} if pats else {})})
+    return len(rows)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from isv.errors import ValidationError
+from isv.rules.periods import MAX_DATE, MIN_DATE  # the days every date field takes
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_DATE = date(2000, 1, 1)
-MAX_DATE = date(2100, 12, 31)
 SEARCH_MAX = 500
+NOTES_MAX = 10_000
 
 # C0 control characters (and DEL). NUL is the dangerous one: PostgreSQL refuses it in any
 # text, so it must be refused here, by field, before a query is built; the rest have no
@@ -101,12 +102,13 @@ def money(field: str, value: Any, *, required: bool = False, minimum: Decimal | 
         raise ValidationError(field, f"{value!r} is not an amount like 1234.50") from None
     if not number.is_finite():
         raise ValidationError(field, f"{value!r} is not an amount like 1234.50")
-    if number != number.quantize(Decimal("0.01")):
-        raise ValidationError(field, "has more than two decimals")
+    # The range first: quantizing 1E+999999 (an API client can send it) raises instead.
     if minimum is not None and number < minimum:
         raise ValidationError(field, f"must be at least {minimum}")
     if number > maximum:
         raise ValidationError(field, f"must be at most {maximum}")
+    if number != number.quantize(Decimal("0.01")):
+        raise ValidationError(field, "has more than two decimals")
     return number.quantize(Decimal("0.01"))
 
 
@@ -161,3 +163,18 @@ def day(field: str, value: Any, *, required: bool = False) -> date | None:
     if not MIN_DATE <= value <= MAX_DATE:
         raise ValidationError(field, f"{value} is outside {MIN_DATE.year}–{MAX_DATE.year}")
     return value
+
+
+def parse_id(field: str, value: Any) -> uuid.UUID:
+    """Accept a UUID or its text form; anything else is a validation error on `field`."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value).strip())
+    except (ValueError, AttributeError):
+        raise ValidationError(field, f"{value!r} is not a valid id") from None
+
+
+def blank(value: Any) -> bool:
+    """None or text with nothing but spaces: a value not given."""
+    return value is None or (isinstance(value, str) and not value.strip())

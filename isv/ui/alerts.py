@@ -15,7 +15,7 @@ from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
 from isv.models import ALERT_TYPES, PRIORITIES
-from isv.services import alerts, jobs
+from isv.services import alerts, backups, jobs
 from isv.services.settings import current_settings
 from isv.types import utcnow
 from isv.ui import nav, state
@@ -30,6 +30,7 @@ TYPE_LABELS = {
     "relationship_maintenance": "Partner relationship",
     "goal_milestone": "Goal milestone",
     "task_overdue": "Task overdue",
+    "deal_registration": "Deal registration",
 }
 READ_CHOICES = {"unread": "Unread", "read": "Read", "all": "All"}
 # Where each kind of alert leads: the page, the words on the link.
@@ -38,6 +39,7 @@ ENTITY_LINKS = {
     "partner": ("pages/partner_detail.py", "Open the partner"),
     "task": ("pages/tasks.py", "Open your tasks"),
     "goal": ("pages/goals.py", "Open your goals"),
+    "registration": ("pages/registrations.py", "Open the registration"),
 }
 
 
@@ -204,7 +206,9 @@ def _alert(viewer: Viewer, row: alerts.AlertRow, position: int) -> None:
 # --- the System page: the scheduler that raises alerts and rolls tasks over -----------
 
 JOB_LABELS = {"alerts": "Alert rules", "rollover": "Weekly task rollover",
-              "purge_retention": "Retention purge (old audit entries and read alerts)"}
+              "purge_retention": "Retention purge (old audit entries and read alerts)",
+              "backup": "Database backup (checked, kept ISV_BACKUP_KEEP_DAYS days)",
+              "health_snapshot": "Weekly partner health snapshot (score history)"}
 OUTCOME_LABELS = {"ok": "✔ ok", "failed": "✖ failed", "running": "… running"}
 LEADER_STATES = {
     "running": "✔ running",
@@ -268,6 +272,15 @@ def job_cards(summaries: Iterable[jobs.JobSummary]) -> None:
             success = display.moment(job.last_success_at, none="never")
             lines.append(f"Last success {escape_md(success)}")
             st.markdown("  \n".join(lines))
+
+
+def backups_frame(files: Iterable[backups.BackupFile]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "Taken": display.moment(f.created_at),
+        "File": f.path.name,
+        "Kind": "pg_dump archive" if f.kind == "pg_dump" else "portable bundle",
+        "Size (KB)": display.count(max(1, f.size // 1024)),
+    } for f in files], columns=["Taken", "File", "Kind", "Size (KB)"])
 
 
 def runs_frame(runs: Iterable[jobs.RunRow]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from isv.dates import local_today, local_zone
+from isv.services.settings import local_today, local_zone
 
 DEBOUNCE_MS = 500
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import Viewer
-from isv.dates import local_date, local_today
 from isv.models import CLOSED_STAGES, STAGES
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow, StageTotal
+from isv.services.settings import local_date, local_today
 from isv.ui import board_drag, links, widgets
 from isv.ui.labels import SLIPPED_LABEL, stage_label
 from isv.ui.tables import short_name

@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from isv import display
-from isv.dates import local_today
 from isv.services.commissions import MAX_YEARS, CommissionLine, CommissionQuote
+from isv.services.deal_view import StructureInfo
+from isv.services.settings import local_today
 from isv.ui import widgets
-from isv.ui.deal import StructureInfo
+from isv.ui.deal import structure_label
 from isv.ui.labels import structure_type_label
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 from isv.ui.tables import table_height
@@ -67,7 +68,7 @@ def _line_row(line: CommissionLine, years: int) -> dict[str, str]:
         "First year": display.money(line.first_year),
         f"{years}-year total": display.money(line.projection, none="—  (not lifetime)")
         if line.structure is not None else "—",
-        "Structure": structure.label() if structure else (line.reason or ""),
+        "Structure": structure_label(structure) if structure else (line.reason or ""),
     }
 
 
@@ -83,7 +84,7 @@ def show(q: CommissionQuote) -> None:
                 f"partner's structures is in effect on {display.day(q.close_date)} for a deal of "
                 f"{display.money(q.deal_value)}."), icon=":material/block:")
         else:
-            st.markdown(widgets.escape_md(StructureInfo.of(line.structure).label()))
+            st.markdown(widgets.escape_md(structure_label(StructureInfo.of(line.structure))))
             first, projected, _ = st.columns([1, 1, 1])
             first.metric("First-year commission", display.money(line.first_year))
             if line.is_lifetime:

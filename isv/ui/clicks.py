@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from isv import charts
 from isv.analytics import drill
 from isv.analytics.breakdowns import PartnerResult, PersonResult, QuarterRevenue, SlippedDeal
-from isv.analytics.kpis import FUNNEL_STAGES, Filters, PartnerKpis
+from isv.analytics.kpis import Filters, PartnerKpis
 from isv.analytics.partner_frames import BUCKET_NAMES
 from isv.analytics.partners import (
     LATER,
@@ -42,6 +42,7 @@ from isv.analytics.pipeline import (
 )
 from isv.analytics.pipeline import UNDATED as MONTH_UNDATED
 from isv.analytics.pipeline_frames import NO_REASON, forecast_frame
+from isv.rules.deals import FUNNEL_STAGES
 from isv.services.opportunities import OpportunityFilters
 
 Point = dict[str, Any]

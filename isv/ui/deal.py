@@ -1,24 +1,22 @@
-"""The opportunity detail page: picker, every field in one form, history, audit, commission."""
+"""The opportunity detail page: picker, every field in one form, history, audit, commission.
+
+What it shows is read by services/deal_view.py; this module lays it out.
+"""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import Viewer
-from isv.errors import IsvError
 from isv.models import STAGES
-from isv.services import audit, commissions, users
+from isv.services import commissions
 from isv.services import opportunities as opps
-from isv.services import partners as partner_service
+from isv.services.deal_view import DealView, StructureInfo
 from isv.services.opportunities import OpportunityFilters
 from isv.ui import edits, widgets
 from isv.ui.labels import action_label, field_label, stage_label, structure_type_label
@@ -29,108 +27,23 @@ SELECTED = "opportunity_detail_id"
 PICKER_SIZE = 20
 
 
-@dataclass(frozen=True)
-class StructureInfo:
-    id: uuid.UUID
-    structure_type: str
-    percentage: Decimal
-    is_lifetime: bool
-    min_deal_size: Decimal
-    max_deal_size: Decimal | None
-    effective_from: date
-    effective_to: date | None
-    version: int = 1
-
-    def label(self) -> str:
-        band = (f"{display.money(self.min_deal_size)}–{display.money(self.max_deal_size)}"
-                if self.max_deal_size is not None else f"from {display.money(self.min_deal_size)}")
-        until = f" to {display.day(self.effective_to)}" if self.effective_to else ""
-        lifetime = ", lifetime" if self.is_lifetime else ""
-        return (f"{structure_type_label(self.structure_type)} {display.percentage(self.percentage)}"
-                f"{lifetime} · deals {band} · from {display.day(self.effective_from)}{until}")
-
-    @classmethod
-    def of(cls, row: Any) -> StructureInfo:
-        return cls(id=row.id, structure_type=row.structure_type,
-                   percentage=row.commission_percentage, is_lifetime=bool(row.is_lifetime),
-                   min_deal_size=row.min_deal_size, max_deal_size=row.max_deal_size,
-                   effective_from=row.effective_from, effective_to=row.effective_to,
-                   version=row.version)
-
-
-@dataclass(frozen=True)
-class DealView:
-    """Everything the page shows about one deal, as plain values read in one transaction."""
-
-    id: uuid.UUID
-    version: int
-    fields: dict[str, Any]          # EDITABLE_FIELDS -> current value
-    partner_name: str
-    created_at: datetime
-    updated_at: datetime
-    updated_by: str | None
-    can_write: bool
-    history: pd.DataFrame
-    trail: pd.DataFrame
-    structures: list[StructureInfo]
-    applicable: StructureInfo | None
-    first_year: Decimal
-
-
-def load(*, session: Session, viewer: Viewer, opportunity_id: Any) -> DealView:
-    """Read one deal with its stage history, audit trail and applicable commission."""
-    opp = opps.get_opportunity(session=session, viewer=viewer, opportunity_id=opportunity_id)
-    names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
-    history = pd.DataFrame(
-        [{"When": display.moment(h.changed_at),
-          "Who": names.get(h.changed_by, "system") if h.changed_by else "system",
-          "From": stage_label(h.from_stage) if h.from_stage else "(new deal)",
-          "To": stage_label(h.to_stage),
-          "Note": (h.notes or "") + (" (reconstructed on import)" if h.synthesized else "")}
-         for h in reversed(opps.stage_history(session=session, viewer=viewer,
-                                              opportunity_id=opp.id))],
-        columns=["When", "Who", "From", "To", "Note"])
-    structures = [StructureInfo.of(s) for s in commissions.list_structures(
-        session=session, viewer=viewer, partner_id=opp.partner_id)]
-    entries = audit.entries_for(session, entity_type="opportunity", entity_id=opp.id)
-    partners = _partner_names(session, viewer, entries)
-    partners[str(opp.partner_id)] = opp.partner.name
-    trail = _trail(entries, people={str(k): v for k, v in names.items()}, partners=partners,
-                   structures={str(s.id): s.label() for s in structures})
-    applicable = commissions.applicable_for_opportunity(session=session, viewer=viewer,
-                                                        opportunity=opp)
-    return DealView(
-        id=opp.id, version=opp.version,
-        fields={f: getattr(opp, f) for f in opps.EDITABLE_FIELDS},
-        partner_name=opp.partner.name, created_at=opp.created_at, updated_at=opp.updated_at,
-        updated_by=names.get(opp.updated_by_id) if opp.updated_by_id else None,
-        can_write=opps.can_write(viewer, opp), history=history,
-        trail=pd.DataFrame(trail, columns=["When", "Who", "Action", "Field", "Before",
-                                           "After"]),
-        structures=structures,
-        applicable=StructureInfo.of(applicable) if applicable is not None else None,
-        first_year=commissions.deal_first_year(opp, applicable))
+def structure_label(s: StructureInfo) -> str:
+    """A structure in one line: type, percentage, band, dates and the tier it is for."""
+    band = (f"{display.money(s.min_deal_size)}–{display.money(s.max_deal_size)}"
+            if s.max_deal_size is not None else f"from {display.money(s.min_deal_size)}")
+    until = f" to {display.day(s.effective_to)}" if s.effective_to else ""
+    lifetime = ", lifetime" if s.is_lifetime else ""
+    tier = f" · {s.tier} tier only" if s.tier else ""
+    return (f"{structure_type_label(s.structure_type)} {display.percentage(s.percentage)}"
+            f"{lifetime} · deals {band} · from {display.day(s.effective_from)}{until}{tier}")
 
 
 # --- the audit trail in words: labels and people's names, never codes or ids ---------------
 
-def _partner_names(session: Session, viewer: Viewer, entries: list) -> dict[str, str]:
-    """The names of the partners a deal was moved between (rare: usually none)."""
-    ids = {str(values["partner_id"]) for e in entries
-           for values in (e.old_values or {}, e.new_values or {}) if values.get("partner_id")}
-    found = {}
-    for partner_id in ids:
-        try:
-            found[partner_id] = partner_service.get_partner(
-                session=session, viewer=viewer, partner_id=partner_id).name
-        except IsvError:  # gone, or out of the viewer's scope
-            found[partner_id] = "another partner"
-    return found
-
-
-def _trail(entries: list, *, people: dict[str, str], partners: dict[str, str],
-           structures: dict[str, str]) -> list[dict[str, str]]:
+def _trail(view: DealView) -> pd.DataFrame:
     """One row per changed field: 'Owner: Priya Nair → Sam Lee', 'Stage: Demo → PoC'."""
+    people, partners = view.people, view.partners
+    structures = {str(s.id): structure_label(s) for s in view.structures}
 
     def shown(field: str, value: Any) -> str:
         if value is None or value == "":
@@ -155,17 +68,16 @@ def _trail(entries: list, *, people: dict[str, str], partners: dict[str, str],
         return text
 
     rows = []
-    for entry in entries:
-        old, new = entry.old_values or {}, entry.new_values or {}
-        who = people.get(str(entry.actor_id)) if entry.actor_id else None
+    for change in view.changes:
+        old, new = change.old, change.new
         for name in sorted(set(old) | set(new), key=lambda f: field_label(f).lower()):
-            rows.append({"When": display.moment(entry.at),
-                         "Who": who or entry.actor_email or "system",
-                         "Action": action_label(entry.action),
+            rows.append({"When": display.moment(change.at),
+                         "Who": change.who,
+                         "Action": action_label(change.action),
                          "Field": field_label(name),
                          "Before": shown(name, old.get(name)),
                          "After": shown(name, new.get(name))})
-    return rows
+    return pd.DataFrame(rows, columns=["When", "Who", "Action", "Field", "Before", "After"])
 
 
 # --- choosing a deal ---------------------------------------------------------------------
@@ -240,7 +152,7 @@ def commission(view: DealView) -> None:
         return
     pinned = view.fields["commission_structure_id"] is not None
     how = "chosen for this deal" if pinned else "by the rule (latest start, then highest %)"
-    st.markdown(widgets.escape_md(f"{view.applicable.label()} — {how}"))
+    st.markdown(widgets.escape_md(f"{structure_label(view.applicable)} — {how}"))
     lifetime = " a year while the customer stays (lifetime structure)" \
         if view.applicable.is_lifetime else ""
     st.metric("First-year commission", display.money(view.first_year))
@@ -276,7 +188,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
         ([str(f["assigned_user_id"])] if f["assigned_user_id"] else [])
         + list(options.active_people))]
     structure_ids = ["", *(str(s.id) for s in view.structures)]
-    structure_label = {str(s.id): s.label() for s in view.structures}
+    structure_labels = {str(s.id): structure_label(s) for s in view.structures}
 
     with st.form(f"deal_form_{k}"):
         left, right = st.columns(2)
@@ -327,7 +239,7 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
                 index=structure_ids.index(str(f["commission_structure_id"]))
                 if f["commission_structure_id"] and str(f["commission_structure_id"])
                 in structure_ids else 0,
-                format_func=lambda s: structure_label.get(s, "By the rule"), disabled=disabled)
+                format_func=lambda s: structure_labels.get(s, "By the rule"), disabled=disabled)
             errors.slot("commission_structure_id", "Commission structure")
             external = st.text_input("External id", f["external_id"] or "",
                                      key=f"d_external_{k}", max_chars=100, disabled=disabled,
@@ -366,15 +278,23 @@ def edit_form(view: DealView, options: Choices, viewer: Viewer) -> None:
 
 def history(view: DealView) -> None:
     st.subheader("Stage history", anchor=False)
-    st.dataframe(view.history, hide_index=True, width="stretch", key="deal_history",
-                 placeholder=display.NONE, height=table_height(len(view.history)))
+    frame = pd.DataFrame(
+        [{"When": display.moment(h.changed_at), "Who": h.who,
+          "From": stage_label(h.from_stage) if h.from_stage else "(new deal)",
+          "To": stage_label(h.to_stage),
+          "Note": (h.notes or "") + (" (reconstructed on import)" if h.synthesized else "")}
+         for h in view.history],
+        columns=["When", "Who", "From", "To", "Note"])
+    st.dataframe(frame, hide_index=True, width="stretch", key="deal_history",
+                 placeholder=display.NONE, height=table_height(len(frame)))
 
 
 def trail(view: DealView) -> None:
     st.subheader("Audit trail", anchor=False)
-    if view.trail.empty:
+    frame = _trail(view)
+    if frame.empty:
         st.caption("No recorded changes.")
         return
-    st.dataframe(view.trail, hide_index=True, width="stretch", key="deal_trail",
-                 placeholder=display.NONE, height=table_height(len(view.trail)))
+    st.dataframe(frame, hide_index=True, width="stretch", key="deal_trail",
+                 placeholder=display.NONE, height=table_height(len(frame)))
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
+from isv import metrics
 from isv.analytics import cached
 from isv.auth import Viewer
 from isv.ui import login, nav, state
@@ -133,3 +138,23 @@ def page_viewer(page_file: str | Path) -> Viewer:
         st.error("This page is not available for your role.")
         st.stop()
     return viewer
+
+
+@contextmanager
+def page_run(page: str) -> Iterator[None]:
+    """Time one run of a page script for the metrics (st.rerun and st.stop are not errors),
+    and hold background prefetching back while it runs (isv/analytics/cached.py)."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        with cached.foreground():
+            yield
+        outcome = "ok"
+    except RerunException:
+        outcome = "rerun"
+        raise
+    except StopException:
+        outcome = "stopped"
+        raise
+    finally:
+        metrics.record_page(page, outcome, time.perf_counter() - started)

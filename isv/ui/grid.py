@@ -1,4 +1,4 @@
-"""The opportunity grid: one page of deals in st.data_editor, saved in one transaction.
+"""The opportunity grid: one page of deals in st.data_editor, saved by services/deal_grid.
 
 How edits survive reruns: the rows on screen (with each row's version) are kept in
 st.session_state while the editor holds unsaved edits, so a rerun never swaps the data under
@@ -20,15 +20,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import PendingRollbackError
-from sqlalchemy.orm import Session
 
 from isv import display
 from isv.auth import Viewer
-from isv.db import session_scope
-from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import STAGES
-from isv.services import exporter, validate
+from isv.services import deal_grid, exporter, validate
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters, OpportunityRow
 from isv.ui import widgets
@@ -76,7 +72,6 @@ FIELDS = {
 }
 COLUMN_OF = {f: c for c, f in FIELDS.items()}
 COLUMNS = ["Open", *FIELDS]
-REQUIRED_NEW = ("partner_id", "customer_name", "deal_value")
 
 
 def detail_link(opportunity_id: uuid.UUID) -> str:
@@ -213,7 +208,7 @@ def fields_of(cells: dict[str, Any]) -> dict[str, Any]:
     return {FIELDS[c]: _cell(c, v) for c, v in cells.items() if c in FIELDS}
 
 
-# --- saving: every row through the services, in one transaction ---------------------------
+# --- saving: the editor's changes handed to the grid's use case ---------------------------
 
 @dataclass(frozen=True)
 class Problem:
@@ -240,93 +235,48 @@ class SaveResult:
         return "Saved: " + (", ".join(parts) if parts else "nothing to save") + "."
 
 
-class _RollBack(Exception):
-    """Raised inside the unit of work so that nothing of a refused save is written."""
-
-
 def _row_label(position: int, row: OpportunityRow) -> str:
     return f"Row {position + 1} ({row.customer_name})"
 
 
-def _apply(session: Session, viewer: Viewer, call: Any, label: str, kwargs: dict[str, Any],
-           problems: list[Problem], *, required: tuple[str, ...] = ()) -> bool:
-    """Call one service for one row; collect every field it rejects, not only the first.
-
-    A ValidationError is raised before the service writes anything, so after dropping the
-    rejected field the row is tried again to find its other problems (the whole save is
-    rolled back anyway once there is one).
-    """
-    kwargs = dict(kwargs)
-    failed = False
-    while True:
-        try:
-            call(session=session, viewer=viewer, **kwargs)
-            return not failed
-        except ValidationError as exc:
-            problems.append(Problem(label, COLUMN_OF.get(exc.field, exc.field), exc.reason))
-            failed = True
-            if exc.field not in kwargs or exc.field in required:
-                return False
-            del kwargs[exc.field]
-        except (Conflict, Forbidden, NotFound) as exc:
-            problems.append(Problem(label, "whole row", str(exc)))
-            return False
+def _column(problem: deal_grid.GridProblem) -> str:
+    if problem.field is deal_grid.WHOLE_ROW:
+        return "whole row"
+    return COLUMN_OF.get(problem.field, problem.field)
 
 
 def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
                  state: dict[str, Any]) -> SaveResult:
-    """Send every deleted, edited and added row through the services in ONE transaction.
+    """Save the editor's deleted, edited and added rows in one transaction (all or nothing).
 
-    Any refused row (invalid value, stale version, out of scope) rolls the whole save back;
-    each problem is reported with its row, column and reason.
+    What counts as a change is read here, against the rows as shown: cells typed back to
+    what the grid showed, and new rows never filled in, are not changes.
     """
-    result = SaveResult()
     deleted = sorted({int(p) for p in state.get("deleted_rows", []) if int(p) < len(rows)})
     edited = {int(p): cells for p, cells in (state.get("edited_rows") or {}).items()}
-    added = list(state.get("added_rows") or [])
-    problems = result.problems
-    try:
-        with session_scope() as session:
-            try:
-                for pos in deleted:
-                    row = rows[pos]
-                    if _apply(session, viewer, opps.delete_opportunity, _row_label(pos, row),
-                              {"opportunity_id": row.id, "expected_version": row.version},
-                              problems):
-                        result.deleted += 1
-                for pos in sorted(edited):
-                    if pos in deleted or pos >= len(rows):
-                        continue
-                    row = rows[pos]
-                    # Cells typed back to what the grid showed are not changes.
-                    values = {name: value for name, value in fields_of(edited[pos]).items()
-                              if not widgets.same_as_stored(getattr(row, name), value)}
-                    if not values:
-                        continue
-                    if _apply(session, viewer, opps.update_opportunity, _row_label(pos, row),
-                              {"opportunity_id": row.id, "expected_version": row.version,
-                               **values}, problems):
-                        result.updated += 1
-                for n, cells in enumerate(added):
-                    values = fields_of(cells)
-                    if not any(v is not None for v in values.values()):
-                        continue  # an empty new row the user never filled in
-                    values = {k: v for k, v in values.items() if v is not None}
-                    for name in REQUIRED_NEW:
-                        values.setdefault(name, None)
-                    if _apply(session, viewer, opps.create_opportunity, f"New row {n + 1}",
-                              values, problems, required=REQUIRED_NEW):
-                        result.added += 1
-            except PendingRollbackError:
-                # A concurrent commit beat one of our rows at the database (reported above as
-                # a conflict); the transaction is over, so the remaining rows cannot be tried.
-                problems.append(Problem("—", "—", "The save stopped at the conflict above; "
-                                                  "nothing was written."))
-            if problems:
-                raise _RollBack
-    except _RollBack:
-        result.updated = result.added = result.deleted = 0
-    return result
+    changed = []
+    for pos in sorted(edited):
+        if pos in deleted or pos >= len(rows):
+            continue
+        row = rows[pos]
+        values = {name: value for name, value in fields_of(edited[pos]).items()
+                  if not widgets.same_as_stored(getattr(row, name), value)}
+        if values:
+            changed.append(deal_grid.ChangedRow(_row_label(pos, row), row.id, row.version,
+                                                values))
+    added = []
+    for n, cells in enumerate(state.get("added_rows") or []):
+        values = fields_of(cells)
+        if any(v is not None for v in values.values()):
+            added.append(deal_grid.NewRow(f"New row {n + 1}",
+                                          {k: v for k, v in values.items() if v is not None}))
+    saved = deal_grid.save_grid(
+        viewer=viewer,
+        deleted=[deal_grid.DeletedRow(_row_label(pos, rows[pos]), rows[pos].id,
+                                      rows[pos].version) for pos in deleted],
+        changed=changed, added=added)
+    return SaveResult(updated=saved.updated, added=saved.added, deleted=saved.deleted,
+                      problems=[Problem(p.row, _column(p), p.reason) for p in saved.problems])
 
 
 # --- the widget ------------------------------------------------------------------------------

@@ -18,17 +18,20 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from isv import charts, display, export
+from isv import chart_images, charts, display
 from isv.analytics import cached, drill
 from isv.analytics.breakdowns import FilterOptions, filter_options
 from isv.analytics.dashboard import DashboardData, dashboard_data
 from isv.analytics.kpis import Filters, Kpis, scope_key
+from isv.analytics.partners import partner_analytics
 from isv.analytics.periods import Period, parse_period, quarter_options
+from isv.analytics.pipeline import pipeline_analytics
+from isv.analytics.team import team_view
 from isv.auth import Viewer
 from isv.errors import IsvError
 from isv.pack import PackChart
 from isv.services.opportunities import OpportunityFilters
-from isv.ui import links, state
+from isv.ui import links, nav, state
 from isv.ui.labels import DOMAINS, role_label
 from isv.ui.tables import table_height
 from isv.ui.widgets import escape_md
@@ -38,6 +41,11 @@ SEEN_VERSION = state.DATA_VERSION  # the version this run started from (frame.st
 RATE = st.column_config.NumberColumn(format=display.TABLE_PERCENT_FORMAT)
 COUNT = st.column_config.NumberColumn(format=display.TABLE_COUNT_FORMAT)
 PERCENTAGE = st.column_config.NumberColumn(format=display.TABLE_PERCENTAGE_FORMAT)
+# What each analytics page loads through `load`, for the same period and filters.
+ANALYTICS_DATA = {"pages/dashboard.py": dashboard_data,
+                  "pages/pipeline_analytics.py": pipeline_analytics,
+                  "pages/partner_analytics.py": partner_analytics,
+                  "pages/team_view.py": team_view}
 
 
 # --- data --------------------------------------------------------------------------------
@@ -75,12 +83,20 @@ def load(fn: Callable[..., T], viewer: Viewer, period: Period, filters: Filters,
         if version < 0:  # the shared cache is down: compute, and keep nothing in this process
             return cached.load(fn, viewer=viewer, share="scope", period=period,
                                filters=filters, as_of=as_of)
-        return _analytics(database, version, scope_key(viewer),
+        data = _analytics(database, version, scope_key(viewer),
                           f"{fn.__module__}.{fn.__qualname__}", period.label, filters.key(),
                           as_of, fn, viewer)
     except IsvError as exc:
         st.error(escape_md(str(exc)), icon=":material/block:")
         return None
+    # The filters are shared by the analytics pages: prepare the data of the others this
+    # viewer may open, for the same filters.
+    usable = {page.path for page in nav.pages_for(viewer.role)}
+    for path, other in ANALYTICS_DATA.items():
+        if other is not fn and path in usable:
+            cached.prefetch(other, viewer=viewer, share="scope", period=period,
+                            filters=filters, as_of=as_of)
+    return data
 
 
 def load_dashboard(viewer: Viewer, period: Period, filters: Filters,
@@ -250,7 +266,8 @@ def card(label: str, value: str, *, delta: str | None = None, versus: str | None
         arrow, colour = "down", "green" if inverse else "red"
     elif delta is not None and not delta.startswith("+"):  # unchanged
         arrow, colour = "off", "gray"
-    with st.container(border=True):
+    # Stretched to the row's tallest card, so a row of cards reads as one line of boxes.
+    with st.container(border=True, height="stretch"):
         st.metric(label, value, delta=delta, delta_color=colour, delta_arrow=arrow,
                   delta_description=versus if delta is not None else None, help=help)
         if note:
@@ -438,7 +455,7 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, key: str, title: str,
 
 def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) -> None:
     """PNG and SVG at slide size (1600×900), rendered only when clicked, never on a rerun."""
-    reason = export.unavailable()
+    reason = chart_images.unavailable()
     with st.container(horizontal=True, horizontal_alignment="right",
                       vertical_alignment="center", key=f"{key}_downloads"):
         if hint:
@@ -446,8 +463,8 @@ def downloads(fig: go.Figure, *, key: str, title: str, hint: str | None = None) 
         explain_export_once(reason)
         for fmt in ("png", "svg"):
             st.download_button(
-                fmt.upper(), data=_deferred(fig, fmt), file_name=export.file_name(title, fmt),
-                mime=export.FORMATS[fmt], key=f"{key}_{fmt}", on_click="ignore",
+                fmt.upper(), data=_deferred(fig, fmt), file_name=chart_images.file_name(title, fmt),
+                mime=chart_images.FORMATS[fmt], key=f"{key}_{fmt}", on_click="ignore",
                 icon=":material/download:", disabled=reason is not None,
                 help=reason or f"{title} as {fmt.upper()}, 1600×900, for slides")
 
@@ -461,4 +478,4 @@ def explain_export_once(reason: str | None) -> None:
 
 
 def _deferred(fig: go.Figure, fmt: str):
-    return lambda: export.chart_image(fig, fmt)
+    return lambda: chart_images.chart_image(fig, fmt)

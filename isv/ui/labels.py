@@ -61,9 +61,18 @@ FIELD_LABELS = {
     "notes": "Notes",
     "external_id": "External id",
     "commission_structure_id": "Commission structure",
+    "tier": "Tier",
 }
-ACTION_LABELS = {"create": "Created", "update": "Changed", "move_stage": "Moved on the board",
-                 "delete": "Deleted", "import": "Imported", "anonymise": "Anonymised"}
+# A stage move comes from the board, the REST API or a script alike: the label names the move,
+# not where it was made (the entry's actor says who).
+ACTION_LABELS = {"create": "Created", "update": "Changed", "move_stage": "Moved to another stage",
+                 "delete": "Deleted", "import": "Imported", "anonymise": "Anonymised",
+                 "tier_accept": "Tier change accepted", "tier_reject": "Tier change rejected"}
+
+
+def tier_label(tier: str | None) -> str:
+    """A partner's tier as its badge reads, in words only (no colour): 'Gold', 'No tier'."""
+    return tier if tier else "No tier"
 
 
 def field_label(field: str) -> str:

@@ -16,9 +16,9 @@ from datetime import date
 import streamlit as st
 
 from isv import display
-from isv.analytics.kpis import FUNNEL_STAGES
 from isv.errors import ValidationError
 from isv.models import CLOSED_STAGES, DOMAINS, OPEN_STAGES, STAGES
+from isv.rules.deals import FUNNEL_STAGES
 from isv.services import validate
 from isv.services.opportunities import OpportunityFilters
 from isv.ui.labels import stage_label

@@ -4,36 +4,41 @@ streamlit-authenticator draws the form; nothing else of it is used. Its cookie (
 script in the page wrote) could not be HttpOnly and could not be revoked, and a forged one
 (alg none, another algorithm, a string expiry, a list for a name) ended in a traceback. So
 
-- a form login goes through `isv.auth.authenticate` (lockout, audit, inactive users) in its
-  own committed transaction (`_DatabaseLogin` stands in for the library's controller), then
-  starts a server session under a random token kept in this browser session's state: this
-  browser session is signed in whether or not the cookie arrives;
+- a form login goes through `services.sessions.authenticate` (lockout, audit, inactive users)
+  in its own committed transaction (`_DatabaseLogin` stands in for the library's controller), then
+  starts a server session whose id this browser session keeps in its (server-side) state:
+  this browser session is signed in whether or not the cookie arrives;
 - the cookie is set by the server, never by the page: the login issues a one-time ticket
-  (stored hashed in the database, 60 seconds) and `_go_to` sends the browser, top level, to
-  isv/web.py's route, which redeems it, gives the session a new token, answers with an
-  HttpOnly, SameSite=Strict (Secure behind TLS) cookie and a 303 back to the page. The run
-  that sends it there draws nothing else (a page drawn then would reload under a click);
+  (stored hashed in the database, 60 seconds) and `_go_to` has the browser fetch isv/web.py's
+  route in the background, which redeems it, gives the session a new token and answers with
+  an HttpOnly, SameSite=Strict (Secure behind TLS) cookie. The page is drawn at once, with
+  no reload: a reload would throw away the chart code the login page warmed up, a second
+  of a sign-in;
 - a page load with that cookie (read from the request, `st.context.cookies`) signs in when
-  `isv.auth.check_session` finds its server session alive. Any other value, forged or stale,
-  only means "signed out": it is looked up by its hash, never parsed, and not tried again
+  `services.sessions.check_session` finds its server session alive. Any other value, forged
+  or stale, only means "signed out": it is looked up by its hash, never parsed, and not tried again
   in this browser session;
 - every rerun asks `check_session` whether the session is still alive (idle timeout,
   absolute limit, the per-user cap, deactivation, logout). When it is not, the browser is
-  signed out, sent through the logout route that clears the cookie, and the login form
-  says why.
+  signed out, sent (top level) through the logout route that clears the cookie, and the
+  login form says why.
 
 Nothing here draws a component that reports back: the library's cookie manager did, and
 the rerun it triggered redrew the form under a user's first click and could undo a click
 in the sidebar. `_go_to` is a components v2 element (JS from a blob: URL, which the CSP
-allows without inline scripts) in a fixed place, drawn in every run until the browser
-leaves, because the login run reruns at once and could replace it before it ran.
+allows without inline scripts) in a fixed place, drawn in every run of this browser
+session, because the login run reruns at once and could replace it before it ran; it acts
+once per address.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import pkgutil
+import threading
 from types import SimpleNamespace
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -41,13 +46,15 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.models import cookie_model
 
-from isv import auth, web
+from isv import auth, charts, web
 from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
-from isv.services import users
+from isv.services import sessions, users
 from isv.ui import state
 from isv.ui.widgets import escape_md
+
+log = logging.getLogger(__name__)
 
 FORM_KEY = "login"
 FORM_FIELDS = {"Form name": "Sign in", "Username": "Email", "Password": "Password",
@@ -85,7 +92,11 @@ export default function ({ data }) {
   // Once per address: a second request with the same ticket would be refused.
   if (data && data.url && window.isvGoingTo !== data.url) {
     window.isvGoingTo = data.url;
-    window.location.replace(data.url);
+    if (data.fetch) {
+      fetch(data.url, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+    } else {
+      window.location.replace(data.url);
+    }
   }
 }
 """)
@@ -106,7 +117,7 @@ class _DatabaseLogin:
         # Its own transaction: a refusal must commit the failure count, a success the
         # last-login time, whatever happens later in this script run.
         with session_scope() as session:
-            user = auth.authenticate(session=session, email=username, password=password)
+            user = sessions.authenticate(session=session, email=username, password=password)
             found = None if user is None else Viewer.of(user)
         if found is None:
             st.session_state[state.AUTH_STATUS] = False
@@ -150,12 +161,6 @@ def _authenticator() -> stauth.Authenticate:
     return authenticator
 
 
-def _current_path() -> str:
-    """The page the browser shows, to come back to after the cookie route."""
-    url = st.context.url
-    return urlsplit(url).path or "/" if url else "/"
-
-
 class Gate:
     """One script run's view of who is signed in."""
 
@@ -172,22 +177,16 @@ class Gate:
             self._cookie_login()
         if not st.session_state.get(state.AUTH_STATUS):
             return None
-        token = st.session_state.get(state.SESSION_TOKEN)
-        if token is None:
+        session_id = st.session_state.get(state.SESSION_ID)
+        if session_id is None:
             self.sign_out("unknown")
         with session_scope() as session:
-            check = auth.check_session(session=session, token=token)
+            check = sessions.check_session(session=session, session_id=session_id)
         if check.viewer is None:
             self.sign_out(check.reason or "unknown")
         st.session_state[state.VIEWER] = check.viewer
         st.session_state.pop(state.END_REASON, None)
         self._go_to()
-        if st.session_state.pop(state.COOKIE_PENDING, False):
-            # The run right after a form login only sends the browser to the cookie route:
-            # a page drawn now would reload under the person's first click.
-            url = st.session_state[state.GO_TO]
-            st.caption(f"Signing in… If nothing happens, [continue]({url}).")
-            st.stop()
         return check.viewer
 
     def _cookie_login(self) -> None:
@@ -198,27 +197,27 @@ class Gate:
         if st.session_state.get(state.REFUSED_COOKIE) == refused:
             return
         with session_scope() as session:
-            check = auth.check_session(session=session, token=cookie)
+            check = sessions.check_session(session=session, token=cookie)
         if check.viewer is None:
             st.session_state[state.REFUSED_COOKIE] = refused
-            if check.reason in auth.END_REASONS:
+            if check.reason in sessions.END_REASONS:
                 st.session_state[state.END_REASON] = check.reason
             return
         _signed_in(check.viewer)
-        st.session_state[state.SESSION_TOKEN] = cookie
+        st.session_state[state.SESSION_ID] = check.session_id
 
     def _go_to(self) -> None:
-        url = st.session_state.get(state.GO_TO)
-        if url:
+        go_to = st.session_state.get(state.GO_TO)
+        if go_to:
             with self._go_to_slot.container():
-                _GO_TO(key=GO_TO_KEY, data={"url": url})
+                _GO_TO(key=GO_TO_KEY, data=go_to)
 
     def login_page(self) -> None:
         """The login form; after a successful login, start the server session and rerun."""
         ended = st.query_params.get(web.ENDED_PARAM)
         if ended is not None:
             # The logout route's redirect: say why, then drop it from the address.
-            if ended in auth.END_REASONS:
+            if ended in sessions.END_REASONS:
                 st.session_state[state.END_REASON] = ended
             del st.query_params[web.ENDED_PARAM]
         _, middle, _ = st.columns([1, 2, 1])
@@ -226,9 +225,9 @@ class Gate:
             st.title("ISV Pipeline Tracker")
             reason = st.session_state.get(state.END_REASON)
             if reason == "logout":
-                st.info(auth.end_message(reason), icon=":material/logout:")
+                st.info(sessions.end_message(reason), icon=":material/logout:")
             elif reason:
-                st.warning(auth.end_message(reason),
+                st.warning(sessions.end_message(reason),
                            icon=END_ICONS.get(reason, ":material/info:"))
             self.authenticator.login(location="main", fields=FORM_FIELDS, key=FORM_KEY)
             if st.session_state.get(state.AUTH_STATUS) and state.PENDING_USER in st.session_state:
@@ -238,41 +237,41 @@ class Gate:
             if error and st.session_state.get(state.AUTH_STATUS) is False:
                 st.error(escape_md(error), icon=":material/lock:")
         _warm_browser()
+        _warm_server()
         self._go_to()
 
     def _start_session(self) -> None:
         """A server session for this browser session, and a ticket for the cookie route."""
         user_id = st.session_state.pop(state.PENDING_USER)
-        token = auth.new_token()
         with session_scope() as session:
             user = users.get_user(session=session, viewer=Viewer.system("login"),
                                   user_id=user_id)
-            auth.start_session(session=session, user=user, token=token)
-            ticket = auth.issue_ticket(session=session, token=token)
-        st.session_state[state.SESSION_TOKEN] = token
+            row = sessions.start_session(session=session, user=user, token=auth.new_token())
+            ticket = sessions.issue_ticket(session=session, session_id=row.id)
+            session_id = row.id
+        st.session_state[state.SESSION_ID] = session_id
         if ticket is not None:
-            st.session_state[state.GO_TO] = web.session_url(ticket, _current_path())
-            st.session_state[state.COOKIE_PENDING] = True
+            st.session_state[state.GO_TO] = {"url": web.session_url(ticket), "fetch": True}
         st.session_state.pop(state.END_REASON, None)
         st.session_state.pop(state.REFUSED_COOKIE, None)
 
     def sign_out(self, reason: str = "logout") -> NoReturn:
         """End this browser's sign-in (and on logout its server session), then rerun."""
-        token = st.session_state.get(state.SESSION_TOKEN)
-        if reason == "logout" and token:
+        session_id = st.session_state.get(state.SESSION_ID)
+        if reason == "logout" and session_id:
             with session_scope() as session:
-                auth.end_session(session=session, token=token)
+                sessions.end_session(session=session, session_id=session_id)
         if st.session_state.get(state.AUTH_STATUS):
             # Clears the library's state and sets its `logout` flag.
             self.authenticator.logout(location="unrendered")
         state.clear_login()
         st.session_state[state.END_REASON] = reason
-        if reason in auth.END_REASONS:
+        if reason in sessions.END_REASONS:
             # The session has ended for good: the logout route clears its cookie.
-            st.session_state[state.GO_TO] = web.logout_url(reason)
+            st.session_state[state.GO_TO] = {"url": web.logout_url(reason), "fetch": False}
         else:
-            # "unknown": this page's token is not (or no longer) a session's, e.g. the cookie
-            # route has just given the session a new one. The cookie, if any, stays.
+            # "unknown": this page holds no live session of its own. The cookie, if any,
+            # stays.
             st.session_state.pop(state.GO_TO, None)
         st.rerun()
 
@@ -293,6 +292,37 @@ def _warm_browser() -> None:
         st.plotly_chart(go.Figure(layout={"height": 10}), key="isv_warm_chart",
                         config={"staticPlot": True})
         st.dataframe(pd.DataFrame({"warm": [1]}), key="isv_warm_table")
+
+
+_warmed = threading.Event()
+WARM_PACKAGES = ("isv.ui", "isv.services", "isv.analytics", "isv.pack")
+
+
+def _warm_server() -> None:
+    """Import what the pages use, and draw one figure of each kind, in the background.
+
+    A process imports a page's modules on its first use, and plotly builds its validators on
+    a figure kind's first use: together ~0.6 s of CPU that the first signed-in people of a
+    fresh server (a deploy, a new replica) waited for, all at once when several arrived
+    together. Started once per process, while the first person types their password.
+    """
+    if _warmed.is_set():
+        return
+    _warmed.set()
+
+    def warm() -> None:
+        try:
+            for package in WARM_PACKAGES:
+                for module in pkgutil.walk_packages(
+                        importlib.import_module(package).__path__, f"{package}."):
+                    importlib.import_module(module.name)
+            for trace in (go.Bar(x=[1], y=[1]), go.Funnel(x=[1], y=["a"]),
+                          go.Scatter(x=[1], y=[1]), go.Pie(values=[1])):
+                charts.style(go.Figure(trace), title="warm").to_json()
+        except Exception:  # the pages import what they need anyway
+            log.exception("warming the server failed")
+
+    threading.Thread(target=warm, name="isv-warm", daemon=True).start()
 
 
 def refuse_unsafe_production() -> None:

@@ -60,6 +60,10 @@ PAGES: tuple[PageSpec, ...] = (
              "Partner program", EVERYONE, visible=False),
     PageSpec("pages/commissions.py", "Commission calculator", ":material/calculate:",
              "Partner program", EVERYONE),
+    # Deals partners registered through their links; admin reads them, the services refuse
+    # its decisions.
+    PageSpec("pages/registrations.py", "Deal registrations", ":material/how_to_reg:",
+             "Partner program", EVERYONE),
     # Every role reads deals; admin sees these pages read-only (the services refuse its writes).
     PageSpec("pages/opportunities.py", "Opportunities", ":material/table:", "Pipeline",
              EVERYONE),
@@ -83,7 +87,17 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "Admin", USER_ADMINS),
     PageSpec("pages/system.py", "System", ":material/monitor_heart:", "Admin", USER_ADMINS),
     PageSpec("pages/settings.py", "Settings", ":material/settings:", "Admin", USER_ADMINS),
+    # Everyone's own account: who they are and their personal access tokens for the API.
+    PageSpec("pages/account.py", "Account", ":material/account_circle:", "Account", EVERYONE),
 )
+
+
+# Pages anyone may open without signing in, when the address carries what they need (a
+# partner's registration link: /register?token=...). Not in PAGES: no role's navigation, no
+# sidebar entry; the page itself refuses whoever lacks the token.
+REGISTER = PageSpec("pages/register.py", "Register a deal", ":material/how_to_reg:",
+                    "Public", EVERYONE, visible=False)
+PUBLIC_PAGES: tuple[PageSpec, ...] = (REGISTER,)
 
 
 def pages_for(role: str) -> list[PageSpec]:
@@ -112,14 +126,20 @@ def navigation(viewer: Viewer) -> st.Page:
                   for page in pages]
         for section, pages in sections_for(viewer.role).items()
     }
+    # A signed-in person following a partner's link (to try it) gets the form as well.
+    sections.setdefault("Account", []).extend(
+        st.Page(page.file, title=page.title, icon=page.icon, visibility="hidden")
+        for page in PUBLIC_PAGES)
     # Expanded: every page the role may use is one click away, not behind "View more".
     return st.navigation(sections, position="sidebar", expanded=True)
 
 
 def login_navigation(login_page: Callable[[], None]) -> st.Page:
-    """Before login every address shows the login form, so a bookmarked page opens after it."""
+    """Before login every address shows the login form, so a bookmarked page opens after it;
+    a public page (a partner's registration form) opens as itself."""
     pages = [st.Page(login_page, title="Sign in", icon=":material/login:", url_path="login",
                      default=True)]
     pages += [st.Page(login_page, title="Sign in", icon=":material/login:",
                       url_path=page.url_path) for page in PAGES]
+    pages += [st.Page(page.file, title=page.title, icon=page.icon) for page in PUBLIC_PAGES]
     return st.navigation(pages, position="hidden")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from isv import export, pack
+from isv import chart_images, pack
 from isv.analytics.dashboard import DashboardData
 from isv.auth import Viewer
 from isv.db import session_scope
@@ -29,7 +29,7 @@ def exec_pack(viewer: Viewer, data: DashboardData, shown: list[pack.PackChart], 
     version (a new slide master is a new data version), so reruns show its download buttons
     without building it again.
     """
-    reason = export.unavailable()
+    reason = chart_images.unavailable()
     content = pack.PackContent(
         title=TITLE, prepared_by=viewer.name or viewer.email, filters=described,
         kpis=data.kpis, previous=data.previous, charts=tuple(shown), slipped=data.slipped,
@@ -64,11 +64,12 @@ def exec_pack(viewer: Viewer, data: DashboardData, shown: list[pack.PackChart], 
     name = f"exec review {data.kpis.period.label}"
     with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pack_files"):
         st.download_button("Pack as PPTX", data=done.pptx,
-                           file_name=export.file_name(name, "pptx"), mime=pack.PPTX_MIME,
+                           file_name=chart_images.file_name(name, "pptx"), mime=pack.PPTX_MIME,
                            key=f"{key}_pack_pptx", on_click="ignore",
                            icon=":material/download:")
-        st.download_button("Pack as PDF", data=done.pdf, file_name=export.file_name(name, "pdf"),
-                           mime=export.FORMATS["pdf"], key=f"{key}_pack_pdf",
+        st.download_button("Pack as PDF", data=done.pdf,
+                           file_name=chart_images.file_name(name, "pdf"),
+                           mime=chart_images.FORMATS["pdf"], key=f"{key}_pack_pdf",
                            on_click="ignore", icon=":material/download:")
         look = "on the uploaded slide master" if done.templated else "in the default look"
         st.caption(f"{done.slides} slides {look}")

@@ -1,97 +1,38 @@
-"""The partner detail page: profile, touches, commission structures and deals of one partner."""
+"""The partner detail page: profile, touches, commission structures and deals of one partner.
+
+What it shows is read by services/partner_view.py; this module lays it out.
+"""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from isv import display
+from isv import charts, display
 from isv.auth import WRITE_PARTNERS, Viewer
-from isv.dates import local_today
-from isv.errors import Forbidden, NotFound
-from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, OPEN_STAGES, STRUCTURE_TYPES
-from isv.services import commissions, locking, partners, users
-from isv.services import opportunities as opps
-from isv.services.opportunities import OpportunityFilters
+from isv.models import ACTIVITY_TYPES, DOMAINS, HEALTH, STRUCTURE_TYPES
+from isv.services import commissions, health, locking, partners
+from isv.services.deal_view import StructureInfo
+from isv.services.partner_view import PartnerView
+from isv.services.settings import current_settings, local_today
 from isv.ui import edits, widgets
-from isv.ui.deal import StructureInfo
+from isv.ui.deal import structure_label
 from isv.ui.grid import detail_link
-from isv.ui.labels import activity_label, health_label, stage_label, structure_type_label
+from isv.ui.labels import (
+    activity_label,
+    health_label,
+    stage_label,
+    structure_type_label,
+    tier_label,
+)
 from isv.ui.pipeline import MAX_DAY, MIN_DAY, Choices
 from isv.ui.tables import table_height
 
 SELECTED = "partner_detail_id"
 NEW = "new"
-DEALS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class PartnerView:
-    """One partner and what hangs off it, as plain values read in one transaction."""
-
-    id: uuid.UUID
-    version: int
-    fields: dict[str, Any]          # PARTNER_FIELDS -> current value
-    owner_name: str | None
-    owner_email: str | None
-    can_edit: bool
-    touches: pd.DataFrame
-    structures: list[StructureInfo]
-    notes_of: dict[uuid.UUID, str | None]
-    deals: pd.DataFrame
-    deal_total: int
-    open_count: int
-    open_value: Any
-    open_weighted: Any
-    counts: dict[str, int]
-
-
-def load(*, session: Session, viewer: Viewer, partner_id: Any) -> PartnerView:
-    """Read a partner with its touches, commission structures and deals."""
-    partner = partners.get_partner(session=session, viewer=viewer, partner_id=partner_id)
-    try:
-        partners.check_partner_writable(viewer, partner)
-        can_edit = True
-    except (Forbidden, NotFound):
-        can_edit = False
-    names = {u.id: u.full_name for u in users.list_users(session=session, viewer=viewer)}
-    touch_rows = partners.list_touches(session=session, viewer=viewer, partner_id=partner.id)
-    touches = pd.DataFrame(
-        [{"Date": display.day(t.occurred_on), "Type": activity_label(t.activity_type),
-          "By": names.get(t.user_id, "") if t.user_id else "", "Summary": t.summary or ""}
-         for t in touch_rows], columns=["Date", "Type", "By", "Summary"])
-    structure_rows = commissions.list_structures(session=session, viewer=viewer,
-                                                 partner_id=partner.id)
-    filters = OpportunityFilters(partner_ids=(partner.id,))
-    rows, total = opps.list_opportunities(session=session, viewer=viewer, filters=filters,
-                                          limit=DEALS_SHOWN, sort="-updated_at")
-    deals = pd.DataFrame(
-        [{"Open": detail_link(r.id), "Customer": r.customer_name, "Stage": stage_label(r.stage),
-          "Value": display.money(r.deal_value),
-          "Close": display.day(r.actual_close_date or r.expected_close_date, none=""),
-          "Owner": r.assigned_user_name or "unassigned"} for r in rows],
-        columns=["Open", "Customer", "Stage", "Value", "Close", "Owner"])
-    totals = opps.stage_totals(session=session, viewer=viewer, filters=filters)
-    open_totals = [totals[s] for s in OPEN_STAGES]
-    return PartnerView(
-        id=partner.id, version=partner.version,
-        fields={f: getattr(partner, f) for f in partners.PARTNER_FIELDS},
-        owner_name=partner.owner.full_name if partner.owner else None,
-        owner_email=partner.owner.email if partner.owner else None,
-        can_edit=can_edit, touches=touches,
-        structures=[StructureInfo.of(s) for s in structure_rows],
-        notes_of={s.id: s.notes for s in structure_rows},
-        deals=deals, deal_total=total,
-        open_count=sum(t.count for t in open_totals),
-        open_value=sum((t.value for t in open_totals), start=0),
-        open_weighted=sum((t.weighted for t in open_totals), start=0),
-        counts={"deals": sum(t.count for t in totals.values()),
-                "structures": len(structure_rows), "touches": len(touch_rows)})
 
 
 # --- choosing ------------------------------------------------------------------------------
@@ -153,7 +94,8 @@ def _owner_choices(options: Choices, viewer: Viewer, current: Any) -> list[str]:
 def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> None:
     """Create a partner (view None) or change one; errors appear under their inputs."""
     if view is None:
-        k, f = "new", {name: None for name in partners.PARTNER_FIELDS}
+        k, f = "new", {name: None for name in (*partners.PARTNER_FIELDS,
+                                                *partners.OVERRIDE_FIELDS)}
     else:
         form = f"partner@{view.id}"
         k = edits.keyed(form, str(view.id))
@@ -173,10 +115,24 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
                                   index=DOMAINS.index(f["domain"]) if f["domain"] in DOMAINS
                                   else None, placeholder="Choose a domain")
             errors.slot("domain", "Domain")
-            health = st.selectbox("Relationship health", HEALTH, key=f"p_health_{k}",
+            health = st.selectbox("Relationship health (hand-set)", HEALTH, key=f"p_health_{k}",
                                   index=HEALTH.index(f["relationship_health"] or "healthy"),
-                                  format_func=health_label)
+                                  format_func=health_label,
+                                  help="Shows instead of the health score's label until the "
+                                       "override ends; after that the score decides.")
             errors.slot("relationship_health", "Relationship health")
+            reason_col, until_col = st.columns([2, 1])
+            with reason_col:
+                reason = st.text_input("Override reason", f["health_reason"] or "",
+                                       key=f"p_health_reason_{k}", max_chars=500,
+                                       placeholder="Why the label, not the score")
+                errors.slot("health_reason", "Override reason")
+            with until_col:
+                until = st.date_input("Override until", f["health_until"],
+                                      key=f"p_health_until_{k}", min_value=MIN_DAY,
+                                      max_value=MAX_DAY, format="YYYY-MM-DD",
+                                      help="Empty: no override, the score's label shows.")
+                errors.slot("health_until", "Override until")
             owner = st.selectbox("Owner", owners, key=f"p_owner_{k}",
                                  index=owners.index(current_owner)
                                  if current_owner in owners else 0,
@@ -202,7 +158,8 @@ def profile_form(options: Choices, viewer: Viewer, view: PartnerView | None) -> 
         return
     values = {"name": name, "domain": domain, "relationship_health": health,
               "owner_id": owner or None, "website": website, "primary_contact_name": contact,
-              "primary_contact_email": contact_email, "notes": notes}
+              "primary_contact_email": contact_email, "notes": notes,
+              "health_reason": reason.strip() or None, "health_until": until}
     if view is None:
         created = widgets.run(partners.create_partner, errors=errors, **values)
         if created is not None:
@@ -246,21 +203,66 @@ def profile(view: PartnerView) -> None:
     if f["primary_contact_email"]:
         contact += f" <{f['primary_contact_email']}>"
     st.markdown("  \n".join([
-        f"**Domain:** {esc(f['domain'])} · "
-        f"**Health:** {esc(health_label(f['relationship_health']))}",
+        f"**Tier:** {esc(tier_label(view.tier))} · **Domain:** {esc(f['domain'])} · "
+        f"**Health:** {esc(health_text(view))}",
         f"**Owner:** {esc(owner)}",
         f"**Contact:** {esc(contact)}",
         f"**Website:** {esc(f['website'] or 'none')}",
     ]))
     if f["notes"]:
         st.caption(esc(f["notes"]))
-    a, b, c = st.columns(3)
+    score, a, b, c = st.columns(4)
+    if view.health is not None:
+        score.metric("Health score", f"{display.count(view.health.score)} / 100",
+                     help=widgets.escape_md(view.health.explained()))
     a.metric("Open deals", f"{view.open_count:,}")
     b.metric("Open pipeline", display.money_short(view.open_value),
              help=widgets.escape_md(f"{display.money(view.open_value)}: value of the open deals"))
     c.metric("Weighted", display.money_short(view.open_weighted),
              help=widgets.escape_md(f"{display.money(view.open_weighted)}: Σ value × probability "
                                     "of the open deals"))
+
+
+def health_text(view: PartnerView) -> str:
+    """The label the partner shows, and where it comes from: the score or a hand-set override."""
+    result = view.health
+    if result is None:
+        return health_label(view.fields["relationship_health"])
+    if result.overridden:
+        return (f"{health_label(result.health)} (set by hand until "
+                f"{display.day(result.until)}: {result.reason})")
+    return f"{health_label(result.health)} (from the score, {display.count(result.score)})"
+
+
+def health_parts(view: PartnerView) -> None:
+    """The score's parts, each with its points and reason: they add up to the score."""
+    if view.health is None:
+        return
+    result = view.health
+    st.dataframe(health_frame(result), hide_index=True, key=f"p_health_parts_{view.id}",
+                 column_config=HEALTH_COLUMNS, height=table_height(len(result.parts)))
+    note = f"The parts add up to {display.count(result.total)}"
+    if result.clamped:
+        note += f", held at {display.count(result.score)} (a score is 0 to 100)"
+    st.caption(note + ". Weights and the stall days are on the Settings page.")
+    st.plotly_chart(charts.health_trend_figure(
+        pd.DataFrame(view.trend, columns=["Week", "Score"]),
+        context="Weekly snapshots; dotted lines: where the labels change"),
+        key=f"p_health_trend_{view.id}", theme=None, config={"displaylogo": False},
+        alt="The partner's weekly health score")
+
+
+HEALTH_COLUMNS = {
+    "Points": st.column_config.TextColumn("Points"),
+    "Part": st.column_config.TextColumn("Part"),
+    "Reason": st.column_config.TextColumn("Reason"),
+}
+
+
+def health_frame(result: health.PartnerHealth) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"Points": health.signed(p.points), "Part": p.label, "Reason": p.reason}
+         for p in result.parts], columns=list(HEALTH_COLUMNS))
 
 
 def delete_section(view: PartnerView) -> None:
@@ -312,11 +314,15 @@ def touches(view: PartnerView) -> None:
                 widgets.reset(f"t_summary_{view.id}")
                 widgets.flash(f"Logged a {activity_label(kind).lower()} on {display.day(day)}.")
                 st.rerun()
-    if view.touches.empty:
+    if not view.touches:
         st.caption("No touches logged yet.")
     else:
-        st.dataframe(view.touches, hide_index=True, width="stretch", key="partner_touches",
-                     placeholder=display.NONE, height=table_height(len(view.touches)))
+        frame = pd.DataFrame(
+            [{"Date": display.day(t.occurred_on), "Type": activity_label(t.activity_type),
+              "By": t.by, "Summary": t.summary} for t in view.touches],
+            columns=["Date", "Type", "By", "Summary"])
+        st.dataframe(frame, hide_index=True, width="stretch", key="partner_touches",
+                     placeholder=display.NONE, height=table_height(len(frame)))
 
 
 # --- commission structures -------------------------------------------------------------------
@@ -332,9 +338,10 @@ def structures_table(view: PartnerView) -> pd.DataFrame:
           "From": display.day(s.effective_from),
           "To": display.day(s.effective_to, none="open"),
           "Now": "in effect" if commissions.in_effect(s, today) else "",
+          "Tier": s.tier or "any",
           "Notes": view.notes_of.get(s.id) or ""} for s in view.structures],
         columns=["Type", "Percent", "Lifetime", "Min deal", "Max deal", "From", "To", "Now",
-                 "Notes"])
+                 "Tier", "Notes"])
 
 
 def structure_values(s: StructureInfo, notes: str | None) -> dict[str, Any]:
@@ -342,7 +349,7 @@ def structure_values(s: StructureInfo, notes: str | None) -> dict[str, Any]:
     return {"structure_type": s.structure_type, "commission_percentage": s.percentage,
             "is_lifetime": s.is_lifetime, "min_deal_size": s.min_deal_size,
             "max_deal_size": s.max_deal_size, "effective_from": s.effective_from,
-            "effective_to": s.effective_to, "notes": notes}
+            "effective_to": s.effective_to, "notes": notes, "tier": s.tier}
 
 
 def _structure_fields(prefix: str, errors: widgets.FieldErrors,
@@ -381,9 +388,18 @@ def _structure_fields(prefix: str, errors: widgets.FieldErrors,
                             key=f"{prefix}_to", min_value=MIN_DAY, max_value=MAX_DAY,
                             format="YYYY-MM-DD", help="Empty: open-ended")
         errors.slot("effective_to", "Effective to")
+        names = [None, *(t.name for t in current_settings().partner_tiers)]
+        if s and s["tier"] not in names:
+            names.append(s["tier"])
+        tier = st.selectbox("Tier", names, key=f"{prefix}_tier",
+                            index=names.index(s["tier"]) if s else 0,
+                            format_func=lambda name: name or "Any tier",
+                            help="A structure for one tier pays only while the partner holds "
+                                 "it, and then before the structures for any tier.")
+        errors.slot("tier", "Tier")
     return {"structure_type": kind, "commission_percentage": pct, "is_lifetime": lifetime,
             "min_deal_size": low, "max_deal_size": high or None, "effective_from": start,
-            "effective_to": end, "notes": notes_value}
+            "effective_to": end, "notes": notes_value, "tier": tier}
 
 
 def structures(view: PartnerView) -> None:
@@ -414,7 +430,7 @@ def structures(view: PartnerView) -> None:
             return
         by_id = {str(s.id): s for s in view.structures}
         chosen_id = st.selectbox("Structure", list(by_id), key=f"s_pick_{view.id}",
-                                 format_func=lambda i: by_id[i].label())
+                                 format_func=lambda i: structure_label(by_id[i]))
         s = by_id[chosen_id]
         form = f"structure@{chosen_id}"
         prefix = edits.keyed(form, f"s_edit_{chosen_id}")
@@ -458,14 +474,20 @@ def structures(view: PartnerView) -> None:
 # --- deals -----------------------------------------------------------------------------------
 
 def deals(view: PartnerView) -> None:
-    if view.deals.empty:
+    if not view.deals:
         st.caption("No deals yet.")
     else:
-        st.dataframe(view.deals, hide_index=True, width="stretch", key="partner_deals",
-                     height=table_height(len(view.deals)),
+        frame = pd.DataFrame(
+            [{"Open": detail_link(r.id), "Customer": r.customer_name,
+              "Stage": stage_label(r.stage), "Value": display.money(r.deal_value),
+              "Close": display.day(r.actual_close_date or r.expected_close_date, none=""),
+              "Owner": r.assigned_user_name or "unassigned"} for r in view.deals],
+            columns=["Open", "Customer", "Stage", "Value", "Close", "Owner"])
+        st.dataframe(frame, hide_index=True, width="stretch", key="partner_deals",
+                     height=table_height(len(frame)),
                      column_config={"Open": st.column_config.LinkColumn(
                          "Open", display_text="Open ↗")}, placeholder=display.NONE)
-        shown = len(view.deals)
+        shown = len(frame)
         if view.deal_total > shown:
             st.caption(f"The {shown} most recently changed of {view.deal_total:,} deals.")
     st.page_link("pages/opportunities.py", label="All of this partner's deals in the grid",

@@ -21,11 +21,11 @@ from sqlalchemy import Engine, event
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from isv import config, db, migrate
+from isv import config, db
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.services import opportunities, users
-from isv.ui import state
+from tests.conftest import fresh_migrated
 from tests.factories import make_partner
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -58,11 +58,10 @@ def _clear_caches() -> None:
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> Path:
-    """Migrate once and add the users; each test gets a copy of this file."""
+def template_db(request, tmp_path_factory) -> Path:
+    """The migrated template with the users added; each test gets a copy of this file."""
     path = tmp_path_factory.mktemp("app_template") / "isv.db"
-    url = f"sqlite:///{path}"
-    migrate.upgrade(url)
+    url = fresh_migrated(request, "sqlite", path)
     _add_users(url)
     # Closing the last connection checkpoints SQLite's WAL into the file we copy.
     db.get_engine(url).dispose()
@@ -97,9 +96,7 @@ def _add_users(url: str) -> None:
 @pytest.fixture(scope="session")
 def pg_template_db(request) -> str:
     """A migrated PostgreSQL database with the users; each test gets a copy of it."""
-    request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
-    url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
+    url = fresh_migrated(request, "postgresql")  # fails in CI, skips elsewhere, without PG
     _add_users(url)
     db.get_engine(url).dispose()  # a template database must have no connections
     _clear_caches()
@@ -150,17 +147,15 @@ def new_app() -> AppTest:
 
 
 def submit_login(at: AppTest, email: str, password: str) -> AppTest:
-    """Fill in the login form and press Sign in (and, signed in, run the page once more).
+    """Fill in the login form and press Sign in.
 
-    The run after a successful form login only sends the browser to the cookie route
-    (isv/web.py), which AppTest has not; the next run draws the page.
+    The run after a successful form login draws the page (the browser fetches the cookie
+    route, isv/web.py, in the background; AppTest has no browser).
     """
     at.text_input[0].set_value(email)
     at.text_input[1].set_value(password)
     at.button[0].click()
     at.run()
-    if state.SESSION_TOKEN in at.session_state and not signed_in(at):
-        at.run()
     return at
 
 

@@ -12,7 +12,7 @@ import io
 import pytest
 from PIL import Image
 
-from isv import export
+from isv import chart_images
 from tests.app.conftest import messages
 from tests.app.test_dashboard import program, selectbox  # noqa: F401  (the shared data)
 
@@ -31,14 +31,14 @@ def renders(monkeypatch):
         Image.new("RGB", (1600, 900), "white").save(out, "PDF" if fmt == "pdf" else "PNG")
         return out.getvalue()
 
-    monkeypatch.setattr(export, "chromium", lambda: "/usr/bin/chromium")
-    monkeypatch.setattr(export, "render", fake)
+    monkeypatch.setattr(chart_images, "chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(chart_images, "render", fake)
     return done
 
 
 @pytest.fixture
 def without_chromium(monkeypatch):
-    monkeypatch.setattr(export, "chromium", lambda: None)
+    monkeypatch.setattr(chart_images, "chromium", lambda: None)
 
 
 def test_every_dashboard_chart_offers_png_and_svg_at_slide_size(program, login):  # noqa: F811
@@ -69,13 +69,13 @@ def test_without_chromium_the_exports_say_why_and_the_dashboard_still_works(
     assert len(at.metric) == 9
     assert all(at.download_button(key=f"{c}_{f}").proto.disabled
                for c in CHARTS for f in ("png", "svg"))
-    assert at.download_button(key="revenue_png").help == export.NO_CHROMIUM
+    assert at.download_button(key="revenue_png").help == chart_images.NO_CHROMIUM
     assert at.button(key="dashboard_pack_build").proto.disabled
     # Said once, with the command that installs it; the buttons repeat it on hover.
-    assert messages(at.caption).count(export.NO_CHROMIUM) == 1
-    assert "apt-get install chromium" in export.NO_CHROMIUM
+    assert messages(at.caption).count(chart_images.NO_CHROMIUM) == 1
+    assert "apt-get install chromium" in chart_images.NO_CHROMIUM
     at.run()
-    assert messages(at.caption).count(export.NO_CHROMIUM) == 1
+    assert messages(at.caption).count(chart_images.NO_CHROMIUM) == 1
 
 
 def test_one_click_builds_the_pack_for_the_period_shown(program, login, renders):  # noqa: F811

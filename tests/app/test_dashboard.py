@@ -11,9 +11,9 @@ from streamlit.proto.Metric_pb2 import Metric
 from isv import display
 from isv.analytics.periods import previous, quarter_containing
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.services import users
+from isv.services.settings import local_today
 from tests.app.conftest import LOGINS, ROLES, messages, rerun_before_and_after_a_new_deal
 from tests.factories import make_goal, make_opportunity, make_partner, make_structure
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from isv import db, migrate
+from isv import db
 from isv.analytics import drill, partner_frames
 from isv.analytics.breakdowns import team_performance, top_partners
 from isv.analytics.dashboard import dashboard_data
@@ -26,26 +26,26 @@ from isv.analytics.partners import partner_analytics
 from isv.analytics.periods import quarter_containing
 from isv.analytics.pipeline import pipeline_analytics
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.demo import DEMO_LOGINS, load_demo
 from isv.models import OPEN_STAGES, Partner, User
 from isv.services import opportunities as opportunities_service
 from isv.services.opportunities import OpportunityFilters, list_opportunities
+from isv.services.settings import local_today
 from tests.app.conftest import _clear_caches, messages, new_app, signed_in, submit_login
+from tests.conftest import fresh_migrated
 
 VP = next(login for login in DEMO_LOGINS if login[2] == "vp")
 PM = next(login for login in DEMO_LOGINS if login[2] == "partnership_manager")
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("drill_demo") / "isv.db"
-    url = f"sqlite:///{path}"
+    url = fresh_migrated(request, "sqlite", path)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ISV_BCRYPT_ROUNDS", "4")
         _clear_caches()
-        migrate.upgrade(url)
         with db.session_scope(url) as session:
             load_demo(session=session, opportunities=120, seed=5)
         db.get_engine(url).dispose()

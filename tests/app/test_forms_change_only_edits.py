@@ -11,6 +11,7 @@ on PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from hypothesis import strategies as hs
 from sqlalchemy import inspect, select
 
 from isv.auth import Viewer
-from isv.dates import local_today, monday_of
+from isv.dates import monday_of
 from isv.db import session_scope
 from isv.models import (
     DOMAINS,
@@ -42,6 +43,7 @@ from isv.models import (
 from isv.services import commissions, goals, partners, status, users
 from isv.services import opportunities as opps
 from isv.services import settings as app_settings
+from isv.services.settings import local_today
 from isv.ui.labels import PRIORITY_LABELS, stage_label
 from isv.ui.widgets import same_as_stored
 from tests.app.conftest import LOGINS, login_as, messages
@@ -586,6 +588,10 @@ SETTING_INPUTS = {  # setting -> (widget kind, key, strategy)
     "alert_goal_milestones": ("text_input", "set_milestones",
                               hs.sets(hs.integers(1, 100), min_size=1, max_size=5).map(
                                   lambda ms: ", ".join(str(m) for m in sorted(ms)))),
+    "health_touch_points": ("text_input", "set_health_touch", hs.integers(0, 100).map(str)),
+    "health_base": ("text_input", "set_health_base", hs.integers(0, 100).map(str)),
+    "health_stall_days": ("text_input", "set_health_stall_days", hs.integers(1, 365).map(str)),
+    "health_alert_threshold": ("text_input", "set_health_alert", hs.integers(0, 100).map(str)),
 }
 
 
@@ -625,6 +631,26 @@ def test_settings_send_only_what_was_changed_on_the_page():
     assert {k for k in after if after[k] != before[k]} == {"stage_probabilities"}
     assert {s for s, p in after["stage_probabilities"].items()
             if p != before["stage_probabilities"][s]} == {"poc"}
+
+    # One health score weight: the other weights keep theirs.
+    before, audit = settings_now(), audit_ids()
+    at.text_input(key="set_health_slipped").set_value("25")
+    clicked(at, "set_submit")
+    after = settings_now()
+    assert after["health_slipped_points"] == 25
+    assert {k for k in after if after[k] != before[k]} == {"health_slipped_points"}
+
+    # One tier's minimum: the other tiers, and that tier's other minimums, keep theirs.
+    before, audit = settings_now(), audit_ids()
+    at.text_input(key="set_tier_2_min_won_revenue").set_value("600000")
+    clicked(at, "set_submit")
+    after = settings_now()
+    assert {k for k in after if after[k] != before[k]} == {"partner_tiers"}
+    assert [(b, a) for b, a in zip(before["partner_tiers"], after["partner_tiers"], strict=True)
+            if a != b] == [(before["partner_tiers"][2], dataclasses.replace(
+                before["partner_tiers"][2], min_won_revenue=Decimal("600000")))]
+    [entry] = settings_entries(audit)
+    assert set(entry.new_values) == {"partner_tiers"}
 
     @EXAMPLES
     @given(hs.data())

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from isv import cli, display
 from isv.analytics.periods import quarter_containing
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.services import users
+from isv.services.settings import local_today
 from tests.app.conftest import LOGINS
 from tests.factories import make_goal, make_opportunity, make_partner
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.models import Partner
-from isv.services import importer
+from isv.services import importing
 from isv.ui.labels import entity_label
 from tests.app.conftest import messages
 
@@ -43,9 +43,9 @@ def partner_names() -> list[str]:
 
 
 @pytest.mark.parametrize(("role", "entities"), [
-    ("vp", importer.ENTITIES),
-    ("sales_manager", importer.ENTITIES[1:]),
-    ("partnership_manager", importer.ENTITIES[1:]),
+    ("vp", importing.ENTITIES),
+    ("sales_manager", importing.ENTITIES[1:]),
+    ("partnership_manager", importing.ENTITIES[1:]),
     ("admin", ("users",)),
 ])
 def test_each_role_is_offered_what_it_may_import(page, role, entities):
@@ -96,7 +96,7 @@ def test_every_problem_is_listed_by_row_and_column_and_nothing_can_be_confirmed(
 
 def test_a_file_already_imported_has_nothing_to_confirm(page):
     with session_scope() as s:
-        importer.import_file(session=s, viewer=Viewer.system("tests"), entity="partners",
+        importing.import_file(session=s, viewer=Viewer.system("tests"), entity="partners",
                              data=PARTNERS, filename="partners.csv")
     at = upload(page("vp"), "partners.csv", PARTNERS)
     assert metrics(at)["Unchanged"] == "2"

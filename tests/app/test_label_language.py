@@ -12,12 +12,13 @@ from datetime import timedelta
 
 import pytest
 
-from isv import config, db, demo, display, migrate
+from isv import config, db, demo, display
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.services import alerts, users
+from isv.services.settings import local_today
 from isv.ui.nav import pages_for
 from tests.app.conftest import COOKIE_KEY, LOGINS, _clear_caches, messages, new_app, submit_login
+from tests.conftest import fresh_migrated
 from tests.factories import make_task
 
 VP_LOGIN = ("maya.chen@example.com", "demo-vp-2026")
@@ -27,10 +28,8 @@ CODES = re.compile(r"\b(closed_won|closed_lost|assigned_user_id|deal_value|partn
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "isv.db"
-    url = f"sqlite:///{path}"
-    migrate.upgrade(url)
+def demo_db(request, tmp_path_factory):
+    url = fresh_migrated(request, "sqlite", tmp_path_factory.mktemp("demo") / "isv.db")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ISV_BCRYPT_ROUNDS", "4")
         config.get_settings.cache_clear()

@@ -10,7 +10,7 @@ from isv import auth
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.models import UserSession
-from isv.services import users
+from isv.services import sessions, users
 from isv.types import utcnow
 from isv.ui import state
 from isv.ui.nav import pages_for
@@ -39,7 +39,8 @@ def test_right_password_shows_the_app_and_starts_a_server_session(app_db):
     assert [t.value for t in at.title] == [pages_for("vp")[0].title]  # the first page
     assert at.session_state[state.VIEWER].email == VP.email
     with session_scope() as s:
-        check = auth.check_session(session=s, token=at.session_state[state.SESSION_TOKEN])
+        check = sessions.check_session(session=s,
+                                       session_id=at.session_state[state.SESSION_ID])
     assert check.viewer is not None and check.viewer.email == VP.email
 
 
@@ -64,12 +65,12 @@ def test_five_failures_from_two_browsers_lock_the_account_for_a_third(app_db):
 
 def test_sign_out_ends_the_server_session(login):
     at = login("vp")
-    token = at.session_state[state.SESSION_TOKEN]
+    session_id = at.session_state[state.SESSION_ID]
     at.sidebar.button(key="isv_logout").click().run()
     assert not signed_in(at)
-    assert auth.end_message("logout") in messages(at.info)
+    assert sessions.end_message("logout") in messages(at.info)
     with session_scope() as s:
-        assert auth.check_session(session=s, token=token).reason == "logout"
+        assert sessions.check_session(session=s, session_id=session_id).reason == "logout"
 
 
 def test_deactivated_user_is_signed_out_on_the_next_rerun(login):
@@ -80,7 +81,7 @@ def test_deactivated_user_is_signed_out_on_the_next_rerun(login):
     at.run()
     assert not at.exception
     assert not signed_in(at)
-    assert auth.end_message("deactivated") in messages(at.warning)
+    assert sessions.end_message("deactivated") in messages(at.warning)
 
 
 def test_idle_session_is_signed_out_with_the_reason(login):
@@ -89,7 +90,7 @@ def test_idle_session_is_signed_out_with_the_reason(login):
         s.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
     at.run()
     assert not signed_in(at)
-    assert auth.end_message("idle") in messages(at.warning)
+    assert sessions.end_message("idle") in messages(at.warning)
 
 
 def test_session_older_than_the_absolute_limit_is_signed_out(login):
@@ -98,7 +99,7 @@ def test_session_older_than_the_absolute_limit_is_signed_out(login):
         s.execute(update(UserSession).values(created_at=utcnow() - timedelta(hours=13)))
     at.run()
     assert not signed_in(at)
-    assert auth.end_message("expired") in messages(at.warning)
+    assert sessions.end_message("expired") in messages(at.warning)
 
 
 def test_a_fourth_login_ends_the_oldest_session(login):
@@ -107,7 +108,7 @@ def test_a_fourth_login_ends_the_oldest_session(login):
         login("vp")
     oldest.run()
     assert not signed_in(oldest)
-    assert auth.end_message("replaced") in messages(oldest.warning)
+    assert sessions.end_message("replaced") in messages(oldest.warning)
     with session_scope() as s:
         live = s.scalars(select(UserSession).where(UserSession.ended_at.is_(None))).all()
     assert len(live) == 3

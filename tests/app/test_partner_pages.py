@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.models import CommissionStructure, Opportunity, Partner, PartnerActivity
 from isv.services import users
+from isv.services.settings import local_today
 from tests.app.conftest import LOGINS, messages, plain
 from tests.factories import make_opportunity, make_partner, make_structure
 

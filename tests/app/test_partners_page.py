@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -10,6 +10,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.models import PartnerActivity
 from isv.services import users
+from isv.services.settings import local_today
 from tests.app.conftest import LOGINS
 from tests.factories import make_opportunity, make_partner
 
@@ -20,12 +21,16 @@ def partners(app_db):
     with session_scope() as s:
         pm = users.get_by_email(session=s, viewer=Viewer.system(),
                                 email=LOGINS["partnership_manager"].email)
+        until = local_today() + timedelta(days=30)
         own = make_partner(s, name="Ledgerline", domain="FinOps", owner_id=pm.id,
-                           relationship_health="excellent")
+                           relationship_health="excellent", health_reason="New CTO is a fan",
+                           health_until=until)
         make_partner(s, name="Keyward", domain="Security", owner_id=pm.id,
-                     relationship_health="needs_attention")
+                     relationship_health="needs_attention", health_reason="Reorg",
+                     health_until=until)
         other = make_partner(s, name="Tracepoint", domain="Observability",
-                             relationship_health="at_risk")
+                             relationship_health="at_risk", health_reason="Churn risk",
+                             health_until=until)
         make_partner(s, name="<b>Bold</b> **Corp**", domain="DevOps")
         s.add(PartnerActivity(partner_id=own.id, user_id=pm.id, activity_type="call",
                               occurred_on=date(2026, 3, 2)))
@@ -63,9 +68,19 @@ def test_vp_sees_every_partner_with_owner_touch_and_open_deals(partners, login):
 
 def test_health_is_a_symbol_and_a_word(partners, login):
     table = directory(open_partners(login, "vp")).set_index("Partner")
-    assert table.loc["Ledgerline", "Health"] == "● Excellent"
-    assert table.loc["Keyward", "Health"] == "▲ Needs attention"
-    assert table.loc["Tracepoint", "Health"] == "✖ At risk"
+    assert table.loc["Ledgerline", "Health"] == "● Excellent, by hand"
+    assert table.loc["Keyward", "Health"] == "▲ Needs attention, by hand"
+    assert table.loc["Tracepoint", "Health"] == "✖ At risk, by hand"
+
+
+def test_without_an_override_in_force_the_health_is_the_scores_label(partners, login):
+    with session_scope() as s:
+        make_partner(s, name="Expired", domain="DevOps", relationship_health="at_risk",
+                     health_reason="Old news", health_until=local_today() - timedelta(days=1))
+    table = directory(open_partners(login, "vp")).set_index("Partner")
+    # Added today with nothing else: base 50 and a fresh start on the cadence, +20.
+    assert table.loc["Expired", "Score"] == 70
+    assert table.loc["Expired", "Health"] == "○ Healthy"
 
 
 def test_search_and_filters_narrow_the_list(partners, login):

@@ -10,9 +10,9 @@ import pytest
 
 from isv.analytics.periods import quarter_containing
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.services import users
+from isv.services.settings import local_today
 from tests.app.conftest import LOGINS, ROLES, rerun_before_and_after_a_new_deal
 from tests.factories import make_opportunity, make_partner
 

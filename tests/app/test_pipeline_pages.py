@@ -11,11 +11,11 @@ from sqlalchemy import select
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.models import AuditEntry, Opportunity, StageHistory
 from isv.services import opportunities as opps
 from isv.services import users
+from isv.services.settings import local_today
 from isv.ui import board_drag
 from tests.app.conftest import LOGINS, messages, plain
 from tests.factories import make_opportunity, make_partner, make_structure
@@ -459,6 +459,17 @@ def test_the_audit_trail_names_people_and_labels_never_ids_or_codes(deals, login
     cells = " ".join(str(v) for v in trail.drop(columns="When").to_numpy().ravel())
     for code in ("assigned_user_id", "poc", "demo", "@", "None", str(vp.id), str(sales.id)):
         assert code not in cells
+
+
+def test_a_stage_move_reads_as_a_move_wherever_it_was_made(deals, login):
+    with session_scope() as s:  # the board, the REST API and scripts all move through here
+        opps.move_stage(session=s, viewer=Viewer.of(_user(s, "vp")),
+                        opportunity_id=deals["acme"], to_stage="poc")
+    at = open_deal(login, deals["acme"])
+    trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
+    moves = trail[trail["Field"] == "Stage"]
+    assert list(moves["Action"]) == ["Moved to another stage"]
+    assert "board" not in " ".join(trail["Action"])
 
 
 def test_a_closed_lost_deal_says_it_earns_no_commission(deals, login):

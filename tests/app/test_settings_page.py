@@ -37,6 +37,17 @@ def test_the_form_shows_todays_defaults_before_anyone_saves(settings_page):
     assert at.text_input(key="set_cadence").value == "30"
     assert at.text_input(key="set_milestones").value == "50, 75, 100"
     assert at.text_input(key="set_audit_days").value == ""
+    assert at.text_input(key="set_health_base").value == "50"
+    assert at.text_input(key="set_health_stall_days").value == "30"
+
+
+def test_a_health_weight_out_of_range_is_refused_next_to_its_input(settings_page):
+    at = settings_page
+    at.text_input(key="set_health_touch").set_value("150")
+    at.button(key="set_submit").click().run()
+    assert not at.exception, at.exception
+    assert messages(at.error) == ["Touch recency: must be 0 to 100, got 150"]
+    assert current_settings().health_touch_points == 20
 
 
 def test_a_vp_saves_and_sees_a_confirmation_naming_what_changed(settings_page):

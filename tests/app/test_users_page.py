@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1.element_tree import Error
 
-from isv import auth
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import NotFound
-from isv.services import users
+from isv.services import sessions, users
 from tests.app.conftest import LOGINS, login_as, messages, signed_in
 
 
@@ -48,7 +47,7 @@ def test_adds_a_user_who_can_then_sign_in(users_page):
     assert "nia.novak@example.com" in set(at.dataframe[0].value["Email"])
     assert at.text_input(key="add_email").value == ""  # the form starts empty again
     with session_scope() as s:
-        assert auth.authenticate(session=s, email="nia.novak@example.com",
+        assert sessions.authenticate(session=s, email="nia.novak@example.com",
                                  password="a-good-password") is not None
 
 
@@ -105,7 +104,7 @@ def test_sets_a_password_and_names_the_field_when_it_is_too_short(users_page):
     at.text_input(key="new_password").set_value("a-brand-new-password")
     at.button(key="password_submit").click().run()
     with session_scope() as s:
-        assert auth.authenticate(session=s, email=target.email,
+        assert sessions.authenticate(session=s, email=target.email,
                                  password="a-brand-new-password") is not None
 
 
@@ -141,7 +140,7 @@ def test_your_own_new_password_keeps_this_session_and_ends_your_others(users_pag
     assert signed_in(at.run())
     elsewhere.run()
     assert not signed_in(elsewhere)
-    assert auth.end_message("password_changed") in messages(elsewhere.warning)
+    assert sessions.end_message("password_changed") in messages(elsewhere.warning)
 
 
 def test_a_reset_signs_the_user_out_at_their_next_click(users_page):
@@ -152,4 +151,4 @@ def test_a_reset_signs_the_user_out_at_their_next_click(users_page):
     users_page.button(key="password_submit").click().run()
     member.run()
     assert not signed_in(member)
-    assert auth.end_message("password_changed") in messages(member.warning)
+    assert sessions.end_message("password_changed") in messages(member.warning)

@@ -12,10 +12,11 @@ from sqlalchemy import update
 
 from isv import display
 from isv.auth import Viewer
-from isv.dates import local_today, monday_of
+from isv.dates import monday_of
 from isv.db import session_scope
 from isv.models import Task, WeeklyStatus
 from isv.services import goals, status, users
+from isv.services.settings import local_today
 from isv.ui.autosave import box_key
 from tests.app.conftest import LOGINS, login_as, messages
 from tests.factories import make_opportunity, make_partner, make_task

@@ -8,20 +8,18 @@ skip, except in CI (CI=true), where they fail.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from isv import migrate
+from isv import devserver
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.services import users
+from tests.conftest import fresh_migrated
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,12 +46,6 @@ class Server:
     accounts: dict[str, Account]   # one per role
     lockable: list[Account]        # spare accounts for tests that lock or end sessions
     database_url: str = ""         # the app's database, for tests that change it behind its back
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _seed(url: str) -> dict[str, Account]:
@@ -94,20 +86,6 @@ def _add_lockable(url: str, count: int) -> list[Account]:
     return spare
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"streamlit did not become healthy in {timeout}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not CHROMIUM.exists():
@@ -120,35 +98,39 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory, chromium_path) -> Server:
+def server(request, tmp_path_factory, chromium_path) -> Server:
     tmp = tmp_path_factory.mktemp("e2e")
-    url = f"sqlite:///{tmp / 'isv.db'}"
-    migrate.upgrade(url)
+    url = fresh_migrated(request, "sqlite", tmp / "isv.db")
     accounts = _seed(url)
     lockable = _add_lockable(url, 2)
     get_engine(url).dispose()
 
-    port = _free_port()
+    port = devserver.free_port()
     env = {**os.environ, "ISV_DATABASE_URL": url, "ISV_BCRYPT_ROUNDS": "4",
            "ISV_COOKIE_NAME": COOKIE_NAME, "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_ENV": "test"}
-    log = tmp / "streamlit.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    with devserver.serving(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc, log)
+            # Its first start imports a lot: at load 18 on two cores it took more than 30 s.
+            env=env, health_url=f"{base}/_stcore/health", log=tmp / "streamlit.log",
+            timeout=90):
         yield Server(url=base, accounts=accounts, lockable=lockable, database_url=url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(pg_databases, pg_template) -> str:
+    """A migrated PostgreSQL database holding `isv demo --opportunities 60`, nobody connected:
+    the stacks started as compose starts them (topology, monitoring) each take a copy
+    instead of running the migrations and the demo again."""
+    url = pg_databases.create(template=pg_template)
+    env = {**os.environ, "ISV_DATABASE_URL": url, "ISV_BCRYPT_ROUNDS": "4"}
+    env.pop("ISV_REDIS_URL", None)
+    subprocess.run([str(Path(sys.executable).with_name("isv")), "demo", "--opportunities", "60"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,11 @@ import time
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from isv.auth import LOGIN_REFUSED
+from isv.auth import LOGIN_REFUSED, new_token
+from isv.db import session_scope
+from isv.services import sessions
 from isv.ui.nav import PAGES, PageSpec
-from tests.e2e.conftest import COOKIE_NAME
+from tests.e2e.conftest import COOKIE_NAME, Account, Server
 
 
 def open_app(context: BrowserContext, base: str, path: str = "/") -> Page:
@@ -33,8 +35,14 @@ def submit_login(page: Page, email: str, password: str) -> None:
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
+    """Sign in through the form; done once the cookie is there too, as a new tab needs it.
+
+    The page is drawn while the browser fetches the cookie route in the background: an
+    address opened in the same moment could still find no cookie.
+    """
     submit_login(page, email, password)
     expect(sign_out_button(page)).to_be_visible()
+    wait_for_cookie(page.context, COOKIE_NAME, timeout=60)
 
 
 def expect_refused(page: Page) -> None:
@@ -111,27 +119,86 @@ def cut_off_text(page: Page) -> list[str]:
     return page.evaluate(_CUT_OFF_TEXT)
 
 
-def signed_in_window(browser: Browser, base: str, email: str, password: str, *, width: int,
+def open_signed_in(context: BrowserContext, server: Server, account: Account,
+                   path: str = "/") -> Page:
+    """`path` in a new tab of `context`, signed in from its first load.
+
+    Signed in by a cookie for a server session started in the app's database, as a form
+    login starts one. The form, its run and the cookie route cost two loads of the front end
+    more and are tested on their own (test_browser.py, test_cookie.py); this is for tests
+    about what comes after signing in.
+    """
+    token = new_token()
+    with session_scope(server.database_url) as session:
+        sessions.start_session(session=session, token=token,
+                               user=sessions.find_user_by_email(session, account.email))
+    context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": server.url,
+                          "httpOnly": True, "sameSite": "Strict"}])
+    page = open_app(context, server.url, path)
+    # In the sidebar, collapsed or not: there is no Sign out button until signed in.
+    expect(sign_out_button(page)).to_be_attached(timeout=60_000)
+    return page
+
+
+def signed_in_window(browser: Browser, server: Server, account: Account, *, width: int,
                      height: int = 900) -> tuple[BrowserContext, Page]:
-    """A fresh browser window of the given size, signed in, with its cookie stored."""
+    """A fresh browser window of the given size, open on the landing page, signed in."""
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(60_000)
-    page = open_app(context, base)
-    sign_in(page, email, password)
-    wait_for_cookie(context, COOKIE_NAME)
-    return context, page
+    return context, open_signed_in(context, server, account)
 
 
-def visit(page: Page, base: str, spec: PageSpec) -> None:
+def wait_for_run(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the page's script run has ended: Streamlit marks its root element with
+    the run's state, and shows a status widget while a run goes on."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute(
+        "data-test-script-state", "notRunning", timeout=timeout)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+
+
+# Go to a path inside the app already open, as the browser's Back and Forward buttons do:
+# Streamlit's front end reads the address on `popstate` and asks its session for that page.
+# `window.isvRan` turns true once the run that follows has started (seen even if it ends
+# before the observer's callback: the old value of the attribute says so).
+_GO_TO = """
+(path) => {
+  const app = document.querySelector('[data-testid=stApp]');
+  window.isvRan = false;
+  const watch = new MutationObserver((records) => {
+    if (records.some((r) => r.oldValue === 'running')
+        || app.getAttribute('data-test-script-state') === 'running') {
+      window.isvRan = true;
+      watch.disconnect();
+    }
+  });
+  watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
+                      attributeOldValue: true});
+  window.history.pushState({}, '', path);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+"""
+
+
+def visit(page: Page, base: str, spec: PageSpec, *, in_app: bool = False) -> None:
     """Open a page by its address and wait for its run to end; it must show no error and
-    no text cut off at the edge."""
+    no text cut off at the edge.
+
+    By default the browser loads the address anew (a new Streamlit session, signed in by
+    the cookie). `in_app=True` goes to the address inside the app already open, as Back and
+    Forward do (and as a sidebar click does): one run of the page, without loading the
+    whole front end again, for tests that read many pages and are not about opening one.
+    """
     # The landing page lives at the root address, every other page at its own.
-    page.goto(f"{base}/{'' if spec == PAGES[0] else spec.url_path}")
+    path = f"/{'' if spec == PAGES[0] else spec.url_path}"
+    if in_app:
+        wait_for_run(page)  # the page before has finished: its run is not mistaken for this
+        page.evaluate(_GO_TO, path)
+        page.wait_for_function("() => window.isvRan === true", timeout=60_000)
+    else:
+        page.goto(base + path)
     expect(page.get_by_role("heading", name=spec.title, exact=True).first
            ).to_be_visible(timeout=60_000)
-    # Streamlit shows a status widget while the script runs.
-    page.wait_for_timeout(500)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+    wait_for_run(page)
     assert page.get_by_test_id("stException").count() == 0, spec.title
     assert cut_off_text(page) == [], spec.title
 
@@ -209,6 +276,38 @@ _TABLES = """
             scrolls: scroller.scrollHeight > scroller.clientHeight + 1};
   })
 """
+
+
+# KPI cards (bordered boxes holding a metric) side by side in one row that differ in height.
+_UNEVEN_CARD_ROWS = """
+() => {
+  const rows = new Map();
+  for (const metric of document.querySelectorAll('[data-testid=stMetric]')) {
+    const row = metric.closest('[data-testid=stHorizontalBlock]');
+    const card = metric.closest(
+      '[data-testid=stColumn] [data-testid=stVerticalBlock] [data-testid=stVerticalBlock]');
+    if (!row || !card || card.offsetParent === null) continue;
+    if (!rows.has(row)) rows.set(row, []);
+    rows.get(row).push(Math.round(card.getBoundingClientRect().height));
+  }
+  return [...rows.values()].filter((h) => Math.max(...h) - Math.min(...h) > 1);
+}
+"""
+
+
+def uneven_card_rows(page: Page) -> list[list[int]]:
+    """The heights of each row of KPI cards whose cards are not all as tall as each other,
+    once the layout has settled (a card still growing after its run ended reads uneven)."""
+    last = page.evaluate(_UNEVEN_CARD_ROWS)
+    for _ in range(20):
+        if not last:
+            return last
+        page.wait_for_timeout(250)
+        now = page.evaluate(_UNEVEN_CARD_ROWS)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def tables(page: Page) -> list[dict]:

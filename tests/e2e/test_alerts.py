@@ -11,14 +11,13 @@ import pytest
 from playwright.sync_api import expect
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import get_engine, session_scope
 from isv.models import Alert, Task
 from isv.services import alerts, users
-from tests.e2e.helpers import email_box, open_app, sign_out_button, submit_login
+from isv.services.settings import local_today
+from tests.e2e.helpers import open_signed_in
 
 pytestmark = pytest.mark.e2e
-FIRST_RUN = 30_000       # ms: the first run of a page on a fresh server imports a lot
 BELL_REFRESH = 30        # s: the frame polls the data version every 30 s, then redraws
 
 
@@ -63,10 +62,7 @@ def unread(url: str, email: str) -> int:
 def test_a_new_alert_reaches_the_bell_without_a_reload_and_mark_all_read_empties_it(
         server, context, database_url):
     account = server.accounts["partnership_manager"]
-    page = open_app(context, server.url, "/alerts")
-    expect(email_box(page)).to_be_visible(timeout=FIRST_RUN)
-    submit_login(page, account.email, account.password)
-    expect(sign_out_button(page)).to_be_visible(timeout=FIRST_RUN)
+    page = open_signed_in(context, server, account, "/alerts")
     expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
     before = unread(database_url, account.email)
     expect(bell(page)).to_contain_text(f"Alerts: {before} unread" if before else

@@ -12,6 +12,7 @@ from tests.e2e.helpers import (
     expect_refused,
     nav_entries,
     open_app,
+    open_signed_in,
     sign_in,
     sign_out_button,
     submit_login,
@@ -26,8 +27,7 @@ ROLES = ("vp", "sales_manager", "partnership_manager", "admin")
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_sees_exactly_its_navigation(server, context, role):
     account = server.accounts[role]
-    page = open_app(context, server.url)
-    sign_in(page, account.email, account.password)
+    page = open_signed_in(context, server, account)
     titles = [spec.title for spec in pages_for(role) if spec.visible]
     assert nav_entries(page, titles) == (titles if len(titles) > 1 else [])
     # The sidebar names who is signed in (the dashboard's team table may name them too).

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from pptx import Presentation
 
-from tests.e2e.helpers import open_app, sign_in
+from tests.e2e.helpers import open_signed_in
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 def test_the_vp_downloads_a_chart_and_the_exec_review_pack(server, context, tmp_path):
     context.set_default_timeout(120_000)
     account = server.accounts["vp"]
-    page = open_app(context, server.url)
-    sign_in(page, account.email, account.password)
+    page = open_signed_in(context, server, account)
     expect(page.get_by_role("heading", name="Executive dashboard")).to_be_visible()
 
     with page.expect_download() as download:

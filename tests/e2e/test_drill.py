@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from isv.analytics.periods import previous, quarter_containing
-from isv.dates import local_today
-from tests.e2e.helpers import open_app, sign_in
+from isv.services.settings import local_today
+from tests.e2e.helpers import open_signed_in
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000
@@ -31,8 +31,7 @@ def expect_grid_count(page: Page, count: int) -> None:
 def test_a_bar_and_a_card_open_their_deals_and_an_analytics_link_reloads_to_the_same_view(
         server, context):
     vp = server.accounts["vp"]
-    page = open_app(context, server.url)
-    sign_in(page, vp.email, vp.password)
+    page = open_signed_in(context, server, vp)
 
     # A funnel bar: its label starts with the number of deals that reached the stage.
     funnel = page.get_by_test_id("stPlotlyChart").filter(has_text="Funnel")

@@ -7,15 +7,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import open_app, sign_in
+from tests.e2e.helpers import open_signed_in
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_file_chosen_in_the_browser_is_previewed_then_imported(server, context, tmp_path):
     account = server.accounts["vp"]
-    page = open_app(context, server.url, "/import_data")
-    sign_in(page, account.email, account.password)
+    page = open_signed_in(context, server, account, "/import_data")
     expect(page.get_by_role("heading", name="Import / export")).to_be_visible()
 
     page.get_by_role("combobox", name=re.compile("What to import")).click()

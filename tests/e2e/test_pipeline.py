@@ -9,8 +9,10 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from isv.ui.board_drag import HOLD_MS
 from isv.ui.labels import stage_label
-from tests.e2e.conftest import COOKIE_NAME
-from tests.e2e.helpers import open_app, sign_in, submit_login, wait_for_cookie
+from tests.e2e.helpers import (
+    open_signed_in,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
@@ -27,11 +29,8 @@ def patient(context):
 
 
 def signed_in_page(context: BrowserContext, server, role: str) -> Page:
-    account = server.accounts[role]
-    page = open_app(context, server.url)
-    sign_in(page, account.email, account.password)
-    wait_for_cookie(context, COOKIE_NAME)  # so that a reload signs in again
-    return page
+    """The landing page, signed in by its cookie (so a reload signs in again)."""
+    return open_signed_in(context, server, server.accounts[role])
 
 
 def go_to(page: Page, title: str) -> None:
@@ -156,7 +155,7 @@ def drag(page: Page, card, stage: str) -> None:
     page.mouse.up()
 
 
-def touch_drag(page: Page, card, stage: str, *, hold_ms: int = HOLD_MS + 250) -> None:
+def touch_drag(page: Page, card, stage: str, *, hold_ms: int = HOLD_MS + 600) -> None:
     """A finger's drag, through the browser's own touch input (so the page's touch-action
     and scrolling take part as on a tablet): rest on the card, slide to a column, let go."""
     cdp = page.context.new_cdp_session(page)
@@ -185,32 +184,17 @@ def tablet(browser):
     ctx.close()
 
 
-def open_board(page: Page, server) -> None:
-    """The board by its address (the sidebar starts collapsed at tablet width); as go_to,
-    it must stay open (a rerun left pending by sign-in can land back on the dashboard)."""
-    heading = page.get_by_role("heading", name="Pipeline board", exact=True)
-    for _attempt in range(3):
-        page.goto(f"{server.url}/board")
-        expect(heading).to_be_visible()
-        page.wait_for_timeout(1500)
-        if heading.is_visible():
-            break
-    expect(heading).to_be_visible()
-
-
 def card_class(card) -> str:
     return next(c for c in card.get_attribute("class").split() if c.startswith("st-key-card_"))
 
 
 def test_a_card_dragged_by_touch_on_a_tablet_lands_in_the_new_stage(server, tablet):
-    account = server.accounts["sales_manager"]
-    page = open_app(tablet, server.url)
-    # The sidebar (and its Sign out button) may be collapsed on a tablet: the cookie says
-    # the sign-in is done.
-    submit_login(page, account.email, account.password)
-    wait_for_cookie(tablet, COOKIE_NAME)
-    open_board(page, server)
+    page = open_signed_in(tablet, server, server.accounts["sales_manager"], "/board")
+    expect(page.get_by_role("heading", name="Pipeline board", exact=True)).to_be_visible()
     assert page.evaluate("matchMedia('(hover: none)').matches")  # a touch screen, as a tablet
+    # A run still drawing (the poll) replaces the cards under the finger: the drag starts
+    # once the page is idle.
+    wait_for_run(page)
     card = board_column(page, "demo").locator("[class*='st-key-card_']").first
     expect(card).to_have_attribute("data-isv-drag", "ready")
     customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()

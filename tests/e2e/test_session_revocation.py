@@ -10,11 +10,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from isv import auth
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.models import UserSession
-from isv.services import users
+from isv.services import sessions, users
 from tests.e2e.conftest import COOKIE_NAME
 from tests.e2e.helpers import (
     email_box,
@@ -26,7 +25,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-CHANGED = auth.end_message("password_changed")
+CHANGED = sessions.end_message("password_changed")
 # A cold server on a busy machine can take longer than the default for its first pages.
 SLOW_MS = 60_000
 
@@ -39,7 +38,7 @@ def _expect_login_form(page) -> None:
 def _sessions(database_url: str, email: str) -> tuple[int, int]:
     """(all, live) server sessions of the user."""
     with session_scope(database_url) as s:
-        user = auth.find_user_by_email(s, email)
+        user = sessions.find_user_by_email(s, email)
         rows = select(func.count()).select_from(UserSession).where(
             UserSession.user_id == user.id)
         return s.scalar(rows), s.scalar(rows.where(UserSession.ended_at.is_(None)))
@@ -62,7 +61,7 @@ def test_a_password_reset_ends_the_open_browser_and_the_copied_cookie(server, br
     assert _sessions(server.database_url, email) == (1, 1)
 
     with session_scope(server.database_url) as s:
-        user = auth.find_user_by_email(s, email)
+        user = sessions.find_user_by_email(s, email)
         users.set_password(session=s, viewer=Viewer.system("cli"), user_id=user.id,
                            password="after-reset-2026")
 

@@ -2,12 +2,14 @@
 
 The analytics pages are also checked for their charts (test_analytics.py); here every page
 in the sidebar, for each role, must render without an error, with no text running past
-the edge of the page, no KPI delta cut short and every table as tall as its rows. The
-sidebar starts collapsed, the grid shows what a deal is worked by without scrolling
-sideways, and board cards never break a word.
+the edge of the page, no KPI delta cut short, KPI cards in a row equally tall and every
+table as tall as its rows. The sidebar starts collapsed, the grid shows what a deal is
+worked by without scrolling sideways, and board cards never break a word.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -18,12 +20,13 @@ from tests.e2e.helpers import (
     broken_card_words,
     clipped_text,
     cut_off_text,
-    open_app,
+    open_signed_in,
     sidebar_collapsed,
-    sign_in,
     signed_in_window,
     tables,
+    uneven_card_rows,
     visit,
+    wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +42,32 @@ def spec(path: str):
 
 
 def open_data_tables(page) -> None:
-    """Open every chart's "Data: …" expander, so its table is drawn and can be measured."""
-    summaries = page.get_by_test_id("stExpander").locator("summary").filter(has_text="Data:")
-    for n in range(summaries.count()):
-        summaries.nth(n).click()
-    if summaries.count():
-        page.wait_for_timeout(1000)
+    """Open every chart's "Data: …" expander, so its table is drawn and can be measured;
+    return once each shows its table and no table's size changes between two looks."""
+    expanders = page.get_by_test_id("stExpander").filter(
+        has=page.locator("summary", has_text="Data:"))
+    for n in range(expanders.count()):
+        expanders.nth(n).locator("summary").click()
+    for n in range(expanders.count()):
+        grid = expanders.nth(n).get_by_test_id("stDataFrame")
+        expect(grid).to_be_visible()
+        expect(grid.locator("table[aria-rowcount]")).to_be_attached()
+    if expanders.count():
+        settled_tables(page)
+
+
+def settled_tables(page, timeout: float = 10) -> list[dict]:
+    """The page's tables once two looks 0.2 s apart measure them the same (a grid sizes
+    itself a moment after it is drawn)."""
+    deadline = time.monotonic() + timeout
+    last = tables(page)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        now = tables(page)
+        if now == last:
+            break
+        last = now
+    return last
 
 
 def tables_that_do_not_fit(page) -> list[dict]:
@@ -54,19 +77,29 @@ def tables_that_do_not_fit(page) -> list[dict]:
             and (t["scrolls"] or t["height"] > (t["rows"] + 2) * ROW_PX + 8)]
 
 
+@pytest.fixture(scope="module")
+def tablet_window(server, browser):
+    """One sales manager's signed-in tablet window for the tests that only open pages by
+    their address and read them: each opening is a new session, signed in by the cookie."""
+    account = server.accounts["sales_manager"]
+    context, page = signed_in_window(browser, server, account, width=TABLET, height=768)
+    yield page
+    context.close()
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_of_a_role_fits_a_tablet_window(server, browser, role):
     account = server.accounts[role]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=TABLET, height=800)
+    context, page = signed_in_window(browser, server, account, width=TABLET, height=800)
     try:
         assert sidebar_collapsed(page)
-        for page_spec in pages_for(role):
-            if page_spec.visible:
-                visit(page, server.url, page_spec)
-                assert clipped_text(page, KPI_DELTAS) == [], page_spec.title
-                open_data_tables(page)
-                assert tables_that_do_not_fit(page) == [], page_spec.title
+        # Each page inside the app already open, as a sidebar click opens it.
+        for page_spec in (p for p in pages_for(role) if p.visible):
+            visit(page, server.url, page_spec, in_app=True)
+            assert clipped_text(page, KPI_DELTAS) == [], page_spec.title
+            assert uneven_card_rows(page) == [], page_spec.title
+            open_data_tables(page)
+            assert tables_that_do_not_fit(page) == [], page_spec.title
     finally:
         context.close()
 
@@ -75,10 +108,11 @@ def test_every_page_of_a_role_fits_a_tablet_window(server, browser, role):
 def test_the_sidebar_starts_collapsed_on_a_tablet_and_open_on_a_wide_screen(
         server, browser, width, collapsed):
     account = server.accounts["sales_manager"]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=width, height=768)
+    context, page = signed_in_window(browser, server, account, width=width, height=768)
     try:
-        page.wait_for_timeout(1000)
+        # The sidebar settles into its starting state once the first page is laid out.
+        expect(page.get_by_test_id("stSidebar")).to_have_attribute(
+            "data-collapsed", str(collapsed).lower())
         assert sidebar_collapsed(page) is collapsed
         visit(page, server.url, spec("pages/board.py"))
         assert sidebar_collapsed(page) is collapsed
@@ -88,71 +122,60 @@ def test_the_sidebar_starts_collapsed_on_a_tablet_and_open_on_a_wide_screen(
 
 def test_a_sidebar_opened_on_a_tablet_stays_open(server, browser):
     account = server.accounts["sales_manager"]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=TABLET, height=768)
+    context, page = signed_in_window(browser, server, account, width=TABLET, height=768)
     try:
         expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
         page.get_by_test_id("stExpandSidebarButton").click()
         expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "false")
         visit(page, server.url, spec("pages/dashboard.py"))
-        page.wait_for_timeout(1000)
+        # The run has ended; the browser may still be loading the cards' code and drawing.
+        expect(page.get_by_test_id("stMetricDeltaDescription").first).to_be_visible()
         assert not sidebar_collapsed(page)  # the person's choice, kept by Streamlit
         # Narrow KPI cards beside the open sidebar: the deltas wrap, never "vs Q3 2…".
-        assert page.get_by_test_id("stMetricDeltaDescription").count() > 0
         assert clipped_text(page, KPI_DELTAS) == []
     finally:
         context.close()
 
 
-def test_the_grid_shows_customer_to_owner_without_scrolling_sideways(server, browser):
-    account = server.accounts["sales_manager"]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=TABLET, height=768)
-    try:
-        visit(page, server.url, spec("pages/opportunities.py"))
-        grid = page.get_by_test_id("stDataFrame").first
-        scroller = grid.locator(".dvn-scroller")
-        page.wait_for_timeout(1500)  # the grid measures its columns once drawn
-        assert scroller.evaluate("s => s.scrollWidth > s.clientWidth")  # more to the right
-        box = grid.bounding_box()
-        # The row marker and "Open" columns, then the first row's Customer cell.
-        page.mouse.click(box["x"] + 150, box["y"] + ROW_PX + ROW_PX / 2)
-        page.wait_for_timeout(300)
-        for _column in ("Stage", "Value", "Expected close", "Owner"):
-            page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(150)
-        page.wait_for_timeout(500)
-        # The grid scrolls a selected cell into view: Owner is already in full view.
-        assert scroller.evaluate("s => s.scrollLeft") == 0
-        for _column in range(6):  # on to the columns that come after
-            page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(500)
-        assert scroller.evaluate("s => s.scrollLeft") > 0
-    finally:
-        context.close()
+def test_the_grid_shows_customer_to_owner_without_scrolling_sideways(server, tablet_window):
+    page = tablet_window
+    visit(page, server.url, spec("pages/opportunities.py"))
+    grid = page.get_by_test_id("stDataFrame").first
+    scroller = grid.locator(".dvn-scroller")
+    # The grid measures its columns once drawn: then there is more to the right.
+    page.wait_for_function("s => s.scrollWidth > s.clientWidth", arg=scroller.element_handle())
+    box = grid.bounding_box()
+    # The row marker and "Open" columns, then the first row's Customer cell.
+    page.mouse.click(box["x"] + 150, box["y"] + ROW_PX + ROW_PX / 2)
+    page.wait_for_timeout(300)
+    for _column in ("Stage", "Value", "Expected close", "Owner"):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(500)
+    # The grid scrolls a selected cell into view: Owner is already in full view.
+    assert scroller.evaluate("s => s.scrollLeft") == 0
+    for _column in range(6):  # on to the columns that come after, one key at a time as above
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+    page.wait_for_function("s => s.scrollLeft > 0", arg=scroller.element_handle())
+    assert scroller.evaluate("s => s.scrollLeft") > 0
 
 
 @pytest.mark.parametrize("closed", [False, True], ids=["open stages", "all six stages"])
-def test_board_cards_never_break_a_word(server, browser, closed):
-    account = server.accounts["sales_manager"]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=TABLET, height=768)
-    try:
-        visit(page, server.url, spec("pages/board.py"))
-        if closed:
-            page.get_by_text("Show closed stages").click()
-            expect(page.locator(".st-key-board_col_closed_lost")).to_be_visible()
-            page.wait_for_timeout(1000)
-        assert page.locator("[class*='st-key-card_']").count() > 0
-        assert broken_card_words(page) == []
-    finally:
-        context.close()
+def test_board_cards_never_break_a_word(server, tablet_window, closed):
+    page = tablet_window
+    visit(page, server.url, spec("pages/board.py"))
+    if closed:
+        page.get_by_text("Show closed stages").click()
+        expect(page.locator(".st-key-board_col_closed_lost")).to_be_visible()
+        wait_for_run(page)
+    assert page.locator("[class*='st-key-card_']").count() > 0
+    assert broken_card_words(page) == []
 
 
 def test_text_running_past_the_edge_is_caught(server, context):
     account = server.accounts["vp"]
-    page = open_app(context, server.url)
-    sign_in(page, account.email, account.password)
+    page = open_signed_in(context, server, account)
     assert cut_off_text(page) == []
     page.evaluate("""() => {
         const line = document.createElement('p');
@@ -163,20 +186,15 @@ def test_text_running_past_the_edge_is_caught(server, context):
     assert cut_off_text(page) == ["Quarterly partner revenue Quarterly part"]
 
 
-def test_a_word_broken_in_a_board_card_is_caught(server, browser):
-    account = server.accounts["sales_manager"]
-    context, page = signed_in_window(browser, server.url, account.email, account.password,
-                                     width=TABLET, height=768)
-    try:
-        visit(page, server.url, spec("pages/board.py"))
-        assert broken_card_words(page) == []
-        page.evaluate("""() => {
-            const card = document.querySelector('[class*="st-key-card_"]');
-            const line = document.createElement('p');
-            line.textContent = 'Supercalifragilistic';
-            line.style.cssText = 'width: 40px; word-break: break-all';
-            card.appendChild(line);
-        }""")
-        assert "Supercalifragilistic" in broken_card_words(page)
-    finally:
-        context.close()
+def test_a_word_broken_in_a_board_card_is_caught(server, tablet_window):
+    page = tablet_window
+    visit(page, server.url, spec("pages/board.py"))
+    assert broken_card_words(page) == []
+    page.evaluate("""() => {
+        const card = document.querySelector('[class*="st-key-card_"]');
+        const line = document.createElement('p');
+        line.textContent = 'Supercalifragilistic';
+        line.style.cssText = 'width: 40px; word-break: break-all';
+        card.appendChild(line);
+    }""")
+    assert "Supercalifragilistic" in broken_card_words(page)

@@ -1,11 +1,12 @@
 """What `docker compose up` starts, started natively: the production topology, tested here.
 
 No Docker engine runs on these machines, so this test starts the same pieces as
-docker-compose.yml, with the same commands: PostgreSQL (a throwaway database), Redis (a
-throwaway server, with compose's command and a password), `isv migrate`, two
-`streamlit run` replicas, `python -m scheduler`, and Debian's nginx running the project's
-own template (deploy/nginx/templates/isv.conf.template) in front.
-Then a person signs in through nginx, edits a deal in the grid and sees it after a reload.
+docker-compose.yml, with the same commands: PostgreSQL (a throwaway copy of a database with
+the demo loaded), Redis (a throwaway server, with compose's command and a password),
+`isv migrate`, two `streamlit run` replicas, `python -m scheduler`, `isv api`, and Debian's
+nginx running the project's own template (deploy/nginx/templates/isv.conf.template) in front.
+Then a person signs in through nginx, edits a deal in the grid and sees it after a reload,
+and a script signs in to the REST API through the same nginx.
 
 Without nginx, PostgreSQL, Redis or Chromium the test skips; in CI (CI=true) it fails.
 """
@@ -22,6 +23,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -29,22 +31,17 @@ import pytest
 import redis
 import yaml
 from playwright.sync_api import BrowserContext, expect
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from isv import devserver
 from isv.cache import database_key
 from isv.demo import DEMO_LOGINS
 from isv.ui.labels import stage_label
 from tests.conftest import _require_postgres
-from tests.e2e.conftest import (
-    COOKIE_KEY,
-    COOKIE_NAME,
-    IN_CI,
-    ROOT,
-    _free_port,
-    _wait_healthy,
-)
+from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME, IN_CI, ROOT
 from tests.e2e.helpers import email_box, sign_out_button, submit_login, wait_for_cookie
 from tests.e2e.test_pipeline import cell, edit_first_row, go_to, save
 
@@ -53,6 +50,7 @@ NGINX = Path("/usr/sbin/nginx")
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "isv.conf.template"
 REDIS_SERVER = shutil.which("redis-server")
 SLOW = 60_000  # ms
+API_RATE = 20   # calls a minute per client address, for the native API
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'self'",
     "x-frame-options": "SAMEORIGIN",
@@ -132,13 +130,9 @@ class Topology:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs: list[tuple[str, subprocess.Popen]] = []
-        self.logs: list = []
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = (self.tmp / f"{name}.log").open("w")
-        self.logs.append(log)
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = devserver.start(command, env=env, log=self.tmp / f"{name}.log")
         self.procs.append((name, proc))
         return proc
 
@@ -146,21 +140,11 @@ class Topology:
         return (self.tmp / f"{name}.log").read_text()
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _name, proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self.logs:
-            log.close()
+        devserver.stop_all([proc for _name, proc in self.procs])
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, pg_databases, chromium_path):
+def stack(request, tmp_path_factory, pg_databases, chromium_path):
     if not NGINX.exists():
         _missing(f"{NGINX} is missing: apt-get install nginx")
     if shutil.which("openssl") is None:
@@ -170,7 +154,8 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
     _require_postgres()
 
     tmp = tmp_path_factory.mktemp("topology")
-    database_url = pg_databases.create()
+    # A copy of a database `isv migrate` and `isv demo --opportunities 60` have filled.
+    database_url = pg_databases.create(template=request.getfixturevalue("pg_demo_template"))
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     app_command = compose["services"]["app"]["command"]
     scheduler_command = compose["services"]["scheduler"]["command"]
@@ -180,17 +165,18 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
     try:
         redis_url = _start_redis(topology, compose["services"]["redis"]["command"])
         env = {**os.environ, "ISV_ENV": "production", "ISV_DATABASE_URL": database_url,
+               "ISV_API_KEY": secrets.token_hex(32),
                "ISV_REDIS_URL": redis_url, "ISV_COOKIE_NAME": COOKIE_NAME,
                "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_BCRYPT_ROUNDS": "4", "LOG_FORMAT": "json",
-               "LOG_LEVEL": "INFO"}
+               "LOG_LEVEL": "INFO", "ISV_BACKUP_DIR": str(tmp / "backups")}
         isv = str(Path(sys.executable).with_name("isv"))
-        for command in ([isv, "migrate"], [isv, "demo", "--opportunities", "60"]):
-            subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True,
-                           timeout=300)
+        # compose's one-off migrate service, before the app starts: here a no-op at head.
+        subprocess.run([isv, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True,
+                       timeout=300)
 
         replicas = []
         for n in (1, 2):
-            port = _free_port()
+            port = devserver.free_port()
             command = [sys.executable, "-m", *app_command]
             # The compose command with this replica's port, on loopback only.
             command[command.index("--server.port") + 1] = str(port)
@@ -199,15 +185,25 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
             replicas.append((port, proc))
         topology.start("scheduler", [sys.executable, *scheduler_command[1:]], env)
 
+        # The API with compose's command, on loopback. nginx reaches it from 127.0.0.1 here
+        # (from Docker's private networks in compose): the proxy it believes.
+        api_port = devserver.free_port()
+        command = [isv, *compose["services"]["api"]["command"][1:]]
+        command[command.index("--port") + 1] = str(api_port)
+        command[command.index("--host") + 1] = "127.0.0.1"
+        api = topology.start("api", command, {**env, "ISV_API_TRUSTED_PROXIES": "127.0.0.1",
+                                              "ISV_API_RATE_PER_MINUTE": str(API_RATE)})
+
         cert, key = tmp / "fullchain.pem", tmp / "privkey.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
                         "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
                        check=True, capture_output=True, timeout=60)
-        http_port, https_port = _free_port(), _free_port()
+        http_port, https_port = devserver.free_port(), devserver.free_port()
         site = tmp / "isv.conf"
         site.write_text(render(TEMPLATE.read_text(), {
             "ISV_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{port};"
                                              for port, _ in replicas),
+            "ISV_API_SERVERS": f"server 127.0.0.1:{api_port};",
             "ISV_SERVER_NAME": "_", "NGINX_HTTP_PORT": str(http_port),
             "NGINX_HTTPS_PORT": str(https_port), "ISV_PUBLIC_HTTPS_PORT": str(https_port),
             "NGINX_TLS_CERT": str(cert), "NGINX_TLS_KEY": str(key)}))
@@ -218,7 +214,10 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
         assert checked.returncode == 0, checked.stderr
 
         for n, (port, proc) in enumerate(replicas, start=1):
-            _wait_healthy(f"http://127.0.0.1:{port}", proc, tmp / f"app{n}.log", timeout=90)
+            devserver.wait_healthy(proc, f"http://127.0.0.1:{port}/_stcore/health",
+                                   tmp / f"app{n}.log", timeout=90)
+        devserver.wait_healthy(api, f"http://127.0.0.1:{api_port}/api/v1/health",
+                               tmp / "api.log", timeout=60)
         nginx = topology.start("nginx", [str(NGINX), "-c", str(conf), "-p", str(tmp),
                                          "-g", "daemon off;"], env)
         wait_for("nginx to answer", lambda: nginx.poll() is None and _answers(https_port),
@@ -226,7 +225,8 @@ def stack(tmp_path_factory, pg_databases, chromium_path):
         yield {"database_url": database_url, "redis_url": redis_url, "tmp": tmp,
                "topology": topology, "http_port": http_port, "https_port": https_port,
                "base": f"https://127.0.0.1:{https_port}",
-               "replicas": [f"127.0.0.1:{port}" for port, _ in replicas]}
+               "replicas": [f"127.0.0.1:{port}" for port, _ in replicas],
+               "api": f"127.0.0.1:{api_port}"}
     finally:
         topology.stop()
 
@@ -237,7 +237,7 @@ def _start_redis(topology: Topology, command: list[str]) -> str:
     A throwaway server, stopped with the stack: nothing to clean up in a shared one.
     """
     assert command[:2] == ["sh", "-c"]
-    password, port = secrets.token_hex(16), _free_port()
+    password, port = secrets.token_hex(16), devserver.free_port()
     # What compose hands the shell: $$ is its escape for a literal $.
     script = command[2].replace("$$", "$") + f" --port {port} --bind 127.0.0.1"
     topology.start("redis", ["sh", "-c", script], {**os.environ, "REDIS_PASSWORD": password})
@@ -468,10 +468,117 @@ def test_the_compose_file_is_valid_where_docker_compose_runs(tmp_path):
                                         capture_output=True).returncode != 0:
         pytest.skip("no docker compose plugin here: the file is validated where it exists")
     env_file = tmp_path / ".env"
-    env_file.write_text((ROOT / ".env.example").read_text().replace(
-        "POSTGRES_PASSWORD=", "POSTGRES_PASSWORD=compose-config-check"))
+    # The passwords compose requires (`${VAR:?…}`) are left blank in the example on purpose.
+    example = (ROOT / ".env.example").read_text()
+    for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD"):
+        example = example.replace(f"\n{name}=\n", f"\n{name}=compose-config-check\n")
+    env_file.write_text(example)
     result = subprocess.run([docker, "compose", "--env-file", str(env_file), "-f",
                              str(ROOT / "docker-compose.yml"), "config", "--quiet"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
+
+
+def test_nginx_keeps_each_replicas_metrics_to_the_internal_network(stack):
+    assert https(stack["https_port"], "/metrics").status == 404
+    for replica in stack["replicas"]:
+        with urllib.request.urlopen(f"http://{replica}/metrics", timeout=10) as response:
+            assert response.status == 200
+            assert b"isv_page_run_seconds" in response.read()
+
+
+# --- the REST API through nginx ------------------------------------------------------------
+
+def api_call(port: int, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None,
+             source: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    """One HTTPS request to nginx from `source` (any 127.x address: a client of its own)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=20,
+                                       source_address=(source, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return (response.status, {k.lower(): v for k, v in response.getheaders()},
+                response.read())
+    finally:
+        conn.close()
+
+
+def test_the_api_answers_through_nginx_with_its_envelope_and_the_security_headers(stack):
+    status, headers, body = api_call(stack["https_port"], "GET", "/api/v1/health")
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["success"] is True and set(answer["meta"]) >= {"timestamp", "version"}
+    assert answer["data"]["database"]["status"] == "ok"
+    assert answer["data"]["redis"]["status"] == "ok"   # the password-protected Redis
+    assert answer["data"]["schema_at_head"] is True
+    for name, expected in SECURITY_HEADERS.items():
+        assert expected in headers.get(name, ""), (name, headers.get(name))
+    assert "server" not in headers or "nginx/" not in headers["server"]
+    assert "isv_route=" not in headers.get("set-cookie", "")   # no sticky route for the API
+
+
+def test_a_script_signs_in_to_the_api_through_nginx_and_reads_who_it_is(stack):
+    email, password, role, _name = next(
+        login for login in DEMO_LOGINS if login[2] == "sales_manager")
+    status, headers, body = api_call(
+        stack["https_port"], "POST", "/api/v1/auth/login",
+        json.dumps({"email": email, "password": password}).encode(),
+        {"Content-Type": "application/json"})
+    assert status == 200, body
+    assert headers["cache-control"] == "no-store"   # tokens are kept by no cache
+    assert "strict-transport-security" in headers
+    token = json.loads(body)["data"]["access_token"]
+    status, _headers, body = api_call(stack["https_port"], "GET", "/api/v1/auth/me",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, body
+    me = json.loads(body)["data"]
+    assert (me["email"], me["role"]) == (email, role)
+
+
+def test_the_apis_metrics_stay_on_the_internal_network(stack):
+    for path in ("/metrics", "/api/v1/metrics", "/api/metrics", "/api/../metrics",
+                 "/api/%2e%2e/metrics"):
+        status, _headers, body = api_call(stack["https_port"], "GET", path)
+        assert status == 404, path
+        assert b"isv_api_request_seconds" not in body, path
+    with urllib.request.urlopen(f"http://{stack['api']}/metrics", timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        routes = {sample.labels["route"] for family in families for sample in family.samples
+                  if sample.name == "isv_api_request_seconds_count"}
+    assert "/api/v1/health" in routes   # the API's own port answers Prometheus
+
+
+def test_an_api_body_over_its_limit_gets_the_apis_own_answer_and_a_huge_one_nginxs(stack):
+    over_api = b"x" * (1_048_576 + 10)      # over ISV_API_MAX_BODY_BYTES, under nginx's 2m
+    status, _headers, body = api_call(stack["https_port"], "POST", "/api/v1/auth/login",
+                                      over_api, {"Content-Type": "application/json"})
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    status, headers, _body = api_call(stack["https_port"], "POST", "/api/v1/auth/login",
+                                      b"x" * (3 * 1_048_576),
+                                      {"Content-Type": "application/json"})
+    assert status == 413
+    assert "x-content-type-options" in headers
+
+
+def test_the_api_limits_each_client_nginx_forwards_and_ignores_forged_addresses(stack):
+    """Two clients behind nginx: one used up its minute, the other still gets answers."""
+    statuses = []
+    for n in range(2 * API_RATE + 1):
+        # A forged X-Forwarded-For each time: nginx replaces it with the address it saw.
+        status, headers, _body = api_call(stack["https_port"], "GET", "/api/v1/auth/me",
+                                          headers={"X-Forwarded-For": f"198.51.100.{n}"},
+                                          source="127.0.0.3")
+        statuses.append(status)
+        if status == 429:
+            assert int(headers["retry-after"]) >= 1
+            break
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {401}, statuses
+    status, _headers, _body = api_call(stack["https_port"], "GET", "/api/v1/auth/me",
+                                       source="127.0.0.4")
+    assert status == 401

@@ -10,17 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import COOKIE_NAME
-from tests.e2e.helpers import email_box, open_app, sign_out_button, submit_login, wait_for_cookie
+from tests.e2e.helpers import open_signed_in, wait_for_cookie
 
 pytestmark = pytest.mark.e2e
-FIRST_RUN = 30_000  # ms: the first run of a page on a fresh server imports a lot
 SAVED = re.compile(r"^Saved \d\d:\d\d:\d\d$")
-
-
-def sign_in(page, account) -> None:
-    expect(email_box(page)).to_be_visible(timeout=FIRST_RUN)
-    submit_login(page, account.email, account.password)
-    expect(sign_out_button(page)).to_be_visible(timeout=FIRST_RUN)
 
 
 def saved_note(page, label: str):
@@ -44,8 +37,7 @@ def test_a_status_typed_without_leaving_the_box_survives_a_reload_and_the_vp_see
     done = f"Signed the Initech renewal ({tag})"
     blocker = f"Waiting on legal for the Globex MSA ({tag})"
 
-    page = open_app(context, server.url, "/weekly_status")
-    sign_in(page, partner)
+    page = open_signed_in(context, server, partner, "/weekly_status")
     expect(page.get_by_role("heading", name="Weekly status")).to_be_visible()
     accomplishments = type_at_the_end(page, "Accomplishments", f"\n{done}")
     # Saved while the cursor is still in the box: no Tab, no click elsewhere.
@@ -68,8 +60,7 @@ def test_a_status_typed_without_leaving_the_box_survives_a_reload_and_the_vp_see
     other = browser.new_context(viewport={"width": 1400, "height": 900})
     other.set_default_timeout(15_000)
     try:
-        team = open_app(other, server.url, "/team_status")
-        sign_in(team, vp)
+        team = open_signed_in(other, server, vp, "/team_status")
         expect(team.get_by_role("heading", name="Team status")).to_be_visible()
         rolled_up = team.get_by_role("listitem").filter(has_text=blocker)
         expect(rolled_up).to_contain_text(partner.name)
@@ -83,8 +74,7 @@ def test_text_typed_a_moment_before_a_reload_is_kept_and_saved(server, context):
     sales = server.accounts["sales_manager"]
     upcoming_line = f"Book the Q1 QBRs ({uuid.uuid4().hex[:8]})"
 
-    page = open_app(context, server.url, "/weekly_status")
-    sign_in(page, sales)
+    page = open_signed_in(context, server, sales, "/weekly_status")
     type_at_the_end(page, "Upcoming", f"\n{upcoming_line}")
     wait_for_cookie(context, COOKIE_NAME)
     page.reload()                         # at once: before the box has sent anything

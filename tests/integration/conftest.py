@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from isv import migrate
 from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import _factory, get_engine, session_scope
 from isv.services import partners, users
+from tests.conftest import fresh_migrated
 
 
 def clear_caches() -> None:
@@ -33,10 +33,21 @@ def empty_url(request, tmp_path, monkeypatch):
     clear_caches()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path, monkeypatch):
+    """A migrated database of its own (a copy of the template), that the configured settings
+    point at."""
+    url = fresh_migrated(request, request.param, tmp_path / "fresh.db")
+    monkeypatch.setenv("ISV_DATABASE_URL", url)
+    clear_caches()
+    yield url
+    get_engine().dispose()
+    clear_caches()
+
+
 @pytest.fixture
-def cli_url(empty_url):
+def cli_url(fresh_url):
     """A migrated database of its own with one partner (Ledgerline), that `isv` commits to."""
-    migrate.upgrade(empty_url)
     system = Viewer.system("tests")
     with session_scope() as session:
         owner = users.create_user(session=session, viewer=system, email="owner@example.com",
@@ -44,7 +55,7 @@ def cli_url(empty_url):
                                   role="partnership_manager")
         partners.create_partner(session=session, viewer=system, name="Ledgerline",
                                 domain="FinOps", owner_id=owner.id)
-    return empty_url
+    return fresh_url
 
 
 def statements(session, run) -> int:
@@ -67,10 +78,6 @@ def statements(session, run) -> int:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def committed_url(request, tmp_path):
     """A migrated database of its own, for a test whose two sessions must really commit."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
-    return url
+    url = fresh_migrated(request, request.param, tmp_path / "race.db")
+    yield url
+    get_engine(url).dispose()

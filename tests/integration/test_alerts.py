@@ -12,6 +12,7 @@ from isv import display
 from isv.errors import NotFound
 from isv.models import Alert, AlertCondition, AuditEntry, PartnerActivity
 from isv.services import alerts, partners
+from isv.services.settings import local_today
 from tests.factories import (
     make_goal,
     make_opportunity,
@@ -217,6 +218,10 @@ def test_a_new_touch_ends_the_quiet_spell_and_the_next_spell_raises_a_new_alert(
     assert len(quiet(session, partner)) == 2
 
 
+# A hand-set label shows (and alerts) only while its override lasts.
+OVERRIDE = dict(health_reason="Champion left", health_until=local_today() + timedelta(days=30))
+
+
 def test_an_at_risk_partner_alerts_its_owner_once_per_time_it_turns_at_risk(session, owner):
     vp = viewer_of(make_user(session, role="vp"))
     partner = make_partner(session, owner_id=owner.id)
@@ -229,10 +234,11 @@ def test_an_at_risk_partner_alerts_its_owner_once_per_time_it_turns_at_risk(sess
 
     assert raise_and_count() == 0
     partners.update_partner(session=session, viewer=vp, partner_id=partner.id,
-                            relationship_health="at_risk")
+                            relationship_health="at_risk", **OVERRIDE)
     assert raise_and_count() == 1
     assert raise_and_count() == 1
     assert at_risk[0].user_id == owner.id and "at risk" in at_risk[0].message
+    assert "Champion left" in at_risk[0].message
     partners.update_partner(session=session, viewer=vp, partner_id=partner.id,
                             relationship_health="needs_attention")
     assert raise_and_count() == 1
@@ -241,9 +247,19 @@ def test_an_at_risk_partner_alerts_its_owner_once_per_time_it_turns_at_risk(sess
     assert raise_and_count() == 2
 
 
+def test_a_stored_at_risk_label_without_an_override_raises_no_at_risk_alert(session, owner):
+    """The label the partner shows is the score's (healthy here), as on every page."""
+    partner = make_partner(session, owner_id=owner.id, relationship_health="at_risk")
+    touch(session, partner, TODAY)
+
+    alerts.relationship_maintenance(session=session, today=TODAY, now=NOW)
+
+    assert not [a for a in alerts_about(session, partner.id) if "at risk" in a.message]
+
+
 def test_a_partner_nobody_owns_alerts_the_active_vps(session):
     vp = make_user(session, role="vp")
-    orphan = make_partner(session, relationship_health="at_risk")
+    orphan = make_partner(session, relationship_health="at_risk", **OVERRIDE)
 
     alerts.relationship_maintenance(session=session, today=TODAY, now=NOW)
 

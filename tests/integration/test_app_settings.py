@@ -8,16 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, event, select
 
-from isv import display, migrate
+from isv import display
 from isv.analytics.periods import parse_period, quarter_containing
 from isv.auth import Viewer
-from isv.dates import local_zone
 from isv.db import session_scope
 from isv.errors import Forbidden, ValidationError
 from isv.models import Alert, AppSetting, AuditEntry, PartnerActivity
 from isv.services import alerts, settings
 from isv.services import opportunities as opps
-from isv.services.settings import current_settings, update_settings
+from isv.services.settings import current_settings, local_zone, update_settings
 from tests.factories import make_opportunity, make_partner, make_user, viewer_of
 
 TODAY = date(2026, 11, 18)
@@ -31,10 +30,9 @@ def vp(session):
 
 
 @pytest.fixture
-def configured(empty_url):
+def configured(fresh_url):
     """A migrated database that the app reads its settings from (no session passed)."""
-    migrate.upgrade(empty_url)
-    return empty_url
+    return fresh_url
 
 
 def save(**changes):

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from isv import cli, demo, migrate
+from isv import cli, demo
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.models import Opportunity, Task, User
 from isv.services import backup, settings
+from tests.conftest import fresh_migrated
 from tests.integration.test_cli import assert_refused
 
 SYSTEM = Viewer.system("tests")
@@ -25,18 +26,15 @@ def isv(*args: str):
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'backup.db'}"
-    migrate.upgrade(url)
+def sqlite_url(request, tmp_path) -> str:
+    url = fresh_migrated(request, "sqlite", tmp_path / "backup.db")
     yield url
     get_engine(url).dispose()
 
 
 @pytest.fixture
-def postgres_url(request, pg_databases) -> str:
-    request.getfixturevalue("migrated_pg_url")  # fails in CI, skips elsewhere, without PG
-    url = pg_databases.create()
-    migrate.upgrade(url)
+def postgres_url(request) -> str:
+    url = fresh_migrated(request, "postgresql")
     yield url
     get_engine(url).dispose()
 
@@ -113,9 +111,8 @@ def test_a_bundle_has_a_manifest_and_exact_values(sqlite_url, tmp_path):
 # --- the commands, on each database ------------------------------------------------------
 
 @pytest.fixture
-def backed_up(empty_url, tmp_path) -> Path:
+def backed_up(fresh_url, tmp_path) -> Path:
     """A migrated database with demo data, and a bundle of it."""
-    assert isv("migrate").exit_code == 0
     assert isv("demo", "--opportunities", "30").exit_code == 0
     bundle = tmp_path / "backup.zip"
     result = isv("backup", str(bundle))
@@ -200,8 +197,7 @@ def test_a_bundle_whose_rows_break_a_constraint_restores_nothing(backed_up, tmp_
     assert counts() == before
 
 
-def test_a_file_that_is_not_a_bundle_is_refused(empty_url, tmp_path):
-    isv("migrate")
+def test_a_file_that_is_not_a_bundle_is_refused(fresh_url, tmp_path):
     junk = tmp_path / "notes.zip"
     junk.write_text("not a zip")
     assert_refused(isv("restore", str(junk)), "file:", "not an isv backup")

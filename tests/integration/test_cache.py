@@ -20,17 +20,18 @@ import pytest
 import redis
 from sqlalchemy import Engine, event, select, update
 
-from isv import auth, cache, migrate
+from isv import cache
 from isv.analytics import cached
 from isv.analytics.dashboard import dashboard_data
 from isv.analytics.kpis import Filters, compute_kpis
-from isv.analytics.periods import quarter_containing
+from isv.analytics.periods import previous, quarter_containing
+from isv.analytics.pipeline import pipeline_analytics
 from isv.auth import Viewer
 from isv.config import get_settings
-from isv.dates import local_today
 from isv.db import _factory, get_engine, session_scope
 from isv.models import Partner, User
-from isv.services import jobs, opportunities, partners, users
+from isv.services import jobs, opportunities, partners, sessions, users
+from isv.services.settings import local_today
 from isv.types import utcnow
 
 REDIS_URL = os.environ.get("ISV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -179,19 +180,11 @@ def _clear() -> None:
     cache._cache_for.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cache_template") / "isv.db"
-    migrate.upgrade(f"sqlite:///{path}")
-    get_engine(f"sqlite:///{path}").dispose()
-    return path
-
-
 @pytest.fixture(params=["redis", "in-process"])
-def app_db(request, template, tmp_path, monkeypatch):
+def app_db(request, sqlite_template, tmp_path, monkeypatch):
     """A committed database of this test's own, with the cache configured one way or the other."""
     path = tmp_path / "isv.db"
-    shutil.copy(template, path)
+    shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("ISV_DATABASE_URL", url)
     if request.param == "redis":
@@ -245,13 +238,17 @@ def test_signing_in_and_page_views_do_not_throw_the_cache_away(app_db):
                           last_name="Vale", role="vp", password="correct-horse-battery")
     before = cached.data_version()
     with session_scope() as s:
-        user = auth.authenticate(session=s, email="vera@example.com",
+        user = sessions.authenticate(session=s, email="vera@example.com",
                                  password="correct-horse-battery")
-        auth.start_session(session=s, user=user, token="browser-1")
+        sessions.start_session(session=s, user=user, token="browser-1")
+    with session_scope() as s:  # the cookie route's one-time ticket, issued and redeemed
+        ticket = sessions.issue_ticket(session=s, token="browser-1")
     with session_scope() as s:
-        auth.authenticate(session=s, email="vera@example.com", password="wrong")
+        cookie = sessions.redeem_ticket(session=s, ticket=ticket)
+    with session_scope() as s:
+        sessions.authenticate(session=s, email="vera@example.com", password="wrong")
     with session_scope() as s:  # a page view two minutes later refreshes last-seen
-        assert auth.check_session(session=s, token="browser-1",
+        assert sessions.check_session(session=s, token=cookie,
                                   now=utcnow() + timedelta(minutes=2)).viewer is not None
     assert cached.data_version() == before
     with session_scope() as s:  # a real change to a user does count
@@ -524,6 +521,35 @@ def test_after_a_write_the_last_viewed_results_are_recomputed_and_the_next_view_
     assert refresher.refresh() == 0
 
 
+def test_a_refresh_waits_for_the_page_run_under_way_and_gives_way_to_one_that_starts(
+        refresh_db, request, monkeypatch):
+    _, refresher = refresh_db
+    _add_partner()
+    period = quarter_containing(local_today())
+    name, parts, get = cached._entry(dashboard_data, SYSTEM, None, "scope",
+                                     {"period": period, "filters": None, "as_of": local_today()})
+    refresher.note(name, parts, get)
+    _add_partner("Second")
+    with cached.foreground():  # the rerun that shows the write goes first
+        assert refresher.refresh(idle_timeout=0.3) == 0
+    assert not cache.get_cache().has(name, parts)
+
+    statements = _sql_counter(request)
+
+    def page_starts(*_args):  # a person clicks while the refresh runs its first statements
+        if len(statements) == 2:
+            monkeypatch.setattr(cached, "_foreground_runs", 1)
+
+    event.listen(Engine, "before_cursor_execute", page_starts)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", page_starts))
+    assert refresher.refresh(idle_timeout=5) == 0
+    assert len(statements) == 2  # stopped before its third statement
+    assert not cache.get_cache().has(name, parts)
+    monkeypatch.setattr(cached, "_foreground_runs", 0)  # the page run ended
+    assert refresher.refresh(idle_timeout=5) == 1
+    assert cache.get_cache().has(name, parts)
+
+
 def test_only_the_last_viewed_results_are_refreshed(refresh_db):
     _, refresher = refresh_db
     _add_partner()
@@ -533,3 +559,195 @@ def test_only_the_last_viewed_results_are_refreshed(refresh_db):
                     filters=Filters.of(domains=[domain]), as_of=local_today())
     _add_partner("Second")
     assert refresher.refresh() == 2
+
+
+def test_pipeline_analytics_after_the_dashboard_computes_no_quarters_kpis_again(
+        refresh_db, monkeypatch):
+    url, _ = refresh_db
+    _add_partner()
+    with session_scope() as s:
+        partner = s.scalar(select(Partner))
+        opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
+                                         customer_name="Acme", deal_value="1000")
+    today = local_today()
+    period = quarter_containing(today)
+    computed = []
+    real = cached.compute_kpis
+
+    def counting(**kwargs):
+        computed.append(kwargs["period"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(cached, "compute_kpis", counting)
+    common = dict(viewer=SYSTEM, share="scope", period=period,
+                  filters=Filters.of(domains=["FinOps"]), as_of=today)
+    board = cached.load(dashboard_data, **common)
+    assert computed == [period, previous(period)]
+    computed.clear()
+    pipeline = cached.load(pipeline_analytics, **common)
+    assert computed == []  # its quarter and the one before are the dashboard's
+    assert pipeline.kpis == board.kpis
+    with session_scope() as s:  # the shared numbers are the ones computed on their own
+        direct = pipeline_analytics(session=s, viewer=SYSTEM, period=period,
+                                    filters=Filters.of(domains=["FinOps"]), as_of=today)
+    assert direct == pipeline
+    assert direct.kpis.open_count == 1
+
+
+@pytest.fixture
+def prefetch_db(refresh_db, monkeypatch):
+    """As refresh_db, with a prefetcher driven by the test (no thread)."""
+    prefetcher = cached.Prefetcher()
+    monkeypatch.setattr(cached, "_prefetcher", prefetcher)
+    monkeypatch.setattr(cached, "IDLE_SECONDS", 0.05)
+    event.listen(Engine, "before_cursor_execute", cached._give_way)
+    yield refresh_db[0], prefetcher
+    event.remove(Engine, "before_cursor_execute", cached._give_way)
+
+
+def _sql_counter(request) -> list[str]:
+    statements: list[str] = []
+
+    def count(conn, _cursor, statement, *_args):
+        if conn.engine.url == get_engine().url:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+    return statements
+
+
+def test_a_prefetched_page_opens_with_the_same_filters_without_running_sql(
+        prefetch_db, request):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    common = dict(viewer=SYSTEM, share="scope", period=quarter_containing(local_today()),
+                  filters=Filters.of(domains=["FinOps"]), as_of=local_today())
+    cached.prefetch(pipeline_analytics, **common)
+    assert prefetcher.step(idle_timeout=5) is True   # computed while nothing else ran
+    assert prefetcher.step(idle_timeout=5) is False  # and the queue is empty
+    statements = _sql_counter(request)
+    data = cached.load(pipeline_analytics, **common)
+    assert statements == []
+    assert data.kpis.open_count == 0
+
+
+def test_nothing_is_prefetched_while_a_page_runs(prefetch_db, request):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    cached.prefetch(pipeline_analytics, viewer=SYSTEM, share="scope",
+                    period=quarter_containing(local_today()), as_of=local_today())
+    statements = _sql_counter(request)
+    with cached.foreground():
+        assert prefetcher.step(idle_timeout=0.3) is False
+    assert statements == []
+    assert prefetcher.step(idle_timeout=5) is True  # once the page run ended
+    assert statements
+
+
+def test_a_prefetch_queued_before_a_write_is_dropped_not_computed(prefetch_db, request):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    cached.prefetch(pipeline_analytics, viewer=SYSTEM, share="scope",
+                    period=quarter_containing(local_today()), as_of=local_today())
+    _add_partner("Second")
+    statements = _sql_counter(request)
+    assert prefetcher.step(idle_timeout=5) is True
+    assert statements == []
+    assert prefetcher.step(idle_timeout=5) is False
+
+
+def test_only_the_newest_prefetches_are_kept(prefetch_db):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    period = quarter_containing(local_today())
+    domains = ("FinOps", "Security", "DevOps", "Observability", "Data/Backup")
+    for domain in domains:
+        cached.prefetch(pipeline_analytics, viewer=SYSTEM, share="scope", period=period,
+                        filters=Filters.of(domains=[domain]), as_of=local_today())
+    done = 0
+    while prefetcher.step(idle_timeout=5):
+        done += 1
+    assert done == cached.PREFETCH_QUEUE
+
+    def stored(domain: str) -> bool:
+        kwargs = dict(period=period, filters=Filters.of(domains=[domain]), as_of=local_today())
+        return cache.get_cache().has(cached.database(), (
+            pipeline_analytics.__module__, pipeline_analytics.__qualname__,
+            cached.scope_key(SYSTEM), tuple(sorted(kwargs.items()))))
+
+    kept = len(domains) - cached.PREFETCH_QUEUE
+    assert [stored(d) for d in domains] == [False] * kept + [True] * cached.PREFETCH_QUEUE
+
+
+@pytest.mark.parametrize("role, prepared", [
+    ("vp", ["pipeline_analytics", "partner_analytics", "team_view"]),
+    ("partnership_manager", ["pipeline_analytics", "partner_analytics"]),  # no Team view
+])
+def test_an_analytics_page_prepares_the_other_analytics_pages_its_viewer_may_open(
+        prefetch_db, monkeypatch, role, prepared):
+    from isv.ui import kpi
+
+    queued = []
+    monkeypatch.setattr(cached, "prefetch", lambda fn, **kwargs: queued.append(
+        (fn.__name__, kwargs["filters"])))
+    viewer = Viewer(id=uuid.uuid4(), email=f"{role}@example.com", role=role)
+    filters = Filters.of(domains=["Security"])
+    kpi.load_dashboard(viewer, quarter_containing(local_today()), filters, local_today())
+    assert queued == [(name, filters) for name in prepared]
+
+
+def test_a_page_run_starting_during_a_prefetch_stops_it_and_it_is_queued_again(
+        prefetch_db, request, monkeypatch):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    common = dict(viewer=SYSTEM, share="scope", period=quarter_containing(local_today()),
+                  as_of=local_today())
+    cached.prefetch(pipeline_analytics, **common)
+    statements = _sql_counter(request)
+
+    def page_starts(*_args):  # a person clicks while the prefetch runs its first statements
+        if len(statements) == 2:
+            monkeypatch.setattr(cached, "_foreground_runs", 1)
+
+    event.listen(Engine, "before_cursor_execute", page_starts)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", page_starts))
+    assert prefetcher.step(idle_timeout=5) is True
+    assert len(statements) == 2  # stopped before its third statement
+    name, parts, _get = cached._entry(pipeline_analytics, SYSTEM, None, "scope",
+                                      {k: v for k, v in common.items()
+                                       if k not in ("viewer", "share")})
+    assert not cache.get_cache().has(name, parts)
+    monkeypatch.setattr(cached, "_foreground_runs", 0)  # the page run ended
+    assert prefetcher.step(idle_timeout=5) is True
+    assert cache.get_cache().has(name, parts)
+
+
+def test_a_prefetch_that_a_page_waits_for_is_finished_not_abandoned(
+        prefetch_db, request, monkeypatch):
+    _, prefetcher = prefetch_db
+    _add_partner()
+    kwargs = dict(period=quarter_containing(local_today()), as_of=local_today())
+    cached.prefetch(pipeline_analytics, viewer=SYSTEM, share="scope", **kwargs)
+    name, parts, get = cached._entry(pipeline_analytics, SYSTEM, None, "scope", kwargs)
+    statements = _sql_counter(request)
+    views: list = []
+
+    def page_opens_it(*_args):  # the person opens that page while it is being prefetched
+        if len(statements) == 2 and not views:
+            monkeypatch.setattr(cached, "_foreground_runs", 1)
+            view = threading.Thread(target=lambda: views.append(get()))
+            views.append(view)
+            view.start()
+            deadline = time.monotonic() + 10
+            while not cache.get_cache().awaited(name, parts) and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    event.listen(Engine, "before_cursor_execute", page_opens_it)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", page_opens_it))
+    assert prefetcher.step(idle_timeout=5) is True
+    views[0].join(timeout=30)
+    assert cache.get_cache().has(name, parts)
+    assert views[1].kpis.open_count == 0  # the page got the result
+    monkeypatch.setattr(cached, "_foreground_runs", 0)
+    assert prefetcher.step(idle_timeout=1) is False  # finished, not abandoned and queued again

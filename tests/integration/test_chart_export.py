@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from isv import charts, export
+from isv import chart_images, charts
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CONTEXT = "Q3 2026 (Jul 1 – Sep 30, 2026) · Domain FinOps · as of 2026-08-14"
@@ -23,12 +23,12 @@ CONTEXT = "Q3 2026 (Jul 1 – Sep 30, 2026) · Domain FinOps · as of 2026-08-14
 @pytest.fixture(scope="session")
 def renders():
     """The warm server, started once: every test below renders through it."""
-    if export.unavailable():
+    if chart_images.unavailable():
         if IN_CI:
-            pytest.fail(export.NO_CHROMIUM)
-        pytest.skip(export.NO_CHROMIUM)
-    export.render(charts.style(charts.go.Figure(), title="warm-up"), "svg")
-    return export
+            pytest.fail(chart_images.NO_CHROMIUM)
+        pytest.skip(chart_images.NO_CHROMIUM)
+    chart_images.render(charts.style(charts.go.Figure(), title="warm-up"), "svg")
+    return chart_images
 
 
 def stage_chart() -> charts.go.Figure:
@@ -57,20 +57,20 @@ def test_the_svg_carries_the_title_period_filters_and_as_of_inside_the_image(ren
 
 
 def test_download_file_names_are_plain_words(renders):
-    assert export.file_name("Revenue by quarter: won & forecast", "png") == \
+    assert chart_images.file_name("Revenue by quarter: won & forecast", "png") == \
         "revenue-by-quarter-won-forecast.png"
 
 
 def test_without_chromium_export_says_why_and_renders_nothing(monkeypatch):
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(export.shutil, "which", lambda name: None)
+    monkeypatch.setattr(chart_images.shutil, "which", lambda name: None)
 
-    assert export.unavailable() == export.NO_CHROMIUM
-    with pytest.raises(export.ExportUnavailable, match="need Chromium"):
-        export.chart_image(stage_chart(), "png")
+    assert chart_images.unavailable() == chart_images.NO_CHROMIUM
+    with pytest.raises(chart_images.ExportUnavailable, match="need Chromium"):
+        chart_images.chart_image(stage_chart(), "png")
 
 
 def test_a_browser_path_that_does_not_exist_counts_as_no_chromium(monkeypatch, tmp_path):
     monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "chromium"))
 
-    assert export.unavailable() == export.NO_CHROMIUM
+    assert chart_images.unavailable() == chart_images.NO_CHROMIUM

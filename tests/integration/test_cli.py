@@ -8,16 +8,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from isv import auth, cli, migrate
+from isv import cli
 from isv.db import session_scope
 from isv.demo import DEMO_LOGINS
 from isv.models import AuditEntry, Opportunity, Partner, User
-
-
-@pytest.fixture
-def migrated_url(empty_url):
-    migrate.upgrade(empty_url)
-    return empty_url
+from isv.services import sessions
 
 
 def isv(*args: str, input: str | None = None):
@@ -55,14 +50,14 @@ def test_migrate_builds_the_schema_of_an_empty_database(empty_url):
     assert count(User) == 0
 
 
-def test_user_add_with_an_unknown_role_is_refused_and_adds_nobody(migrated_url):
+def test_user_add_with_an_unknown_role_is_refused_and_adds_nobody(fresh_url):
     result = isv("user", "add", "--email", "boss@example.com", "--role", "boss",
                  "--first", "Big", "--last", "Boss")
     assert_refused(result, "role:", "boss")
     assert count(User) == 0
 
 
-def test_missing_and_malformed_options_are_one_line_errors(migrated_url):
+def test_missing_and_malformed_options_are_one_line_errors(fresh_url):
     assert_refused(isv("user", "add", "--email", "a@example.com", "--role", "vp",
                        "--first", "A"), "last:", "required")
     assert_refused(isv("demo", "--opportunities", "lots"), "opportunities:")
@@ -70,7 +65,7 @@ def test_missing_and_malformed_options_are_one_line_errors(migrated_url):
     assert count(User) == 0
 
 
-def test_users_round_trip_add_list_set_password_deactivate(migrated_url):
+def test_users_round_trip_add_list_set_password_deactivate(fresh_url):
     added = isv("user", "add", "--email", "Nia.Reyes@Example.com", "--role", "sales_manager",
                 "--first", "Nia", "--last", "Reyes", "--password-stdin",
                 input="first-password\n")
@@ -84,15 +79,15 @@ def test_users_round_trip_add_list_set_password_deactivate(migrated_url):
                   input="second-password\n")
     assert changed.exit_code == 0, changed.output
     with session_scope() as s:
-        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+        assert sessions.authenticate(session=s, email="nia.reyes@example.com",
                                  password="first-password") is None
-        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+        assert sessions.authenticate(session=s, email="nia.reyes@example.com",
                                  password="second-password") is not None
 
     gone = isv("user", "deactivate", "nia.reyes@example.com")
     assert gone.exit_code == 0, gone.output
     with session_scope() as s:
-        assert auth.authenticate(session=s, email="nia.reyes@example.com",
+        assert sessions.authenticate(session=s, email="nia.reyes@example.com",
                                  password="second-password") is None
     assert "inactive" in isv("user", "list").stdout
     with session_scope() as s:
@@ -100,40 +95,40 @@ def test_users_round_trip_add_list_set_password_deactivate(migrated_url):
     assert {"create", "set_password", "deactivate"} <= actions
 
 
-def test_set_password_prompts_twice_without_stdin_flag(migrated_url):
+def test_set_password_prompts_twice_without_stdin_flag(fresh_url):
     assert isv("user", "add", "--email", "sam@example.com", "--role", "admin",
                "--first", "Sam", "--last", "Lee").exit_code == 0
     result = isv("user", "set-password", "sam@example.com", input="prompted-pw\nprompted-pw\n")
     assert result.exit_code == 0, result.output
     assert "prompted-pw" not in result.stdout
     with session_scope() as s:
-        assert auth.authenticate(session=s, email="sam@example.com",
+        assert sessions.authenticate(session=s, email="sam@example.com",
                                  password="prompted-pw") is not None
 
 
-def test_user_added_without_password_cannot_sign_in(migrated_url):
+def test_user_added_without_password_cannot_sign_in(fresh_url):
     assert isv("user", "add", "--email", "new@example.com", "--role", "vp",
                "--first", "New", "--last", "Person").exit_code == 0
     with session_scope() as s:
         assert s.scalar(select(User.password_hash).where(User.email == "new@example.com")) is None
-        assert auth.authenticate(session=s, email="new@example.com", password="") is None
+        assert sessions.authenticate(session=s, email="new@example.com", password="") is None
 
 
-def test_a_short_password_is_refused_and_the_old_one_still_works(migrated_url):
+def test_a_short_password_is_refused_and_the_old_one_still_works(fresh_url):
     isv("user", "add", "--email", "kim@example.com", "--role", "admin", "--first", "Kim",
         "--last", "Ho", "--password-stdin", input="good-password\n")
     result = isv("user", "set-password", "kim@example.com", "--password-stdin", input="short\n")
     assert_refused(result, "password:", "8")
     with session_scope() as s:
-        assert auth.authenticate(session=s, email="kim@example.com",
+        assert sessions.authenticate(session=s, email="kim@example.com",
                                  password="good-password") is not None
 
 
-def test_an_unknown_email_is_refused_naming_the_email(migrated_url):
+def test_an_unknown_email_is_refused_naming_the_email(fresh_url):
     assert_refused(isv("user", "deactivate", "nobody@example.com"), "email:", "nobody@example.com")
 
 
-def test_demo_loads_once_and_a_second_run_is_refused_and_adds_nothing(migrated_url):
+def test_demo_loads_once_and_a_second_run_is_refused_and_adds_nothing(fresh_url):
     first = isv("demo", "--opportunities", "120", "--seed", "3")
     assert first.exit_code == 0, first.output
     assert DEMO_LOGINS[0][0] in first.stdout
@@ -146,7 +141,7 @@ def test_demo_loads_once_and_a_second_run_is_refused_and_adds_nothing(migrated_u
     assert (count(User), count(Partner), count(Opportunity), count(AuditEntry)) == before
 
 
-def test_demo_if_empty_does_nothing_on_a_database_with_data(migrated_url):
+def test_demo_if_empty_does_nothing_on_a_database_with_data(fresh_url):
     isv("user", "add", "--email", "only@example.com", "--role", "admin", "--first", "Only",
         "--last", "One")
     result = isv("demo", "--if-empty", "--opportunities", "120")
@@ -163,7 +158,8 @@ def test_run_migrates_loads_demo_data_and_serves_on_the_port(empty_url, monkeypa
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda host, port: served.append((host, port)) or 0)
+    monkeypatch.setattr(cli, "_serve",
+                        lambda host, port, _api: served.append((host, port)) or 0)
 
     result = isv("run", "--port", "8765")
 
@@ -179,7 +175,7 @@ def test_run_without_demo_leaves_an_empty_database_empty(empty_url, monkeypatch,
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda host, port: 0)
+    monkeypatch.setattr(cli, "_serve", lambda host, port, _api: 0)
 
     result = isv("run", "--no-demo")
 
@@ -193,7 +189,8 @@ def test_run_listens_where_told(empty_url, monkeypatch, tmp_path):
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda host, port: served.append((host, port)) or 0)
+    monkeypatch.setattr(cli, "_serve",
+                        lambda host, port, _api: served.append((host, port)) or 0)
 
     result = isv("run", "--no-demo", "--host", "0.0.0.0", "--port", "8766")
 
@@ -206,7 +203,8 @@ def test_run_on_a_busy_port_says_how_out_in_one_line_and_starts_nothing(
     app = tmp_path / "app.py"
     app.write_text("")
     monkeypatch.setattr(cli, "APP", app)
-    monkeypatch.setattr(cli, "_serve", lambda host, port: pytest.fail("served on a busy port"))
+    monkeypatch.setattr(cli, "_serve",
+                        lambda host, port, _api: pytest.fail("served on a busy port"))
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
@@ -230,15 +228,15 @@ def count_tables(url: str) -> int:
         engine.dispose()
 
 
-def test_set_password_ends_the_users_sessions_so_an_old_cookie_signs_nobody_in(migrated_url):
+def test_set_password_ends_the_users_sessions_so_an_old_cookie_signs_nobody_in(fresh_url):
     isv("user", "add", "--email", "ada@example.com", "--role", "sales_manager", "--first", "Ada",
         "--last", "Lin", "--password-stdin", input="first-password\n")
     with session_scope() as s:
-        auth.start_session(session=s, user=auth.find_user_by_email(s, "ada@example.com"),
+        sessions.start_session(session=s, user=sessions.find_user_by_email(s, "ada@example.com"),
                            token="ada|cookie")
     result = isv("user", "set-password", "ada@example.com", "--password-stdin",
                  input="second-password\n")
     assert result.exit_code == 0, result.output
     with session_scope() as s:
-        check = auth.check_session(session=s, token="ada|cookie")
+        check = sessions.check_session(session=s, token="ada|cookie")
         assert check.viewer is None and check.reason == "password_changed"

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from isv import auth
 from isv.demo import DEMO_LOGINS, LOST_REASONS, database_is_empty, load_demo
 from isv.errors import ValidationError
 from isv.models import (
@@ -26,8 +25,9 @@ from isv.models import (
     User,
     WeeklyStatus,
 )
+from isv.rules.defaults import DEFAULT_PROBABILITY
+from isv.services import sessions
 from isv.services.commissions import applicable_structure
-from isv.services.opportunities import DEFAULT_PROBABILITY
 
 TODAY = date(2026, 5, 13)
 DEALS = 120
@@ -227,7 +227,7 @@ def test_each_seller_has_a_revenue_goal_per_quarter_and_the_vp_none_of_their_own
 
 def test_every_demo_login_signs_in(session, loaded):
     for email, password, role, name in DEMO_LOGINS:
-        user = auth.authenticate(session=session, email=email, password=password)
+        user = sessions.authenticate(session=session, email=email, password=password)
         assert user is not None, email
         assert (user.role, user.full_name) == (role, name)
         assert len(password) >= 8

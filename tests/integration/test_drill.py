@@ -22,7 +22,7 @@ from isv.analytics.breakdowns import (
     top_partners,
 )
 from isv.analytics.dashboard import revenue_quarters
-from isv.analytics.kpis import FUNNEL_STAGES, Filters, compute_kpis, kpis_by_partner
+from isv.analytics.kpis import Filters, compute_kpis, kpis_by_partner
 from isv.analytics.partners import (
     LATER,
     SLIPPED,
@@ -48,6 +48,7 @@ from isv.analytics.pipeline import (
 )
 from isv.demo import load_demo
 from isv.models import Partner, StageHistory, User
+from isv.rules.deals import FUNNEL_STAGES
 from isv.services.opportunities import OpportunityFilters, list_opportunities, partner_choices
 from tests.factories import make_opportunity, make_partner, make_user
 

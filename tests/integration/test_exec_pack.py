@@ -25,12 +25,13 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
-from isv import charts, display, export, migrate, pack
+from isv import chart_images, charts, display, pack
 from isv.analytics import frames
 from isv.analytics.breakdowns import PersonResult
 from isv.analytics.dashboard import dashboard_data, gap_to_goal
 from isv.analytics.periods import quarter_range
 from isv.db import get_engine
+from tests.conftest import fresh_migrated
 from tests.factories import make_goal, make_opportunity, make_partner, make_user, viewer_of
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -48,9 +49,9 @@ def _missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def renders():
-    if export.unavailable():
-        _missing(export.NO_CHROMIUM)
-    export.render(charts.style(charts.go.Figure(), title="warm-up"), "svg")
+    if chart_images.unavailable():
+        _missing(chart_images.NO_CHROMIUM)
+    chart_images.render(charts.style(charts.go.Figure(), title="warm-up"), "svg")
 
 
 def fill(session):
@@ -86,9 +87,9 @@ def fill(session):
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('pack') / 'isv.db'}"  # its own: held open
-    migrate.upgrade(url)
+def program(request, tmp_path_factory):
+    # Its own copy of the migrated template: a connection holds it open for the module.
+    url = fresh_migrated(request, "sqlite", tmp_path_factory.mktemp("pack") / "isv.db")
     conn = get_engine(url).connect()
     trans = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint")
@@ -335,3 +336,30 @@ def test_a_partnership_managers_gap_closers_are_only_deals_that_count_for_their_
 
     # Both deals are the PM's to see, but only their own would count against their target.
     assert [d.customer_name for d in data.closers] == ["Assigned to the PM"]
+
+
+MARKUP = '<b>Bold</b> <a href="javascript:alert(1)">x</a> <img src=x onerror=alert(2)> **Co** &amp;'
+SHORT = "<b>B</b>[y](j:)"  # tables shorten longer names with an ellipsis
+
+
+def test_names_holding_markup_show_as_typed_in_the_slides_and_the_pdf(renders, program):
+    viewer, data = program
+    content = content_of(viewer, data, filters=(f"Partner {MARKUP}",))
+    content = replace(
+        content, prepared_by=MARKUP,
+        slipped=(replace(content.slipped[0], customer_name=SHORT, partner_name=SHORT),
+                 *content.slipped[1:]),
+        team=(replace(content.team[0], name=SHORT), *content.team[1:]))
+
+    result = pack.build_pack(content)
+
+    deck = Presentation(io.BytesIO(result.pptx))
+    cover = " | ".join(texts_on(deck.slides[0]))
+    assert MARKUP in cover and f"Partner {MARKUP}" in cover
+    slipped = next(s for s in deck.slides if s.shapes.title.text.startswith("Slipped"))
+    assert cells(table_on(slipped))[1][:2] == [SHORT, SHORT]
+    team = next(s for s in deck.slides if s.shapes.title.text.startswith("Team"))
+    assert SHORT in [row[0] for row in cells(table_on(team))]
+    pdf = " ".join(" ".join(page.extract_text().split())
+                   for page in PdfReader(io.BytesIO(result.pdf)).pages)
+    assert pdf.count(MARKUP) >= 2 and pdf.count(SHORT) >= 3  # cover; slipped deals, team

@@ -16,14 +16,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from isv import cli, migrate
+from isv import cli
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
 from isv.demo import load_demo
 from isv.errors import ValidationError
 from isv.models import QuarterlyGoal, StageHistory
-from isv.services import exporter, importer, opportunities, partners
+from isv.services import exporter, importing, opportunities, partners
 from isv.services.cells import FORMULA_STARTS
+from tests.conftest import fresh_migrated
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 
 SYSTEM = Viewer.system("tests")
@@ -34,13 +35,13 @@ def lines(session, entity: str, viewer: Viewer = SYSTEM) -> list[str]:
 
 
 def test_every_entity_has_the_columns_of_import_md_in_their_order(session):
-    headers = {entity: lines(session, entity)[0] for entity in importer.ENTITIES}
+    headers = {entity: lines(session, entity)[0] for entity in importing.ENTITIES}
     assert headers == {
         "users": "email,first_name,last_name,role,is_active",
         "partners": "name,domain,website,primary_contact_name,primary_contact_email,"
-                    "relationship_health,owner_email,notes",
+                    "relationship_health,owner_email,notes,health_reason,health_until,tier",
         "commissions": "partner,structure_type,commission_percentage,is_lifetime,"
-                       "min_deal_size,max_deal_size,effective_from,effective_to,notes",
+                       "min_deal_size,max_deal_size,effective_from,effective_to,notes,tier",
         "opportunities": "external_id,partner,customer_name,customer_contact_email,deal_value,"
                          "stage,probability,expected_close_date,actual_close_date,owner_email,"
                          "lost_reason,notes,created_at",
@@ -62,7 +63,7 @@ def test_money_has_two_decimals_dates_are_days_and_timestamps_iso_8601(session):
                      notes='Said "yes"\nin principle',
                      created_at=datetime(2026, 1, 2, 9, 30, tzinfo=UTC))
     assert lines(session, "commissions")[1] == (
-        "Ledgerline,referral,12.50,false,0.00,50000.00,2026-01-01,,")
+        "Ledgerline,referral,12.50,false,0.00,50000.00,2026-01-01,,,")
     text = exporter.export_csv(session=session, viewer=SYSTEM, entity="opportunities")
     assert text.split("\n", 1)[1] == (
         'CRM-1,Ledgerline,"Globex, Inc.",,1234.50,demo,25.00,2026-03-31,,owner@example.com,,'
@@ -106,34 +107,31 @@ def test_a_partnership_manager_exports_only_what_they_may_see(session):
     assert len(lines(session, "goals", viewer_of(make_user(session, role="admin")))) == 3
 
 
-def _fresh_database(db_url: str, tmp_path, pg_databases) -> str:
-    url = (f"sqlite:///{tmp_path / 'target.db'}" if db_url.startswith("sqlite")
-           else pg_databases.create())
-    migrate.upgrade(url)
-    return url
+def _fresh_database(db_url: str, tmp_path, request) -> str:
+    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    return fresh_migrated(request, kind, tmp_path / "target.db")
 
 
 def test_export_then_import_into_an_empty_database_then_export_gives_identical_files(
         session, db_url, tmp_path, request):
     load_demo(session=session, opportunities=150)
     first = {e: exporter.export_csv(session=session, viewer=SYSTEM, entity=e)
-             for e in importer.ENTITIES}
+             for e in importing.ENTITIES}
     workbook = exporter.export_xlsx(session=session, viewer=SYSTEM, entity="opportunities")
-    pg = request.getfixturevalue("pg_databases") if db_url.startswith("postgresql") else None
-    target = _fresh_database(db_url, tmp_path, pg)
+    target = _fresh_database(db_url, tmp_path, request)
     try:
-        files = [(f"{e}.csv", first[e].encode()) for e in importer.ENTITIES]
+        files = [(f"{e}.csv", first[e].encode()) for e in importing.ENTITIES]
         with session_scope(target) as other:
-            report = importer.import_all(session=other, viewer=SYSTEM, files=files)
+            report = importing.import_all(session=other, viewer=SYSTEM, files=files)
             assert report.written, report.error_lines()[:5]
         with session_scope(target) as other:
             second = {e: exporter.export_csv(session=other, viewer=SYSTEM, entity=e)
-                      for e in importer.ENTITIES}
-            again = importer.import_all(session=other, viewer=SYSTEM, files=files)
-            from_excel = importer.import_file(session=other, viewer=SYSTEM,
+                      for e in importing.ENTITIES}
+            again = importing.import_all(session=other, viewer=SYSTEM, files=files)
+            from_excel = importing.import_file(session=other, viewer=SYSTEM,
                                               entity="opportunities", data=workbook,
                                               filename="opportunities.xlsx")
-        for entity in importer.ENTITIES:
+        for entity in importing.ENTITIES:
             assert second[entity] == first[entity], entity
         with session_scope(target) as other:
             # Each deal got a synthesized first row, then its real history replaced it.
@@ -183,7 +181,7 @@ def test_text_that_starts_a_formula_is_exported_as_text_and_imports_back_unchang
         files = {e: exporter.export_csv(session=session, viewer=SYSTEM, entity=e)
                  for e in ("partners", "opportunities", "stage_history")}
         assert [evaluated(text) for text in files.values()] == [[], [], []]
-        again = importer.import_all(session=session, viewer=SYSTEM, dry_run=True,
+        again = importing.import_all(session=session, viewer=SYSTEM, dry_run=True,
                                     files=[(f"{e}.csv", t.encode()) for e, t in files.items()])
         assert again.ok, again.error_lines()
         assert [(r.created, r.updated, r.unchanged) for r in again.entities] == [
@@ -209,7 +207,7 @@ def test_the_export_tab_and_the_cli_write_text_that_starts_a_formula_as_text(cli
     shown = CliRunner().invoke(cli.main, ["export", "partners"])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines()[1] == (
-        '''\'@Cmd,FinOps,,,,healthy,,"'=HYPERLINK(""http://evil.example"",""click"")"''')
+        '''\'@Cmd,FinOps,,,,healthy,,"'=HYPERLINK(""http://evil.example"",""click"")",,,''')
     path = tmp_path / "partners.csv"
     path.write_text(shown.stdout)
     again = CliRunner().invoke(cli.main, ["import", "partners", str(path), "--dry-run"])
@@ -262,7 +260,7 @@ def test_a_table_downloads_as_a_workbook_where_text_never_becomes_a_formula():
 def test_isv_export_writes_csv_to_stdout_or_a_file_and_a_workbook_for_xlsx(cli_url, tmp_path):
     shown = CliRunner().invoke(cli.main, ["export", "partners"])
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.splitlines()[1] == "Ledgerline,FinOps,,,,healthy,owner@example.com,"
+    assert shown.stdout.splitlines()[1] == "Ledgerline,FinOps,,,,healthy,owner@example.com,,,,"
 
     target = tmp_path / "partners.csv"
     saved = CliRunner().invoke(cli.main, ["export", "partners", str(target)])

@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from isv import auth, cli, migrate
+from isv import cli
 from isv.analytics import kpis as kpi
 from isv.analytics.periods import parse_period
 from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import Forbidden, ValidationError
 from isv.models import AuditEntry, Opportunity, User, UserSession, WeeklyStatus
-from isv.services import gdpr, users
+from isv.services import gdpr, personal_tokens, sessions, users
 from tests.factories import (
     make_goal,
     make_opportunity,
@@ -39,9 +39,9 @@ def nia(session):
     person = users.create_user(session=session, viewer=SYSTEM, email="nia.novak@example.com",
                                first_name="Nia", last_name="Novak",
                                role="partnership_manager", password="nia-password-1")
-    assert auth.authenticate(session=session, email="nia.novak@example.com",
+    assert sessions.authenticate(session=session, email="nia.novak@example.com",
                              password="nia-password-1") is not None
-    auth.start_session(session=session, user=person, token="nia-browser")
+    sessions.start_session(session=session, user=person, token="nia-browser")
     partner = make_partner(session, owner_id=person.id, name="Nimbus Ops")
     make_opportunity(session, partner, assigned_user_id=person.id, stage="closed_won",
                      probability=Decimal(100), actual_close_date=date(2026, 8, 3),
@@ -61,6 +61,9 @@ def nia(session):
 def test_the_export_holds_everything_about_the_person_and_no_secret(session, nia):
     admin, person = nia
 
+    secret = personal_tokens.create_token(session=session, viewer=viewer_of(person),
+                                          name="Nia's CRM sync", scope="read",
+                                          expires_in_days=30).secret
     data = gdpr.export_user(session=session, viewer=viewer_of(admin), user_id=person.id)
     text = gdpr.to_json(data)
 
@@ -69,6 +72,8 @@ def test_the_export_holds_everything_about_the_person_and_no_secret(session, nia
     assert "password_hash" not in data["profile"] and "$2b$" not in text
     assert "nia-browser" not in text and "token_hash" not in text
     assert len(data["sessions"]) == 1 and data["sessions"][0]["ended_at"] is None
+    assert [t["name"] for t in data["personal_tokens"]] == ["Nia's CRM sync"]
+    assert secret.removeprefix("isvpat_") not in text
     assert {"create", "login_succeeded"} <= {e["action"] for e in data["audit_entries"]}
     assert [t["title"] for t in data["tasks"]] == ["Call Nimbus about the renewal"]
     assert data["weekly_statuses"][0]["blockers"] == "waiting on legal"
@@ -109,9 +114,9 @@ def test_anonymising_replaces_the_identity_and_keeps_relations_and_kpis(session,
     assert user.email == gdpr.placeholder(person.id)["email"]
     assert "Nia" not in user.full_name and "Novak" not in user.full_name
     assert not user.is_active and user.password_hash is None
-    assert auth.authenticate(session=session, email="nia.novak@example.com",
+    assert sessions.authenticate(session=session, email="nia.novak@example.com",
                              password="nia-password-1") is None
-    assert auth.check_session(session=session, token="nia-browser").viewer is None
+    assert sessions.check_session(session=session, token="nia-browser").viewer is None
     assert session.scalar(select(UserSession.end_reason)
                           .where(UserSession.user_id == person.id)) == "deactivated"
     assert kpis_of(session, person) == before
@@ -187,8 +192,7 @@ def isv(*args: str, input: str | None = None):
 
 
 @pytest.fixture
-def two_users(empty_url):
-    migrate.upgrade(empty_url)
+def two_users(fresh_url):
     for email, role in (("boss@example.com", "vp"), ("kim@example.com", "sales_manager")):
         isv("user", "add", "--email", email, "--role", role, "--first", "Kim", "--last", "Lee")
 

@@ -8,13 +8,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from isv.analytics import breakdowns
 from isv.analytics.kpis import Filters, compute_kpis
 from isv.analytics.periods import quarter_range
 from isv.auth import Viewer
-from isv.dates import local_zone
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import AuditEntry, QuarterlyGoal
 from isv.services import goals
+from isv.services.settings import local_zone
 from tests.factories import make_goal, make_opportunity, make_partner, make_user, viewer_of
 
 IN_Q1 = date(2026, 1, 30)       # day 30 of the 90 days of 2026Q1
@@ -186,7 +187,7 @@ def test_a_revenue_shortfall_lists_the_likeliest_open_deals_until_the_gap_is_cov
     open_deal("Undated", 95, None, "90000")
     goal = _set(session, me, target="50000")            # short by 40000
 
-    deals = goals.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1)
+    deals = breakdowns.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1)
 
     assert [(d.customer_name, d.cumulative_value) for d in deals] == [
         ("Slipped 90", 4000), ("Sooner 75", 12000), ("Later 75", 17000), ("Low 25", 67000)]
@@ -199,11 +200,11 @@ def test_no_shortfall_list_once_the_target_is_met_or_the_quarter_is_over(session
     make_opportunity(session, partner, stage="poc", probability=Decimal(50),
                      assigned_user_id=user.id, expected_close_date=date(2026, 3, 1))
     goal = _set(session, me, target="1000")
-    assert goals.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1)
-    assert goals.closing_deals(session=session, viewer=me, goal_id=goal.id,
-                               today=date(2026, 4, 1)) == []
+    assert breakdowns.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1)
+    assert breakdowns.closing_deals(session=session, viewer=me, goal_id=goal.id,
+                                     today=date(2026, 4, 1)) == []
     _won(session, partner, user, date(2026, 1, 3), "1000.00")
-    assert goals.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1) == []
+    assert breakdowns.closing_deals(session=session, viewer=me, goal_id=goal.id, today=IN_Q1) == []
 
 
 # --- who sets and reads ---------------------------------------------------------------------

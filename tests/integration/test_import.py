@@ -13,9 +13,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from isv import cli, migrate
+from isv import cli
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import session_scope
 from isv.errors import Forbidden
 from isv.models import (
@@ -28,7 +27,9 @@ from isv.models import (
     StageHistory,
     User,
 )
-from isv.services import audit, importer, opportunities, partners, users
+from isv.rules.defaults import DEFAULT_PROBABILITY
+from isv.services import audit, importing, partners, users
+from isv.services.settings import local_today
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 
 SYSTEM = Viewer.system("tests")
@@ -41,13 +42,13 @@ def csv_bytes(*lines: str) -> bytes:
 
 
 def load(session, entity: str, *lines: str, viewer: Viewer = SYSTEM, dry_run: bool = False,
-         data: bytes | None = None, filename: str | None = None) -> importer.ImportReport:
-    return importer.import_file(session=session, viewer=viewer, entity=entity,
+         data: bytes | None = None, filename: str | None = None) -> importing.ImportReport:
+    return importing.import_file(session=session, viewer=viewer, entity=entity,
                                 data=data if data is not None else csv_bytes(*lines),
                                 filename=filename or f"{entity}.csv", dry_run=dry_run)
 
 
-def problems(report: importer.ImportReport) -> list[str]:
+def problems(report: importing.ImportReport) -> list[str]:
     return [str(e) for e in report.errors]
 
 
@@ -149,7 +150,7 @@ def test_a_deal_gets_its_stages_probability_and_is_created_now_by_default(sessio
     assert load(session, "opportunities", "external_id,partner,customer_name,deal_value,stage",
                 "CRM-1,Ledgerline,Globex,25000,poc").written
     opp = deal(session, "CRM-1")
-    assert opp.probability == opportunities.DEFAULT_PROBABILITY["poc"]
+    assert opp.probability == DEFAULT_PROBABILITY["poc"]
     assert before <= opp.created_at <= datetime.now(UTC)
 
 
@@ -319,11 +320,11 @@ def test_importing_the_same_files_twice_changes_nothing_the_second_time(session,
         ("activities.csv", csv_bytes("partner,activity_type,occurred_on,user_email,summary",
                                      "Keyward,call,2026-01-03,owner@example.com,Kick-off")),
     ]
-    first = importer.import_all(session=session, viewer=SYSTEM, files=files)
+    first = importing.import_all(session=session, viewer=SYSTEM, files=files)
     assert first.written
     counts = {m: count(session, m) for m in (Partner, Opportunity, StageHistory,
                                               PartnerActivity, AuditEntry)}
-    second = importer.import_all(session=session, viewer=SYSTEM, files=files)
+    second = importing.import_all(session=session, viewer=SYSTEM, files=files)
     assert [(r.created, r.updated, r.unchanged) for r in second.entities] == [(0, 0, 1)] * 2 + [
         (0, 0, 2), (0, 0, 1)]
     assert {m: count(session, m) for m in counts} == counts  # not even an audit entry
@@ -375,7 +376,7 @@ def test_real_history_imported_later_replaces_the_synthesized_row(session, progr
     # `import all` of the same two files ends the same way.
     session.execute(StageHistory.__table__.delete())
     session.execute(Opportunity.__table__.delete())
-    assert importer.import_all(session=session, viewer=SYSTEM, files=[
+    assert importing.import_all(session=session, viewer=SYSTEM, files=[
         ("stage_history.csv", steps), ("opportunities.csv", deals)]).written
     assert history(session, deal(session, "CRM-1")) == one_after_another
 
@@ -406,14 +407,14 @@ def test_import_all_loads_the_files_in_dependency_order_whatever_order_they_come
         ("users.csv", csv_bytes("email,first_name,last_name,role",
                                 "pat@example.com,Pat,Park,partnership_manager")),
     ]
-    report = importer.import_all(session=session, viewer=SYSTEM, files=files)
+    report = importing.import_all(session=session, viewer=SYSTEM, files=files)
     assert [r.entity for r in report.entities] == ["users", "partners", "commissions",
                                                    "opportunities", "goals", "activities"]
     assert report.written and all(r.created == 1 for r in report.entities)
 
 
 def test_import_all_refuses_a_file_it_does_not_know_and_writes_nothing(session):
-    report = importer.import_all(session=session, viewer=SYSTEM, files=[
+    report = importing.import_all(session=session, viewer=SYSTEM, files=[
         ("users.csv", csv_bytes("email,first_name,last_name,role", "a@example.com,A,B,vp")),
         ("oportunities.csv", csv_bytes("partner")),
     ])
@@ -425,7 +426,7 @@ def test_import_all_refuses_a_file_it_does_not_know_and_writes_nothing(session):
 
 
 def test_import_all_is_one_transaction_a_late_problem_undoes_the_early_files(session):
-    report = importer.import_all(session=session, viewer=SYSTEM, files=[
+    report = importing.import_all(session=session, viewer=SYSTEM, files=[
         ("users.csv", csv_bytes("email,first_name,last_name,role", "a@example.com,A,B,vp")),
         ("partners.csv", csv_bytes("name,domain", "Keyward,Security")),
         ("goals.csv", csv_bytes("user_email,year,quarter,revenue_target",
@@ -476,7 +477,7 @@ def test_an_admin_may_import_users_but_not_partners(session):
                 "new@example.com,New,Person,sales_manager", viewer=admin).written
     with pytest.raises(Forbidden, match="may not import partners"):
         load(session, "partners", "name,domain", "Keyward,Security", viewer=admin)
-    assert importer.importable_entities(admin) == ("users",)
+    assert importing.importable_entities(admin) == ("users",)
 
 
 def test_a_sales_manager_imports_only_their_own_goals(session, program):
@@ -545,10 +546,9 @@ def test_partners_and_touches_go_through_their_services_rules(session, program):
 # --- the command line: a large file with a few bad rows ------------------------------------
 
 @pytest.fixture
-def cli_url(empty_url):
+def cli_url(fresh_url):
     """A migrated database of its own that `isv` commits to."""
-    url = empty_url
-    migrate.upgrade(url)
+    url = fresh_url
     with session_scope() as session:
         owner = users.create_user(session=session, viewer=SYSTEM, email="owner@example.com",
                                   first_name="Olga", last_name="Owner",
@@ -651,7 +651,7 @@ def test_an_import_makes_full_garbage_collections_rarer_only_while_it_runs(sessi
             raise KeyboardInterrupt  # the person closes the page mid-import
 
     with pytest.raises(KeyboardInterrupt):
-        importer.import_file(session=session, viewer=SYSTEM, entity="opportunities",
+        importing.import_file(session=session, viewer=SYSTEM, entity="opportunities",
                              data=csv_bytes(DEAL, "CRM-1,Ledgerline,Globex,100,lead"),
                              filename="opportunities.csv", progress=progress)
     assert during and set(during) == {(before[0], before[1], before[2] * 10)}

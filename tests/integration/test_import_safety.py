@@ -8,10 +8,14 @@ were read whole would make its test take half an hour instead of failing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import struct
+import tracemalloc
 import zipfile
+import zlib
+from itertools import chain
 
 import openpyxl
 import pytest
@@ -23,23 +27,24 @@ from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
 from isv.models import Partner
-from isv.services import importer
+from isv.services import importing
+from isv.services.importing import records
 
 SYSTEM = Viewer.system("tests")
 SHEET = "xl/worksheets/sheet1.xml"
 
 
-def limits(**changes) -> importer.Limits:
-    return dataclasses.replace(importer.Limits.configured(), **changes)
+def limits(**changes) -> importing.Limits:
+    return dataclasses.replace(importing.Limits.configured(), **changes)
 
 
 def load(session, data: bytes, filename: str = "partners.csv", entity: str = "partners",
-         **kwargs) -> importer.ImportReport:
-    return importer.import_file(session=session, viewer=SYSTEM, entity=entity, data=data,
-                                filename=filename, **kwargs)
+         **kwargs) -> importing.ImportReport:
+    return importing.import_file(session=session, viewer=SYSTEM, entity=entity, data=data,
+                                 filename=filename, **kwargs)
 
 
-def problems(report: importer.ImportReport) -> list[str]:
+def problems(report: importing.ImportReport) -> list[str]:
     return [str(e) for e in report.errors]
 
 
@@ -163,6 +168,112 @@ def test_a_workbook_claiming_gigabytes_unpacked_is_refused_by_the_configured_lim
         "imported at once: split it into smaller files"]
 
 
+def with_part(data: bytes, name: str, chunks, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """The workbook with part `name` replaced by the bytes `chunks` yields, written streaming
+    (so a test can make a part of hundreds of MB without holding it)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            if member.filename != name:
+                target.writestr(member, source.read(member.filename))
+                continue
+            info = zipfile.ZipInfo(name)
+            info.compress_type = method
+            with target.open(info, "w") as part:
+                for chunk in chunks:
+                    part.write(chunk)
+    return out.getvalue()
+
+
+def understate(data: bytes, name: str, size: int, *, forge_checksum: bool) -> bytes:
+    """The workbook with its zip directory stating `size` bytes for part `name`; with
+    `forge_checksum`, also the checksum of the part's first `size` bytes, as a crafted file
+    would, so only the part's own length gives it away."""
+    prefix = zipfile.ZipFile(io.BytesIO(data)).open(name).read(size)
+    data = bytearray(data)
+    entry = data.index(b"PK\x01\x02")  # the central directory's first entry
+    while data[entry + 46:entry + 46 + len(name)] != name.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 24, size)
+    if forge_checksum:
+        struct.pack_into("<I", data, entry + 16, zlib.crc32(prefix))
+    return bytes(data)
+
+
+@functools.cache
+def bomb(name: str, megabytes: int, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A workbook whose part `name` is an XML comment of `megabytes` MB of spaces (built once:
+    compressing it is most of these tests' time)."""
+    spaces = (b" " * 2**20 for _ in range(megabytes))
+    return with_part(workbook(*GOOD), name, chain([b"<!--"], spaces, [b"-->"]), method)
+
+
+def peak_megabytes(call) -> float:
+    """The most memory Python held while `call` ran, in MB (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+# A whole read is how openpyxl takes the workbook's styles (the sheet it streams): zipfile
+# inflates such a read at once and cuts it to the stated size afterwards, so before the
+# bounded reader this 100 MB part took 100 MB of memory however small its stated size.
+@pytest.mark.parametrize("name", ["xl/styles.xml", SHEET])
+@pytest.mark.parametrize("forge_checksum", [False, True], ids=["checksum", "forged-checksum"])
+def test_a_zip_bomb_whose_directory_understates_its_size_is_refused_within_4_mb_of_memory(
+        session, name, forge_checksum):
+    data = understate(bomb(name, 100), name, 2_000, forge_checksum=forge_checksum)
+    assert len(data) < 200_000
+    reports = []
+    peak = peak_megabytes(lambda: reports.append(load(session, data, "partners.xlsx")))
+    assert problems(reports[0]) == [
+        f"row 1, column (file): part {name} of the workbook unpacks to more than the 2,000 "
+        "bytes its zip directory states; the file is damaged or crafted"]
+    assert peak < 4, f"{peak:.1f} MB"
+    assert partner_count(session) == 0
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_a_workbook_part_compressed_other_than_excel_does_is_refused_before_it_is_unpacked(
+        session, method):
+    # 5 KB of bzip2 held 829 MB, unpacked by zipfile in one call whatever its stated size.
+    data = understate(bomb(SHEET, 32, method), SHEET, 2_000, forge_checksum=True)
+    reports = []
+    peak = peak_megabytes(lambda: reports.append(load(session, data, "partners.xlsx")))
+    name = zipfile.compressor_names[method]
+    assert problems(reports[0]) == [
+        f"row 1, column (file): part {SHEET} of the workbook is compressed with {name}; a "
+        "workbook's parts are stored or deflated: save it again from your spreadsheet"]
+    assert peak < 4, f"{peak:.1f} MB"
+
+
+def test_a_workbook_whose_parts_end_exactly_on_an_inflate_step_still_imports(session):
+    # A sheet padded so its XML is a whole number of the reader's steps long.
+    data = workbook(*GOOD)
+    xml = zipfile.ZipFile(io.BytesIO(data)).read(SHEET)
+    pad = records._INFLATE_STEP - len(xml) % records._INFLATE_STEP - len(b"<!---->")
+    data = edit_sheet(data, lambda x: x.replace(b"</worksheet>",
+                                                b"<!--" + b" " * pad + b"--></worksheet>"))
+    assert zipfile.ZipFile(io.BytesIO(data)).getinfo(SHEET).file_size % records._INFLATE_STEP \
+        == 0
+    report = load(session, data, "partners.xlsx")
+    assert problems(report) == [] and partner_count(session) == 2
+
+
+def test_a_cell_naming_shared_text_the_workbook_lacks_is_refused_not_a_crash(session):
+    data = edit_sheet(workbook(*GOOD), lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="4"><c r="A4" t="s"><v>99</v></c></row></sheetData>'))
+    report = load(session, data, "partners.xlsx")
+    assert problems(report) == [
+        "row 1, column (file): cell A4 refers to shared text number 99, which the workbook "
+        "does not hold; the file is damaged"]
+    assert partner_count(session) == 0
+
+
 def test_a_csv_larger_than_allowed_is_refused_before_it_is_decoded(session):
     data = b"name,domain\n" + b"Keyward,Retail\n" * 80_000
     report = load(session, data, limits=limits(megabytes=1))
@@ -224,8 +335,8 @@ def test_only_the_first_thousand_problems_are_listed_and_the_rest_counted(sessio
     lines = report.error_lines()
     assert len(lines) == 1_001
     assert lines[-1] == "and 234 more problems (only the first 1,000 of a file are listed)"
-    with pytest.raises(importer.ImportRejected, match="^1,234 problems; nothing was imported"):
-        raise importer.ImportRejected(report)
+    with pytest.raises(importing.ImportRejected, match="^1,234 problems; nothing was imported"):
+        raise importing.ImportRejected(report)
 
 
 def test_an_abandoned_import_stops_while_the_file_is_still_being_read(session):

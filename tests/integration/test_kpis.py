@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from isv import cli, migrate
+from isv import cli
+from isv.analytics import reports
 from isv.analytics.dashboard import dashboard_data
 from isv.analytics.kpis import KPI_KEYS, Filters, compute_kpis, to_dict, to_json
 from isv.analytics.periods import Period, parse_period, quarter_range
@@ -27,6 +28,7 @@ from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import _factory, get_engine, session_scope
 from isv.models import OPEN_STAGES, STAGES, StageHistory
+from tests.conftest import fresh_migrated
 from tests.factories import (
     make_goal,
     make_opportunity,
@@ -589,12 +591,8 @@ def _clear() -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def report_db(request, tmp_path_factory):
     """A migrated database of its own with a small program, shared by the report tests."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('report') / 'kpis.db'}"
-    else:
-        request.getfixturevalue("migrated_pg_url")  # skips (or fails in CI) without Postgres
-        url = request.getfixturevalue("pg_databases").create()
-    migrate.upgrade(url)
+    # A copy of the migrated template; without Postgres it skips (fails in CI).
+    url = fresh_migrated(request, request.param, tmp_path_factory.mktemp("report") / "kpis.db")
     with session_scope(url) as s:
         world = random_world(s, deals=40)
         names = {key: partner.name for key, partner in world.partners.items()}
@@ -657,3 +655,14 @@ def test_report_kpis_refuses_bad_input_in_one_line_naming_the_option(committed, 
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {option}: "), result.stderr
+
+
+@pytest.mark.parametrize("typed", ["Ärzteportal", "ÄRZTEPORTAL", "ärzteportal"])
+def test_report_kpis_finds_a_partner_named_with_a_non_ascii_capital_however_typed(session,
+                                                                                   typed):
+    partner = make_partner(session, name="Ärzteportal")
+    make_opportunity(session, partner)
+    make_opportunity(session, make_partner(session, name="Other Partner"))
+    report = reports.kpi_report(session=session, viewer=Viewer.system(), period="2026Q3",
+                                partner=typed)
+    assert report.open_count == 1

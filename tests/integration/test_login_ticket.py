@@ -17,6 +17,7 @@ from starlette.requests import Request
 from isv import auth, web
 from isv.db import get_engine, session_scope
 from isv.models import LoginTicket, UserSession
+from isv.services import sessions
 from isv.types import utcnow
 from tests.factories import make_user
 from tests.integration.conftest import clear_caches
@@ -24,54 +25,54 @@ from tests.integration.conftest import clear_caches
 
 def _live_session(session, token="page-token"):
     user = make_user(session)
-    auth.start_session(session=session, user=user, token=token)
+    sessions.start_session(session=session, user=user, token=token)
     return token
 
 
 def test_a_ticket_gives_its_session_a_new_token_once(session):
     token = _live_session(session)
-    ticket = auth.issue_ticket(session=session, token=token)
+    ticket = sessions.issue_ticket(session=session, token=token)
     # Only its hash is stored.
     assert session.scalars(select(LoginTicket.ticket_hash)).all() == [auth.token_hash(ticket)]
 
-    cookie = auth.redeem_ticket(session=session, ticket=ticket)
+    cookie = sessions.redeem_ticket(session=session, ticket=ticket)
 
     assert cookie and cookie not in (token, ticket)
-    assert auth.check_session(session=session, token=cookie).viewer is not None
-    assert auth.check_session(session=session, token=token).reason == "unknown"
-    assert auth.redeem_ticket(session=session, ticket=ticket) is None  # used up
+    assert sessions.check_session(session=session, token=cookie).viewer is not None
+    assert sessions.check_session(session=session, token=token).reason == "unknown"
+    assert sessions.redeem_ticket(session=session, ticket=ticket) is None  # used up
     assert session.scalars(select(LoginTicket)).all() == []
 
 
 def test_an_expired_ticket_is_refused(session):
     token = _live_session(session)
     now = utcnow()
-    ticket = auth.issue_ticket(session=session, token=token, now=now)
-    later = now + timedelta(seconds=auth.TICKET_SECONDS)
-    assert auth.redeem_ticket(session=session, ticket=ticket, now=later) is None
-    assert auth.check_session(session=session, token=token).viewer is not None  # unchanged
+    ticket = sessions.issue_ticket(session=session, token=token, now=now)
+    later = now + timedelta(seconds=sessions.TICKET_SECONDS)
+    assert sessions.redeem_ticket(session=session, ticket=ticket, now=later) is None
+    assert sessions.check_session(session=session, token=token).viewer is not None  # unchanged
 
 
 def test_an_unknown_ticket_is_refused(session):
     _live_session(session)
-    assert auth.redeem_ticket(session=session, ticket="made-up") is None
-    assert auth.redeem_ticket(session=session, ticket="") is None
+    assert sessions.redeem_ticket(session=session, ticket="made-up") is None
+    assert sessions.redeem_ticket(session=session, ticket="") is None
 
 
 def test_no_ticket_for_an_ended_session_and_none_redeemed_after_it_ends(session):
     token = _live_session(session)
-    ticket = auth.issue_ticket(session=session, token=token)
-    auth.end_session(session=session, token=token)
-    assert auth.redeem_ticket(session=session, ticket=ticket) is None
-    assert auth.issue_ticket(session=session, token=token) is None
-    assert auth.issue_ticket(session=session, token="no-such-session") is None
+    ticket = sessions.issue_ticket(session=session, token=token)
+    sessions.end_session(session=session, token=token)
+    assert sessions.redeem_ticket(session=session, ticket=ticket) is None
+    assert sessions.issue_ticket(session=session, token=token) is None
+    assert sessions.issue_ticket(session=session, token="no-such-session") is None
 
 
 def test_issuing_a_ticket_sweeps_expired_ones(session):
     token = _live_session(session)
     now = utcnow()
-    auth.issue_ticket(session=session, token=token, now=now)
-    auth.issue_ticket(session=session, token=token, now=now + timedelta(minutes=5))
+    sessions.issue_ticket(session=session, token=token, now=now)
+    sessions.issue_ticket(session=session, token=token, now=now + timedelta(minutes=5))
     assert len(session.scalars(select(LoginTicket)).all()) == 1
 
 
@@ -105,7 +106,7 @@ def _request(path, params, *, cookie=None, proto=None):
 def _ticket() -> tuple[str, str]:
     with session_scope() as session:
         token = _live_session(session, token=auth.new_token())
-        return token, auth.issue_ticket(session=session, token=token)
+        return token, sessions.issue_ticket(session=session, token=token)
 
 
 def _set_cookie(response) -> list[str]:
@@ -124,7 +125,27 @@ def test_the_route_sets_an_http_only_strict_cookie_and_goes_back(routed):
     assert {"httponly", "path=/", "samesite=strict"} <= attributes
     assert "secure" not in attributes  # plain http: a Secure cookie would never come back
     with session_scope() as session:
-        assert auth.check_session(session=session, token=value).viewer is not None
+        assert sessions.check_session(session=session, token=value).viewer is not None
+
+
+def test_fetched_the_route_answers_204_with_the_cookie_and_the_page_keeps_its_session(routed):
+    """The signed-in page fetches the route in the background and goes on without a reload."""
+    with session_scope() as session:
+        row = sessions.start_session(session=session, user=make_user(session),
+                                     token="page-token")
+        page_session, ticket = row.id, sessions.issue_ticket(session=session, session_id=row.id)
+
+    response = web.start_cookie(_request(web.SESSION_PATH, {"ticket": ticket}))
+
+    assert response.status_code == 204 and "location" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+    [cookie] = _set_cookie(response)
+    value = cookie.split(";")[0].split("=", 1)[1]
+    with session_scope() as session:
+        assert sessions.check_session(session=session, session_id=page_session).viewer
+        assert sessions.check_session(session=session, token=value).session_id == page_session
+        # The token made at sign-in never left the server and is no longer a cookie's.
+        assert sessions.check_session(session=session, token="page-token").reason == "unknown"
 
 
 def test_behind_tls_the_cookie_is_secure(routed):
@@ -182,7 +203,7 @@ def test_logout_ends_the_cookies_session_and_clears_the_cookie(routed):
     assert cleared.startswith(f'{COOKIE}="";') or cleared.startswith(f"{COOKIE}=;")
     assert "max-age=0" in cleared.lower() and "httponly" in cleared.lower()
     with session_scope() as session:
-        assert auth.check_session(session=session, token=cookie).reason == "logout"
+        assert sessions.check_session(session=session, token=cookie).reason == "logout"
         assert session.scalars(select(UserSession.ended_at)).all()[0] is not None
 
 

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete
 
-from isv import auth, cli, logs
+from isv import cli, logs
 from isv.config import Settings
 from isv.db import session_scope
 from isv.models import JobRun
+from isv.services import sessions
 from scheduler import jobs as scheduler_jobs
 from tests.factories import make_user
 
@@ -92,8 +93,8 @@ def assert_no_secret(text: str) -> None:
 def test_a_failed_login_is_logged_with_its_reason_and_without_password_or_typed_email(
         captured, session):
     user = make_user(session, password=USER_PASSWORD)
-    assert auth.authenticate(session=session, email=user.email, password=TYPED_PASSWORD) is None
-    assert auth.authenticate(session=session, email="nobody@example.com",
+    assert sessions.authenticate(session=session, email=user.email, password=TYPED_PASSWORD) is None
+    assert sessions.authenticate(session=session, email="nobody@example.com",
                              password=USER_PASSWORD) is None
 
     refusals = [e for e in lines(captured) if e["logger"] == "isv.auth"]

@@ -16,8 +16,9 @@ from isv.auth import Viewer
 from isv.db import make_engine
 from isv.errors import Conflict, Forbidden, NotFound, ValidationError
 from isv.models import AuditEntry, Opportunity, StageHistory, Task
+from isv.rules.defaults import DEFAULT_PROBABILITY
 from isv.services import opportunities as opps
-from isv.services.opportunities import DEFAULT_PROBABILITY, OpportunityFilters, settle_stage
+from isv.services.opportunities import OpportunityFilters, settle_stage
 from isv.services.partners import local_today
 from tests.factories import make_opportunity, make_partner, make_structure, make_user, viewer_of
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import (
     AuditEntry,
@@ -21,6 +20,7 @@ from isv.models import (
     Task,
 )
 from isv.services import partners
+from isv.services.settings import local_today
 from tests.factories import (
     make_opportunity,
     make_partner,
@@ -275,6 +275,19 @@ def test_deleting_an_unknown_partner_is_not_found(session):
     with pytest.raises(NotFound):
         partners.delete_partner(session=session, viewer=vp,
                                 partner_id="00000000-0000-0000-0000-000000000002")
+
+
+@pytest.mark.parametrize("searched, found", [
+    ("50%", ["Margin 50% Partner"]),
+    ("a_b", ["Alpha a_b Partner"]),
+])
+def test_directory_search_matches_percent_and_underscore_literally(session, searched, found):
+    vp = _viewer(session, role="vp")
+    for name in ("Margin 50% Partner", "Margin 500 Partner", "Alpha a_b Partner",
+                 "Alpha axb Partner"):
+        make_partner(session, name=name)
+    rows = partners.list_directory(session=session, viewer=vp, search=searched)
+    assert [row.name for row in rows] == found
 
 
 # --- touches ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from isv import display
 from isv.analytics.kpis import Filters, compute_kpis
@@ -41,7 +42,7 @@ from isv.analytics.pipeline import (
     win_loss_by_partner,
 )
 from isv.auth import Viewer
-from isv.models import Opportunity, StageHistory
+from isv.models import Opportunity, Partner, StageHistory
 from tests.factories import make_partner, make_user, viewer_of
 from tests.integration.conftest import statements
 
@@ -202,6 +203,27 @@ def test_velocity_is_open_deals_times_win_rate_times_average_won_deal_over_cycle
     assert display.money(q3.per_day) == "$1,571.43"       # 5 × 0.4 × 27,500 / 35
     q2 = rows[-2]                                        # one lost (d12), none won
     assert (q2.win_rate, q2.avg_won_deal, q2.per_day) == (D(0), None, None)
+
+
+def test_the_velocity_of_every_quarter_is_made_of_the_quarters_kpis(session, program):
+    shield = session.scalar(select(Partner).where(Partner.name == "Shieldpoint"))
+    # Closes in the two earliest quarters (2025Q4, 2026Q1): won in each, lost in one.
+    deal(session, shield, [("lead", datetime(2025, 9, 1, tzinfo=UTC)),
+                           ("closed_won", datetime(2025, 11, 20, tzinfo=UTC))],
+         deal_value=D(12000), actual_close_date=date(2025, 11, 20))
+    deal(session, shield, [("lead", at(1, 5)), ("closed_won", at(2, 25))],
+         deal_value=D(18000), actual_close_date=date(2026, 2, 25))
+    deal(session, shield, [("lead", at(1, 6)), ("closed_lost", at(3, 2))],
+         deal_value=D(9000), actual_close_date=date(2026, 3, 2), lost_reason="No budget")
+    for viewer in (Viewer.system(), program):
+        page = pipeline_analytics(session=session, viewer=viewer, period=Q3, as_of=AS_OF)
+        for row in page.velocity:
+            kpis = compute_kpis(session=session, viewer=viewer, period=row.period, as_of=AS_OF)
+            assert (row.open_count, row.win_rate, row.avg_won_deal, row.avg_cycle_days,
+                    row.won_count, row.lost_count) == (
+                kpis.open_count, kpis.win_rate, kpis.avg_won_deal, kpis.avg_cycle_days,
+                kpis.won_count, kpis.lost_count)
+        assert [(row.won_count, row.lost_count) for row in page.velocity[:2]] == [(1, 0), (1, 1)]
 
 
 def test_the_page_data_runs_as_many_statements_for_many_deals_as_for_few(session, program):

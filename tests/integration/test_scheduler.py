@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,10 +26,9 @@ import pytest
 from sqlalchemy import create_engine, delete, insert, select, text
 from sqlalchemy.pool import NullPool
 
-from isv import migrate
 from isv.auth import Viewer
 from isv.config import PROJECT_ROOT, Settings
-from isv.dates import local_today, monday_of
+from isv.dates import monday_of
 from isv.db import get_engine, session_scope
 from isv.errors import Forbidden
 from isv.models import (
@@ -44,10 +44,11 @@ from isv.models import (
 )
 from isv.services import jobs
 from isv.services.jobs import cron_trigger, previous_fire_time
+from isv.services.settings import local_today
 from scheduler import jobs as scheduler_jobs
 from scheduler.leader import FileLock, PostgresAdvisoryLock
 from scheduler.main import Sidecar
-from tests.conftest import _require_postgres
+from tests.conftest import _require_postgres, fresh_migrated
 
 SCHEDULER = Viewer.system("scheduler")
 UTC_ZONE = ZoneInfo("UTC")
@@ -326,7 +327,7 @@ def test_only_the_scheduler_writes_runs_and_only_vp_and_admin_read_them(committe
             with pytest.raises(Forbidden):
                 read(session=session, viewer=seller)
         assert [s.job_name for s in jobs.job_summaries(session=session, viewer=vp)] == [
-            "alerts", "rollover", "purge_retention"]
+            "alerts", "rollover", "purge_retention", "backup", "health_snapshot"]
 
 
 def test_a_rollover_missed_while_down_runs_at_start_and_one_done_waits_for_monday(
@@ -336,12 +337,15 @@ def test_a_rollover_missed_while_down_runs_at_start_and_one_done_waits_for_monda
     sidecar = Sidecar(settings, lock=FileLock(tmp_path / "lock"))
     friday = datetime(2026, 11, 27, 12, 5, tzinfo=UTC)
 
-    assert sidecar.missed(friday) == ["alerts", "rollover", "purge_retention"]
+    assert sidecar.missed(friday) == ["alerts", "rollover", "purge_retention", "backup",
+                                      "health_snapshot"]
 
     with session_scope(committed_url) as session:
         for name, at in (("rollover", datetime(2026, 11, 23, 0, 5, 2, tzinfo=UTC)),
                          ("alerts", datetime(2026, 11, 27, 12, 0, 1, tzinfo=UTC)),
-                         ("purge_retention", datetime(2026, 11, 27, 3, 30, 1, tzinfo=UTC))):
+                         ("purge_retention", datetime(2026, 11, 27, 3, 30, 1, tzinfo=UTC)),
+                         ("backup", datetime(2026, 11, 27, 2, 15, 1, tzinfo=UTC)),
+                         ("health_snapshot", datetime(2026, 11, 23, 0, 20, 1, tzinfo=UTC))):
             run_id = jobs.start_run(session=session, viewer=SCHEDULER, job_name=name,
                                     instance_id="a:1:x", now=at)
             jobs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id, outcome="ok",
@@ -357,10 +361,8 @@ FAST = {"ISV_ALERTS_CRON": "*/2 * * * * *", "ISV_SCHEDULER_LOCK_POLL_SECONDS": "
 
 
 @pytest.fixture
-def pg_url(pg_databases):
-    _require_postgres()
-    url = pg_databases.create()
-    migrate.upgrade(url)
+def pg_url(request):
+    url = fresh_migrated(request, "postgresql")
     yield url
     get_engine(url).dispose()
 
@@ -372,7 +374,8 @@ def spawn(tmp_path):
     logs = []
 
     def start(url: str, name: str, *args: str) -> subprocess.Popen:
-        env = {**os.environ, **FAST, "ISV_DATABASE_URL": url}
+        env = {**os.environ, **FAST, "ISV_DATABASE_URL": url,
+               "ISV_BACKUP_DIR": str(tmp_path / "backups")}
         log = (tmp_path / f"{name}.log").open("w")
         logs.append(log)
         proc = subprocess.Popen([sys.executable, "-m", "scheduler", *args], cwd=PROJECT_ROOT,
@@ -559,12 +562,23 @@ def _port_in_our_range() -> int:
     pytest.skip("no free port in 8660-8669")
 
 
-def test_isv_run_starts_the_scheduler_beside_the_app_and_stops_it_on_exit(tmp_path):
+def _api_health(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
+            return r.status
+    except (OSError, ValueError):
+        return None
+
+
+def test_isv_run_starts_the_scheduler_and_the_api_beside_the_app_and_stops_them_on_exit(
+        tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     env = {**os.environ, **FAST, "ISV_DATABASE_URL": url}
+    api_port = _port_in_our_range()
     with (tmp_path / "run.log").open("w") as log:
         app = subprocess.Popen([sys.executable, "-m", "isv.cli", "run", "--no-demo",
-                                "--port", str(_port_in_our_range())],
+                                "--port", str(_port_in_our_range() + 1),
+                                "--api-port", str(api_port)],
                                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             def scheduler_pid() -> int | None:
@@ -581,6 +595,8 @@ def test_isv_run_starts_the_scheduler_beside_the_app_and_stops_it_on_exit(tmp_pa
             # loaded two-core machine, a few seconds on a quiet one.
             pid = wait_for("the scheduler to run a job beside the app", scheduler_pid,
                            timeout=120)
+            wait_for("the REST API to answer its health check beside the app",
+                     lambda: _api_health(api_port) == 200, timeout=120)
             app.send_signal(signal.SIGTERM)
             app.wait(timeout=60)
         finally:
@@ -588,6 +604,7 @@ def test_isv_run_starts_the_scheduler_beside_the_app_and_stops_it_on_exit(tmp_pa
                 app.kill()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+    assert _api_health(api_port) is None  # the API stopped with the app
     with session_scope(url) as session:
         assert session.get(SchedulerLeader, 1).released_at is not None  # stopped cleanly
     get_engine(url).dispose()

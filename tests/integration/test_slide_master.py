@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from isv.errors import Forbidden, ValidationError
 from isv.models import AuditEntry
-from isv.pack import master
+from isv.rules import slides
 from isv.services import settings
 from tests.factories import make_user, viewer_of
 
@@ -74,7 +74,7 @@ def test_uploading_the_same_file_again_writes_nothing(session, vp):
     ("deck.pdf", b"%PDF-1.7", "'deck.pdf' is not a .pptx file"),
     ("deck.pptx", b"not a zip at all", "is not a PowerPoint presentation (.pptx)"),
     ("deck.pptx", "zip", "is not a PowerPoint presentation (.pptx)"),
-    ("deck.pptx", b"x" * (master.MAX_BYTES + 1), "is 10.0 MB; the limit is 10 MB"),
+    ("deck.pptx", b"x" * (slides.MAX_BYTES + 1), "is 10.0 MB; the limit is 10 MB"),
     ("deck.pptx", "no titles", "has no slide layout with a title placeholder"),
 ])
 def test_a_file_that_is_no_usable_pptx_is_refused_naming_the_field(session, vp, name, data,
@@ -101,7 +101,7 @@ def test_a_zip_that_unpacks_to_too_much_is_refused_before_it_is_opened(session, 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("ppt/presentation.xml", "<p/>")
-        archive.writestr("ppt/media/huge.bin", b"\0" * (master.MAX_UNPACKED + 1))
+        archive.writestr("ppt/media/huge.bin", b"\0" * (slides.MAX_UNPACKED + 1))
 
     with pytest.raises(ValidationError, match="unpacks to"):
         settings.save_slide_master(session=session, viewer=vp, file_name="bomb.pptx",

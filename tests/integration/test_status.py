@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from isv.dates import local_today, local_zone, monday_of
+from isv.dates import monday_of
 from isv.db import make_engine
 from isv.errors import Forbidden, ValidationError
 from isv.models import AuditEntry, PartnerActivity, StageHistory, WeeklyStatus
 from isv.services import status
+from isv.services.settings import local_today, local_zone
 from tests.factories import make_opportunity, make_partner, make_task, make_user, viewer_of
 
 WEEK = date(2026, 3, 2)          # a Monday

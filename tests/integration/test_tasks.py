@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from isv.auth import Viewer
-from isv.dates import local_today
 from isv.db import make_engine
 from isv.errors import Forbidden, NotFound, ValidationError
 from isv.models import AuditEntry, Task
 from isv.services import tasks
+from isv.services.settings import local_today
 from isv.services.tasks import TaskFilters
 from tests.factories import make_opportunity, make_partner, make_task, make_user, viewer_of
 

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from isv import auth, cli
+from isv import cli
 from isv.auth import Viewer
 from isv.errors import ValidationError
 from isv.models import AuditEntry
-from isv.services import commissions, goals, partners, status, tasks, users
+from isv.services import commissions, goals, partners, sessions, status, tasks, users
 from isv.services import opportunities as opps
 from isv.services.opportunities import OpportunityFilters
 from isv.services.tasks import TaskFilters
@@ -107,7 +107,7 @@ def test_a_one_line_field_refuses_tabs_line_breaks_and_escapes(session, name):
 
 
 def test_a_login_with_a_nul_in_the_email_is_refused_and_recorded_legibly(session):
-    assert auth.authenticate(session=session, email="pia\x00@example.com",
+    assert sessions.authenticate(session=session, email="pia\x00@example.com",
                              password="whatever-it-is") is None
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "login_failed")
                             .order_by(AuditEntry.at.desc())).first()

@@ -14,7 +14,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.errors import ValidationError
 from isv.models import AuditEntry, User
-from isv.services import gdpr, importer, users
+from isv.services import gdpr, importing, sessions, users
 from tests.factories import make_user
 
 
@@ -31,7 +31,7 @@ def test_an_admin_may_not_create_a_vp_and_the_refusal_is_audited(session):
         users.create_user(session=session, viewer=admin, email="mint@example.com",
                           first_name="M", last_name="V", role="vp", password="long enough")
     assert (err.value.field, err.value.reason) == ("role", "only a vp may grant the vp role")
-    assert auth.find_user_by_email(session, "mint@example.com") is None
+    assert sessions.find_user_by_email(session, "mint@example.com") is None
     [entry] = _refusals(session)
     assert entry.actor_id == admin.id
     assert entry.new_values == {"attempt": "create", "role": "vp", "field": "role",
@@ -120,10 +120,10 @@ def test_an_admins_import_may_not_mint_or_change_a_vp(session):
     data = (b"email,first_name,last_name,role\n"
             b"mint@example.com,M,V,vp\n"
             b"boss@example.com,B,Renamed,vp\n")
-    report = importer.import_file(session=session, viewer=admin, entity="users", data=data,
+    report = importing.import_file(session=session, viewer=admin, entity="users", data=data,
                                   filename="users.csv")
     assert [str(e) for e in report.errors] == [
         "row 2, column role: only a vp may grant the vp role",
         "row 3, column first_name: only a vp may change a vp"]
-    assert auth.find_user_by_email(session, "mint@example.com") is None
-    assert auth.find_user_by_email(session, "boss@example.com").last_name != "Renamed"
+    assert sessions.find_user_by_email(session, "mint@example.com") is None
+    assert sessions.find_user_by_email(session, "boss@example.com").last_name != "Renamed"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from isv import auth
 from isv.auth import Viewer
 from isv.errors import Forbidden, ValidationError
 from isv.models import AuditEntry, User, UserSession
-from isv.services import users
+from isv.services import sessions, users
 from tests.factories import make_user
 
 SYSTEM = Viewer.system()
@@ -51,7 +50,7 @@ def test_created_user_with_password_can_sign_in_and_creation_is_audited(session)
     user = users.create_user(session=session, viewer=Viewer.of(admin), email="new@example.com",
                              first_name="New", last_name="Person", role="partnership_manager",
                              password="long enough")
-    assert auth.authenticate(session=session, email="new@example.com",
+    assert sessions.authenticate(session=session, email="new@example.com",
                              password="long enough") is user
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "create")).one()
     assert entry.actor_id == admin.id and entry.new_values["role"] == "partnership_manager"
@@ -67,9 +66,9 @@ def test_short_password_is_refused(session):
 def test_setting_a_password_lifts_a_lockout_and_is_audited_without_the_password(session):
     user = make_user(session, email="l@example.com", password="old password")
     for _ in range(5):
-        auth.authenticate(session=session, email="l@example.com", password="bad")
+        sessions.authenticate(session=session, email="l@example.com", password="bad")
     users.set_password(session=session, viewer=SYSTEM, user_id=user.id, password="new password")
-    assert auth.authenticate(session=session, email="l@example.com", password="new password")
+    assert sessions.authenticate(session=session, email="l@example.com", password="new password")
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "set_password")).one()
     assert entry.new_values is None and entry.old_values is None
 
@@ -120,76 +119,76 @@ def test_a_password_reset_ends_every_session_of_that_user_and_is_audited(session
     user = make_user(session, password="old password")
     other = make_user(session, password="old password")
     for token in ("laptop", "phone"):
-        auth.start_session(session=session, user=user, token=token)
-    auth.start_session(session=session, user=other, token="theirs")
+        sessions.start_session(session=session, user=user, token=token)
+    sessions.start_session(session=session, user=other, token="theirs")
 
     users.set_password(session=session, viewer=SYSTEM, user_id=user.id, password="new password")
 
     for token in ("laptop", "phone"):
-        check = auth.check_session(session=session, token=token)
+        check = sessions.check_session(session=session, token=token)
         assert check.viewer is None and check.reason == "password_changed"
-    assert auth.check_session(session=session, token="theirs").viewer is not None
+    assert sessions.check_session(session=session, token="theirs").viewer is not None
     entry = session.scalars(select(AuditEntry).where(
         AuditEntry.action == "sessions_revoked", AuditEntry.entity_id == str(user.id))).one()
     assert entry.new_values == {"reason": "password_changed", "sessions": 2}
-    assert "Your password was changed" in auth.end_message("password_changed")
+    assert "Your password was changed" in sessions.end_message("password_changed")
 
 
 def test_an_old_cookie_never_starts_a_new_session_after_a_reset(session):
     user = make_user(session, password="old password")
-    auth.start_session(session=session, user=user, token="old-cookie")
+    sessions.start_session(session=session, user=user, token="old-cookie")
     users.set_password(session=session, viewer=SYSTEM, user_id=user.id, password="new password")
     rows = _count(session, UserSession)
 
-    row = auth.start_session(session=session, user=user, token="old-cookie")
+    row = sessions.start_session(session=session, user=user, token="old-cookie")
 
     assert row.ended_at is not None and _count(session, UserSession) == rows
-    assert auth.check_session(session=session, token="old-cookie").reason == "password_changed"
+    assert sessions.check_session(session=session, token="old-cookie").reason == "password_changed"
 
 
 def test_changing_your_own_password_keeps_this_session_and_ends_the_others(session):
     vp = make_user(session, role="vp", password="old password")
-    for token in ("here", "elsewhere"):
-        auth.start_session(session=session, user=vp, token=token)
+    here = sessions.start_session(session=session, user=vp, token="here")
+    sessions.start_session(session=session, user=vp, token="elsewhere")
 
     users.set_password(session=session, viewer=Viewer.of(vp), user_id=vp.id,
-                       password="new password", current_token="here")
+                       password="new password", current_session_id=here.id)
 
-    assert auth.check_session(session=session, token="here").viewer is not None
-    assert auth.check_session(session=session, token="elsewhere").reason == "password_changed"
+    assert sessions.check_session(session=session, token="here").viewer is not None
+    assert sessions.check_session(session=session, token="elsewhere").reason == "password_changed"
 
 
 def test_someone_elses_token_spares_nothing_of_the_user_being_reset(session):
     admin = make_user(session, role="admin")
     user = make_user(session, password="old password")
-    auth.start_session(session=session, user=user, token="theirs")
+    theirs = sessions.start_session(session=session, user=user, token="theirs")
     users.set_password(session=session, viewer=Viewer.of(admin), user_id=user.id,
-                       password="new password", current_token="theirs")
-    assert auth.check_session(session=session, token="theirs").reason == "password_changed"
+                       password="new password", current_session_id=theirs.id)
+    assert sessions.check_session(session=session, token="theirs").reason == "password_changed"
 
 
 def test_a_role_change_ends_the_users_sessions(session):
     vp = make_user(session, role="vp")
     user = make_user(session, role="sales_manager", password="old password")
-    auth.start_session(session=session, user=user, token="t")
+    sessions.start_session(session=session, user=user, token="t")
     users.update_user(session=session, viewer=Viewer.of(vp), user_id=user.id,
                       role="partnership_manager")
-    assert auth.check_session(session=session, token="t").reason == "role_changed"
+    assert sessions.check_session(session=session, token="t").reason == "role_changed"
     assert _live(session, user) == 0
 
 
 def test_a_name_change_keeps_the_users_sessions(session):
     vp = make_user(session, role="vp")
     user = make_user(session, password="old password")
-    auth.start_session(session=session, user=user, token="t")
+    sessions.start_session(session=session, user=user, token="t")
     users.update_user(session=session, viewer=Viewer.of(vp), user_id=user.id, first_name="New")
-    assert auth.check_session(session=session, token="t").viewer is not None
+    assert sessions.check_session(session=session, token="t").viewer is not None
 
 
 def test_reactivation_does_not_bring_an_old_cookie_back(session):
     user = make_user(session, password="old password")
-    auth.start_session(session=session, user=user, token="t")
+    sessions.start_session(session=session, user=user, token="t")
     users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=False)
     assert _live(session, user) == 0
     users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=True)
-    assert auth.check_session(session=session, token="t").reason == "deactivated"
+    assert sessions.check_session(session=session, token="t").reason == "deactivated"

@@ -162,3 +162,17 @@ def test_style_gives_the_house_template_without_validating_a_template_again(monk
     assert fig.layout.template == pio.templates["plotly_white"]
     assert fig.to_dict() == charts.style(go.Figure(go.Bar(x=["a"], y=[1])).update_layout(
         template="plotly_white"), title="Won", context="Q3 2026").to_dict()
+
+
+def test_plotly_parses_each_property_path_once_with_the_same_result():
+    import plotly.basedatatypes as bdt
+
+    parse = bdt._str_to_dict_path_full
+    for path in ("xaxis.gridcolor", "marker_pattern_shape", "error_x.width", "a[1].b_c_",
+                 "_underscore__twice_", "layout.annotations[0].font.size", ""):
+        keys, positions = parse.__wrapped__(path)
+        assert parse(path) == (keys, tuple(positions))
+    before = parse.cache_info().hits
+    for _ in range(2):
+        charts.style(go.Figure(go.Bar(x=["a"], y=[1])), title="Won", context="Q3 2026")
+    assert parse.cache_info().hits > before

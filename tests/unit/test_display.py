@@ -124,9 +124,7 @@ def test_a_change_writes_its_sign_out_with_a_true_minus():
 def test_one_date_form_and_one_timestamp_form_in_the_programs_time_zone(monkeypatch):
     from zoneinfo import ZoneInfo
 
-    import isv.dates
-
-    monkeypatch.setattr(isv.dates, "local_zone", lambda: ZoneInfo("Europe/Berlin"))
+    monkeypatch.setattr(display, "local_zone", lambda: ZoneInfo("Europe/Berlin"))
     assert display.day(date(2026, 12, 2)) == "2 Dec 2026"
     assert display.moment(datetime(2026, 12, 2, 13, 5, tzinfo=UTC)) == "2 Dec 2026, 14:05"
     # A timestamp's day is the day it is where the team works.

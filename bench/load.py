@@ -1,0 +1,523 @@
+"""Load: N people at once, each in a browser context of one Chromium, walking the same route.
+
+    python -m bench load [--sessions 1,5,10,20] [--topology one|replicas] [--rounds 2]
+                         [--backend postgresql|sqlite] [--opportunities N] [--database URL]
+                         [--settle 60]
+
+The server is started as bench/ui.py starts it (`streamlit run serve.py`, what `isv run` and
+`make run` serve: one process) or, with --topology replicas, as docker-compose.yml runs it:
+two `streamlit run` replicas behind Debian's nginx with the project's own template (sticky
+sessions, TLS, websockets) and a Redis of its own with a password as the shared cache,
+started natively as tests/e2e/test_topology.py starts them.
+
+Each session signs in as a user of its own: a partnership manager `load-NN@example.com`
+created here (through the services, as `isv user add` does) and made the owner of one demo
+partner of its own, so that no two sessions save the same deal. The route, timed per click
+as bench/ui.py times it (from the request the browser sends until Streamlit's
+script_finished has arrived on the page's WebSocket and the page is drawn):
+
+    sign-in → dashboard, pipeline analytics, opportunities, a grid save (one Value),
+    pipeline board, weekly status, partner analytics
+
+All N sessions start together. Errors counted: exception boxes on a page, steps that time
+out, WebSockets the server dropped. The server's CPU (user + system of its processes, from
+/proc) and resident memory are sampled every half second: before, peak, and after all
+sessions closed and --settle seconds passed; with --rounds 2 the same N walk again on the same
+server, so a leak shows as memory that does not come back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bench.ui import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DASHBOARD_READY,
+    ROOT,
+    TIMEOUT_MS,
+    app_server,
+    cpu_seconds,
+    demo_database,
+    percentile,
+)
+from isv import devserver
+from isv.auth import Viewer
+from isv.db import get_engine, session_scope
+from isv.models import Partner, User
+from isv.services import partners, users
+
+PASSWORD = "load-bench-password-2026"
+ROUTE = ("Pipeline analytics", "Opportunities", "grid save", "Pipeline board", "Weekly status",
+         "Partner analytics")
+SYSTEM = Viewer.system("bench.load")
+SAMPLE_SECONDS = 0.5
+
+
+# --- the people ----------------------------------------------------------------------------
+
+def load_users(url: str, count: int) -> list[str]:
+    """`count` partnership managers who can sign in, the n-th owning the n-th partner (by
+    name, partners without an owner first); created on first use, password reset after."""
+    emails = [f"load-{n:02d}@example.com" for n in range(1, count + 1)]
+    with session_scope(url) as session:
+        ours = {u.id for u in session.scalars(select(User).where(User.email.in_(emails)))}
+        found = session.scalars(select(Partner).order_by(Partner.name)).all()
+        spare = sorted(found, key=lambda p: p.owner_id is not None and p.owner_id not in ours)
+        if len(spare) < count:
+            raise SystemExit(f"{count} sessions need {count} partners; the database has "
+                             f"{len(spare)}")
+        for n, email in enumerate(emails):
+            user = session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = users.create_user(session=session, viewer=SYSTEM, email=email,
+                                         first_name="Load", last_name=f"Tester {n + 1:02d}",
+                                         role="partnership_manager", password=PASSWORD)
+                session.flush()
+            else:
+                users.set_password(session=session, viewer=SYSTEM, user_id=user.id,
+                                   password=PASSWORD)
+            if spare[n].owner_id != user.id:
+                partners.update_partner(session=session, viewer=SYSTEM,
+                                        partner_id=spare[n].id, owner_id=user.id)
+    get_engine(url).dispose()
+    return emails
+
+
+# --- the servers -----------------------------------------------------------------------------
+
+@dataclass
+class Server:
+    base: str
+    pids: list[int]
+
+
+@contextmanager
+def one_process(url: str) -> Iterator[Server]:
+    with app_server(url) as (base, pid):
+        yield Server(base, [pid])
+
+
+@contextmanager
+def replicas(url: str) -> Iterator[Server]:
+    """Two replicas behind nginx, as docker-compose.yml runs them (see test_topology.py)."""
+    import yaml
+
+    from tests.e2e.test_topology import NGINX, TEMPLATE, Topology, render, wrapper
+
+    if not NGINX.exists() or not shutil.which("openssl") or not shutil.which("redis-server"):
+        raise SystemExit(f"the replicated topology needs {NGINX}, openssl and redis-server")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app_command = compose["services"]["app"]["command"]
+    tmp = Path(tempfile.mkdtemp(prefix="isv-bench-load-"))
+    topology = Topology(tmp)
+    try:
+        redis_url = _start_redis(topology, compose["services"]["redis"]["command"])
+        env = {**os.environ, "ISV_ENV": "production", "ISV_DATABASE_URL": url,
+               "ISV_REDIS_URL": redis_url, "ISV_COOKIE_NAME": "isv_bench_load",
+               "ISV_COOKIE_KEY": secrets.token_hex(32), "LOG_LEVEL": "WARNING"}
+        ports, procs = [], []
+        for n in (1, 2):
+            port = devserver.free_port()
+            command = [sys.executable, "-m", *app_command]
+            command[command.index("--server.port") + 1] = str(port)
+            command[command.index("--server.address") + 1] = "127.0.0.1"
+            procs.append(topology.start(f"app{n}", command, env))
+            ports.append(port)
+        cert, key = tmp / "fullchain.pem", tmp / "privkey.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                        "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True, timeout=60)
+        http_port, https_port = devserver.free_port(), devserver.free_port()
+        site = tmp / "isv.conf"
+        site.write_text(render(TEMPLATE.read_text(), {
+            "ISV_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{p};" for p in ports),
+            "ISV_SERVER_NAME": "_", "NGINX_HTTP_PORT": str(http_port),
+            "NGINX_HTTPS_PORT": str(https_port), "ISV_PUBLIC_HTTPS_PORT": str(https_port),
+            "NGINX_TLS_CERT": str(cert), "NGINX_TLS_KEY": str(key)}))
+        conf = tmp / "nginx.conf"
+        conf.write_text(wrapper(tmp, site))
+        for n, (port, proc) in enumerate(zip(ports, procs, strict=True), start=1):
+            devserver.wait_healthy(proc, f"http://127.0.0.1:{port}/_stcore/health",
+                                   tmp / f"app{n}.log", timeout=90)
+        topology.start("nginx", [str(NGINX), "-c", str(conf), "-p", str(tmp),
+                                 "-g", "daemon off;"], env)
+        _wait_health(f"https://127.0.0.1:{https_port}")
+        pids = [proc.pid for name, proc in topology.procs if name.startswith("app")]
+        yield Server(f"https://127.0.0.1:{https_port}", pids)
+    finally:
+        topology.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_redis(topology, command: list[str]) -> str:
+    """Redis with compose's own command and a password (production refuses one without), on
+    a port of its own: a throwaway server, stopped with the stack."""
+    import redis
+
+    password, port = secrets.token_hex(16), devserver.free_port()
+    script = command[2].replace("$$", "$") + f" --port {port} --bind 127.0.0.1"
+    topology.start("redis", ["sh", "-c", script], {**os.environ, "REDIS_PASSWORD": password})
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if redis.Redis.from_url(url, socket_connect_timeout=1).ping():
+                return url
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.3)
+
+
+def _wait_health(base: str, timeout: float = 90) -> None:
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2,
+                                        context=context) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{base} did not answer within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Meter:
+    """The server processes' CPU and resident memory, sampled in the background."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak = 0
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def rss(self) -> int:
+        return sum(rss_bytes(pid) for pid in self.pids)
+
+    async def sample(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            try:
+                await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
+            except TimeoutError:
+                pass
+
+
+# --- one person's walk -----------------------------------------------------------------------
+
+class Runs:
+    """bench/ui.py's readiness, for the async API: the script runs a page saw finish, the
+    rerun requests it sent, and whether the server dropped its WebSocket."""
+
+    def __init__(self, page) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._msg, self._back = ForwardMsg, BackMsg
+        self.finished = 0
+        self.asked: list[float] = []
+        self.dropped = 0
+        self.closing = False
+        self.changed = asyncio.Event()
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        if ws.url.endswith("/_stcore/stream"):
+            ws.on("framereceived", self._frame)
+            ws.on("framesent", self._sent)
+            ws.on("close", self._closed)
+
+    def _closed(self, _ws) -> None:
+        if not self.closing:
+            self.dropped += 1
+
+    def _sent(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = self._back()
+        try:
+            msg.ParseFromString(payload)
+        except Exception:
+            return
+        if msg.WhichOneof("type") == "rerun_script":
+            self.asked.append(time.perf_counter())
+
+    def _frame(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = self._msg()
+        try:
+            msg.ParseFromString(payload)
+        except Exception:
+            return
+        if (msg.WhichOneof("type") == "script_finished"
+                and msg.script_finished == self._msg.FINISHED_SUCCESSFULLY):
+            self.finished += 1
+            self.changed.set()
+
+
+async def timed(runs: Runs, action: Callable[[], Awaitable[None]],
+                ready: Callable[[], Awaitable[None]]) -> float:
+    """Milliseconds from the request the action sent until a run finished and `ready` holds
+    (bench/ui.py's `timed`)."""
+    before, asked = runs.finished, len(runs.asked)
+    started = time.perf_counter()
+    await action()
+    deadline = started + TIMEOUT_MS / 1000
+    while runs.finished <= before:
+        runs.changed.clear()
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("no script run finished")
+        try:
+            await asyncio.wait_for(runs.changed.wait(), min(left, 1.0))
+        except TimeoutError:
+            pass
+    await ready()
+    if len(runs.asked) > asked:
+        started = runs.asked[asked]
+    return (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class Outcome:
+    samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    exceptions: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+async def _edit_first_value(page, value: str) -> None:
+    """bench/ui.py's `_edit_first_value`: type a new Value into the grid's first row."""
+    table = page.get_by_test_id("stDataFrame").first.locator("table")
+    await table.locator("thead th").first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    names = [h.strip() for h in await table.locator("thead th").all_text_contents()]
+    box = await page.get_by_test_id("stDataFrame").first.bounding_box()
+    await page.mouse.click(box["x"] + 130, box["y"] + 35 + 17)
+    await page.wait_for_timeout(300)
+    for _ in range(names.index("Value") - names.index("Customer")):
+        await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("Enter")
+    await page.wait_for_timeout(300)
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type(value, delay=50)
+    await page.wait_for_timeout(500)
+    await page.keyboard.press("Enter")
+
+
+SAVABLE = ("() => [...document.querySelectorAll('button')].some(b => "
+           "b.innerText.includes('Save changes') && !b.disabled)")
+
+
+async def _edit_until_savable(page, number: int, attempts: int = 3) -> None:
+    """Edit the first row's Value until "Save changes" is enabled: on a busy server the grid
+    can still be mounting when the heading shows, and the first click then lands nowhere."""
+    for attempt in range(attempts):
+        value = str(100_000 + number * 1_000 + int(time.time()) % 1_000 + attempt)
+        await _edit_first_value(page, value)
+        try:
+            await page.wait_for_function(SAVABLE, timeout=15_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await page.keyboard.press("Escape")
+
+
+async def walk(browser, base: str, email: str, number: int, outcome: Outcome) -> None:
+    """Sign in as `email` and walk the route once, adding each click's time to `outcome`."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900},
+                                        ignore_https_errors=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    runs = Runs(page)
+    step = "sign-in"
+    try:
+        await page.goto(base)
+        await page.get_by_role("textbox", name="Email").fill(email)
+        await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        outcome.samples["sign-in"].append(await timed(
+            runs, lambda: page.get_by_role("button", name="Sign in").click(),
+            lambda: page.wait_for_function(DASHBOARD_READY, polling="raf", timeout=TIMEOUT_MS)))
+        for step in ROUTE:
+            if step == "grid save":
+                await _edit_until_savable(page, number)
+                save = page.get_by_role("button", name="Save changes")
+                saved = page.get_by_text("Saved: 1 changed.")
+                outcome.samples["grid save"].append(await timed(
+                    runs, save.click,
+                    lambda s=saved: s.first.wait_for(state="visible", timeout=TIMEOUT_MS)))
+                continue
+            link = page.get_by_test_id("stSidebarNavLink").filter(
+                has_text=re.compile(f"{step}$"))
+            heading = page.get_by_role("heading", name=step, exact=True)
+            outcome.samples["page"].append(await timed(
+                runs, link.click,
+                lambda h=heading: h.first.wait_for(state="visible", timeout=TIMEOUT_MS)))
+            outcome.exceptions += await page.get_by_test_id("stException").count()
+    except TimeoutError as exc:  # Playwright's and ours
+        outcome.timeouts += 1
+        outcome.failures.append(f"{email} {step}: {str(exc).splitlines()[0]}")
+    except Exception as exc:
+        if "Timeout" in type(exc).__name__:
+            outcome.timeouts += 1
+        outcome.failures.append(f"{email} {step}: {type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0]}")
+    finally:
+        outcome.dropped += runs.dropped
+        runs.closing = True
+        await context.close()
+
+
+# --- rounds ----------------------------------------------------------------------------------
+
+@dataclass
+class Round:
+    sessions: int
+    outcome: Outcome
+    wall: float
+    cpu: float
+    rss_before: int
+    rss_peak: int
+    rss_after: int
+
+
+async def one_round(server: Server, emails: list[str], settle: float) -> Round:
+    from playwright.async_api import async_playwright
+
+    meter = Meter(server.pids)
+    outcome = Outcome()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            rss_before, cpu_before = meter.rss(), meter.cpu()
+            meter.peak = rss_before
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(meter.sample(stop))
+            started = time.perf_counter()
+            await asyncio.gather(*(walk(browser, server.base, email, n, outcome)
+                                   for n, email in enumerate(emails)))
+            wall = time.perf_counter() - started
+            cpu = meter.cpu() - cpu_before
+        finally:
+            await browser.close()
+    await asyncio.sleep(settle)
+    stop.set()
+    await sampler
+    return Round(len(emails), outcome, wall, cpu, rss_before, meter.peak, meter.rss())
+
+
+def report(label: str, rounds: list[Round]) -> None:
+    load = os.getloadavg()
+    print(f"\n{label}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
+          f"{os.cpu_count()} cores (at the end)")
+    print(f"  {'N':>3} {'round':>5} {'clicks':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+          f"{'sign-in p95':>11} {'errors':>6} {'CPU s':>6} {'RSS MB before/peak/after':>25}"
+          f" {'growth MB/session':>18}")
+    for number, r in enumerate(rounds, start=1):
+        clicks = [v for values in r.outcome.samples.values() for v in values]
+        signin = r.outcome.samples.get("sign-in", [])
+        errors = r.outcome.exceptions + r.outcome.timeouts + r.outcome.dropped
+        mb = 1024 * 1024
+        print(f"  {r.sessions:>3} {number:>5} {len(clicks):>6} "
+              f"{statistics.median(clicks) if clicks else math.nan:>8,.0f} "
+              f"{percentile(clicks, 95) if clicks else math.nan:>8,.0f} "
+              f"{max(clicks) if clicks else math.nan:>8,.0f} "
+              f"{percentile(signin, 95) if signin else math.nan:>11,.0f} {errors:>6} "
+              f"{r.cpu:>6.1f} "
+              f"{f'{r.rss_before / mb:.0f} / {r.rss_peak / mb:.0f} / {r.rss_after / mb:.0f}':>25}"
+              f" {(r.rss_after - r.rss_before) / mb / r.sessions:>18.1f}")
+        if errors:
+            print(f"        errors: {r.outcome.exceptions} exception boxes, "
+                  f"{r.outcome.timeouts} timeouts, {r.outcome.dropped} dropped websockets")
+        for failure in r.outcome.failures[:5]:
+            print(f"        {failure}")
+
+
+def measure(url: str, label: str, counts: list[int], topology: str, rounds: int,
+            settle: float) -> dict[int, list[Round]]:
+    emails = load_users(url, max(counts))
+    start = replicas if topology == "replicas" else one_process
+    results: dict[int, list[Round]] = {}
+    for count in counts:
+        with start(url) as server:
+            done = []
+            for number in range(rounds):
+                done.append(asyncio.run(one_round(server, emails[:count], settle)))
+                print(f"  {label}: N={count} round {number + 1}/{rounds} done",
+                      file=sys.stderr, flush=True)
+            results[count] = done
+        report(f"{label}, {topology}, N = {count}", done)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", default="1,5,10,20",
+                        help="numbers of sessions, comma-separated (default 1,5,10,20)")
+    parser.add_argument("--topology", choices=("one", "replicas"), default="one",
+                        help="one process (the embedded default) or nginx + 2 replicas")
+    parser.add_argument("--rounds", type=int, default=2, help="walks per N on one server")
+    parser.add_argument("--settle", type=float, default=60,
+                        help="seconds after the sessions close before memory is read")
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--opportunities", type=int, default=10_000,
+                        help="deals in a database built for the run (PostgreSQL)")
+    parser.add_argument("--database", help="use this existing database instead of building one")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.sessions.split(",") if n.strip()]
+    print(f"bench.load: N = {', '.join(map(str, counts))}, {args.rounds} rounds, "
+          f"{args.topology}, Chromium {CHROMIUM}")
+    if args.database:
+        backend = make_url(args.database).get_backend_name()
+        with get_engine(args.database).connect() as conn:
+            deals = conn.exec_driver_sql("SELECT count(*) FROM opportunities").scalar_one()
+        get_engine(args.database).dispose()
+        measure(args.database, f"{backend}, {deals:,} deals (given database)", counts,
+                args.topology, args.rounds, args.settle)
+        return
+    size = 800 if args.backend == "sqlite" else args.opportunities
+    with demo_database(args.backend, size) as url:
+        measure(url, f"{args.backend}, {size:,} deals", counts, args.topology, args.rounds,
+                args.settle)
+
+
+if __name__ == "__main__":
+    main()
