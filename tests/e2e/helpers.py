@@ -6,6 +6,7 @@ import re
 import time
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isv.auth import LOGIN_REFUSED, new_token
 from isv.db import session_scope
@@ -318,3 +319,55 @@ def sidebar_collapsed(page: Page) -> bool:
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar).to_have_attribute("data-collapsed", re.compile("true|false"))
     return sidebar.get_attribute("data-collapsed") == "true"
+
+
+# The data grid draws on a canvas; its accessible table says which cell is selected: the
+# grid focuses that cell's element, `glide-cell-<column>-<row>` (columns counted from the
+# row marker, 0). A cell editor, once open, takes the focus into the grid's overlay; a
+# select box there highlights the option it would take (aria-activedescendant).
+_FOCUSED_CELL = "(id) => document.activeElement && document.activeElement.id === id"
+_EDITOR_HOLDS = """(text) => {
+  const box = document.activeElement;
+  if (!box || !box.closest('[id^=gdg-overlay]') || box.value !== text) return false;
+  const option = box.getAttribute('aria-activedescendant');  // a select box's highlight
+  return !option || (document.getElementById(option)?.textContent ?? '').includes(text);
+}"""
+
+
+def grid_cell_id(column: int, row: int = 0) -> str:
+    return f"glide-cell-{column}-{row}"
+
+
+def click_grid_cell(page: Page, x: float, y: float, column: int, row: int = 0,
+                    attempts: int = 3) -> None:
+    """Click the grid at (x, y) and return once the grid has selected that cell.
+
+    A run that draws the grid anew in the same moment can swallow a click: the click is
+    tried again, never assumed to have landed after a fixed pause.
+    """
+    cell_id = grid_cell_id(column, row)
+    for _ in range(attempts):
+        page.mouse.click(x, y)
+        try:
+            page.wait_for_function(_FOCUSED_CELL, arg=cell_id, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the grid never selected {cell_id} after {attempts} clicks")
+
+
+def press_to_cell(page: Page, key: str, column: int, row: int = 0) -> None:
+    """Press `key` in the grid and wait until the selection has moved to that cell."""
+    page.keyboard.press(key)
+    page.wait_for_function(_FOCUSED_CELL, arg=grid_cell_id(column, row))
+
+
+def type_into_cell_editor(page: Page, text: str) -> None:
+    """Open the selected cell's editor (Enter), replace its text with `text` and return once
+    the editor holds it (a select box has then filtered its options down to it)."""
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !!document.activeElement"
+                           " && !!document.activeElement.closest('[id^=gdg-overlay]')")
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type(text, delay=50)
+    page.wait_for_function(_EDITOR_HOLDS, arg=text)

@@ -10,12 +10,16 @@ from playwright.sync_api import BrowserContext, Page, expect
 from isv.ui.board_drag import HOLD_MS
 from isv.ui.labels import stage_label
 from tests.e2e.helpers import (
+    click_grid_cell,
     open_signed_in,
+    press_to_cell,
+    type_into_cell_editor,
     wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
+CUSTOMER_COLUMN = 2  # in the grid: the row marker, "Open", then Customer
 
 
 
@@ -72,19 +76,14 @@ def edit_first_row(page: Page, column: str, text: str) -> None:
     """Click the first row's Customer cell, walk right to `column`, type and confirm."""
     names = header(page)
     box = page.get_by_test_id("stDataFrame").first.bounding_box()
-    # The row marker column, then "Open": the Customer cell starts about 110 px in.
-    page.mouse.click(box["x"] + 130, box["y"] + 35 + 17)
-    page.wait_for_timeout(300)
-    for _ in range(names.index(column) - names.index("Customer")):
-        page.keyboard.press("ArrowRight")
+    # The row marker column, then "Open": the Customer cell (grid column 2) starts about
+    # 110 px in.
+    click_grid_cell(page, box["x"] + 130, box["y"] + 35 + 17, CUSTOMER_COLUMN)
+    for step in range(1, names.index(column) - names.index("Customer") + 1):
+        press_to_cell(page, "ArrowRight", CUSTOMER_COLUMN + step)
     # Enter opens the cell's editor; the typed text replaces the value (a select box filters
     # its options by it); Enter again confirms and steps down to the next row.
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
-    page.keyboard.press("ControlOrMeta+A")
-    page.keyboard.type(text, delay=50)
-    # The editor filters as it goes; confirm once the typed option is the one highlighted.
-    page.wait_for_timeout(500)
+    type_into_cell_editor(page, text)
     page.keyboard.press("Enter")
 
 

@@ -18,9 +18,11 @@ from isv.ui.nav import PAGES, pages_for
 from isv.ui.tables import TABLE_MAX_ROWS
 from tests.e2e.helpers import (
     broken_card_words,
+    click_grid_cell,
     clipped_text,
     cut_off_text,
     open_signed_in,
+    press_to_cell,
     sidebar_collapsed,
     signed_in_window,
     tables,
@@ -145,20 +147,14 @@ def test_the_grid_shows_customer_to_owner_without_scrolling_sideways(server, tab
     # The grid measures its columns once drawn: then there is more to the right.
     page.wait_for_function("s => s.scrollWidth > s.clientWidth", arg=scroller.element_handle())
     box = grid.bounding_box()
-    # The row marker and "Open" columns, then the first row's Customer cell.
-    page.mouse.click(box["x"] + 150, box["y"] + ROW_PX + ROW_PX / 2)
-    page.wait_for_timeout(300)
-    for _column in ("Stage", "Value", "Expected close", "Owner"):
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(150)
-    page.wait_for_timeout(500)
+    # The row marker and "Open" columns, then the first row's Customer cell (column 2).
+    click_grid_cell(page, box["x"] + 150, box["y"] + ROW_PX + ROW_PX / 2, 2)
+    for column in range(3, 7):  # Stage, Value, Expected close, Owner
+        press_to_cell(page, "ArrowRight", column)
     # The grid scrolls a selected cell into view: Owner is already in full view.
     assert scroller.evaluate("s => s.scrollLeft") == 0
-    for _column in range(6):  # on to the columns that come after, one key at a time as above
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(150)
+    press_to_cell(page, "ArrowRight", 7)  # Partner, the column after: out of view until now
     page.wait_for_function("s => s.scrollLeft > 0", arg=scroller.element_handle())
-    assert scroller.evaluate("s => s.scrollLeft") > 0
 
 
 @pytest.mark.parametrize("closed", [False, True], ids=["open stages", "all six stages"])

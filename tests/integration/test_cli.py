@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from isv import cli
 from isv.db import session_scope
 from isv.demo import DEMO_LOGINS
+from isv.devserver import free_port
 from isv.models import AuditEntry, Opportunity, Partner, User
 from isv.services import sessions
 
@@ -177,7 +178,9 @@ def test_run_without_demo_leaves_an_empty_database_empty(empty_url, monkeypatch,
     monkeypatch.setattr(cli, "APP", app)
     monkeypatch.setattr(cli, "_serve", lambda host, port, _api: 0)
 
-    result = isv("run", "--no-demo")
+    # Free ports: an app a developer left running on the default ones is not this test's.
+    result = isv("run", "--no-demo", "--port", str(free_port()),
+                 "--api-port", str(free_port()))
 
     assert result.exit_code == 0, result.output
     assert count(User) == 0
