@@ -66,6 +66,12 @@ class GridSave:
     def ok(self) -> bool:
         return not self.problems
 
+    def summary(self) -> str:
+        parts = [f"{n} {what}" for n, what in ((self.updated, "changed"),
+                                                (self.added, "added"),
+                                                (self.deleted, "deleted")) if n]
+        return "Saved: " + (", ".join(parts) if parts else "nothing to save") + "."
+
 
 def _apply(session: Session, viewer: Viewer, call: Callable[..., Any], label: str,
            kwargs: dict[str, Any], problems: list[GridProblem], *,

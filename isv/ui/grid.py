@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -210,31 +209,6 @@ def fields_of(cells: dict[str, Any]) -> dict[str, Any]:
 
 # --- saving: the editor's changes handed to the grid's use case ---------------------------
 
-@dataclass(frozen=True)
-class Problem:
-    row: str
-    column: str
-    reason: str
-
-
-@dataclass
-class SaveResult:
-    updated: int = 0
-    added: int = 0
-    deleted: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        parts = [f"{n} {what}" for n, what in ((self.updated, "changed"),
-                                                (self.added, "added"),
-                                                (self.deleted, "deleted")) if n]
-        return "Saved: " + (", ".join(parts) if parts else "nothing to save") + "."
-
-
 def _row_label(position: int, row: OpportunityRow) -> str:
     return f"Row {position + 1} ({row.customer_name})"
 
@@ -246,7 +220,7 @@ def _column(problem: deal_grid.GridProblem) -> str:
 
 
 def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
-                 state: dict[str, Any]) -> SaveResult:
+                 state: dict[str, Any]) -> deal_grid.GridSave:
     """Save the editor's deleted, edited and added rows in one transaction (all or nothing).
 
     What counts as a change is read here, against the rows as shown: cells typed back to
@@ -270,13 +244,11 @@ def save_changes(*, viewer: Viewer, rows: list[OpportunityRow],
         if any(v is not None for v in values.values()):
             added.append(deal_grid.NewRow(f"New row {n + 1}",
                                           {k: v for k, v in values.items() if v is not None}))
-    saved = deal_grid.save_grid(
+    return deal_grid.save_grid(
         viewer=viewer,
         deleted=[deal_grid.DeletedRow(_row_label(pos, rows[pos]), rows[pos].id,
                                       rows[pos].version) for pos in deleted],
         changed=changed, added=added)
-    return SaveResult(updated=saved.updated, added=saved.added, deleted=saved.deleted,
-                      problems=[Problem(p.row, _column(p), p.reason) for p in saved.problems])
 
 
 # --- the widget ------------------------------------------------------------------------------
@@ -325,8 +297,8 @@ def edits_table(rows: list[OpportunityRow], state: dict[str, Any],
     return pd.DataFrame(lines, columns=["Row", "Column", "Your value"])
 
 
-def _problems_table(problems: list[Problem]) -> pd.DataFrame:
-    return pd.DataFrame([{"Row": p.row, "Column": p.column, "Reason": p.reason}
+def _problems_table(problems: list[deal_grid.GridProblem]) -> pd.DataFrame:
+    return pd.DataFrame([{"Row": p.row, "Column": _column(p), "Reason": p.reason}
                          for p in problems], columns=["Row", "Column", "Reason"])
 
 
@@ -444,7 +416,7 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
     discard = bar.button("Discard edits and reload", key="grid_discard",
                                  disabled=not has_edits, icon=":material/refresh:")
     if discard:
-        if any(p.column == "whole row" for p in st.session_state.get(_PROBLEMS, [])):
+        if any(p.field is deal_grid.WHOLE_ROW for p in st.session_state.get(_PROBLEMS, [])):
             st.session_state[_REAPPLY] = edits_table(rows, state, options)
         st.session_state.pop(_PROBLEMS, None)
         _new_generation()
@@ -465,7 +437,7 @@ def _save_bar(viewer: Viewer, rows: list[OpportunityRow], state: Any,
                  "correct them and save again.", icon=":material/error:")
         st.dataframe(_problems_table(problems), hide_index=True, key="grid_problems_table",
                      placeholder=display.NONE, height=table_height(len(problems)))
-        if any(p.column == "whole row" for p in problems):
+        if any(p.field is deal_grid.WHOLE_ROW for p in problems):
             st.info("A row changed since you loaded it. Use “Discard edits and reload” to see "
                     "the latest values; your edits are listed below it so you can re-apply "
                     "them.", icon=":material/info:")

@@ -40,7 +40,7 @@ from isv.db import get_engine, session_scope
 from isv.errors import Conflict
 from isv.models import AuditEntry, Opportunity, StageHistory
 from isv.rules.defaults import DEFAULT_PROBABILITY
-from isv.services import importing, partners, users
+from isv.services import deal_grid, importing, partners, users
 from isv.services import opportunities as opps
 from isv.ui import grid
 from tests.conftest import fresh_migrated
@@ -201,7 +201,7 @@ def read_grid(w: Writer, deal_id):
         if result.updated == 1 and not result.problems:
             w.applied = True
         else:
-            assert [p.column for p in result.problems] == ["whole row"], result.problems
+            assert [p.field for p in result.problems] == [deal_grid.WHOLE_ROW], result.problems
             _refused(w, result.problems[0].reason)
     return save
 
