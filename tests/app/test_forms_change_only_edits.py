@@ -267,6 +267,7 @@ def test_the_grid_saves_only_the_cell_edited(deal):
 def test_a_board_move_changes_the_stage_and_what_the_stage_rule_sets_only(deal):
     at = open_page("sales_manager", "pages/board.py")
     card = str(deal["id"])
+    clicked(at, f"move_open_{card}")  # the card's Move button opens its dialog
     offered = at.selectbox(key=f"move_to_{card}").options
     assert stage_label("demo") not in offered   # a move to where it is cannot be made
 
@@ -288,6 +289,7 @@ def test_a_board_move_changes_the_stage_and_what_the_stage_rule_sets_only(deal):
         opps.move_stage(session=s, viewer=viewer_of("vp"), opportunity_id=card,
                         to_stage="proposal")
     watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
+    clicked(at, f"move_open_{card}")
     at.selectbox(key=f"move_to_{card}").set_value("demo")
     clicked(at, f"move_submit_{card}")
     assert any(m.startswith(f"Changed by {LOGINS['vp'].name} at ") for m in messages(at.error))

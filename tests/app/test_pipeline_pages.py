@@ -384,6 +384,8 @@ def test_the_move_menu_asks_for_a_lost_reason_only_when_moving_to_closed_lost(de
     at = _open(login, "sales_manager", BOARD)
     card = str(deals["acme"])
     assert not [t for t in at.text_input if t.key.startswith("move_reason_")]
+    assert not [s for s in at.selectbox if s.key.startswith("move_to_")]  # no dialog yet
+    at.button(key=f"move_open_{card}").click().run()
     at.selectbox(key=f"move_to_{card}").set_value("closed_lost")
     at.button(key=f"move_submit_{card}").click().run()
     assert _deal(deals["acme"]).stage == "demo"
@@ -392,6 +394,7 @@ def test_the_move_menu_asks_for_a_lost_reason_only_when_moving_to_closed_lost(de
     assert _deal(deals["acme"]).lost_reason == "No budget"
 
     bolt = str(deals["bolt"])
+    at.button(key=f"move_open_{bolt}").click().run()
     at.selectbox(key=f"move_to_{bolt}").set_value("poc")
     at.button(key=f"move_submit_{bolt}").click().run()
     assert _deal(deals["bolt"]).stage == "poc"
@@ -401,7 +404,7 @@ def test_the_move_menu_asks_for_a_lost_reason_only_when_moving_to_closed_lost(de
 def test_admin_sees_the_board_without_move_controls(deals, login):
     at = _open(login, "admin", BOARD)
     assert "Delta" in board_text(at)
-    assert not [b for b in at.button if (b.key or "").startswith("move_submit_")]
+    assert not [b for b in at.button if (b.key or "").startswith(("move_open_", "move_submit_"))]
 
 
 # --- the deal's own page -------------------------------------------------------------------

@@ -215,13 +215,14 @@ def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(serv
     count_before = column_count(page, "lead")
 
     page.get_by_role("button", name=re.compile("Move")).first.click()
-    popover = page.get_by_test_id("stPopoverBody")
-    expect(popover.get_by_role("textbox")).to_have_count(0)  # no reason asked for yet
-    popover.get_by_role("combobox", name=re.compile("To stage")).click()
-    page.get_by_role("option", name="Closed lost").click()
-    popover.get_by_role("button", name="Move").click()
-
     dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Move deal")).to_be_visible()
+    expect(dialog.get_by_role("textbox")).to_have_count(0)  # no reason asked for yet
+    dialog.get_by_role("combobox", name=re.compile("To stage")).click()
+    page.get_by_role("option", name="Closed lost").click()
+    dialog.get_by_role("button", name="Move").click()
+
+    expect(dialog.get_by_role("heading", name="Close as lost")).to_be_visible()
     dialog.get_by_role("button", name="Close as lost").click()
     expect(dialog.get_by_text("Lost reason: is required when a deal is lost")).to_be_visible()
     dialog.get_by_role("textbox", name="Lost reason").fill("Chose to build in-house")
