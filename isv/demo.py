@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -29,19 +30,23 @@ from isv.errors import ValidationError
 from isv.models import (
     OPEN_STAGES,
     CommissionStructure,
+    DealRegistration,
     Opportunity,
     Partner,
     PartnerActivity,
     QuarterlyGoal,
+    RegistrationLink,
     StageHistory,
     Task,
     User,
     WeeklyStatus,
 )
 from isv.rules.defaults import DEFAULT_PROBABILITY
+from isv.rules.registration import Customer
 from isv.services import audit, status
 from isv.services.commissions import applicable_structure
-from isv.services.settings import local_today
+from isv.services.registrations import find_conflicts
+from isv.services.settings import DEFAULT_PENDING_DAYS, local_today
 
 # (email, password, role, name): the accounts `make run`, the README and the browser tests use.
 DEMO_LOGINS: list[tuple[str, str, str, str]] = [
@@ -258,11 +263,73 @@ def load_demo(*, session: Session, opportunities: int = 800, seed: int = 42,
     put(WeeklyStatus, build.weekly_status())
     for generation in build.tasks():
         put(Task, generation)
+    counts.update(_registrations(session, build))
     audit.record(session, actor=viewer, action="demo_load", entity_type="database",
                  entity_id=None,
                  new={"seed": seed, "today": today, "opportunities": opportunities, **counts})
     session.flush()
     return DemoSummary(seed=seed, today=today, counts=counts)
+
+
+# Deals partners registered through their links, so the Registrations page and the bell have
+# something to decide: one new customer, one already in another partner's open deal, the same
+# new customer again from a second partner (flagged both ways), and one rejected.
+_REGISTRATIONS = (  # (partner plan index, customer, contact, value, days ago, rejected because)
+    (0, "Harborview Logistics", "ops@harborview-logistics.example", 84_000, 3, None),
+    (1, None, "it@{domain}.example", 56_000, 2, None),
+    (2, "Harborview Logistics Inc.", "cto@harborview-logistics.example", 91_000, 1, None),
+    (3, "Quillon Dental Group", "admin@quillon.example", 22_000, 9,
+     "Direct account: the customer already buys from us without a partner"),
+)
+
+
+def _registrations(session: Session, build: _Builder) -> dict[str, int]:
+    """A link for four partners and one registration through each, as the public form makes
+    them (conflicts found by the registration rule); none approved, so the deals are as built.
+    """
+    if len(build.plans) < len(_REGISTRATIONS):
+        return {}
+    made = 0
+    for index, customer, contact, value, days_ago, rejected in _REGISTRATIONS:
+        plan = build.plans[index]
+        if customer is None:  # a customer another partner already has an open deal with
+            customer = session.scalar(
+                select(Opportunity.customer_name)
+                .where(Opportunity.stage.in_(OPEN_STAGES), Opportunity.partner_id != plan.id)
+                .order_by(Opportunity.deal_value.desc(), Opportunity.id).limit(1))
+            if customer is None:
+                continue
+            contact = contact.format(domain=_slug(customer))
+        submitted = build.midnight - timedelta(days=days_ago, hours=15)
+        link = RegistrationLink(id=build.new_id(), partner_id=plan.id,
+                                token_hash=auth.token_hash(secrets.token_urlsafe(32)),
+                                created_by_id=plan.owner, created_at=submitted - timedelta(days=20),
+                                expires_at=submitted + timedelta(days=70),
+                                last_used_at=submitted, window_start=submitted, window_count=1)
+        session.add(link)
+        session.flush()  # before the registration that refers to it
+        who = Customer.of(customer, contact)
+        registration = DealRegistration(
+            id=build.new_id(), partner_id=plan.id, link_id=link.id, customer_name=customer,
+            customer_key=who.key, contact_email=contact, email_domain=who.domain,
+            deal_value=Decimal(value), expected_close_date=build.today + timedelta(days=75),
+            notes="Registered through the partner's link", status="pending",
+            conflicts=find_conflicts(session, who, now=submitted), submitted_at=submitted,
+            expires_at=submitted + timedelta(days=DEFAULT_PENDING_DAYS))
+        if rejected:
+            registration.status, registration.reject_reason = "rejected", rejected
+            registration.decided_at = submitted + timedelta(days=1)
+            registration.decided_by_id = plan.owner
+        for conflict in registration.conflicts:  # the earlier one learns of the later one
+            if conflict["kind"] == "registration":
+                earlier = session.get(DealRegistration, uuid.UUID(conflict["id"]))
+                earlier.conflicts = [*earlier.conflicts, {"kind": "registration",
+                                                          "id": str(registration.id),
+                                                          "reasons": conflict["reasons"]}]
+        session.add(registration)
+        session.flush()
+        made += 1
+    return {RegistrationLink.__tablename__: made, DealRegistration.__tablename__: made}
 
 
 _CHUNK = 5000

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from isv.auth import Viewer
 from isv.demo import DEMO_LOGINS, LOST_REASONS, database_is_empty, load_demo
 from isv.errors import ValidationError
 from isv.models import (
@@ -26,7 +27,7 @@ from isv.models import (
     WeeklyStatus,
 )
 from isv.rules.defaults import DEFAULT_PROBABILITY
-from isv.services import sessions
+from isv.services import registrations, sessions
 from isv.services.commissions import applicable_structure
 
 TODAY = date(2026, 5, 13)
@@ -182,6 +183,24 @@ def test_a_deals_own_commission_structure_is_the_one_the_rule_picks(session, loa
             structures[deal.partner_id], deal_value=deal.deal_value,
             close_date=deal.actual_close_date or deal.expected_close_date)
         assert picked is not None and picked.id == deal.commission_structure_id
+
+
+def test_the_registrations_page_has_pending_ones_to_decide_with_their_conflicts(session,
+                                                                                 loaded):
+    vp = session.scalars(select(User).where(User.role == "vp")).one()
+    viewer = Viewer(id=vp.id, email=vp.email, role=vp.role, name=vp.full_name)
+    now = datetime.combine(TODAY, time(12), tzinfo=UTC)
+    pending, total = registrations.list_registrations(session=session, viewer=viewer,
+                                                      status="pending", now=now)
+    assert total == 3 and all(r.can_decide for r in pending)
+    kinds = {r.customer_name: {c.kind for c in r.conflicts} for r in pending}
+    # One customer is already in another partner's open deal; one new customer came from
+    # two partners, and each of the two registrations names the other.
+    assert sorted(kinds.values(), key=sorted) == [{"opportunity"}, {"registration"},
+                                                  {"registration"}]
+    assert [r.reject_reason for r in registrations.list_registrations(
+        session=session, viewer=viewer, status="rejected", now=now)[0]] == [
+        "Direct account: the customer already buys from us without a partner"]
 
 
 def test_rolled_over_tasks_point_to_one_successor_each(session, loaded):
