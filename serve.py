@@ -1,11 +1,14 @@
 """What `streamlit run serve.py` serves: the app (app.py) and the cookie routes (isv/web.py).
 
 st.App is Streamlit's own way to add routes to its server; `streamlit run` finds `app` here
-and serves it with the same flags and config as a plain script.
+and serves it with the same flags and config as a plain script. The pages' modules load in
+the background from the start, not under the first sign-in (isv/ui/login.py, warm_server).
 """
 
 import streamlit as st
 
 from isv import web
+from isv.ui.login import warm_server
 
 app = st.App("app.py", routes=web.routes())
+warm_server()

@@ -67,9 +67,13 @@ ACTIONS = ("sign-in", "navigation", "filter change", "grid save", "board move",
            "Move dialog opens", "chart PNG (warm)", "chart PNG (cold)")
 GOALS_MS = {"sign-in": 2000, "navigation": 1000, "filter change": 1000, "grid save": 1000,
             "board move": 1000}
-DASHBOARD_READY = """() =>
-  document.querySelectorAll('[data-testid=stMetric]').length >= 9 &&
-  document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 4"""
+# The login page's hidden elements (isv/ui/login.py, _warm_browser) are not the dashboard's.
+DASHBOARD_READY = """() => {
+  const main = (sel) => [...document.querySelectorAll(sel)]
+    .filter((e) => !e.closest('.st-key-isv_warm_browser'));
+  return main('[data-testid=stMetric]').length >= 9 &&
+    main('[data-testid=stPlotlyChart] .main-svg').length >= 4;
+}"""
 
 
 def cpu_seconds(pid: int) -> float:

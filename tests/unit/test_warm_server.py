@@ -15,8 +15,8 @@ def test_warming_imports_every_page_module_and_builds_each_figure_kind_without_e
         import sys, threading
         from isv.ui import login
         assert "isv.ui.grid" not in sys.modules and "isv.services.importing" not in sys.modules
-        login._warm_server()
-        login._warm_server()  # once per process
+        login.warm_server()
+        login.warm_server()  # once per process
         [thread] = [t for t in threading.enumerate() if t.name == "isv-warm"]
         thread.join(timeout=120)
         missing = [m for m in ("isv.ui.grid", "isv.ui.board", "isv.services.importing",
