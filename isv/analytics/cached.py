@@ -8,7 +8,8 @@ runs in a read transaction of its own.
 
 After a write every result is a miss, and at 100,000 deals a page's data is 0.5-1 s of SQL.
 So a server process remembers the few results viewed last (ISV_ANALYTICS_REFRESH, within 15
-minutes) and recomputes them in a background thread once the data version moves (a write of
+minutes) that took a quarter second or more to get, and recomputes them in a background
+thread once the data version moves (a write of
 this process wakes it at once; other processes' writes are seen within 2 s) and no page run
 is under way: the rerun that shows the write goes first, and a page run that starts while a
 result is being recomputed stops it at its next statement (it is recomputed once idle
@@ -30,6 +31,7 @@ quarter's KPIs are computed once per scope, filters and data version, whichever 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -50,6 +52,7 @@ from .kpis import Filters, Kpis, compute_kpis, scope_key, shared_by
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 RECENT_SECONDS = 15 * 60   # a result not viewed for this long is no longer refreshed
+REFRESH_MIN_SECONDS = 0.25  # a result quicker to get than this is left to the next view
 POLL_SECONDS = 2.0         # how often the refresher looks for other processes' writes
 REFRESH_THREAD = "isv-analytics-refresh"
 
@@ -95,10 +98,12 @@ def load(fn: Callable[..., T], /, *, viewer: Viewer, url: str | None = None,
     deals share it (only for results that depend on nothing else about the viewer).
     """
     name, parts, get = _entry(fn, viewer, url, share, kwargs)
+    started = time.perf_counter()
+    value = get()
     limit = get_settings().analytics_refresh
     if limit > 0:
-        refresher(limit).note(name, parts, get)
-    return get()
+        refresher(limit).note(name, parts, get, cost=time.perf_counter() - started)
+    return value
 
 
 def prefetch(fn: Callable[..., Any], /, *, viewer: Viewer, url: str | None = None,
@@ -126,24 +131,35 @@ def _shared_kpis(name: str) -> Callable[..., Kpis]:
 
 
 class Refresher:
-    """Recomputes the results viewed last as soon as the data changes, in a daemon thread."""
+    """Recomputes the results viewed last as soon as the data changes, in a daemon thread.
 
-    def __init__(self, limit: int) -> None:
+    Only results that took at least `min_seconds` to get: a view computes a cheaper one itself
+    about as fast as it would read it, and recomputing it in the background would only take
+    the processor from the page runs that follow a write (on the 800-deal demo, every result).
+    """
+
+    def __init__(self, limit: int, min_seconds: float = REFRESH_MIN_SECONDS) -> None:
         self.limit = limit
+        self.min_seconds = min_seconds
         self._lock = threading.Lock()
         self._recent: dict[str, OrderedDict[Hashable, tuple[float, Callable[[], Any]]]] = {}
+        self._cost: dict[tuple[str, Hashable], float] = {}  # the longest get seen
         self._done: dict[str, int] = {}  # the data version each database was refreshed at
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def note(self, name: str, parts: Hashable, get: Callable[[], Any]) -> None:
-        """Remember a result as viewed now (`get` fetches or computes it)."""
+    def note(self, name: str, parts: Hashable, get: Callable[[], Any],
+             cost: float = math.inf) -> None:
+        """Remember a result as viewed now (`get` fetches or computes it, and took `cost`
+        seconds this time: the longest time seen is what counts)."""
         with self._lock:
             recent = self._recent.setdefault(name, OrderedDict())
             recent[parts] = (time.monotonic(), get)
             recent.move_to_end(parts)
+            self._cost[(name, parts)] = max(cost, self._cost.get((name, parts), 0.0))
             while len(recent) > self.limit:
-                recent.popitem(last=False)
+                dropped, _ = recent.popitem(last=False)
+                self._cost.pop((name, dropped), None)
             if name not in self._done:
                 self._done[name] = cache.data_version(name)
 
@@ -183,7 +199,8 @@ class Refresher:
             cutoff = time.monotonic() - RECENT_SECONDS
             with self._lock:
                 gets = [(parts, get) for parts, (used, get) in reversed(self._recent[name].items())
-                        if used >= cutoff]
+                        if used >= cutoff
+                        and self._cost.get((name, parts), math.inf) >= self.min_seconds]
             for parts, get in gets:
                 if cache.data_version(name) != version:
                     break  # changed again: start over from the newest version

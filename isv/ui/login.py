@@ -282,8 +282,8 @@ WARM_LINK = "https://localhost/"  # never followed: the element is never shown
 
 
 def _warm_browser() -> None:
-    """An invisible chart, table, KPI card, select box, link and download button under the
-    login form.
+    """One invisible element of each kind the pages show (chart, table, KPI card, inputs,
+    link, buttons) under the login form.
 
     The browser loads the code that draws each kind of element (charts: 4.7 MB) only when a
     page first shows one, and holds the elements of that kind until it has: after sign-in
@@ -301,6 +301,15 @@ def _warm_browser() -> None:
         st.page_link(WARM_LINK, label="warm", icon=":material/table_view:")
         st.download_button("warm", b"", key="isv_warm_download", on_click="ignore",
                            icon=":material/download:")
+        # The filter bars', the grid's, the board's and the forms' inputs.
+        st.button("warm", key="isv_warm_button")
+        st.multiselect("warm", ["warm"], key="isv_warm_multiselect")
+        st.date_input("warm", value=None, key="isv_warm_date")
+        st.number_input("warm", value=1, key="isv_warm_number")
+        st.toggle("warm", key="isv_warm_toggle")
+        st.segmented_control("warm", ["warm"], key="isv_warm_segments")
+        st.text_area("warm", key="isv_warm_text")
+        _GO_TO(key="isv_warm_go_to", data=None)  # the components' code; goes nowhere
 
 
 _warmed = threading.Event()

@@ -480,7 +480,8 @@ def refresh_db(committed_url, monkeypatch):
     monkeypatch.delenv("ISV_REDIS_URL", raising=False)
     monkeypatch.setenv("ISV_ANALYTICS_REFRESH", "2")
     _clear()
-    refresher = cached.Refresher(limit=2)  # driven by the test, no thread
+    # Driven by the test, no thread; every result refreshed, however quick to compute.
+    refresher = cached.Refresher(limit=2, min_seconds=0)
     monkeypatch.setattr(cached, "_refresher", refresher)
     yield committed_url, refresher
     get_engine().dispose()
@@ -548,6 +549,28 @@ def test_a_refresh_waits_for_the_page_run_under_way_and_gives_way_to_one_that_st
     monkeypatch.setattr(cached, "_foreground_runs", 0)  # the page run ended
     assert refresher.refresh(idle_timeout=5) == 1
     assert cache.get_cache().has(name, parts)
+
+
+def test_only_results_slow_to_get_are_refreshed(refresh_db, monkeypatch):
+    _, _ = refresh_db
+    refresher = cached.Refresher(limit=2)  # the server's threshold
+    monkeypatch.setattr(cached, "_refresher", refresher)
+    _add_partner()
+    period = quarter_containing(local_today())
+
+    def view(domain):
+        return cached._entry(dashboard_data, SYSTEM, None, "scope",
+                             {"period": period, "as_of": local_today(),
+                              "filters": Filters.of(domains=[domain])})
+
+    quick, slow = view("FinOps"), view("Security")
+    refresher.note(*quick, cost=cached.REFRESH_MIN_SECONDS / 10)
+    refresher.note(*slow, cost=cached.REFRESH_MIN_SECONDS * 2)
+    refresher.note(*quick, cost=0.001)  # a hit later: still the quick one
+    _add_partner("Second")
+    assert refresher.refresh(idle_timeout=5) == 1
+    assert cache.get_cache().has(slow[0], slow[1])
+    assert not cache.get_cache().has(quick[0], quick[1])  # left to the next view
 
 
 def test_only_the_last_viewed_results_are_refreshed(refresh_db):
