@@ -45,7 +45,7 @@ from isv.rules.defaults import DEFAULT_PROBABILITY
 from isv.rules.registration import Customer
 from isv.services import audit, status
 from isv.services.commissions import applicable_structure
-from isv.services.registrations import find_conflicts
+from isv.services.registrations import find_conflicts, tell_earlier
 from isv.services.settings import DEFAULT_PENDING_DAYS, local_today
 
 # (email, password, role, name): the accounts `make run`, the README and the browser tests use.
@@ -320,14 +320,9 @@ def _registrations(session: Session, build: _Builder) -> dict[str, int]:
             registration.status, registration.reject_reason = "rejected", rejected
             registration.decided_at = submitted + timedelta(days=1)
             registration.decided_by_id = plan.owner
-        for conflict in registration.conflicts:  # the earlier one learns of the later one
-            if conflict["kind"] == "registration":
-                earlier = session.get(DealRegistration, uuid.UUID(conflict["id"]))
-                earlier.conflicts = [*earlier.conflicts, {"kind": "registration",
-                                                          "id": str(registration.id),
-                                                          "reasons": conflict["reasons"]}]
         session.add(registration)
         session.flush()
+        tell_earlier(session, registration)
         made += 1
     return {RegistrationLink.__tablename__: made, DealRegistration.__tablename__: made}
 

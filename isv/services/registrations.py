@@ -298,6 +298,18 @@ def find_conflicts(session: Session, customer: Customer, *, now: datetime,
     return found
 
 
+def tell_earlier(session: Session, registration: DealRegistration) -> None:
+    """The earlier registrations a new one collides with learn of it: whoever decides one of
+    them sees both."""
+    for conflict in registration.conflicts:
+        if conflict["kind"] != "registration":
+            continue
+        earlier = session.get(DealRegistration, uuid.UUID(conflict["id"]))
+        earlier.conflicts = [*earlier.conflicts, {"kind": "registration",
+                                                  "id": str(registration.id),
+                                                  "reasons": conflict["reasons"]}]
+
+
 def submit_registration(*, session: Session, secret: Any, customer_name: Any,
                         contact_email: Any, deal_value: Any, expected_close_date: Any,
                         notes: Any = None, now: datetime | None = None) -> DealRegistration:
@@ -324,14 +336,7 @@ def submit_registration(*, session: Session, secret: Any, customer_name: Any,
         expires_at=now + timedelta(days=current_settings(session).registration_pending_days))
     session.add(registration)
     session.flush()
-    # The earlier registration learns of the later one: whoever decides it sees both.
-    for conflict in conflicts:
-        if conflict["kind"] != "registration":
-            continue
-        earlier = session.get(DealRegistration, uuid.UUID(conflict["id"]))
-        earlier.conflicts = [*earlier.conflicts, {"kind": "registration",
-                                                  "id": str(registration.id),
-                                                  "reasons": conflict["reasons"]}]
+    tell_earlier(session, registration)
     link.window_count += 1
     link.last_used_at = now
     partner = session.get(Partner, link.partner_id)
