@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
+import random
 import re
 import secrets
 import shutil
@@ -226,6 +228,14 @@ class Meter:
     def cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids)
 
+    @staticmethod
+    def machine_cpu() -> float:
+        """Busy CPU seconds of the whole machine so far (/proc/stat): with the server's own,
+        it tells how much of the two cores the browsers and the database took."""
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
     def rss(self) -> int:
         return sum(rss_bytes(pid) for pid in self.pids)
 
@@ -360,8 +370,27 @@ async def _edit_until_savable(page, number: int, attempts: int = 3) -> None:
             await page.keyboard.press("Escape")
 
 
-async def walk(browser, base: str, email: str, number: int, outcome: Outcome) -> None:
+@dataclass(frozen=True)
+class Pace:
+    """How people click: `arrive` spreads the sign-ins evenly over that many seconds, `think`
+    is the mean time a person reads a page before the next click (drawn from 0.5–1.5× of it).
+    Both 0: everyone signs in at once and clicks back to back (the stress case)."""
+
+    arrive: float = 0.0
+    think: float = 0.0
+
+    def start(self, number: int, sessions: int) -> float:
+        return self.arrive * number / sessions
+
+    def read(self, rng: random.Random) -> float:
+        return self.think * rng.uniform(0.5, 1.5)
+
+
+async def walk(browser, base: str, email: str, number: int, outcome: Outcome,
+               pace: Pace, sessions: int) -> None:
     """Sign in as `email` and walk the route once, adding each click's time to `outcome`."""
+    rng = random.Random(number)
+    await asyncio.sleep(pace.start(number, sessions))
     context = await browser.new_context(viewport={"width": 1400, "height": 900},
                                         ignore_https_errors=True)
     context.set_default_timeout(TIMEOUT_MS)
@@ -376,6 +405,7 @@ async def walk(browser, base: str, email: str, number: int, outcome: Outcome) ->
             runs, lambda: page.get_by_role("button", name="Sign in").click(),
             lambda: page.wait_for_function(DASHBOARD_READY, polling="raf", timeout=TIMEOUT_MS)))
         for step in ROUTE:
+            await asyncio.sleep(pace.read(rng))
             if step == "grid save":
                 await _edit_until_savable(page, number)
                 save = page.get_by_role("button", name="Save changes")
@@ -391,14 +421,14 @@ async def walk(browser, base: str, email: str, number: int, outcome: Outcome) ->
                 runs, link.click,
                 lambda h=heading: h.first.wait_for(state="visible", timeout=TIMEOUT_MS)))
             outcome.exceptions += await page.get_by_test_id("stException").count()
-    except TimeoutError as exc:  # Playwright's and ours
-        outcome.timeouts += 1
-        outcome.failures.append(f"{email} {step}: {str(exc).splitlines()[0]}")
-    except Exception as exc:
-        if "Timeout" in type(exc).__name__:
+    except Exception as exc:  # Playwright's timeouts, ours, and anything else
+        if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
             outcome.timeouts += 1
+        shot = Path(tempfile.gettempdir()) / f"bench-load-{number + 1:02d}-{step}.png"
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(shot), full_page=True)
         outcome.failures.append(f"{email} {step}: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0]}")
+                                f"{str(exc).splitlines()[0]} (screenshot {shot})")
     finally:
         outcome.dropped += runs.dropped
         runs.closing = True
@@ -413,34 +443,54 @@ class Round:
     outcome: Outcome
     wall: float
     cpu: float
+    machine_cpu: float
     rss_before: int
     rss_peak: int
     rss_after: int
 
 
-async def one_round(server: Server, emails: list[str], settle: float) -> Round:
+@contextmanager
+def browser_executable(nice: int) -> Iterator[str]:
+    """Debian's Chromium, or with `nice` > 0 the same run at that niceness: the N browsers
+    stand for N people's own computers, and unniced they would take most of this machine's
+    two cores from the server they measure."""
+    if nice <= 0:
+        yield CHROMIUM
+        return
+    with tempfile.TemporaryDirectory(prefix="isv-bench-chromium-") as tmp:
+        wrapper = Path(tmp) / "chromium"
+        wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM} "$@"\n')
+        wrapper.chmod(0o755)
+        yield str(wrapper)
+
+
+async def one_round(server: Server, emails: list[str], settle: float, pace: Pace,
+                    executable: str) -> Round:
     from playwright.async_api import async_playwright
 
     meter = Meter(server.pids)
     outcome = Outcome()
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             rss_before, cpu_before = meter.rss(), meter.cpu()
+            machine_before = meter.machine_cpu()
             meter.peak = rss_before
             stop = asyncio.Event()
             sampler = asyncio.create_task(meter.sample(stop))
             started = time.perf_counter()
-            await asyncio.gather(*(walk(browser, server.base, email, n, outcome)
-                                   for n, email in enumerate(emails)))
+            await asyncio.gather(*(walk(browser, server.base, email, n, outcome, pace,
+                                        len(emails)) for n, email in enumerate(emails)))
             wall = time.perf_counter() - started
             cpu = meter.cpu() - cpu_before
+            machine = meter.machine_cpu() - machine_before
         finally:
             await browser.close()
     await asyncio.sleep(settle)
     stop.set()
     await sampler
-    return Round(len(emails), outcome, wall, cpu, rss_before, meter.peak, meter.rss())
+    return Round(len(emails), outcome, wall, cpu, machine, rss_before, meter.peak,
+                 meter.rss())
 
 
 def report(label: str, rounds: list[Round]) -> None:
@@ -448,8 +498,8 @@ def report(label: str, rounds: list[Round]) -> None:
     print(f"\n{label}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
           f"{os.cpu_count()} cores (at the end)")
     print(f"  {'N':>3} {'round':>5} {'clicks':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-          f"{'sign-in p95':>11} {'errors':>6} {'CPU s':>6} {'RSS MB before/peak/after':>25}"
-          f" {'growth MB/session':>18}")
+          f"{'sign-in p95':>11} {'errors':>6} {'wall s':>6} {'CPU s':>6} {'all CPU s':>9} "
+          f"{'RSS MB before/peak/after':>25} {'growth MB/session':>18}")
     for number, r in enumerate(rounds, start=1):
         clicks = [v for values in r.outcome.samples.values() for v in values]
         signin = r.outcome.samples.get("sign-in", [])
@@ -460,7 +510,7 @@ def report(label: str, rounds: list[Round]) -> None:
               f"{percentile(clicks, 95) if clicks else math.nan:>8,.0f} "
               f"{max(clicks) if clicks else math.nan:>8,.0f} "
               f"{percentile(signin, 95) if signin else math.nan:>11,.0f} {errors:>6} "
-              f"{r.cpu:>6.1f} "
+              f"{r.wall:>6.0f} {r.cpu:>6.1f} {r.machine_cpu:>9.1f} "
               f"{f'{r.rss_before / mb:.0f} / {r.rss_peak / mb:.0f} / {r.rss_after / mb:.0f}':>25}"
               f" {(r.rss_after - r.rss_before) / mb / r.sessions:>18.1f}")
         if errors:
@@ -470,16 +520,17 @@ def report(label: str, rounds: list[Round]) -> None:
             print(f"        {failure}")
 
 
-def measure(url: str, label: str, counts: list[int], topology: str, rounds: int,
-            settle: float) -> dict[int, list[Round]]:
+def measure(url: str, label: str, counts: list[int], *, topology: str, rounds: int,
+            settle: float, pace: Pace, nice: int) -> dict[int, list[Round]]:
     emails = load_users(url, max(counts))
     start = replicas if topology == "replicas" else one_process
     results: dict[int, list[Round]] = {}
     for count in counts:
-        with start(url) as server:
+        with start(url) as server, browser_executable(nice) as executable:
             done = []
             for number in range(rounds):
-                done.append(asyncio.run(one_round(server, emails[:count], settle)))
+                done.append(asyncio.run(one_round(server, emails[:count], settle, pace,
+                                                  executable)))
                 print(f"  {label}: N={count} round {number + 1}/{rounds} done",
                       file=sys.stderr, flush=True)
             results[count] = done
@@ -497,26 +548,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="walks per N on one server")
     parser.add_argument("--settle", type=float, default=60,
                         help="seconds after the sessions close before memory is read")
+    parser.add_argument("--arrive", type=float, default=0,
+                        help="spread the sign-ins evenly over this many seconds (default 0: "
+                             "all at once)")
+    parser.add_argument("--think", type=float, default=0,
+                        help="mean seconds a person reads a page before the next click, "
+                             "drawn from 0.5-1.5x of it (default 0: back to back)")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the browsers at this niceness (default 0), so that the "
+                             "server under test is not starved by the clients")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--opportunities", type=int, default=10_000,
                         help="deals in a database built for the run (PostgreSQL)")
     parser.add_argument("--database", help="use this existing database instead of building one")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.sessions.split(",") if n.strip()]
+    options = {"topology": args.topology, "rounds": args.rounds, "settle": args.settle,
+               "pace": Pace(args.arrive, args.think), "nice": args.nice}
     print(f"bench.load: N = {', '.join(map(str, counts))}, {args.rounds} rounds, "
-          f"{args.topology}, Chromium {CHROMIUM}")
+          f"{args.topology}, sign-ins over {args.arrive:g} s, think {args.think:g} s, "
+          f"Chromium {CHROMIUM} at niceness {args.nice}")
     if args.database:
         backend = make_url(args.database).get_backend_name()
         with get_engine(args.database).connect() as conn:
             deals = conn.exec_driver_sql("SELECT count(*) FROM opportunities").scalar_one()
         get_engine(args.database).dispose()
         measure(args.database, f"{backend}, {deals:,} deals (given database)", counts,
-                args.topology, args.rounds, args.settle)
+                **options)
         return
     size = 800 if args.backend == "sqlite" else args.opportunities
     with demo_database(args.backend, size) as url:
-        measure(url, f"{args.backend}, {size:,} deals", counts, args.topology, args.rounds,
-                args.settle)
+        measure(url, f"{args.backend}, {size:,} deals", counts, **options)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import html
-from collections.abc import Iterable, Sequence
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -214,6 +218,43 @@ def _empty(fig: go.Figure, message: str) -> go.Figure:
 
 # --- figures -----------------------------------------------------------------------------
 
+# Built figures, by builder and inputs. Building is plotly validating every property (half of
+# an analytics page's run, bench/README.md), and the same frame gives the same figure for
+# every viewer and every rerun: a person going back to a page, or a colleague with the same
+# view, gets the figure already built. Keyed by content, so new data is a new key; bounded.
+_FIGURES: OrderedDict[bytes, go.Figure] = OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+FIGURES_KEPT = 256
+
+
+def _inputs_key(name: str, frame: pd.DataFrame, options: dict[str, Any]) -> bytes:
+    frozen = sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else
+                     tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+    return hashlib.blake2b(pickle.dumps((name, frame, frozen), protocol=5),
+                           digest_size=20).digest()
+
+
+def remembered(build: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """Keep `build(frame, **options)`'s figures: callers only read a figure (st.plotly_chart
+    serialises it; exports copy it first, see `for_export`), so one object serves all."""
+
+    @functools.wraps(build)
+    def figure(frame: pd.DataFrame, **options: Any) -> go.Figure:
+        key = _inputs_key(build.__qualname__, frame, options)
+        with _FIGURES_LOCK:
+            if (kept := _FIGURES.get(key)) is not None:
+                _FIGURES.move_to_end(key)
+                return kept
+        built = build(frame, **options)
+        with _FIGURES_LOCK:
+            _FIGURES[key] = built
+            while len(_FIGURES) > FIGURES_KEPT:
+                _FIGURES.popitem(last=False)
+        return built
+
+    return figure
+
+@remembered
 def funnel_figure(frame: pd.DataFrame, *, title: str = "Funnel",
                   context: str | None = None) -> go.Figure:
     """Deals that reached each stage, with value and conversion from the stage before.
@@ -248,6 +289,7 @@ def funnel_figure(frame: pd.DataFrame, *, title: str = "Funnel",
     return fig
 
 
+@remembered
 def revenue_by_quarter_figure(frame: pd.DataFrame, *, title: str = "Revenue by quarter",
                               context: str | None = None) -> go.Figure:
     """Won revenue per quarter, stacked with the weighted forecast of open deals.
@@ -287,6 +329,7 @@ def revenue_by_quarter_figure(frame: pd.DataFrame, *, title: str = "Revenue by q
     return style(fig, title=title, context=context)
 
 
+@remembered
 def pipeline_by_domain_figure(frame: pd.DataFrame, *, title: str = "Pipeline by domain",
                               context: str | None = None) -> go.Figure:
     """Open pipeline per domain, split by stage (colour and pattern per stage).
@@ -319,6 +362,7 @@ def pipeline_by_domain_figure(frame: pd.DataFrame, *, title: str = "Pipeline by 
     return style(fig, title=title, context=context)
 
 
+@remembered
 def top_partners_figure(frame: pd.DataFrame, *, title: str = "Top partners",
                         context: str | None = None) -> go.Figure:
     """Won revenue per partner in the period, biggest on top, coloured and patterned by domain.
@@ -352,6 +396,7 @@ def top_partners_figure(frame: pd.DataFrame, *, title: str = "Top partners",
                  height=max(SCREEN_HEIGHT, 140 + 30 * len(rows)))
 
 
+@remembered
 def pipeline_by_stage_figure(frame: pd.DataFrame, *, title: str = "Pipeline by stage",
                              context: str | None = None,
                              stages: Sequence[str] = OPEN_STAGES) -> go.Figure:
@@ -387,6 +432,7 @@ SLIPPED_COLOR = OKABE_ITO["vermillion"]
 CONCENTRATED_PATTERN = "x"
 
 
+@remembered
 def partner_results_figure(frame: pd.DataFrame, *, title: str = "Partners",
                            context: str | None = None, limit: int = 15) -> go.Figure:
     """Open pipeline and revenue won per partner, side by side, the first `limit` rows.
@@ -419,6 +465,7 @@ def partner_results_figure(frame: pd.DataFrame, *, title: str = "Partners",
                  height=max(SCREEN_HEIGHT, 150 + 44 * len(rows)))
 
 
+@remembered
 def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline by quarter",
                               context: str | None = None) -> go.Figure:
     """Value of the deals created per quarter, stacked by domain (colour and pattern).
@@ -453,6 +500,7 @@ def created_by_quarter_figure(frame: pd.DataFrame, *, title: str = "New pipeline
     return style(fig, title=title, context=context)
 
 
+@remembered
 def commission_liability_figure(frame: pd.DataFrame, *,
                                 title: str = "Commission liability forecast",
                                 context: str | None = None) -> go.Figure:
@@ -485,6 +533,7 @@ def commission_liability_figure(frame: pd.DataFrame, *,
     return style(fig, title=title, context=context, legend=False)
 
 
+@remembered
 def domain_coverage_figure(frame: pd.DataFrame, *, title: str = "Domain coverage",
                            context: str | None = None, limit: Decimal = Decimal("0.60"),
                            flags: dict[str, str] | None = None) -> go.Figure:
@@ -538,6 +587,7 @@ def domain_coverage_figure(frame: pd.DataFrame, *, title: str = "Domain coverage
                  height=max(SCREEN_HEIGHT, 140 + 70 * len(domains)))
 
 
+@remembered
 def team_figure(frame: pd.DataFrame, *, title: str = "Team: won against target",
                 context: str | None = None) -> go.Figure:
     """Per person, revenue won in the period beside their target, labelled with attainment.
@@ -592,6 +642,7 @@ def _days_text(value: Any) -> str:
     return display.NONE if value is None else f"{display.number(value)} d"
 
 
+@remembered
 def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
                     context: str | None = None) -> go.Figure:
     """Velocity (money per day) per quarter; under each quarter the KPIs it is made of.
@@ -629,6 +680,7 @@ def velocity_figure(frame: pd.DataFrame, *, title: str = "Sales velocity",
     return fig
 
 
+@remembered
 def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close month",
                        context: str | None = None) -> go.Figure:
     """Open pipeline per expected close month: weighted value in front of the full value.
@@ -674,6 +726,7 @@ def close_month_figure(frame: pd.DataFrame, *, title: str = "Forecast by close m
     return style(fig, title=title, context=context, height=SCREEN_HEIGHT + 60)
 
 
+@remembered
 def time_in_stage_figure(frame: pd.DataFrame, *, title: str = "Time in stage",
                          context: str | None = None) -> go.Figure:
     """Average days per open stage: stays that ended in the period, and deals still there.
@@ -721,6 +774,7 @@ def time_in_stage_figure(frame: pd.DataFrame, *, title: str = "Time in stage",
     return fig
 
 
+@remembered
 def win_loss_figure(frame: pd.DataFrame, *, title: str = "Win/loss by partner",
                     context: str | None = None, limit: int = 12) -> go.Figure:
     """Value won and lost per partner in the period, stacked, labelled with the win rate.
@@ -760,6 +814,7 @@ def win_loss_figure(frame: pd.DataFrame, *, title: str = "Win/loss by partner",
                  height=max(SCREEN_HEIGHT, 150 + 36 * len(rows)))
 
 
+@remembered
 def lost_reasons_figure(frame: pd.DataFrame, *, title: str = "Lost reasons",
                         context: str | None = None, limit: int = 10) -> go.Figure:
     """Deals lost per reason, most frequent on top; reasons past `limit` summed as one bar.
@@ -797,6 +852,7 @@ def lost_reasons_figure(frame: pd.DataFrame, *, title: str = "Lost reasons",
                  height=max(SCREEN_HEIGHT, 150 + 34 * len(reasons)))
 
 
+@remembered
 def health_trend_figure(frame: pd.DataFrame, *, title: str = "Health score by week",
                         context: str | None = None) -> go.Figure:
     """A partner's weekly health score, 0 to 100, with the label bands' lower edges.

@@ -176,3 +176,38 @@ def test_plotly_parses_each_property_path_once_with_the_same_result():
     for _ in range(2):
         charts.style(go.Figure(go.Bar(x=["a"], y=[1])), title="Won", context="Q3 2026")
     assert parse.cache_info().hits > before
+
+
+def test_the_same_numbers_give_the_figure_already_built_and_new_numbers_a_new_one(monkeypatch):
+    built = []
+    real = charts.funnel_figure.__wrapped__  # the builder itself, without the memo
+    monkeypatch.setattr(charts, "_FIGURES", type(charts._FIGURES)())
+
+    def counting(frame, **options):
+        built.append(options)
+        return real(frame, **options)
+
+    remembered = charts.remembered(counting)
+    first = remembered(funnel(), title="Funnel")
+    again = remembered(funnel(), title="Funnel")
+    assert again is first and len(built) == 1
+
+    retitled = remembered(funnel(), title="Deals by stage")
+    assert retitled.layout.title.text == "Deals by stage" and len(built) == 2
+
+    more = funnel()
+    more.loc[0, "Deals"] = 5
+    changed = remembered(more, title="Funnel")
+    assert changed is not first and changed.data[0].x[0] == 5 and len(built) == 3
+    assert first.data[0].x[0] == 4
+
+
+def test_the_kept_figures_are_bounded_dropping_the_least_recently_used(monkeypatch):
+    monkeypatch.setattr(charts, "_FIGURES", type(charts._FIGURES)())
+    monkeypatch.setattr(charts, "FIGURES_KEPT", 2)
+    first = charts.funnel_figure(funnel(), title="One")
+    charts.funnel_figure(funnel(), title="Two")
+    assert charts.funnel_figure(funnel(), title="One") is first  # now the most recent
+    charts.funnel_figure(funnel(), title="Three")  # drops "Two"
+    assert len(charts._FIGURES) == 2
+    assert charts.funnel_figure(funnel(), title="One") is first
