@@ -211,3 +211,12 @@ def test_the_kept_figures_are_bounded_dropping_the_least_recently_used(monkeypat
     charts.funnel_figure(funnel(), title="Three")  # drops "Two"
     assert len(charts._FIGURES) == 2
     assert charts.funnel_figure(funnel(), title="One") is first
+
+
+def test_a_built_figure_is_turned_into_a_dict_once_and_an_export_leaves_that_dict_alone():
+    fig = charts.funnel_figure(funnel(), title="Funnel, once")
+    spec = fig.to_dict()
+    assert fig.to_dict() is spec  # what st.plotly_chart asks for on every run
+    charts.for_slide(fig)
+    assert fig.to_dict() is spec and spec["layout"]["title"]["text"] == "Funnel, once"
+    assert "width" not in spec["layout"]
