@@ -2,7 +2,7 @@
 
     python -m bench load [--sessions 1,5,10,20] [--topology one|replicas] [--rounds 2]
                          [--backend postgresql|sqlite] [--opportunities N] [--database URL]
-                         [--settle 60]
+                         [--settle 60] [--arrive S] [--think S] [--nice K]
 
 The server is started as bench/ui.py starts it (`streamlit run serve.py`, what `isv run` and
 `make run` serve: one process) or, with --topology replicas, as docker-compose.yml runs it:
@@ -19,11 +19,18 @@ script_finished has arrived on the page's WebSocket and the page is drawn):
     sign-in → dashboard, pipeline analytics, opportunities, a grid save (one Value),
     pipeline board, weekly status, partner analytics
 
-All N sessions start together. Errors counted: exception boxes on a page, steps that time
-out, WebSockets the server dropped. The server's CPU (user + system of its processes, from
-/proc) and resident memory are sampled every half second: before, peak, and after all
-sessions closed and --settle seconds passed; with --rounds 2 the same N walk again on the same
-server, so a leak shows as memory that does not come back.
+By default all N sessions start together and click back to back (the stress case); with
+--arrive the sign-ins are spread over that many seconds and with --think each click waits
+the time a person reads the page first (0.5-1.5x the given mean). --nice runs the browsers
+at that niceness: they stand for N people's own computers, and on one 2-core machine they
+would otherwise take most of the CPU from the server they measure. The route's clicks and
+the sign-ins are reported apart, and each step on its own line. Errors counted: exception
+boxes on a page, steps that time out, WebSockets the server dropped. The server's CPU (user +
+system of its processes, from /proc), the whole machine's busy CPU (/proc/stat: the rest is
+the browsers and the database) and the server's resident memory are sampled every half
+second: before, peak, and after all sessions closed and --settle seconds passed; with
+--rounds 2 the same N walk again on the same server, so a leak shows as memory that does
+not come back.
 """
 
 from __future__ import annotations
@@ -417,7 +424,7 @@ async def walk(browser, base: str, email: str, number: int, outcome: Outcome,
             link = page.get_by_test_id("stSidebarNavLink").filter(
                 has_text=re.compile(f"{step}$"))
             heading = page.get_by_role("heading", name=step, exact=True)
-            outcome.samples["page"].append(await timed(
+            outcome.samples[step].append(await timed(
                 runs, link.click,
                 lambda h=heading: h.first.wait_for(state="visible", timeout=TIMEOUT_MS)))
             outcome.exceptions += await page.get_by_test_id("stException").count()
@@ -497,11 +504,14 @@ def report(label: str, rounds: list[Round]) -> None:
     load = os.getloadavg()
     print(f"\n{label}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
           f"{os.cpu_count()} cores (at the end)")
+    print("  clicks: the route's, after the sign-in (a sign-in loads the whole app anew in a "
+          "new browser context: the browsers' heaviest step, reported apart)")
     print(f"  {'N':>3} {'round':>5} {'clicks':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
           f"{'sign-in p95':>11} {'errors':>6} {'wall s':>6} {'CPU s':>6} {'all CPU s':>9} "
           f"{'RSS MB before/peak/after':>25} {'growth MB/session':>18}")
     for number, r in enumerate(rounds, start=1):
-        clicks = [v for values in r.outcome.samples.values() for v in values]
+        clicks = [v for kind, values in r.outcome.samples.items() if kind != "sign-in"
+                  for v in values]
         signin = r.outcome.samples.get("sign-in", [])
         errors = r.outcome.exceptions + r.outcome.timeouts + r.outcome.dropped
         mb = 1024 * 1024
@@ -513,6 +523,9 @@ def report(label: str, rounds: list[Round]) -> None:
               f"{r.wall:>6.0f} {r.cpu:>6.1f} {r.machine_cpu:>9.1f} "
               f"{f'{r.rss_before / mb:.0f} / {r.rss_peak / mb:.0f} / {r.rss_after / mb:.0f}':>25}"
               f" {(r.rss_after - r.rss_before) / mb / r.sessions:>18.1f}")
+        for kind, values in r.outcome.samples.items():
+            print(f"        {kind:<18} n {len(values):>3}  p50 {statistics.median(values):>7,.0f}"
+                  f"  p95 {percentile(values, 95):>7,.0f}  max {max(values):>7,.0f} ms")
         if errors:
             print(f"        errors: {r.outcome.exceptions} exception boxes, "
                   f"{r.outcome.timeouts} timeouts, {r.outcome.dropped} dropped websockets")
