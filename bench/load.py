@@ -69,6 +69,7 @@ from bench.ui import (
     demo_database,
     percentile,
 )
+from bench.wire import WireSession
 from isv import devserver
 from isv.auth import Viewer
 from isv.db import get_engine, session_scope
@@ -442,11 +443,86 @@ async def walk(browser, base: str, email: str, number: int, outcome: Outcome,
         await context.close()
 
 
+async def wire_cookies(browser, base: str, emails: list[str]) -> dict[str, dict[str, str]]:
+    """Sign each wire session's person in with the browser, one after another before the
+    round, and keep the cookies the sign-in set (the wire session then sends them)."""
+    cookies = {}
+    for email in emails:
+        context = await browser.new_context(ignore_https_errors=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        try:
+            await page.goto(base)
+            await page.get_by_role("textbox", name="Email").fill(email)
+            await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_function(DASHBOARD_READY, polling=100, timeout=TIMEOUT_MS)
+            # The page fetches the cookie route on its own, maybe after the dashboard shows.
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while not any(c["httpOnly"] for c in await context.cookies()):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{email}: the sign-in set no session cookie")
+                await asyncio.sleep(0.1)
+            cookies[email] = {c["name"]: c["value"] for c in await context.cookies()}
+        finally:
+            await context.close()
+    return cookies
+
+
+async def walk_wire(base: str, cookies: dict[str, str], email: str, number: int,
+                    outcome: Outcome, pace: Pace, sessions: int) -> None:
+    """The route over the protocol (bench/wire.py), signed in already: the first run is the
+    dashboard a sign-in lands on; each step is timed until the server finished its run."""
+    rng = random.Random(number)
+    await asyncio.sleep(pace.start(number, sessions))
+    session = WireSession(base, cookies)
+    step = "dashboard"
+    try:
+        await session.connect(ssl=_NO_VERIFY if base.startswith("https") else None)
+        outcome.samples[f"{WIRE}dashboard"].append(await session.rerun())
+        if not set(ROUTE) - {"grid save"} <= set(session.pages):
+            raise RuntimeError(f"not signed in: the first run showed {session.run.text[:6]}")
+        for step in ROUTE:
+            await asyncio.sleep(pace.read(rng))
+            if step == "grid save":
+                value = 100_000 + number * 1_000 + int(time.time()) % 1_000
+                edit = session.editor_state({0: {"Value": value}})
+                await session.rerun(widgets=[edit])
+                outcome.samples[f"{WIRE}grid save"].append(
+                    await session.rerun(widgets=[edit, session.trigger("grid_save")]))
+                if not any("Saved" in text for text in session.run.text):
+                    outcome.failures.append(f"{email} (wire) grid save: no \"Saved\" line")
+                    outcome.exceptions += 1
+                continue
+            outcome.samples[f"{WIRE}{step}"].append(await session.rerun(step))
+    except Exception as exc:
+        if isinstance(exc, TimeoutError):
+            outcome.timeouts += 1
+        outcome.failures.append(f"{email} (wire) {step}: {type(exc).__name__}: {exc}")
+    finally:
+        outcome.exceptions += session.exceptions
+        outcome.dropped += session.dropped
+        await session.close()
+
+
+def _no_verify():
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+_NO_VERIFY = _no_verify()
+WIRE = "wire: "
+
+
 # --- rounds ----------------------------------------------------------------------------------
 
 @dataclass
 class Round:
     sessions: int
+    browsers: int
     outcome: Outcome
     wall: float
     cpu: float
@@ -472,7 +548,7 @@ def browser_executable(nice: int) -> Iterator[str]:
 
 
 async def one_round(server: Server, emails: list[str], settle: float, pace: Pace,
-                    executable: str) -> Round:
+                    executable: str, browsers: int) -> Round:
     from playwright.async_api import async_playwright
 
     meter = Meter(server.pids)
@@ -480,14 +556,17 @@ async def one_round(server: Server, emails: list[str], settle: float, pace: Pace
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
+            cookies = await wire_cookies(browser, server.base, emails[browsers:])
             rss_before, cpu_before = meter.rss(), meter.cpu()
             machine_before = meter.machine_cpu()
             meter.peak = rss_before
             stop = asyncio.Event()
             sampler = asyncio.create_task(meter.sample(stop))
             started = time.perf_counter()
-            await asyncio.gather(*(walk(browser, server.base, email, n, outcome, pace,
-                                        len(emails)) for n, email in enumerate(emails)))
+            await asyncio.gather(*(
+                walk(browser, server.base, email, n, outcome, pace, len(emails)) if n < browsers
+                else walk_wire(server.base, cookies[email], email, n, outcome, pace, len(emails))
+                for n, email in enumerate(emails)))
             wall = time.perf_counter() - started
             cpu = meter.cpu() - cpu_before
             machine = meter.machine_cpu() - machine_before
@@ -496,35 +575,44 @@ async def one_round(server: Server, emails: list[str], settle: float, pace: Pace
     await asyncio.sleep(settle)
     stop.set()
     await sampler
-    return Round(len(emails), outcome, wall, cpu, machine, rss_before, meter.peak,
-                 meter.rss())
+    return Round(len(emails), min(browsers, len(emails)), outcome, wall, cpu, machine,
+                 rss_before, meter.peak, meter.rss())
+
+
+def _stats(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>8} {'-':>8}"
+    return f"{statistics.median(values):>8,.0f} {percentile(values, 95):>8,.0f}"
 
 
 def report(label: str, rounds: list[Round]) -> None:
     load = os.getloadavg()
     print(f"\n{label}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
           f"{os.cpu_count()} cores (at the end)")
-    print("  clicks: the route's, after the sign-in (a sign-in loads the whole app anew in a "
-          "new browser context: the browsers' heaviest step, reported apart)")
-    print(f"  {'N':>3} {'round':>5} {'clicks':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-          f"{'sign-in p95':>11} {'errors':>6} {'wall s':>6} {'CPU s':>6} {'all CPU s':>9} "
+    print("  browser clicks: page-ready of the route's clicks after the sign-in (a sign-in loads "
+          "the whole app anew in a new browser context, reported apart); wire runs: the wire "
+          "sessions' steps, request to the server's script_finished")
+    print(f"  {'N':>3} {'B':>3} {'round':>5} {'clicks':>6} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'max ms':>8} {'sign-in p95':>11} {'runs':>5} {'wire p50':>8} {'wire p95':>8} "
+          f"{'errors':>6} {'wall s':>6} {'CPU s':>6} {'all CPU s':>9} "
           f"{'RSS MB before/peak/after':>25} {'growth MB/session':>18}")
     for number, r in enumerate(rounds, start=1):
-        clicks = [v for kind, values in r.outcome.samples.items() if kind != "sign-in"
-                  for v in values]
-        signin = r.outcome.samples.get("sign-in", [])
+        samples = r.outcome.samples
+        clicks = [v for kind, values in samples.items()
+                  if kind != "sign-in" and not kind.startswith(WIRE) for v in values]
+        wire = [v for kind, values in samples.items() if kind.startswith(WIRE) for v in values]
+        signin = samples.get("sign-in", [])
         errors = r.outcome.exceptions + r.outcome.timeouts + r.outcome.dropped
         mb = 1024 * 1024
-        print(f"  {r.sessions:>3} {number:>5} {len(clicks):>6} "
-              f"{statistics.median(clicks) if clicks else math.nan:>8,.0f} "
-              f"{percentile(clicks, 95) if clicks else math.nan:>8,.0f} "
+        print(f"  {r.sessions:>3} {r.browsers:>3} {number:>5} {len(clicks):>6} {_stats(clicks)} "
               f"{max(clicks) if clicks else math.nan:>8,.0f} "
-              f"{percentile(signin, 95) if signin else math.nan:>11,.0f} {errors:>6} "
+              f"{percentile(signin, 95) if signin else math.nan:>11,.0f} "
+              f"{len(wire):>5} {_stats(wire)} {errors:>6} "
               f"{r.wall:>6.0f} {r.cpu:>6.1f} {r.machine_cpu:>9.1f} "
               f"{f'{r.rss_before / mb:.0f} / {r.rss_peak / mb:.0f} / {r.rss_after / mb:.0f}':>25}"
               f" {(r.rss_after - r.rss_before) / mb / r.sessions:>18.1f}")
-        for kind, values in r.outcome.samples.items():
-            print(f"        {kind:<18} n {len(values):>3}  p50 {statistics.median(values):>7,.0f}"
+        for kind, values in samples.items():
+            print(f"        {kind:<26} n {len(values):>3}  p50 {statistics.median(values):>7,.0f}"
                   f"  p95 {percentile(values, 95):>7,.0f}  max {max(values):>7,.0f} ms")
         if errors:
             print(f"        errors: {r.outcome.exceptions} exception boxes, "
@@ -534,7 +622,8 @@ def report(label: str, rounds: list[Round]) -> None:
 
 
 def measure(url: str, label: str, counts: list[int], *, topology: str, rounds: int,
-            settle: float, pace: Pace, nice: int) -> dict[int, list[Round]]:
+            settle: float, pace: Pace, nice: int, browsers: int | None
+            ) -> dict[int, list[Round]]:
     emails = load_users(url, max(counts))
     start = replicas if topology == "replicas" else one_process
     results: dict[int, list[Round]] = {}
@@ -542,8 +631,9 @@ def measure(url: str, label: str, counts: list[int], *, topology: str, rounds: i
         with start(url) as server, browser_executable(nice) as executable:
             done = []
             for number in range(rounds):
-                done.append(asyncio.run(one_round(server, emails[:count], settle, pace,
-                                                  executable)))
+                done.append(asyncio.run(one_round(
+                    server, emails[:count], settle, pace, executable,
+                    count if browsers is None else browsers)))
                 print(f"  {label}: N={count} round {number + 1}/{rounds} done",
                       file=sys.stderr, flush=True)
             results[count] = done
@@ -570,6 +660,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nice", type=int, default=0,
                         help="run the browsers at this niceness (default 0), so that the "
                              "server under test is not starved by the clients")
+    parser.add_argument("--browsers", type=int, default=None,
+                        help="how many of the N sessions are browsers (default all); the "
+                             "others speak the protocol (bench/wire.py), signed in beforehand")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--opportunities", type=int, default=10_000,
                         help="deals in a database built for the run (PostgreSQL)")
@@ -577,10 +670,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.sessions.split(",") if n.strip()]
     options = {"topology": args.topology, "rounds": args.rounds, "settle": args.settle,
-               "pace": Pace(args.arrive, args.think), "nice": args.nice}
+               "pace": Pace(args.arrive, args.think), "nice": args.nice,
+               "browsers": args.browsers}
     print(f"bench.load: N = {', '.join(map(str, counts))}, {args.rounds} rounds, "
           f"{args.topology}, sign-ins over {args.arrive:g} s, think {args.think:g} s, "
-          f"Chromium {CHROMIUM} at niceness {args.nice}")
+          f"Chromium {CHROMIUM} at niceness {args.nice}, "
+          f"{'all' if args.browsers is None else args.browsers} of them browsers")
     if args.database:
         backend = make_url(args.database).get_backend_name()
         with get_engine(args.database).connect() as conn:
