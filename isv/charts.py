@@ -12,6 +12,10 @@
 
 The frames come from isv.analytics.frames (column names as documented on each builder).
 Plotly needs floats for geometry; the numbers printed on a chart come from the exact Decimals.
+
+One file, over 500 lines, because the sixteen builders share one visual language (palette,
+patterns, `style()`, label helpers, the kept figures): split, each would import the same
+names and they would drift apart.
 """
 
 from __future__ import annotations

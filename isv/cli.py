@@ -3,6 +3,9 @@
 Every command runs in one `session_scope()`, acts as the `cli` system viewer and calls the same
 services as the pages. Bad input ends with exit status 1 and one line on stderr,
 `Error: <field>: <reason>`, and the transaction rolled back.
+
+One file, over 500 lines, because the command is a public contract read top to bottom: each
+subcommand is a thin call into a service, with its options and help beside it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ whenever the demo is loaded: closed deals over the last six quarters, open pipel
 next two, touches over the last months, status for the last weeks. Rows are built as plain
 dicts and inserted in bulk; ids come from a seeded generator, so two loads with the same seed
 and day produce the same rows, ids included.
+
+One file, over 500 lines, because the demo is one story (partners, deals with believable
+histories, people, weeks, registrations) told by one builder; a sixth of it is the word
+lists names are drawn from.
 """
 
 from __future__ import annotations

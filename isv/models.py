@@ -1,4 +1,8 @@
-"""Every table: the seed's schema plus what the features need (see DESIGN.md, Data)."""
+"""Every table: the seed's schema plus what the features need (see DESIGN.md, Data).
+
+One file, over 500 lines, because the schema is read as one document, like the seed's:
+every table and its constraints in one place, as Alembic's autogenerate compares them.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ what SQL cannot sum exactly without a decimal type is finished in Python Decimal
 
 Nothing is rounded here: rounding to cents (money) and 4 places (rates) happens only in
 `to_dict` / `to_json` and on screen.
+
+One file, over 500 lines, on purpose: the KPIs share their conditions (scope, period,
+won_in) and statements, and one implementation of spec/KPIS.md is the point of the module.
 """
 
 from __future__ import annotations

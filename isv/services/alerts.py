@@ -51,6 +51,9 @@ the health is set to at_risk again — hence a new key and a new alert. Levels e
 within an episode (a deal 7 days out, then 2 days out, then slipped: three alerts); a level
 skipped over (first seen already slipped) is recorded as raised without an alert, so it
 never fires late. A goal milestone is raised once per goal.
+
+One file, over 500 lines, because the five rules share the raise-once bookkeeping above
+(keys, recipients, escalation), and the inbox reads the same two tables.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ named like a partner field ("Partner", "Partner Account", "Primary Partner", "Re
 Partner") is proposed; otherwise the person maps one (the account may be the partner in
 some teams) or names one partner for every row. The account or organization is the
 customer.
+
+One file, over 500 lines: a quarter of it is the three tools' vocabularies (header names,
+stage names, money and date forms), kept as data beside the code that reads them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Opportunities: partner-sourced deals, their stages, history and the pipeline grid."""
+"""Opportunities: partner-sourced deals, their stages, history and the pipeline grid.
+
+One file, over 500 lines, because it is one aggregate, the deal: its writes (version check,
+stage settling, history) and the grid's query share the field list and the scope rule.
+"""
 
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ conflict, both ways, so the earlier registration learns of the later one too.
 Approving creates the deal through the opportunities service (stage history, audit) and
 protects the partner for the Settings page's number of days; rejecting needs a reason. A
 pending registration nobody decides expires after the Settings page's number of days.
+
+One file, over 500 lines, because it is one lifecycle (link, intake, conflicts, decision,
+expiry) whose steps all read the same conflict rule and protection window.
 """
 
 from __future__ import annotations

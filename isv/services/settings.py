@@ -12,6 +12,9 @@ data version that every commit bumps (isv/cache.py, isv/datastamp.py). A save is
 by the process that made it and within a second by every other replica and the scheduler.
 With a session it reads through that session instead, so a use case sees the settings of its
 own transaction.
+
+One file, over 500 lines, because each setting's default, check and storage meet here: the
+Settings page's form and every reader of a setting go through the same table of fields.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Weekly status: each person's week (drafted from the data, saved as typed, submitted once)
-and the team's week for those who review it."""
+and the team's week for those who review it.
+
+One file, over 500 lines, because the draft, the save, the submission and the team's view
+all read the same week boundaries, metric names and text limits defined at its top.
+"""
 
 from __future__ import annotations
 
