@@ -69,6 +69,9 @@ from bench.ui import (
     demo_database,
     percentile,
 )
+from bench.ui import (
+    Runs as UiRuns,
+)
 from bench.wire import WireSession
 from isv import devserver
 from isv.auth import Viewer
@@ -258,54 +261,29 @@ class Meter:
 
 # --- one person's walk -----------------------------------------------------------------------
 
-class Runs:
-    """bench/ui.py's readiness, for the async API: the script runs a page saw finish, the
-    rerun requests it sent, and whether the server dropped its WebSocket."""
+class Runs(UiRuns):
+    """bench/ui.py's readiness, for the async API: it also wakes a waiting step when a run
+    finishes and counts WebSockets the server dropped."""
 
     def __init__(self, page) -> None:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        self._msg, self._back = ForwardMsg, BackMsg
-        self.finished = 0
-        self.asked: list[float] = []
         self.dropped = 0
         self.closing = False
         self.changed = asyncio.Event()
-        page.on("websocket", self._socket)
+        super().__init__(page)
 
     def _socket(self, ws) -> None:
+        super()._socket(ws)
         if ws.url.endswith("/_stcore/stream"):
-            ws.on("framereceived", self._frame)
-            ws.on("framesent", self._sent)
             ws.on("close", self._closed)
 
     def _closed(self, _ws) -> None:
         if not self.closing:
             self.dropped += 1
 
-    def _sent(self, payload) -> None:
-        if isinstance(payload, str):
-            return
-        msg = self._back()
-        try:
-            msg.ParseFromString(payload)
-        except Exception:
-            return
-        if msg.WhichOneof("type") == "rerun_script":
-            self.asked.append(time.perf_counter())
-
     def _frame(self, payload) -> None:
-        if isinstance(payload, str):
-            return
-        msg = self._msg()
-        try:
-            msg.ParseFromString(payload)
-        except Exception:
-            return
-        if (msg.WhichOneof("type") == "script_finished"
-                and msg.script_finished == self._msg.FINISHED_SUCCESSFULLY):
-            self.finished += 1
+        before = self.finished
+        super()._frame(payload)
+        if self.finished != before:
             self.changed.set()
 
 
@@ -612,6 +590,8 @@ def report(label: str, rounds: list[Round]) -> None:
               f"{f'{r.rss_before / mb:.0f} / {r.rss_peak / mb:.0f} / {r.rss_after / mb:.0f}':>25}"
               f" {(r.rss_after - r.rss_before) / mb / r.sessions:>18.1f}")
         for kind, values in samples.items():
+            if not values:  # the step that failed: its failure is listed below
+                continue
             print(f"        {kind:<26} n {len(values):>3}  p50 {statistics.median(values):>7,.0f}"
                   f"  p95 {percentile(values, 95):>7,.0f}  max {max(values):>7,.0f} ms")
         if errors:
