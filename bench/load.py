@@ -164,6 +164,8 @@ def replicas(url: str) -> Iterator[Server]:
         site = tmp / "isv.conf"
         site.write_text(render(TEMPLATE.read_text(), {
             "ISV_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{p};" for p in ports),
+            # The route walks no REST API call: its upstream is a port nothing listens on.
+            "ISV_API_SERVERS": f"server 127.0.0.1:{devserver.free_port()};",
             "ISV_SERVER_NAME": "_", "NGINX_HTTP_PORT": str(http_port),
             "NGINX_HTTPS_PORT": str(https_port), "ISV_PUBLIC_HTTPS_PORT": str(https_port),
             "NGINX_TLS_CERT": str(cert), "NGINX_TLS_KEY": str(key)}))
