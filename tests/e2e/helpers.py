@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isv.auth import LOGIN_REFUSED, new_token
@@ -338,16 +338,20 @@ def grid_cell_id(column: int, row: int = 0) -> str:
     return f"glide-cell-{column}-{row}"
 
 
-def click_grid_cell(page: Page, x: float, y: float, column: int, row: int = 0,
-                    attempts: int = 3) -> None:
-    """Click the grid at (x, y) and return once the grid has selected that cell.
+def click_grid_cell(page: Page, grid: Locator, dx: float, dy: float, column: int,
+                    row: int = 0, attempts: int = 3) -> None:
+    """Click `grid` at (dx, dy) from its top left corner and return once the grid has
+    selected that cell.
 
-    A run that draws the grid anew in the same moment can swallow a click: the click is
-    tried again, never assumed to have landed after a fixed pause.
+    A run that draws the grid anew in the same moment can swallow a click, and one that adds
+    a line above it moves it: each try measures the grid again and clicks again, never
+    assuming a click landed after a fixed pause.
     """
     cell_id = grid_cell_id(column, row)
     for _ in range(attempts):
-        page.mouse.click(x, y)
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + dx, box["y"] + dy)
         try:
             page.wait_for_function(_FOCUSED_CELL, arg=cell_id, timeout=10_000)
             return

@@ -75,10 +75,10 @@ def cell(page: Page, row: int, column: str) -> str:
 def edit_first_row(page: Page, column: str, text: str) -> None:
     """Click the first row's Customer cell, walk right to `column`, type and confirm."""
     names = header(page)
-    box = page.get_by_test_id("stDataFrame").first.bounding_box()
     # The row marker column, then "Open": the Customer cell (grid column 2) starts about
     # 110 px in.
-    click_grid_cell(page, box["x"] + 130, box["y"] + 35 + 17, CUSTOMER_COLUMN)
+    click_grid_cell(page, page.get_by_test_id("stDataFrame").first, 130, 35 + 17,
+                    CUSTOMER_COLUMN)
     for step in range(1, names.index(column) - names.index("Customer") + 1):
         press_to_cell(page, "ArrowRight", CUSTOMER_COLUMN + step)
     # Enter opens the cell's editor; the typed text replaces the value (a select box filters
