@@ -474,7 +474,10 @@ async def walk_wire(base: str, cookies: dict[str, str], email: str, number: int,
                 outcome.samples[f"{WIRE}grid save"].append(
                     await session.rerun(widgets=[edit, session.trigger("grid_save")]))
                 if not any("Saved" in text for text in session.run.text):
-                    outcome.failures.append(f"{email} (wire) grid save: no \"Saved\" line")
+                    said = [text for text in session.run.text
+                            if any(w in text.lower() for w in ("saved", "problem", "changed"))]
+                    outcome.failures.append(f"{email} (wire) grid save: no \"Saved\" line; "
+                                            f"the run showed {said[:3]}")
                 continue
             outcome.samples[f"{WIRE}{step}"].append(await session.rerun(step))
     except Exception as exc:
