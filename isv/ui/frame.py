@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
 from isv import metrics
@@ -111,10 +112,21 @@ def _poll() -> None:
     draws nothing, so an idle page is never greyed out, and nothing else runs until the
     data changed (a new alert from the scheduler counts: the bell is drawn with the page).
     """
+    if not _on_its_own_timer():
+        # Drawn inline with the page, which reads the data itself. Rerunning here would
+        # throw away the run's button clicks (a Save under load: another person's write
+        # lands between start()'s read and this one, and the save silently never happens).
+        return
     seen = st.session_state.get(state.DATA_VERSION)
     now = cached.data_version()
     if now >= 0 and seen is not None and now != seen:
         st.rerun(scope="app")
+
+
+def _on_its_own_timer() -> bool:
+    """Whether this run is the poll fragment's own timed run, not the whole page's."""
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
 
 
 def page_viewer(page_file: str | Path) -> Viewer:

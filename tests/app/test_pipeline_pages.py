@@ -201,6 +201,21 @@ def test_rows_are_added_and_deleted_through_the_services(deals, login):
     assert _deal(deals["delta"]) is None
 
 
+def test_a_save_holds_while_other_people_write_during_its_run(deals, login, monkeypatch):
+    """Under load another person's save lands while this one's run is drawing the page; the
+    data version then differs between the frame's read and the sidebar's poll. The save
+    still happens: only the poll's own timed run may redraw the page for a newer version."""
+    from isv.analytics import cached
+
+    at = open_grid(login)
+    edit(at, edited={1: {"Value": 21000}})
+    reads = iter([10_000])  # the frame's read; every later read sees the other save
+    monkeypatch.setattr(cached, "data_version", lambda: next(reads, 10_001))
+    save(at)
+    assert any("Saved: 1 changed" in m for m in messages(at.success))
+    assert _deal(deals["acme"]).deal_value == Decimal("21000.00")
+
+
 def test_a_new_row_without_a_customer_is_refused_by_column(deals, login):
     at = open_grid(login)
     edit(at, added=[{"Value": 10}])
