@@ -376,6 +376,13 @@ class Pace:
         return self.think * rng.uniform(0.5, 1.5)
 
 
+async def _fill_login(page, base: str, email: str) -> None:
+    """The sign-in form opened and filled in for `email`, not yet submitted."""
+    await page.goto(base)
+    await page.get_by_role("textbox", name="Email").fill(email)
+    await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+
+
 async def walk(browser, base: str, email: str, number: int, outcome: Outcome,
                pace: Pace, sessions: int) -> None:
     """Sign in as `email` and walk the route once, adding each click's time to `outcome`."""
@@ -388,9 +395,7 @@ async def walk(browser, base: str, email: str, number: int, outcome: Outcome,
     runs = Runs(page)
     step = "sign-in"
     try:
-        await page.goto(base)
-        await page.get_by_role("textbox", name="Email").fill(email)
-        await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        await _fill_login(page, base, email)
         outcome.samples["sign-in"].append(await timed(
             runs, lambda: page.get_by_role("button", name="Sign in").click(),
             lambda: page.wait_for_function(DASHBOARD_READY, polling="raf", timeout=TIMEOUT_MS)))
@@ -435,9 +440,7 @@ async def wire_cookies(browser, server: Server, emails: list[str]
         context.set_default_timeout(TIMEOUT_MS)
         page = await context.new_page()
         try:
-            await page.goto(server.base)
-            await page.get_by_role("textbox", name="Email").fill(email)
-            await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            await _fill_login(page, server.base, email)
             await page.get_by_role("button", name="Sign in").click()
             await page.wait_for_function(DASHBOARD_READY, polling=100, timeout=TIMEOUT_MS)
             # The page fetches the cookie route on its own, maybe after the dashboard shows.
