@@ -22,7 +22,6 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
-AGAIN = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 
 
 @dataclass
