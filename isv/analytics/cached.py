@@ -47,6 +47,7 @@ from isv.config import get_settings
 from isv.db import get_engine, session_scope
 from isv.errors import IsvError
 
+from . import together
 from .kpis import Filters, Kpis, compute_kpis, scope_key, shared_by
 
 T = TypeVar("T")
@@ -208,7 +209,8 @@ class Refresher:
                     break
                 _background.entry = (name, parts)
                 try:
-                    get()
+                    with together.one_at_a_time():
+                        get()
                 except Yielded:
                     self._wake.set()  # once idle again; the results done are hits then
                     break
@@ -346,7 +348,8 @@ class Prefetcher:
                 return True  # the data moved on (the next view computes it), or it is there
             _background.entry = (name, parts)
             try:
-                get()
+                with together.one_at_a_time():
+                    get()
             finally:
                 _background.entry = None
         except Yielded:

@@ -27,6 +27,7 @@ from .breakdowns import (
 )
 from .kpis import ZERO, Filters, Kpis, deal_conditions, goal_deals, kpis_for
 from .periods import Period, previous, quarter_of, quarter_range, shift_quarter
+from .together import gather
 
 QUARTERS_BACK = 5   # the revenue chart: five past quarters, the current one, two coming
 QUARTERS_AHEAD = 2
@@ -65,17 +66,20 @@ def dashboard_data(*, session: Session, viewer: Viewer, period: Period,
     deals that would close the gap to the period's revenue target."""
     filters = filters or Filters()
     as_of = as_of or local_today()
-    common = dict(session=session, viewer=viewer, filters=filters)
-    kpis = kpis_for(period=period, as_of=as_of, **common)
+    common = dict(viewer=viewer, filters=filters)
+    kpis, before, revenue, domains, partners, slipped, team = gather(
+        session,
+        lambda s: kpis_for(session=s, period=period, as_of=as_of, **common),
+        lambda s: kpis_for(session=s, period=previous(period), as_of=as_of, **common),
+        lambda s: tuple(revenue_by_quarter(session=s, quarters=revenue_quarters(as_of),
+                                           as_of=as_of, **common)),
+        lambda s: tuple(pipeline_by_domain(session=s, **common)),
+        lambda s: tuple(top_partners(session=s, period=period, **common)),
+        lambda s: tuple(slipped_deals(session=s, as_of=as_of, **common)),
+        lambda s: tuple(team_performance(session=s, period=period, **common)))
     return DashboardData(
-        kpis=kpis,
-        previous=kpis_for(period=previous(period), as_of=as_of, **common),
-        revenue=tuple(revenue_by_quarter(quarters=revenue_quarters(as_of), as_of=as_of,
-                                         **common)),
-        domains=tuple(pipeline_by_domain(**common)),
-        partners=tuple(top_partners(period=period, **common)),
-        slipped=tuple(slipped_deals(as_of=as_of, **common)),
-        team=tuple(team_performance(period=period, **common)),
+        kpis=kpis, previous=before, revenue=revenue, domains=domains, partners=partners,
+        slipped=slipped, team=team,
         # Only deals that would count against the target can close its gap (goal_deals).
         closers=tuple(gap_closers(session=session, period=period, today=as_of,
                                   where=[*deal_conditions(viewer, filters),

@@ -44,6 +44,7 @@ from .kpis import (
     kpis_for,
 )
 from .periods import Period, quarter_of, quarter_range, shift_quarter
+from .together import gather
 
 CONCENTRATION = Decimal("0.60")
 TREND_QUARTERS = 8       # new pipeline: the chosen quarter and the seven before it
@@ -323,14 +324,16 @@ def partner_analytics(*, session: Session, viewer: Viewer, period: Period,
     """Gather what the partner analytics page shows, with a fixed number of statements."""
     filters = filters or Filters()
     as_of = as_of or local_today()
-    common = dict(session=session, viewer=viewer, filters=filters)
+    common = dict(viewer=viewer, filters=filters)
     quarters = trend_quarters(period)
-    return PartnerAnalytics(
-        kpis=kpis_for(period=period, as_of=as_of, **common),
-        partners=tuple(kpis_by_partner(period=period, **common)),
-        trend=tuple(created_by_quarter(quarters=quarters, **common)),
-        trend_quarters=tuple(quarters),
-        liability=commission_liability(as_of=as_of, **common),
-        coverage=tuple(domain_coverage(session=session, viewer=viewer)),
-        health=tuple(health_changes(session=session, viewer=viewer, as_of=as_of)),
-    )
+    kpis, partners, trend, liability, coverage, health = gather(
+        session,
+        lambda s: kpis_for(session=s, period=period, as_of=as_of, **common),
+        lambda s: tuple(kpis_by_partner(session=s, period=period, **common)),
+        lambda s: tuple(created_by_quarter(session=s, quarters=quarters, **common)),
+        lambda s: commission_liability(session=s, as_of=as_of, **common),
+        lambda s: tuple(domain_coverage(session=s, viewer=viewer)),
+        lambda s: tuple(health_changes(session=s, viewer=viewer, as_of=as_of)))
+    return PartnerAnalytics(kpis=kpis, partners=partners, trend=trend,
+                            trend_quarters=tuple(quarters), liability=liability,
+                            coverage=coverage, health=health)

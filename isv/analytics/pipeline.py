@@ -53,6 +53,7 @@ from .kpis import (
     period_results,
 )
 from .periods import Period, previous
+from .together import gather
 
 DAY_PLACES = Decimal("0.0001")
 SECONDS_PER_DAY = 86400
@@ -354,21 +355,26 @@ def pipeline_analytics(*, session: Session, viewer: Viewer, period: Period,
     """Gather the pipeline analytics page's data with a fixed number of statements."""
     filters = filters or Filters()
     as_of = as_of or local_today()
-    common = dict(session=session, viewer=viewer, period=period, filters=filters, as_of=as_of)
+    common = dict(viewer=viewer, period=period, filters=filters, as_of=as_of)
     # The chosen quarter and the one before are the dashboard's KPIs (shared with it when
     # both pages are viewed, see kpis_for); of the two earlier ones velocity needs only the
     # closes, one statement each.
     *earlier, before, chosen = velocity_periods(period)
-    kpis = kpis_for(session=session, viewer=viewer, period=chosen, as_of=as_of, filters=filters)
-    rows = [*(period_results(session=session, viewer=viewer, period=p, as_of=as_of,
-                             filters=filters) for p in earlier),
-            kpis_for(session=session, viewer=viewer, period=before, as_of=as_of,
-                     filters=filters), kpis]
+    quarters = dict(viewer=viewer, as_of=as_of, filters=filters)
+    *rows, stage_times, forecast, win_loss, reasons = gather(
+        session,
+        *(lambda s, p=p: period_results(session=s, period=p, **quarters) for p in earlier),
+        lambda s: kpis_for(session=s, period=before, **quarters),
+        lambda s: kpis_for(session=s, period=chosen, **quarters),
+        lambda s: tuple(time_in_stage(session=s, **common)),
+        lambda s: tuple(forecast_by_close_month(session=s, **common)),
+        lambda s: tuple(win_loss_by_partner(session=s, **common)),
+        lambda s: tuple(lost_reasons(session=s, **common)))
     return PipelineAnalytics(
-        kpis=kpis,
+        kpis=rows[-1],
         velocity=tuple(_velocity(k) for k in rows),
-        stage_times=tuple(time_in_stage(**common)),
-        forecast=tuple(forecast_by_close_month(**common)),
-        win_loss=tuple(win_loss_by_partner(**common)),
-        lost_reasons=tuple(lost_reasons(**common)),
+        stage_times=stage_times,
+        forecast=forecast,
+        win_loss=win_loss,
+        lost_reasons=reasons,
     )

@@ -17,6 +17,7 @@ from isv.services.settings import local_today
 from .breakdowns import PersonResult, team_performance
 from .kpis import Filters, Kpis, kpis_for
 from .periods import Period
+from .together import gather
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class TeamView:
 def team_view(*, session: Session, viewer: Viewer, period: Period,
               filters: Filters | None = None, as_of: date | None = None) -> TeamView:
     """Gather the team view's totals and its per-person rows, with a fixed number of statements."""
-    common = dict(session=session, viewer=viewer, filters=filters or Filters())
-    return TeamView(kpis=kpis_for(period=period, as_of=as_of or local_today(), **common),
-                    people=tuple(team_performance(period=period, **common)))
+    common = dict(viewer=viewer, filters=filters or Filters())
+    as_of = as_of or local_today()
+    kpis, people = gather(
+        session,
+        lambda s: kpis_for(session=s, period=period, as_of=as_of, **common),
+        lambda s: tuple(team_performance(session=s, period=period, **common)))
+    return TeamView(kpis=kpis, people=people)
