@@ -221,6 +221,7 @@ def demo_command(opportunities: int, seed: int, if_empty: bool) -> None:
             return
         summary = demo.load_demo(session=session, opportunities=opportunities, seed=seed,
                                  viewer=CLI)
+        session.commit()
     counts = ", ".join(f"{n} {table}" for table, n in summary.counts.items())
     click.echo(f"Loaded demo data (seed {seed}, as of {summary.today}) in "
                f"{time.perf_counter() - started:.1f} s: {counts}.")
@@ -252,6 +253,7 @@ def user_add(email: str, role: str, first_name: str, last_name: str,
                                  first_name=first_name, last_name=last_name, role=role,
                                  password=password)
         email, role = user.email, user.role
+        session.commit()
     click.echo(f"Added {email} ({role}).")
     if password is None:
         click.echo(f"No password set: run `isv user set-password {email}`.")
@@ -291,6 +293,7 @@ def user_deactivate(email: str) -> None:
         was_active = user.is_active
         users.set_active(session=session, viewer=CLI, user_id=user.id, active=False)
         email = user.email
+        session.commit()
     click.echo(f"Deactivated {email}." if was_active else f"{email} was already inactive.")
 
 
@@ -311,6 +314,7 @@ def user_set_password(email: str, password_stdin: bool) -> None:
             password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
         users.set_password(session=session, viewer=CLI, user_id=user.id, password=password)
         email = user.email
+        session.commit()
     click.echo(f"Password set for {email}.")
 
 
@@ -329,6 +333,7 @@ def user_export(email: str, file: Path) -> None:
         email = user.email
         # Written inside the transaction: the export is audited only when the file exists.
         file.write_text(gdpr.to_json(data), encoding="utf-8")
+        session.commit()
     click.echo(f"Wrote the personal data of {email} to {file}.")
 
 
@@ -348,6 +353,7 @@ def user_anonymise(email: str, yes: bool) -> None:
                           abort=True, err=True)
         user = gdpr.anonymise_user(session=session, viewer=CLI, user_id=user.id)
         placeholder = user.email
+        session.commit()
     click.echo(f"Anonymised {email}: now {placeholder}, inactive, without a password.")
 
 
@@ -520,6 +526,7 @@ def import_command(entity: str, path: Path, dry_run: bool, tool: str | None,
                                               dry_run=dry_run)
             if not report.ok:
                 raise importing.ImportRejected(report)  # rolls the transaction back
+            session.commit()
     except importing.ImportRejected as exc:
         for line in exc.report.error_lines():
             click.echo(line, err=True)
@@ -603,6 +610,7 @@ def restore_command(file: Path, force: bool) -> None:
     with session_scope() as session:
         _require_schema(session)
         summary = backup.restore_backup(session=session, viewer=CLI, path=file, force=force)
+        session.commit()
     click.echo(f"Restored {summary.rows} rows of {len(summary.counts)} tables from {file} "
                f"into {_where()}.")
 
@@ -631,6 +639,7 @@ def run_command(host: str, port: int, no_demo: bool, api_port: int) -> None:
     with session_scope() as session:
         if not no_demo and demo.database_is_empty(session):
             summary = demo.load_demo(session=session, viewer=CLI)
+            session.commit()
             click.echo(f"Loaded demo data: {summary.counts['opportunities']} opportunities, "
                        f"{summary.counts['isv_partners']} partners.")
         demo_emails = {e for e, _, _, _ in demo.DEMO_LOGINS}

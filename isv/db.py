@@ -1,4 +1,4 @@
-"""Engine and the unit of work: one transaction per use case, rolled back unless it ends well."""
+"""Engine and the unit of work: one transaction per use case, rolled back unless it commits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from isv import datastamp
 from isv.config import get_settings
@@ -76,19 +76,88 @@ def _factory(url: str | None) -> sessionmaker[Session]:
 _factory.cache_clear = _factory_for.cache_clear  # type: ignore[attr-defined]
 
 
+class UncommittedWrite(RuntimeError):
+    """A use case wrote and ended without `session.commit()`: its writes were rolled back."""
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """Open a session, commit when the block ends normally, roll back otherwise."""
+    """Open a session for one use case; roll back whatever it has not committed.
+
+    A use case that writes ends with `session.commit()`; one that reads needs nothing, and
+    one that gives up (a refused import, a preview) calls `session.rollback()` or raises. A
+    block that wrote and ends normally without committing is a mistake, not a choice: its
+    writes are rolled back and UncommittedWrite says so, instead of their being lost in
+    silence.
+    """
     session = _factory(url)()
     try:
         yield session
-        session.commit()
+        if _wrote(session):
+            raise UncommittedWrite("a use case wrote without committing; its writes were "
+                                   "rolled back")
     except BaseException as exc:
         session.rollback()
-        _after_rollback(session, exc)
+        if not isinstance(exc, UncommittedWrite):
+            _after_rollback(session, exc)
         raise
     finally:
-        session.close()
+        session.close()  # ends a read transaction without expiring what it loaded
+
+
+WROTE = "isv_wrote"  # session.info: the open transactions (or savepoints) that have written
+_ROOT = "transaction"  # the outermost one, in WROTE
+
+
+def _wrote(session: Session) -> bool:
+    return bool(session.info.get(WROTE) or session.new or session.deleted
+                or any(session.is_modified(obj) for obj in session.dirty))
+
+
+def note_write(session: Session) -> None:
+    """Count a write the session cannot see (COPY on the driver's own connection)."""
+    # Before its first statement a session has no transaction yet: the write is the root's.
+    current = session.get_nested_transaction() or _ROOT
+    session.info.setdefault(WROTE, set()).add(current)
+
+
+def _note_flush(session: Session, _context: object) -> None:
+    note_write(session)
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    # Bulk statements (session.execute(insert/update/delete(...))) do not flush.
+    if state.is_insert or state.is_update or state.is_delete:
+        note_write(state.session)
+
+
+def _committed(session: Session) -> None:
+    marks = session.info.get(WROTE)
+    if not marks:
+        return
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        marks.clear()
+    elif savepoint in marks:  # released: its writes are now the enclosing transaction's
+        marks.discard(savepoint)
+        parent = savepoint.parent
+        marks.add(parent if parent is not None and parent.nested else _ROOT)
+
+
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    marks = session.info.get(WROTE)
+    if not marks:
+        return
+    if previous.parent is None:
+        marks.clear()
+    else:
+        marks.discard(previous)  # a savepoint's rollback undoes only its own writes
+
+
+event.listen(Session, "after_flush", _note_flush)
+event.listen(Session, "do_orm_execute", _note_statement)
+event.listen(Session, "after_commit", _committed)
+event.listen(Session, "after_soft_rollback", _rolled_back)
 
 
 def _after_rollback(session: Session, exc: BaseException) -> None:

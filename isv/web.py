@@ -86,6 +86,7 @@ def start_cookie(request: Request) -> Response:
     if ticket:
         with session_scope() as session:
             token = sessions.redeem_ticket(session=session, ticket=ticket)
+            session.commit()
     if token is None:
         log.info("login ticket refused")
         return response
@@ -101,6 +102,7 @@ def end_cookie(request: Request) -> Response:
     if token:
         with session_scope() as session:
             sessions.end_session(session=session, token=token)
+            session.commit()
     reason = request.query_params.get(ENDED_PARAM, "logout")
     target = "/?" + urlencode({ENDED_PARAM: reason if reason in sessions.END_REASONS else "logout"})
     response = _redirect(target)

@@ -90,6 +90,7 @@ def _run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
         with session_scope(url) as session:
             run_id = job_runs.start_run(session=session, viewer=SCHEDULER, job_name=job_name,
                                         instance_id=instance_id)
+            session.commit()
     except Exception as exc:
         log.error("job %s not started: cannot record the run: %s", job_name, _first_line(exc))
         return Outcome(job_name, False, _ms(started), error=_first_line(exc))
@@ -100,6 +101,7 @@ def _run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
             # work is committed.
             job_runs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id, outcome="ok",
                                 duration_ms=_ms(started), counts=counts)
+            session.commit()
     except Exception as exc:
         duration = _ms(started)
         log.exception("job %s failed after %d ms (rolled back; retried on its next tick)",
@@ -110,6 +112,7 @@ def _run_job(job_name: str, *, url: str | None, instance_id: str) -> Outcome:
             with session_scope(url) as session:
                 job_runs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id,
                                     outcome="failed", duration_ms=duration, error=error)
+                session.commit()
         except Exception as record_exc:
             log.error("could not record the failure of job %s: %s", job_name,
                       _first_line(record_exc))
@@ -132,6 +135,7 @@ def _lease(run_id: Any, url: str | None) -> Iterator[None]:
             try:
                 with session_scope(url) as session:
                     job_runs.renew_run(session=session, viewer=SCHEDULER, run_id=run_id)
+                    session.commit()
             except Exception as exc:
                 log.warning("job run lease not renewed: %s", _first_line(exc))
 

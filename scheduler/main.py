@@ -119,6 +119,7 @@ class Sidecar:
             interrupted = job_runs.claim_leadership(
                 session=session, viewer=SCHEDULER, instance_id=self.instance_id,
                 hostname=socket.gethostname(), pid=os.getpid())
+            session.commit()
         log.info("scheduler %s leads%s", self.instance_id,
                  f"; marked {interrupted} interrupted run(s) failed"
                  if interrupted else "")
@@ -134,6 +135,7 @@ class Sidecar:
                 with session_scope(self.url) as session:
                     job_runs.release_leadership(session=session, viewer=SCHEDULER,
                                                 instance_id=self.instance_id)
+                    session.commit()
             except Exception as exc:
                 log.warning("could not record the clean stop: %s", exc)
 
@@ -185,6 +187,7 @@ class Sidecar:
             with session_scope(self.url) as session:
                 job_runs.heartbeat(session=session, viewer=SCHEDULER,
                                    instance_id=self.instance_id)
+                session.commit()
         except Exception as exc:
             # The lock is what keeps a second leader out; a missed beat only shows on the
             # System page.

@@ -52,6 +52,7 @@ def caller(request: Request,
             if check.viewer is not None and check.family_id is not None:
                 who = Caller(viewer=check.viewer, family_id=check.family_id)
             reason = check.reason
+        session.commit()
     if who is None:
         raise Unauthenticated(f"Not signed in: {reason}.")
     request.state.viewer = who.viewer

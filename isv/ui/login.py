@@ -119,6 +119,7 @@ class _DatabaseLogin:
         with session_scope() as session:
             user = sessions.authenticate(session=session, email=username, password=password)
             found = None if user is None else Viewer.of(user)
+            session.commit()
         if found is None:
             st.session_state[state.AUTH_STATUS] = False
             st.session_state[state.LOGIN_ERROR] = auth.LOGIN_REFUSED
@@ -182,6 +183,7 @@ class Gate:
             self.sign_out("unknown")
         with session_scope() as session:
             check = sessions.check_session(session=session, session_id=session_id)
+            session.commit()
         if check.viewer is None:
             self.sign_out(check.reason or "unknown")
         st.session_state[state.VIEWER] = check.viewer
@@ -198,6 +200,7 @@ class Gate:
             return
         with session_scope() as session:
             check = sessions.check_session(session=session, token=cookie)
+            session.commit()
         if check.viewer is None:
             st.session_state[state.REFUSED_COOKIE] = refused
             if check.reason in sessions.END_REASONS:
@@ -249,6 +252,7 @@ class Gate:
             row = sessions.start_session(session=session, user=user, token=auth.new_token())
             ticket = sessions.issue_ticket(session=session, session_id=row.id)
             session_id = row.id
+            session.commit()
         st.session_state[state.SESSION_ID] = session_id
         if ticket is not None:
             st.session_state[state.GO_TO] = {"url": web.session_url(ticket), "fetch": True}
@@ -261,6 +265,7 @@ class Gate:
         if reason == "logout" and session_id:
             with session_scope() as session:
                 sessions.end_session(session=session, session_id=session_id)
+                session.commit()
         if st.session_state.get(state.AUTH_STATUS):
             # Clears the library's state and sets its `logout` flag.
             self.authenticator.logout(location="unrendered")

@@ -52,6 +52,7 @@ def public_form() -> None:
     try:
         with session_scope() as session:
             opened = service.open_link(session=session, secret=secret)
+            session.commit()
     except Unauthenticated as exc:
         st.error(escape_md(str(exc)), icon=":material/link_off:")
         st.stop()
@@ -93,6 +94,7 @@ def public_form() -> None:
                 deal_value=value, expected_close_date=close, notes=notes)
             receipt = (made.customer_name, display.money(made.deal_value),
                        display.day(made.expected_close_date))
+            session.commit()
     except ValidationError as exc:
         _errors_shown(errors, exc)
         return

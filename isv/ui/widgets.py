@@ -74,7 +74,9 @@ def run(fn: Callable[..., T], /, *, errors: FieldErrors | None = None, **kwargs:
         return None
     try:
         with session_scope() as session:
-            return fn(session=session, viewer=viewer, **kwargs)
+            result = fn(session=session, viewer=viewer, **kwargs)
+            session.commit()
+            return result
     except ValidationError as exc:
         log.info("service refused: %s", exc, extra=logs.service_context(fn, viewer, exc))
         (errors or FieldErrors()).show(exc)

@@ -53,6 +53,7 @@ class Api:
             users.create_user(session=session, viewer=SYSTEM, email=email, first_name="Api",
                               last_name=f"User{next(_n)}", role=role, password=PASSWORD,
                               **extra)
+            session.commit()
         return email
 
 
@@ -82,5 +83,6 @@ def api(api_url) -> Api:
             users.create_user(session=session, viewer=SYSTEM, email=email, first_name=role,
                               last_name="Tester", role=role, password=PASSWORD)
             emails[role] = email
+        session.commit()
     with TestClient(create_app()) as client:
         yield Api(url=api_url, client=client, emails=emails)

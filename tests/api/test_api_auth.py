@@ -54,6 +54,7 @@ def test_five_failed_api_logins_lock_the_account_on_the_sign_in_page_too(api):
         assert sessions.authenticate(session=session, email=email, password=PASSWORD) is None
         user = users.get_by_email(session=session, viewer=SYSTEM, email=email)
         assert user.locked_until is not None
+        session.commit()
 
 
 def test_failures_on_the_sign_in_page_lock_the_api_too(api):
@@ -61,6 +62,7 @@ def test_failures_on_the_sign_in_page_lock_the_api_too(api):
     for _ in range(5):
         with session_scope() as session:
             sessions.authenticate(session=session, email=email, password="wrong-password")
+            session.commit()
     _assert_error(api.login(email), 401, "UNAUTHENTICATED")
 
 
@@ -131,6 +133,7 @@ def test_a_deactivated_users_token_stops_on_the_next_call(api):
     with session_scope() as session:
         user = users.get_by_email(session=session, viewer=SYSTEM, email=email)
         users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=False)
+        session.commit()
     _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(tokens["access_token"])),
                   401, "UNAUTHENTICATED")
     _assert_error(api.client.post("/api/v1/auth/refresh",
@@ -144,6 +147,7 @@ def test_an_anonymised_users_token_stops_on_the_next_call(api):
     with session_scope() as session:
         user = users.get_by_email(session=session, viewer=SYSTEM, email=email)
         gdpr.anonymise_user(session=session, viewer=SYSTEM, user_id=user.id)
+        session.commit()
     _assert_error(api.client.get("/api/v1/auth/me", headers=headers), 401, "UNAUTHENTICATED")
 
 
@@ -154,6 +158,7 @@ def test_a_password_change_ends_the_users_api_sign_ins(api):
         user = users.get_by_email(session=session, viewer=SYSTEM, email=email)
         users.set_password(session=session, viewer=SYSTEM, user_id=user.id,
                            password="another-long-password")
+        session.commit()
     _assert_error(api.client.post("/api/v1/auth/refresh",
                                   json={"refresh_token": tokens["refresh_token"]}),
                   401, "UNAUTHENTICATED")

@@ -44,7 +44,9 @@ def _token(api, role_or_email: str, *, scope: str = "write", name: str = "nightl
     with session_scope() as session:
         made = personal_tokens.create_token(session=session, viewer=Viewer.of(user), name=name,
                                             scope=scope, expires_in_days=days)
-        return made.secret
+        done = made.secret
+        session.commit()
+        return done
 
 
 def _partner_count(name: str) -> int:
@@ -103,6 +105,7 @@ def test_an_expired_token_is_refused_saying_it_expired(api):
         row = session.scalar(select(PersonalAccessToken).where(
             PersonalAccessToken.name == "old script"))
         row.expires_at = utcnow() - timedelta(minutes=1)
+        session.commit()
     error = _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(token)), 401,
                           "UNAUTHENTICATED")
     assert "expired" in error["message"] and "old script" in error["message"]
@@ -116,6 +119,7 @@ def test_a_revoked_token_is_refused_on_its_next_call(api):
         mine = personal_tokens.list_tokens(session=session, viewer=Viewer.of(_user(email)))
         personal_tokens.revoke_token(session=session, viewer=Viewer.of(_user(email)),
                                      token_id=mine[0].id)
+        session.commit()
     error = _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(token)), 401,
                           "UNAUTHENTICATED")
     assert "revoked" in error["message"]
@@ -134,10 +138,12 @@ def test_a_deactivated_users_tokens_stop_and_stay_revoked_after_reactivation(api
     user = _user(email)
     with session_scope() as session:
         users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=False)
+        session.commit()
     _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(token)), 401,
                   "UNAUTHENTICATED")
     with session_scope() as session:
         users.set_active(session=session, viewer=SYSTEM, user_id=user.id, active=True)
+        session.commit()
     error = _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(token)), 401,
                           "UNAUTHENTICATED")
     assert "revoked" in error["message"]
@@ -148,6 +154,7 @@ def test_an_anonymised_users_tokens_stop(api):
     token = _token(api, email, name="exporter")
     with session_scope() as session:
         gdpr.anonymise_user(session=session, viewer=SYSTEM, user_id=_user(email).id)
+        session.commit()
     _assert_error(api.client.get("/api/v1/auth/me", headers=_bearer(token)), 401,
                   "UNAUTHENTICATED")
 
@@ -158,6 +165,7 @@ def test_a_password_change_leaves_personal_tokens_working(api):
     with session_scope() as session:
         users.set_password(session=session, viewer=SYSTEM, user_id=_user(email).id,
                            password="another-long-password")
+        session.commit()
     assert api.client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 200
 
 
@@ -190,6 +198,7 @@ def test_creating_and_revoking_are_audited_by_label_never_by_secret(api):
         entries = session.scalars(select(AuditEntry).where(
             AuditEntry.entity_type == "personal_token",
             AuditEntry.entity_id == str(mine[0].id)).order_by(AuditEntry.at)).all()
+        session.commit()
     assert [e.action for e in entries] == ["create", "revoke"]
     assert all(e.new_values["name"] == "audited one" and e.actor_email == email
                for e in entries)

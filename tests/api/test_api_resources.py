@@ -35,7 +35,9 @@ def _partner(owner_email: str | None = None) -> str:
         partner = partners.create_partner(session=session, viewer=SYSTEM,
                                           name=f"Partner {next(_n)}", domain="FinOps",
                                           owner_id=owner)
-        return str(partner.id)
+        done = str(partner.id)
+        session.commit()
+        return done
 
 
 def _deal(partner_id: str, **extra) -> str:
@@ -43,7 +45,9 @@ def _deal(partner_id: str, **extra) -> str:
         opp = opps.create_opportunity(session=session, viewer=SYSTEM, partner_id=partner_id,
                                       customer_name=f"Customer {next(_n)}",
                                       deal_value="10000.00", **extra)
-        return str(opp.id)
+        done = str(opp.id)
+        session.commit()
+        return done
 
 
 def _count(model) -> int:
@@ -196,6 +200,7 @@ def test_an_api_save_based_on_data_the_ui_changed_since_is_refused_naming_who_an
         vp = users.get_by_email(session=session, viewer=SYSTEM, email=api.emails["vp"])
         opps.update_opportunity(session=session, viewer=Viewer.of(vp), opportunity_id=deal,
                                 expected_version=1, deal_value="20000.00")
+        session.commit()
     answer = api.client.put(f"{API}/opportunities/{deal}",
                             headers={**api.headers("sales_manager"), "If-Match": etag},
                             json={"deal_value": "1.00"})
@@ -235,6 +240,7 @@ def test_the_list_filters_sorts_and_pages_with_a_total(api):
         with session_scope() as session:
             opps.create_opportunity(session=session, viewer=SYSTEM, partner_id=partner,
                                     customer_name="Paged", deal_value=value)
+            session.commit()
     headers = api.headers("vp")
     first = api.client.get(f"{API}/opportunities", headers=headers,
                            params={"partner_id": partner, "sort": "deal_value",
@@ -318,6 +324,7 @@ def test_partners_carry_their_tier_and_filter_on_it(api):
     gold = _partner()
     with session_scope() as session:
         partners.update_partner(session=session, viewer=SYSTEM, partner_id=gold, tier="Gold")
+        session.commit()
     headers = api.headers("vp")
     assert api.client.get(f"{API}/partners/{gold}", headers=headers).json()["data"]["tier"] \
         == "Gold"

@@ -26,7 +26,9 @@ def _alert(email: str, **extra) -> str:
                       **extra)
         session.add(alert)
         session.flush()
-        return str(alert.id)
+        done = str(alert.id)
+        session.commit()
+        return done
 
 
 def test_a_task_is_created_changed_listed_and_deleted_by_its_owner(api):

@@ -91,6 +91,7 @@ def _add_users(url: str) -> None:
             users.create_user(session=session, viewer=Viewer.system("tests"), email=login.email,
                               first_name=first, last_name=last, role=login.role,
                               password=login.password)
+        session.commit()
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +214,7 @@ def rerun_before_and_after_a_new_deal(at: AppTest, url: str, *, domain: str,
             opportunities.create_opportunity(session=s, viewer=Viewer.system(),
                                              partner_id=partner.id, customer_name="New Co",
                                              deal_value="1000000")
+            s.commit()
         seen.clear()
         at.run()
     assert any(tables[0] in s for s in seen)

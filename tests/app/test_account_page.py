@@ -47,8 +47,10 @@ def audit_count() -> int:
 
 def make_token(role: str, name: str, scope: str = "read") -> PersonalAccessToken:
     with session_scope() as s:
-        return personal_tokens.create_token(session=s, viewer=viewer_of(role), name=name,
+        done = personal_tokens.create_token(session=s, viewer=viewer_of(role), name=name,
                                             scope=scope, expires_in_days=30).token
+        s.commit()
+        return done
 
 
 def test_the_page_shows_who_is_signed_in(login):
@@ -146,6 +148,7 @@ def test_cancelling_a_revoke_or_revoking_a_revoked_token_writes_nothing(login):
     with session_scope() as s:
         personal_tokens.revoke_token(session=s, viewer=viewer_of("sales_manager"),
                                      token_id=token.id)
+        s.commit()
     revoked_at, after_revoke = stored_tokens()[0].revoked_at, audit_count()
     at.button(key=f"pat_confirm_{token.id}").click().run()
     assert not at.exception, at.exception

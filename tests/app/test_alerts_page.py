@@ -36,6 +36,7 @@ def inbox(app_db):
                   priority="low")
         make_task(s, pia, title="Call Tracepoint", due_date=TODAY - timedelta(days=2))
         alerts.task_overdue(session=s, today=TODAY)
+        s.commit()
 
 
 def bell(at) -> str:
@@ -63,6 +64,7 @@ def test_the_bell_in_the_sidebar_counts_the_viewers_unread_alerts(app_db, login)
                                     user_id=user_id(s, "sales_manager")),
                   due_date=TODAY - timedelta(days=1))
         alerts.task_overdue(session=s, today=TODAY)
+        s.commit()
     at.run()
 
     assert bell(at) == "Alerts: 1 unread"
@@ -156,6 +158,7 @@ def test_the_system_page_shows_each_jobs_last_run_and_the_leader(app_db, login):
                                 instance_id="app-1:4242:beef", now=started)
         jobs.finish_run(session=s, viewer=SCHEDULER, run_id=failed, outcome="failed",
                         duration_ms=20, error="OperationalError: database is locked")
+        s.commit()
 
     at = login("vp")
     at.switch_page("pages/system.py").run()
@@ -186,6 +189,7 @@ def test_the_system_page_shows_a_run_whose_process_is_gone_as_interrupted(app_db
         s.add(JobRun(job_name="alerts", instance_id=f"{jobs.this_host()}:{gone.pid}:once",
                      started_at=started, outcome="running", hostname=jobs.this_host(),
                      pid=gone.pid, heartbeat_at=started))
+        s.commit()
 
     at = login("admin")
     at.switch_page("pages/system.py").run()

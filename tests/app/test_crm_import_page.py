@@ -18,6 +18,7 @@ from tests.factories import make_partner
 def page(any_app_db):
     with session_scope() as s:
         make_partner(s, name="Ledgerline")
+        s.commit()
 
     def open_as(role: str, tool: str, name: str, data: bytes):
         at = login_as(role)
@@ -154,6 +155,7 @@ def test_a_saved_mapping_brings_back_its_columns_and_stages(page):
         s.add(ImportMapping(tool="salesforce", name="Our org", partner=None,
                             columns={"deal_value": "Expected Revenue"},
                             stages={"Discovery": "demo"}))
+        s.commit()
     header_row = {**vera_row(salesforce_row(Stage="Discovery"), "Opportunity Owner")}
     at = page("vp", "salesforce", "sf.csv", export_csv("salesforce", [header_row]))
     assert "Discovery" in problems(at)[0]

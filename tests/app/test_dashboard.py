@@ -55,6 +55,7 @@ def program(app_db):
         make_goal(s, pm, year=this.year, quarter=this.quarter, revenue_target=Decimal("80000"))
         make_goal(s, sales, year=this.year, quarter=this.quarter,
                   revenue_target=Decimal("20000"))
+        s.commit()
     return this, last
 
 
@@ -169,6 +170,7 @@ def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_d
 def test_a_partner_name_with_markup_reads_as_typed_in_the_scope_line(program, login):
     with session_scope() as s:
         bold = make_partner(s, name="<b>Bold</b> **Corp**", domain="DevOps").id
+        s.commit()
     at = login("vp")
     selectbox(at, "Partner").set_value(str(bold)).run()
     assert not at.exception, at.exception

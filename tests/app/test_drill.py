@@ -48,6 +48,7 @@ def demo_template(request, tmp_path_factory):
         _clear_caches()
         with db.session_scope(url) as session:
             load_demo(session=session, opportunities=120, seed=5)
+            session.commit()
         db.get_engine(url).dispose()
     _clear_caches()
     return path

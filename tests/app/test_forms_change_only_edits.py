@@ -158,7 +158,9 @@ def deal() -> dict[str, Any]:
                                expected_close_date=local_today() + timedelta(days=40))
         make_opportunity(s, partner, customer_name="Bolt", stage="lead",
                          deal_value=Decimal("5000.00"))
-        return {"id": opp.id, "partner": partner.id, "other": other.id, "pm": pm.id}
+        done = {"id": opp.id, "partner": partner.id, "other": other.id, "pm": pm.id}
+        s.commit()
+        return done
 
 
 DEAL_WIDGETS = {  # field -> (widget kind, key stem, the strategy of values a user types)
@@ -288,6 +290,7 @@ def test_a_board_move_changes_the_stage_and_what_the_stage_rule_sets_only(deal):
     with session_scope() as s:
         opps.move_stage(session=s, viewer=viewer_of("vp"), opportunity_id=card,
                         to_stage="proposal")
+        s.commit()
     watch = Watch(Opportunity, deal["id"], DEAL_BOOKKEEPING)
     clicked(at, f"move_open_{card}")
     at.selectbox(key=f"move_to_{card}").set_value("demo")
@@ -350,6 +353,7 @@ def test_a_partner_edit_never_overwrites_what_someone_else_saved_meanwhile(deal)
     with session_scope() as s:
         partners.update_partner(session=s, viewer=viewer_of("vp"), partner_id=deal["partner"],
                                 notes="B's notes")
+        s.commit()
     watch = Watch(Partner, deal["partner"], {"updated_at"})
     partner_widget(at, "relationship_health").set_value("at_risk")
     clicked(at, key_with(at.button, "p_submit_"))
@@ -397,6 +401,7 @@ def test_the_commission_structure_editor_saves_only_the_field_edited(deal):
     with session_scope() as s:
         structure = make_structure(s, s.get(Partner, deal["partner"]), notes="Standard terms",
                                    effective_from=date(2025, 1, 1)).id
+        s.commit()
     at = open_page("sales_manager", "pages/partner_detail.py", id=str(deal["partner"]))
 
     def widget(field: str):
@@ -428,6 +433,7 @@ def test_the_commission_structure_editor_saves_only_the_field_edited(deal):
     with session_scope() as s:
         commissions.update_structure(session=s, viewer=viewer_of("vp"), structure_id=structure,
                                      notes="Renegotiated")
+        s.commit()
     watch = Watch(CommissionStructure, structure)
     rate = "12.50" if watch.row["commission_percentage"] != Decimal("12.50") else "13.00"
     widget("commission_percentage").set_value(rate)
@@ -445,9 +451,11 @@ def test_the_commission_structure_editor_saves_only_the_field_edited(deal):
 @pytest.fixture
 def task() -> Any:
     with session_scope() as s:
-        return make_task(s, s.get(User, user_of("sales_manager").id), title="Call Acme",
+        done = make_task(s, s.get(User, user_of("sales_manager").id), title="Call Acme",
                          description="About the renewal", priority="medium",
                          due_date=WEEK + timedelta(days=3)).id
+        s.commit()
+        return done
 
 
 TASK_CELLS = {
@@ -510,6 +518,7 @@ def test_the_task_form_saves_only_the_field_edited(task):
         from isv.services import tasks
         tasks.update_task(session=s, viewer=viewer_of("sales_manager"), task_id=task,
                           description="Renewal and upsell")
+        s.commit()
     watch = Watch(Task, task, {"updated_at"})
     widget("text_input", "_title").set_value("Call Acme's CFO")
     save()
@@ -525,6 +534,7 @@ def test_a_goal_change_writes_only_the_field_edited():
                        quarter=quarter, goal_type="revenue", target="100000",
                        notes="Stretch target")
         goal = s.scalar(select(QuarterlyGoal.id))
+        s.commit()
     at = open_page("sales_manager", "pages/goals.py")
     assert at.text_input(key="goal_set_target").value == "100000.00"
     assert at.text_input(key="goal_set_notes").value == "Stretch target"
@@ -574,6 +584,7 @@ def test_a_role_change_writes_only_the_role_and_a_stale_button_never_undoes_a_ch
     assert at.button(key="active_submit").label == "Deactivate"
     with session_scope() as s:
         users.set_active(session=s, viewer=viewer_of("vp"), user_id=pm.id, active=False)
+        s.commit()
     watch = Watch(User, pm.id, {"updated_at"})
     clicked(at, "active_submit")
     watch.nothing_written()
@@ -615,6 +626,7 @@ def test_settings_send_only_what_was_changed_on_the_page():
     # Issue 18 #1: the admin saves € while the vp's page is open; the vp changes the cadence.
     with session_scope() as s:
         app_settings.update_settings(session=s, viewer=viewer_of("admin"), currency_symbol="€")
+        s.commit()
     before, audit = settings_now(), audit_ids()
     at.text_input(key="set_cadence").set_value("21")
     clicked(at, "set_submit")
@@ -683,6 +695,7 @@ def test_the_weekly_status_saves_only_the_box_typed_in():
                           accomplishments="- Met Globex", upcoming_tasks="- QBR prep",
                           blockers="- Legal review", kpi_metrics=[("Calls", 12)])
         row = s.scalar(select(WeeklyStatus.id))
+        s.commit()
     at = open_page("sales_manager", "pages/weekly_status.py")
 
     watch = Watch(WeeklyStatus, row, {"updated_at"})
@@ -696,6 +709,7 @@ def test_the_weekly_status_saves_only_the_box_typed_in():
     with session_scope() as s:
         status.save_draft(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
                           blockers="- Waiting on procurement")
+        s.commit()
     watch = Watch(WeeklyStatus, row, {"updated_at"})
     type_into(at, upcoming_tasks="- QBR prep\n- Renewal call")
     assert watch.only("upcoming_tasks")["blockers"] == "- Waiting on procurement"
@@ -711,6 +725,7 @@ def test_the_weekly_status_saves_only_the_box_typed_in():
     with session_scope() as s:
         status.save_draft(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
                           blockers="- Procurement signed off")
+        s.commit()
     watch = Watch(WeeklyStatus, row, {"updated_at", "submitted_at"})
     clicked(at, "weekly_submit")
     after = watch.only("state", audited={"state", "submitted_at"})

@@ -28,7 +28,9 @@ def quiet_partner(app_db):
         partner = make_partner(s, name="Quietfield", domain="Security")
         s.add(PartnerActivity(partner_id=partner.id, activity_type="call",
                               occurred_on=local_today() - timedelta(days=45)))
-        return partner.id
+        done = partner.id
+        s.commit()
+        return done
 
 
 def test_the_partner_page_shows_the_score_and_parts_that_add_up_to_it(quiet_partner, login):
@@ -92,6 +94,7 @@ def test_the_partner_page_draws_the_weekly_trend_of_the_score(quiet_partner, log
         for weeks in (3, 2, 1):
             health.take_snapshots(session=s, viewer=Viewer.system("tests"),
                                   today=local_today() - timedelta(weeks=weeks))
+        s.commit()
     at = login("vp")
     at.query_params["id"] = str(quiet_partner)
     at.switch_page(DETAIL).run()
@@ -106,6 +109,7 @@ def test_partner_analytics_lists_each_partners_score_and_its_change(quiet_partne
         health.take_snapshots(session=s, viewer=Viewer.system("tests"),
                               today=local_today() - timedelta(weeks=1))
         make_opportunity(s, s.get(Partner, quiet_partner))  # listed: it has a deal
+        s.commit()
     at = login("vp")
     at.switch_page("pages/partner_analytics.py").run()
     assert not at.exception, at.exception

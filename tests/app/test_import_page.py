@@ -98,6 +98,7 @@ def test_a_file_already_imported_has_nothing_to_confirm(page):
     with session_scope() as s:
         importing.import_file(session=s, viewer=Viewer.system("tests"), entity="partners",
                              data=PARTNERS, filename="partners.csv")
+        s.commit()
     at = upload(page("vp"), "partners.csv", PARTNERS)
     assert metrics(at)["Unchanged"] == "2"
     assert messages(at.success) == [

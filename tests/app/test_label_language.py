@@ -35,6 +35,7 @@ def demo_db(request, tmp_path_factory):
         config.get_settings.cache_clear()
         with db.session_scope(url) as session:
             demo.load_demo(session=session, opportunities=60, seed=3)
+            session.commit()
     db.get_engine(url).dispose()
     _clear_caches()
     return url
@@ -92,6 +93,7 @@ def test_a_priority_reads_the_same_on_the_tasks_grid_and_in_the_alerts(app_db, l
         make_task(s, owner, title="Send the MSP terms", due_date=today - timedelta(days=2),
                   priority="high")
         alerts.task_overdue(session=s, today=today)
+        s.commit()
 
     at = login("sales_manager")
     at.switch_page("pages/tasks.py").run()

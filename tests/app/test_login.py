@@ -78,6 +78,7 @@ def test_deactivated_user_is_signed_out_on_the_next_rerun(login):
     with session_scope() as s:
         user = users.get_by_email(session=s, viewer=Viewer.system(), email=SALES.email)
         users.set_active(session=s, viewer=Viewer.system(), user_id=user.id, active=False)
+        s.commit()
     at.run()
     assert not at.exception
     assert not signed_in(at)
@@ -88,6 +89,7 @@ def test_idle_session_is_signed_out_with_the_reason(login):
     at = login("vp")
     with session_scope() as s:
         s.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+        s.commit()
     at.run()
     assert not signed_in(at)
     assert sessions.end_message("idle") in messages(at.warning)
@@ -97,6 +99,7 @@ def test_session_older_than_the_absolute_limit_is_signed_out(login):
     at = login("vp")
     with session_scope() as s:
         s.execute(update(UserSession).values(created_at=utcnow() - timedelta(hours=13)))
+        s.commit()
     at.run()
     assert not signed_in(at)
     assert sessions.end_message("expired") in messages(at.warning)

@@ -51,6 +51,7 @@ def program(app_db):
         make_goal(s, pm, year=this.year, quarter=this.quarter, revenue_target=Decimal("80000"))
         make_goal(s, sales, year=this.year, quarter=this.quarter,
                   revenue_target=Decimal("20000"))
+        s.commit()
     return this
 
 

@@ -35,7 +35,9 @@ def program(app_db):
                                    effective_from=date(2025, 1, 1))
         make_opportunity(s, own, customer_name="Acme", stage="demo", probability=Decimal(25),
                          deal_value=Decimal("40000.00"))
-        return {"own": own.id, "other": other.id, "structure": structure.id, "pm": pm.id}
+        done = {"own": own.id, "other": other.id, "structure": structure.id, "pm": pm.id}
+        s.commit()
+        return done
 
 
 def _partner(partner_id) -> Partner | None:

@@ -37,6 +37,7 @@ def partners(app_db):
         make_opportunity(s, own, stage="demo")
         make_opportunity(s, own, stage="lead")
         make_opportunity(s, other, stage="poc")
+        s.commit()
 
 
 def directory(at):
@@ -77,6 +78,7 @@ def test_without_an_override_in_force_the_health_is_the_scores_label(partners, l
     with session_scope() as s:
         make_partner(s, name="Expired", domain="DevOps", relationship_health="at_risk",
                      health_reason="Old news", health_until=local_today() - timedelta(days=1))
+        s.commit()
     table = directory(open_partners(login, "vp")).set_index("Partner")
     # Added today with nothing else: base 50 and a fresh start on the cadence, +20.
     assert table.loc["Expired", "Score"] == 70

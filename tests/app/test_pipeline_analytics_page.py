@@ -43,6 +43,7 @@ def program(app_db):
         make_opportunity(s, other, stage="demo", deal_value=Decimal(60000),
                          probability=Decimal(25), expected_close_date=today - timedelta(days=3),
                          created_at=created)
+        s.commit()
 
 
 def open_page(login, role):
@@ -131,6 +132,7 @@ def test_a_lost_reason_with_markup_reads_as_typed_on_the_chart(program, login):
         partner = make_partner(s, name="Archivist", domain="Data/Backup")
         make_opportunity(s, partner, stage="closed_lost", deal_value=Decimal(1000),
                          actual_close_date=this.start, lost_reason="<b>Budget</b> cut")
+        s.commit()
     at = open_page(login, "vp")
     reasons = figures(at)["Why deals were lost"]["data"][0]["y"]
     assert "&lt;b&gt;Budget&lt;/b&gt; cut" in reasons

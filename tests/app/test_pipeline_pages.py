@@ -52,6 +52,7 @@ def deals(app_db):
                                       probability=Decimal(75),
                                       deal_value=Decimal("100000.00")).id,
         }
+        s.commit()
     return ids
 
 
@@ -174,6 +175,7 @@ def test_a_row_changed_by_someone_else_is_refused_and_the_edits_stay(deals, logi
         vp = Viewer.of(_user(s, "vp"))
         opps.update_opportunity(session=s, viewer=vp, opportunity_id=deals["acme"],
                                 expected_version=1, deal_value="30000")
+        s.commit()
     save(at)
     assert _deal(deals["acme"]).deal_value == Decimal("30000.00")  # nothing overwritten
     [problem] = problems(at)
@@ -244,6 +246,7 @@ def test_the_grid_pages_through_the_database(app_db, login):
         partner = make_partner(s, name="Bulkco")
         for n in range(55):
             make_opportunity(s, partner, customer_name=f"Customer {n:02d}")
+        s.commit()
     at = open_grid(login)
     assert len(grid(at)) == 50
     assert any("Deals 1–50 of 55" in c for c in messages(at.caption))
@@ -272,6 +275,7 @@ def test_board_columns_total_every_matching_deal_not_just_the_cards(app_db, logi
         for n in range(12):
             make_opportunity(s, partner, customer_name=f"Lead {n}", stage="lead",
                              deal_value=Decimal(1000 + n), probability=Decimal(10))
+        s.commit()
     at = _open(login, "vp", BOARD)
     at.segmented_control(key="board_per_column").set_value(10).run()
     text = board_text(at)
@@ -356,6 +360,7 @@ def test_a_drop_from_a_stale_board_is_refused_and_writes_nothing(deals, login):
     with session_scope() as s:  # someone else saves the deal meanwhile
         opps.update_opportunity(session=s, viewer=Viewer.system(), opportunity_id=deals["bolt"],
                                 expected_version=version, notes="Called")
+        s.commit()
     before = _stored(deals["bolt"])
     drop(at, deals["bolt"], "demo", version)
     assert _stored(deals["bolt"]) == before
@@ -466,6 +471,7 @@ def test_the_audit_trail_names_people_and_labels_never_ids_or_codes(deals, login
                                 expected_version=1, assigned_user_id=sales.id)
         opps.update_opportunity(session=s, viewer=Viewer.of(vp), opportunity_id=deals["acme"],
                                 expected_version=2, assigned_user_id=vp.id, stage="poc")
+        s.commit()
     at = open_deal(login, deals["acme"])
     trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
     rows = [f"{r.Field}: {r.Before} → {r.After}" for r in trail.itertuples()]
@@ -483,6 +489,7 @@ def test_a_stage_move_reads_as_a_move_wherever_it_was_made(deals, login):
     with session_scope() as s:  # the board, the REST API and scripts all move through here
         opps.move_stage(session=s, viewer=Viewer.of(_user(s, "vp")),
                         opportunity_id=deals["acme"], to_stage="poc")
+        s.commit()
     at = open_deal(login, deals["acme"])
     trail = table_with(at, "When", "Who", "Action", "Field", "Before", "After")
     moves = trail[trail["Field"] == "Stage"]
@@ -495,6 +502,7 @@ def test_a_closed_lost_deal_says_it_earns_no_commission(deals, login):
         opps.update_opportunity(session=s, viewer=Viewer.system("tests"),
                                 opportunity_id=deals["acme"], expected_version=1,
                                 stage="closed_lost", lost_reason="Chose a competitor")
+        s.commit()
     at = open_deal(login, deals["acme"])
     assert "First-year commission" not in {m.label for m in at.metric}
     assert any(m.startswith("Closed lost: a lost deal earns no commission")
@@ -516,6 +524,7 @@ def test_a_stale_detail_save_is_refused_and_overwrites_nothing(deals, login):
         vp = Viewer.of(_user(s, "vp"))
         opps.update_opportunity(session=s, viewer=vp, opportunity_id=deals["acme"],
                                 expected_version=1, customer_name="Acme Group")
+        s.commit()
     k = f"{deals['acme']}_1"
     at.text_input(key=f"d_value_{k}").set_value("1.00")
     at.button(key=f"d_save_{k}").click().run()
@@ -540,7 +549,9 @@ def structures(app_db):
                        effective_from=date(2025, 1, 1), max_deal_size=Decimal(100000))
         make_structure(s, partner, structure_type="reseller", commission_percentage=Decimal(20),
                        effective_from=date(2025, 6, 1), is_lifetime=True)
-        return str(partner.id)
+        done = str(partner.id)
+        s.commit()
+        return done
 
 
 def calculate(login, value, day, years=None):

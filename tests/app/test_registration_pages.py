@@ -41,8 +41,10 @@ def partner():
         nimbus = make_partner(s, name="Nimbus Cloud", owner_id=pia.id)
         made = registrations.create_link(session=s, viewer=Viewer.of(pia),
                                          partner_id=nimbus.id, days=30)
-        return {"id": nimbus.id, "secret": made.secret, "link_id": made.link.id,
+        done = {"id": nimbus.id, "secret": made.secret, "link_id": made.link.id,
                 "pia": Viewer.of(pia)}
+        s.commit()
+        return done
 
 
 def open_form(secret: str | None):
@@ -111,6 +113,7 @@ def test_a_dead_link_is_refused_and_shows_no_form(partner, how):
         elif how == "expired":
             s.get(RegistrationLink, partner["link_id"]).expires_at = utcnow() - timedelta(
                 minutes=1)
+        s.commit()
     at = open_form({"unknown": "made-up-token", "missing": None}.get(how, secret))
     [error] = messages(at.error)
     assert {"revoked": "was revoked", "expired": "expired on", "unknown": "not valid",
@@ -123,7 +126,9 @@ def register(secret: str, **overrides) -> DealRegistration:
                   deal_value="48000.50", expected_close_date=local_today() + timedelta(days=40))
     values.update(overrides)
     with session_scope() as s:
-        return registrations.submit_registration(session=s, secret=secret, **values)
+        done = registrations.submit_registration(session=s, secret=secret, **values)
+        s.commit()
+        return done
 
 
 def open_page(role: str = "partnership_manager", **params):
@@ -172,6 +177,7 @@ def test_a_colliding_registration_links_to_the_deal(partner):
     with session_scope() as s:
         deal = make_opportunity(s, s.get(Partner, partner["id"]), customer_name="ACME Corp")
         deal_id = deal.id
+        s.commit()
     row = register(partner["secret"])
     at = open_page("sales_manager", status="pending")
     assert any("Possible conflict" in m for m in messages(at.warning))

@@ -39,8 +39,10 @@ def detail_ids(app_db) -> dict[str, str]:
         deal = opportunities.create_opportunity(session=s, viewer=system,
                                                 partner_id=partner.id, customer_name="Acme",
                                                 deal_value="1000")
-        return {"pages/partner_detail.py": str(partner.id),
+        done = {"pages/partner_detail.py": str(partner.id),
                 "pages/opportunity_detail.py": str(deal.id)}
+        s.commit()
+        return done
 
 
 @pytest.mark.parametrize("role", ROLES)

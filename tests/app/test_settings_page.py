@@ -116,6 +116,7 @@ def test_the_slide_master_in_use_is_named_and_can_be_removed(settings_page):
     with session_scope() as session:
         service.save_slide_master(session=session, viewer=Viewer.system("tests"),
                                   file_name="Acme <brand>.pptx", data=_template())
+        session.commit()
     at = settings_page.run()
     assert any(text.startswith("In use: Acme <brand>.pptx (") and "“Title Only”" in text
                for text in messages(at.caption))

@@ -124,6 +124,7 @@ def stored(app_db) -> tuple[dict[str, str], dict[str, str]]:
         alerts.run_alert_rules(session=s)
         detail = {"pages/partner_detail.py": str(partner.id),
                   "pages/opportunity_detail.py": str(deal.id)}
+        s.commit()
     texts["user_name"] = texts["user_name"][:100]
     texts["token_name"] = texts["token_name"][:personal_tokens.NAME_MAX]
     return texts, detail

@@ -43,7 +43,9 @@ def silver(app_db):
                              actual_close_date=day)
         make_opportunity(s, partner, stage="proposal", probability=Decimal(60),
                          deal_value=Decimal("55000"))
-        return partner.id
+        done = partner.id
+        s.commit()
+        return done
 
 
 def tier_of(partner_id):
@@ -132,6 +134,7 @@ def test_the_directory_shows_the_tier_and_filters_on_it(login, silver):
     with session_scope() as s:
         s.get(Partner, silver).tier = "Silver"
         make_partner(s, name="Trustlayer")
+        s.commit()
     at = open_page(login, "vp", "pages/partners.py")
     frame = at.dataframe[0].value
     assert dict(zip(frame["Partner"], frame["Tier"], strict=True)) == {

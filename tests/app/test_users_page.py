@@ -49,6 +49,7 @@ def test_adds_a_user_who_can_then_sign_in(users_page):
     with session_scope() as s:
         assert sessions.authenticate(session=s, email="nia.novak@example.com",
                                  password="a-good-password") is not None
+        s.commit()
 
 
 def test_invalid_email_is_reported_next_to_the_email_input(users_page):
@@ -106,6 +107,7 @@ def test_sets_a_password_and_names_the_field_when_it_is_too_short(users_page):
     with session_scope() as s:
         assert sessions.authenticate(session=s, email=target.email,
                                  password="a-brand-new-password") is not None
+        s.commit()
 
 
 def test_role_must_be_chosen(users_page):

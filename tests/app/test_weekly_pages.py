@@ -94,6 +94,7 @@ def test_a_draft_saved_on_an_earlier_day_says_which_day(login):
     with session_scope() as s:
         s.execute(update(WeeklyStatus).values(
             updated_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC)))
+        s.commit()
 
     again = login_as("sales_manager")
     again.switch_page("pages/weekly_status.py").run()
@@ -122,6 +123,7 @@ def test_an_empty_week_is_pre_filled_from_the_data_and_not_saved_until_changed(l
         pm = user_of("partnership_manager")
         make_task(s, pm, title="Refresh the battlecard", status="pending", rollover_count=2,
                   due_date=WEEK)
+        s.commit()
     at = open_page(login, "partnership_manager", "pages/weekly_status.py")
     assert shown(at, "blockers")["value"] == "- Rolled over 2 times: Refresh the battlecard"
     assert any("Pre-filled from your week's data" in text for text in messages(at.info))
@@ -169,6 +171,7 @@ def test_typing_into_a_week_submitted_from_another_window_is_refused_in_the_box(
     with session_scope() as s:
         status.submit(session=s, viewer=viewer_of("sales_manager"), week_start_date=WEEK,
                       accomplishments="Filed from the laptop")
+        s.commit()
     type_into(at, accomplishments="Typed on the phone")
     assert not at.exception
     refused = shown(at, "accomplishments")
@@ -185,6 +188,7 @@ def test_history_lists_the_users_weeks(login):
         viewer = viewer_of("sales_manager")
         status.submit(session=s, viewer=viewer, week_start_date=WEEK - timedelta(weeks=1),
                       accomplishments="Last week's work\nmore")
+        s.commit()
     at = open_page(login, "sales_manager", "pages/weekly_status.py")
     history = at.dataframe[-1].value
     row = history.iloc[0]
@@ -200,6 +204,7 @@ def test_team_status_shows_who_submitted_and_every_blocker(login):
                       blockers="- Legal *review*\n- Pricing", kpi_metrics={"Calls": 4})
         status.save_draft(session=s, viewer=viewer_of("partnership_manager"),
                           week_start_date=WEEK, blockers="not yet shared")
+        s.commit()
     at = open_page(login, "vp", "pages/team_status.py")
     people = at.dataframe[0].value.set_index("Person")
     assert people.loc["Sid Sato", "Status"] == "✔ Submitted"
@@ -249,6 +254,7 @@ def test_overdue_and_rolled_over_tasks_are_marked_in_words(login):
         make_task(s, sm, title="Late one", due_date=local_today() - timedelta(days=3))
         make_task(s, sm, title="Stuck one", due_date=WEEK + timedelta(days=7), rollover_count=2)
         make_task(s, sm, title="On time", due_date=WEEK + timedelta(days=7))
+        s.commit()
     at = open_page(login, "sales_manager", "pages/tasks.py")
     flags = dict(zip(at.dataframe[0].value["Title"], at.dataframe[0].value["Flags"],
                      strict=True))
@@ -262,6 +268,7 @@ def test_the_rollover_button_moves_last_weeks_tasks_into_this_week_once(login):
     with session_scope() as s:
         make_task(s, user_of("vp"), title="Carry me", due_date=last_week)
         make_task(s, user_of("sales_manager"), title="Not the vp's", due_date=last_week)
+        s.commit()
     at = open_page(login, "vp", "pages/tasks.py")
     at.button(key="tasks_rollover").click().run()
     assert messages(at.success) == [f"Rolled 1 task into the week of {display.day(WEEK)}."]
@@ -282,6 +289,7 @@ def test_the_details_form_completes_a_task(login):
         task = make_task(s, user_of("sales_manager"), title="Call Globex",
                          opportunity_id=deal.id)
         task_id = task.id
+        s.commit()
     at = open_page(login, "sales_manager", "pages/tasks.py")
     stem = f"task_edit_{task_id}"
     at.selectbox(key=f"{stem}_status").set_value("completed")
@@ -301,6 +309,7 @@ def test_a_manager_sets_their_own_goal_and_sees_progress_from_the_data(login):
         make_opportunity(s, make_partner(s), stage="closed_won", probability=Decimal(100),
                          assigned_user_id=sm.id, actual_close_date=local_today(),
                          deal_value=Decimal("30000.00"))
+        s.commit()
     at = open_page(login, "sales_manager", "pages/goals.py")
     at.text_input(key="goal_set_target").set_value("120000")
     at.button(key="goal_set_submit").click().run()
@@ -339,6 +348,7 @@ def test_an_admin_reads_team_goals_and_sets_none(login):
     with session_scope() as s:
         goals.set_goal(session=s, viewer=Viewer.system("tests"), year=year, quarter=quarter,
                        goal_type="revenue", target="5000", user_id=user_of("vp").id)
+        s.commit()
     at = open_page(login, "admin", "pages/goals.py")
     assert list(at.dataframe[0].value["Person"]) == ["Vera Vale"]
     assert not at.text_input and not at.metric

@@ -69,6 +69,7 @@ def _seed(url: str) -> dict[str, Account]:
                                   email=account.email, first_name=first, last_name=last,
                                   role=role, password=account.password)
                 accounts[role] = account
+        session.commit()
     return accounts
 
 
@@ -83,6 +84,7 @@ def _add_lockable(url: str, count: int) -> list[Account]:
                               last_name=f"Person{n}", role=account.role,
                               password=account.password)
             spare.append(account)
+        session.commit()
     return spare
 
 

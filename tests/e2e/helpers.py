@@ -133,6 +133,7 @@ def open_signed_in(context: BrowserContext, server: Server, account: Account,
     with session_scope(server.database_url) as session:
         sessions.start_session(session=session, token=token,
                                user=sessions.find_user_by_email(session, account.email))
+        session.commit()
     context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": server.url,
                           "httpOnly": True, "sameSite": "Strict"}])
     page = open_app(context, server.url, path)

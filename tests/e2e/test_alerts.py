@@ -50,6 +50,7 @@ def add_an_alert_for(url: str, email: str) -> str:
                           entity_id=task.id, priority="high",
                           message=f"Overdue since {task.due_date} (2 days): {title}",
                           dedupe_key=f"task_overdue:{task.id}:{task.due_date}:{user.id}"))
+        session.commit()
     return title
 
 

@@ -40,9 +40,11 @@ def planted(server):
             deal_value="950000", stage="proposal", notes=NOTES,
             expected_close_date=local_today() + timedelta(days=20))
         ids = {"partner": str(partner.id), "deal": str(deal.id)}
+        session.commit()
     yield ids
     with session_scope(server.database_url) as session:
         partners.delete_partner(session=session, viewer=system, partner_id=ids["partner"])
+        session.commit()
 
 
 def assert_inert(page: Page) -> None:

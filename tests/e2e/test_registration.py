@@ -27,6 +27,7 @@ def test_a_partner_registers_through_its_link_and_the_vp_approves_it(server, con
         partner_id, partner_name = partner.id, partner.name
         secret = registrations.create_link(session=session, viewer=Viewer.system("e2e"),
                                            partner_id=partner_id, days=30).secret
+        session.commit()
     close = local_today() + timedelta(days=60)
 
     page = open_app(context, server.url, f"/register?token={secret}")

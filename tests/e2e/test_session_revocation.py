@@ -50,6 +50,7 @@ def test_a_password_reset_ends_the_open_browser_and_the_copied_cookie(server, br
         users.create_user(session=s, viewer=Viewer.system("e2e"), email=email,
                           first_name="Reset", last_name="Me", role="sales_manager",
                           password=password)
+        s.commit()
     # A light page (the dashboard is the heaviest) keeps the test about sessions.
     page = open_app(context, server.url, "/tasks")
     expect(email_box(page)).to_be_visible(timeout=SLOW_MS)
@@ -64,6 +65,7 @@ def test_a_password_reset_ends_the_open_browser_and_the_copied_cookie(server, br
         user = sessions.find_user_by_email(s, email)
         users.set_password(session=s, viewer=Viewer.system("cli"), user_id=user.id,
                            password="after-reset-2026")
+        s.commit()
 
     # (a) The next click in the open browser lands on the login form, saying why.
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Alerts").click(timeout=SLOW_MS)

@@ -55,6 +55,7 @@ def cli_url(fresh_url):
                                   role="partnership_manager")
         partners.create_partner(session=session, viewer=system, name="Ledgerline",
                                 domain="FinOps", owner_id=owner.id)
+        session.commit()
     return fresh_url
 
 

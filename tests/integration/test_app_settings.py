@@ -37,7 +37,9 @@ def configured(fresh_url):
 
 def save(**changes):
     with session_scope() as s:
-        return update_settings(session=s, viewer=SYSTEM, **changes)
+        done = update_settings(session=s, viewer=SYSTEM, **changes)
+        s.commit()
+        return done
 
 
 # --- defaults and saving -----------------------------------------------------------------
@@ -222,5 +224,6 @@ def test_reading_the_settings_again_runs_no_sql_until_something_is_saved(configu
 def test_a_stored_value_that_no_longer_validates_falls_back_to_its_default(configured):
     with session_scope() as s:
         s.add(AppSetting(key="fiscal_year_start_month", value="14"))
+        s.commit()
     assert current_settings().fiscal_year_start_month == 1
     assert settings.defaults().fiscal_year_start_month == 1

@@ -44,6 +44,7 @@ def load_demo(url: str) -> None:
         demo.load_demo(session=s, opportunities=60, seed=7, viewer=SYSTEM)
         settings.update_settings(session=s, viewer=SYSTEM, currency_symbol="€",
                                  audit_retention_days=400, read_alert_retention_days=30)
+        s.commit()
 
 
 def back_up(url: str, path: Path) -> backup.Summary:
@@ -53,7 +54,9 @@ def back_up(url: str, path: Path) -> backup.Summary:
 
 def restore(url: str, path: Path, force: bool = False) -> backup.Summary:
     with session_scope(url) as s:
-        return backup.restore_backup(session=s, viewer=SYSTEM, path=path, force=force)
+        done = backup.restore_backup(session=s, viewer=SYSTEM, path=path, force=force)
+        s.commit()
+        return done
 
 
 def assert_same_contents(first: Path, second: Path) -> None:

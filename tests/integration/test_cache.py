@@ -204,6 +204,7 @@ def app_db(request, sqlite_template, tmp_path, monkeypatch):
 def _add_partner(name: str = "Ledgerline") -> None:
     with session_scope() as s:
         partners.create_partner(session=s, viewer=SYSTEM, name=name, domain="FinOps")
+        s.commit()
 
 
 def test_a_committed_write_bumps_the_data_version(app_db):
@@ -229,6 +230,7 @@ def test_a_bulk_update_bumps_the_data_version_too(app_db):
     before = cached.data_version()
     with session_scope() as s:
         s.execute(update(Partner).values(notes="bulk"))
+        s.commit()
     assert cached.data_version() > before
 
 
@@ -236,24 +238,31 @@ def test_signing_in_and_page_views_do_not_throw_the_cache_away(app_db):
     with session_scope() as s:
         users.create_user(session=s, viewer=SYSTEM, email="vera@example.com", first_name="Vera",
                           last_name="Vale", role="vp", password="correct-horse-battery")
+        s.commit()
     before = cached.data_version()
     with session_scope() as s:
         user = sessions.authenticate(session=s, email="vera@example.com",
                                  password="correct-horse-battery")
         sessions.start_session(session=s, user=user, token="browser-1")
+        s.commit()
     with session_scope() as s:  # the cookie route's one-time ticket, issued and redeemed
         ticket = sessions.issue_ticket(session=s, token="browser-1")
+        s.commit()
     with session_scope() as s:
         cookie = sessions.redeem_ticket(session=s, ticket=ticket)
+        s.commit()
     with session_scope() as s:
         sessions.authenticate(session=s, email="vera@example.com", password="wrong")
+        s.commit()
     with session_scope() as s:  # a page view two minutes later refreshes last-seen
         assert sessions.check_session(session=s, token=cookie,
                                   now=utcnow() + timedelta(minutes=2)).viewer is not None
+        s.commit()
     assert cached.data_version() == before
     with session_scope() as s:  # a real change to a user does count
         vera = s.scalar(select(User).where(User.email == "vera@example.com"))
         users.update_user(session=s, viewer=SYSTEM, user_id=vera.id, first_name="Vee")
+        s.commit()
     assert cached.data_version() > before
 
 
@@ -263,15 +272,19 @@ def test_the_schedulers_heartbeat_and_run_records_do_not_make_pages_redraw(app_d
     with session_scope() as s:
         jobs.claim_leadership(session=s, viewer=scheduler, instance_id="vm:1:a",
                               hostname="vm", pid=1)
+        s.commit()
     for _ in range(3):  # every 5 s while it leads
         with session_scope() as s:
             jobs.heartbeat(session=s, viewer=scheduler, instance_id="vm:1:a")
+            s.commit()
     with session_scope() as s:
         run_id = jobs.start_run(session=s, viewer=scheduler, job_name="alerts",
                                 instance_id="vm:1:a")
+        s.commit()
     with session_scope() as s:
         jobs.finish_run(session=s, viewer=scheduler, run_id=run_id, outcome="ok",
                         duration_ms=12, counts={"alerts": 0})
+        s.commit()
     assert cached.data_version() == before
     _add_partner("Changed by a job")  # what a job changes still counts
     assert cached.data_version() > before
@@ -304,6 +317,7 @@ def test_a_cached_dashboard_rerun_runs_no_sql_until_the_data_changes(app_db, req
         partner = s.scalar(select(Partner))
         opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
                                          customer_name="Acme", deal_value="1000")
+        s.commit()
     statements.clear()
     assert load().kpis.open_count == 1
     assert statements
@@ -331,6 +345,7 @@ def test_viewers_who_see_the_same_deals_share_scope_entries_and_a_manager_gets_t
             opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=owner.id,
                                              customer_name="Acme", deal_value="1000")
         pm_viewer, vp_viewer = Viewer.of(pm), Viewer.of(vp)
+        s.commit()
     period = quarter_containing(local_today())
     CALLS.clear()
 
@@ -444,6 +459,7 @@ def test_every_kind_of_cached_result_comes_back_exactly(committed_url, tmp_path)
         demo.load_demo(session=s, opportunities=60, seed=11, viewer=SYSTEM)
         settings.update_settings(session=s, viewer=SYSTEM, currency_symbol="€",
                                  alert_goal_milestones=[50, 90])
+        s.commit()
     today = local_today()
     period = quarter_containing(today)
     analytics = {"period": period, "filters": Filters(), "as_of": today}
@@ -513,6 +529,7 @@ def test_after_a_write_the_last_viewed_results_are_recomputed_and_the_next_view_
         partner = s.scalar(select(Partner))
         opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
                                          customer_name="Acme", deal_value="1000")
+        s.commit()
     statements.clear()
     assert refresher.refresh() == 1
     assert statements  # the recomputation ran the dashboard's SQL, before anyone asked
@@ -592,6 +609,7 @@ def test_pipeline_analytics_after_the_dashboard_computes_no_quarters_kpis_again(
         partner = s.scalar(select(Partner))
         opportunities.create_opportunity(session=s, viewer=SYSTEM, partner_id=partner.id,
                                          customer_name="Acme", deal_value="1000")
+        s.commit()
     today = local_today()
     period = quarter_containing(today)
     computed = []

@@ -84,12 +84,14 @@ def test_users_round_trip_add_list_set_password_deactivate(fresh_url):
                                  password="first-password") is None
         assert sessions.authenticate(session=s, email="nia.reyes@example.com",
                                  password="second-password") is not None
+        s.commit()
 
     gone = isv("user", "deactivate", "nia.reyes@example.com")
     assert gone.exit_code == 0, gone.output
     with session_scope() as s:
         assert sessions.authenticate(session=s, email="nia.reyes@example.com",
                                  password="second-password") is None
+        s.commit()
     assert "inactive" in isv("user", "list").stdout
     with session_scope() as s:
         actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.actor_email == "cli")))
@@ -105,6 +107,7 @@ def test_set_password_prompts_twice_without_stdin_flag(fresh_url):
     with session_scope() as s:
         assert sessions.authenticate(session=s, email="sam@example.com",
                                  password="prompted-pw") is not None
+        s.commit()
 
 
 def test_user_added_without_password_cannot_sign_in(fresh_url):
@@ -113,6 +116,7 @@ def test_user_added_without_password_cannot_sign_in(fresh_url):
     with session_scope() as s:
         assert s.scalar(select(User.password_hash).where(User.email == "new@example.com")) is None
         assert sessions.authenticate(session=s, email="new@example.com", password="") is None
+        s.commit()
 
 
 def test_a_short_password_is_refused_and_the_old_one_still_works(fresh_url):
@@ -123,6 +127,7 @@ def test_a_short_password_is_refused_and_the_old_one_still_works(fresh_url):
     with session_scope() as s:
         assert sessions.authenticate(session=s, email="kim@example.com",
                                  password="good-password") is not None
+        s.commit()
 
 
 def test_an_unknown_email_is_refused_naming_the_email(fresh_url):
@@ -237,6 +242,7 @@ def test_set_password_ends_the_users_sessions_so_an_old_cookie_signs_nobody_in(f
     with session_scope() as s:
         sessions.start_session(session=s, user=sessions.find_user_by_email(s, "ada@example.com"),
                            token="ada|cookie")
+        s.commit()
     result = isv("user", "set-password", "ada@example.com", "--password-stdin",
                  input="second-password\n")
     assert result.exit_code == 0, result.output

@@ -160,6 +160,7 @@ def test_a_mapping_saved_by_name_is_listed_and_saving_it_unchanged_writes_nothin
                          stages={"Discovery": "demo"}, partner="Ledgerline")
     with session_scope() as s:
         assert crm_import.save_mapping(session=s, viewer=vp, name=" Ours ", mapping=mapping)
+        s.commit()
     with session_scope() as s:
         audited = s.scalar(select(func.count()).select_from(AuditEntry))
         assert not crm_import.save_mapping(session=s, viewer=vp, name="Ours", mapping=mapping)
@@ -171,6 +172,7 @@ def test_a_mapping_saved_by_name_is_listed_and_saving_it_unchanged_writes_nothin
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == audited
         mapping.stages["Discovery"] = "poc"
         assert crm_import.save_mapping(session=s, viewer=vp, name="Ours", mapping=mapping)
+        s.commit()
     with session_scope() as s:
         [saved] = crm_import.saved_mappings(session=s, viewer=vp, tool="hubspot")
         assert saved.stages == {"Discovery": "poc"}

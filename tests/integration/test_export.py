@@ -124,6 +124,7 @@ def test_export_then_import_into_an_empty_database_then_export_gives_identical_f
         with session_scope(target) as other:
             report = importing.import_all(session=other, viewer=SYSTEM, files=files)
             assert report.written, report.error_lines()[:5]
+            other.commit()
         with session_scope(target) as other:
             second = {e: exporter.export_csv(session=other, viewer=SYSTEM, entity=e)
                       for e in importing.ENTITIES}
@@ -204,6 +205,7 @@ def test_the_export_tab_and_the_cli_write_text_that_starts_a_formula_as_text(cli
     with session_scope() as session:
         partners.create_partner(session=session, viewer=SYSTEM, name="@Cmd", domain="FinOps",
                                 notes='=HYPERLINK("http://evil.example","click")')
+        session.commit()
     shown = CliRunner().invoke(cli.main, ["export", "partners"])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines()[1] == (

@@ -236,6 +236,7 @@ def test_the_change_is_measured_from_the_last_snapshot_before_the_day(session):
 def test_the_scheduler_job_takes_the_weekly_snapshot(committed_url):
     with session_scope(committed_url) as s:
         make_partner(s, name="Acme", domain="FinOps")
+        s.commit()
     outcome = scheduler_jobs.run_job("health_snapshot", url=committed_url,
                                      instance_id="host:1:once")
     assert outcome.ok, outcome.error

@@ -556,6 +556,7 @@ def cli_url(fresh_url):
         for name in ("Ledgerline", "Keyward", "Tracepoint"):
             partners.create_partner(session=session, viewer=SYSTEM, name=name,
                                     domain="FinOps", owner_id=owner.id)
+        session.commit()
     return url
 
 

@@ -597,6 +597,7 @@ def report_db(request, tmp_path_factory):
         world = random_world(s, deals=40)
         names = {key: partner.name for key, partner in world.partners.items()}
         emails = {key: user.email for key, user in world.users.items()}
+        s.commit()
     get_engine(url).dispose()
     return url, world, names, emails
 

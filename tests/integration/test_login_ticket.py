@@ -106,7 +106,9 @@ def _request(path, params, *, cookie=None, proto=None):
 def _ticket() -> tuple[str, str]:
     with session_scope() as session:
         token = _live_session(session, token=auth.new_token())
-        return token, sessions.issue_ticket(session=session, token=token)
+        done = token, sessions.issue_ticket(session=session, token=token)
+        session.commit()
+        return done
 
 
 def _set_cookie(response) -> list[str]:
@@ -134,6 +136,7 @@ def test_fetched_the_route_answers_204_with_the_cookie_and_the_page_keeps_its_se
         row = sessions.start_session(session=session, user=make_user(session),
                                      token="page-token")
         page_session, ticket = row.id, sessions.issue_ticket(session=session, session_id=row.id)
+        session.commit()
 
     response = web.start_cookie(_request(web.SESSION_PATH, {"ticket": ticket}))
 
@@ -170,6 +173,7 @@ def test_a_reused_expired_or_unknown_ticket_sets_no_cookie(routed):
         row = session.scalar(select(LoginTicket).where(
             LoginTicket.ticket_hash == auth.token_hash(old)))
         row.expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
     assert _set_cookie(web.start_cookie(_request(web.SESSION_PATH, {"ticket": old}))) == []
 
 

@@ -120,6 +120,7 @@ def test_a_failing_job_is_logged_with_its_context_and_its_secrets_masked(
     finally:
         with session_scope(db_url) as cleanup:
             cleanup.execute(delete(JobRun).where(JobRun.instance_id == instance))
+            cleanup.commit()
 
     assert not outcome.ok
     [failure] = [e for e in lines(captured) if e["logger"] == "scheduler.jobs"]

@@ -96,6 +96,7 @@ def committed_url(db_url):
     with session_scope(db_url) as s:
         for model in (JobRun, AuditEntry, AppSetting):
             s.execute(delete(model))
+        s.commit()
 
 
 def test_the_scheduler_job_purges_and_records_what_it_removed(committed_url):
@@ -103,6 +104,7 @@ def test_the_scheduler_job_purges_and_records_what_it_removed(committed_url):
         for days in (2, 90, 900):
             audit_entry(s, days, now=utcnow())
         settings.update_settings(session=s, viewer=SYSTEM, audit_retention_days=60)
+        s.commit()
 
     outcome = scheduler_jobs.run_job("purge_retention", url=committed_url,
                                      instance_id="host:1:once")

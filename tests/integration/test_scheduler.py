@@ -129,6 +129,7 @@ def committed_url(request, tmp_path, migrated_sqlite_url):
         for model in (JobRun, SchedulerLeader, Alert, AlertCondition):
             session.execute(delete(model))
         session.execute(delete(User).where(User.email.like("%@scheduler.test")))
+        session.commit()
     get_engine(url).dispose()
 
 
@@ -178,9 +179,11 @@ def test_a_new_leader_closes_the_runs_a_dead_leader_left_open_but_not_a_once_run
                        instance_id="a:1:x")
         jobs.start_run(session=session, viewer=SCHEDULER, job_name="rollover",
                        instance_id="c:3:once")
+        session.commit()
     with session_scope(committed_url) as session:
         closed = jobs.claim_leadership(session=session, viewer=SCHEDULER,
                                        instance_id="b:2:y", hostname="b", pid=2)
+        session.commit()
 
     assert closed == 1
     outcomes = {run.instance_id: (run.outcome, run.error) for run in runs(committed_url)}
@@ -213,6 +216,7 @@ def _close_by_daemon_taking_the_lead(url: str) -> None:
     with session_scope(url) as session:
         jobs.claim_leadership(session=session, viewer=SCHEDULER, instance_id="b:2:y",
                               hostname="b", pid=2)
+        session.commit()
 
 
 def _close_by_system_page(url: str) -> None:
@@ -222,6 +226,7 @@ def _close_by_system_page(url: str) -> None:
         session.add(admin)
         session.flush()
         jobs.close_abandoned_runs(session=session, viewer=Viewer.of(admin))
+        session.commit()
 
 
 @pytest.mark.parametrize("close", [_close_by_next_one_off_run, _close_by_daemon_taking_the_lead,
@@ -268,6 +273,7 @@ def test_a_run_of_another_host_is_closed_only_once_its_lease_lapsed(committed_ur
         assert jobs.close_abandoned_runs(
             session=session, viewer=SCHEDULER,
             now=later + jobs.RUN_LEASE + timedelta(seconds=1)) == 1
+        session.commit()
     [run] = runs(committed_url)
     assert run.outcome == "failed" and "elsewhere pid 7" in run.error
 
@@ -315,6 +321,7 @@ def test_the_leader_is_running_while_it_beats_silent_when_it_stops_and_stopped_w
         jobs.release_leadership(session=session, viewer=SCHEDULER, instance_id="a:1:x",
                                 now=t0 + timedelta(seconds=60))
         assert state(61) == "stopped"
+        session.commit()
 
 
 def test_only_the_scheduler_writes_runs_and_only_vp_and_admin_read_them(committed_url):
@@ -350,6 +357,7 @@ def test_a_rollover_missed_while_down_runs_at_start_and_one_done_waits_for_monda
                                     instance_id="a:1:x", now=at)
             jobs.finish_run(session=session, viewer=SCHEDULER, run_id=run_id, outcome="ok",
                             duration_ms=5, counts={})
+        session.commit()
     assert sidecar.missed(friday) == []
     assert sidecar.missed(friday + timedelta(minutes=10)) == ["alerts"]
 
@@ -495,6 +503,7 @@ def build_a_busy_program(url: str) -> None:
         session.execute(insert(Task), [
             dict(id=uuid.uuid4(), user_id=seller, title=f"Follow up {n}", priority="medium",
                  status="pending", due_date=last_week) for n in range(TASKS)])
+        session.commit()
 
 
 def inserting_alerts(url: str) -> bool:

@@ -30,6 +30,7 @@ PAGES = (dashboard_data, pipeline_analytics, partner_analytics, team_view)
 def demo_url(committed_url):
     with session_scope(committed_url) as session:
         load_demo(session=session, opportunities=150)
+        session.commit()
     return committed_url
 
 

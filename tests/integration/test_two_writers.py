@@ -223,6 +223,7 @@ def read_detail(w: Writer, deal_id):
                 opps.update_opportunity(session=session, viewer=w.viewer,
                                         opportunity_id=deal_id, expected_version=base,
                                         note=None, **change)
+                session.commit()
             w.applied = True
         except Conflict as exc:
             _refused(w, str(exc))
@@ -246,6 +247,7 @@ def read_board(w: Writer, deal_id):
                 opps.move_stage(session=session, viewer=w.viewer, opportunity_id=card.id,
                                 to_stage=to, expected_version=card.version,
                                 lost_reason="No budget" if to == "closed_lost" else None)
+                session.commit()
             w.applied = True
         except Conflict as exc:
             _refused(w, str(exc))
@@ -281,6 +283,7 @@ def read_import(w: Writer, deal_id):
             report = importing.import_file(session=session, viewer=w.viewer,
                                           entity="opportunities", data=data,
                                           filename="opportunities.csv")
+            session.commit()
         if report.ok:
             assert report.entities[0].updated == 1, report.summary()
             w.applied = True
@@ -332,7 +335,9 @@ def _people_and_deal() -> tuple[list[Viewer], Any, dict[Any, str]]:
                                            k: v for k, v in BASE.items()
                                            if k in ("customer_name", "deal_value", "stage")})
         names = {p.id: p.full_name for p in people}
-        return [Viewer.of(p) for p in people], deal.id, names
+        done = [Viewer.of(p) for p in people], deal.id, names
+        session.commit()
+        return done
 
 
 def _reset(deal_id) -> None:
@@ -342,6 +347,7 @@ def _reset(deal_id) -> None:
         session.execute(delete(StageHistory).where(StageHistory.opportunity_id == deal_id,
                                                    StageHistory.from_stage.is_not(None)))
         session.execute(delete(AuditEntry).where(AuditEntry.entity_id == str(deal_id)))
+        session.commit()
 
 
 def _stored(deal_id) -> tuple[dict[str, Any], int, Any, Any, int]:

@@ -18,7 +18,9 @@ def _two_deals():
         partner = make_partner(s, name="Ledgerline")
         first = make_opportunity(s, partner, customer_name="Acme")
         second = make_opportunity(s, partner, customer_name="Globex")
-        return vp, partner.id, (first.id, first.version), (second.id, second.version)
+        done = vp, partner.id, (first.id, first.version), (second.id, second.version)
+        s.commit()
+        return done
 
 
 def _customer(deal_id) -> str:

@@ -104,6 +104,7 @@ def test_the_roles_offered_are_the_roles_the_viewer_may_grant():
 def test_the_refusal_stays_in_the_audit_log_though_its_transaction_rolls_back(committed_url):
     with session_scope(committed_url) as s:
         admin = Viewer.of(make_user(s, role="admin", email="reach-admin@example.com"))
+        s.commit()
     with pytest.raises(ValidationError), session_scope(committed_url) as s:
         users.create_user(session=s, viewer=admin, email="mint@example.com", first_name="M",
                           last_name="V", role="vp", password="long enough")

@@ -60,6 +60,7 @@ def bulk_read(body: BulkRead, who: Viewer = Depends(viewer)):
             changed = alerts.mark_all_read(session=session, viewer=who)
         else:
             changed = alerts.mark_read(session=session, viewer=who, alert_ids=body.ids)
+        session.commit()
     return ok({"changed": changed})
 
 
@@ -68,6 +69,7 @@ def mark_read(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Mark one of the caller's alerts read."""
     with session_scope() as session:
         changed = alerts.mark_read(session=session, viewer=who, alert_ids=[id])
+        session.commit()
     return ok({"changed": changed})
 
 
@@ -76,4 +78,5 @@ def delete_alert(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Delete one of the caller's alerts (the condition stays raised: it does not return)."""
     with session_scope() as session:
         alerts.delete_alerts(session=session, viewer=who, alert_ids=[id])
+        session.commit()
     return ok({"deleted": str(id)})

@@ -64,6 +64,7 @@ def login(body: LoginIn):
     """
     with session_scope() as session:
         pair = api_auth.login(session=session, email=body.email, password=body.password)
+        session.commit()
     if pair is None:
         raise Unauthenticated(LOGIN_REFUSED)
     return ok(_tokens(pair))
@@ -74,6 +75,7 @@ def refresh(body: RefreshIn):
     """Use up a refresh token for a new pair; a used one presented again ends the sign-in."""
     with session_scope() as session:
         pair = api_auth.refresh(session=session, refresh_token=body.refresh_token)
+        session.commit()
     if pair is None:
         raise Unauthenticated("The refresh token is not valid (unknown, expired, used or "
                               "revoked); log in again.")
@@ -98,6 +100,7 @@ def logout(who: Caller = Depends(caller)):
                         "cannot log out; revoke it on the Account page.")
     with session_scope() as session:
         api_auth.logout(session=session, viewer=who.viewer, family_id=who.family_id)
+        session.commit()
     return ok({"logged_out": True})
 
 

@@ -75,6 +75,7 @@ def update_structure(id: uuid.UUID, body: StructureUpdate, response: Response,
                                            expected_version=version, **fields)
         session.flush()
         response.headers["ETag"] = f'"{row.version}"'
+        session.commit()
         return ok(dump(StructureOut, row))
 
 
@@ -83,4 +84,5 @@ def delete_structure(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Delete a structure; deals pinned to it fall back to the rule."""
     with session_scope() as session:
         commissions.delete_structure(session=session, viewer=who, structure_id=id)
+        session.commit()
     return ok({"deleted": str(id)})

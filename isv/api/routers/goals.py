@@ -85,6 +85,7 @@ def set_goal(body: GoalIn, who: Viewer = Depends(viewer)):
     Setting one that exists changes its target and notes."""
     with session_scope() as session:
         goal = goals.set_goal(session=session, viewer=who, **body.model_dump(exclude_unset=True))
+        session.commit()
     return ok(dump(GoalOut, goal))
 
 
@@ -97,6 +98,7 @@ def update_goal(id: uuid.UUID, body: GoalUpdate, who: Viewer = Depends(viewer)):
                                  quarter=goal.quarter, goal_type=goal.goal_type,
                                  user_id=goal.user_id,
                                  **body.model_dump(exclude_unset=True))
+        session.commit()
     return ok(dump(GoalOut, changed))
 
 
@@ -105,4 +107,5 @@ def delete_goal(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Remove a goal: the caller's own, or anyone's for the vp (audited, as on the page)."""
     with session_scope() as session:
         goals.delete_goal(session=session, viewer=who, goal_id=id)
+        session.commit()
     return ok({"deleted": str(id)})

@@ -109,6 +109,7 @@ def create_opportunity(body: OpportunityIn, who: Viewer = Depends(viewer)):
     with session_scope() as session:
         opp = opps.create_opportunity(session=session, viewer=who, **values)
         session.refresh(opp)
+        session.commit()
         return ok(_one(opp))
 
 
@@ -139,6 +140,7 @@ def update_opportunity(id: uuid.UUID, body: OpportunityUpdate,
                                       expected_version=version, note=note, **fields)
         session.refresh(opp)
         response.headers["ETag"] = f'"{opp.version}"'
+        session.commit()
         return ok(_one(opp))
 
 
@@ -150,6 +152,7 @@ def delete_opportunity(id: uuid.UUID,
     with session_scope() as session:
         opps.delete_opportunity(session=session, viewer=who, opportunity_id=id,
                                 expected_version=expected_version(None, if_match))
+        session.commit()
     return ok({"deleted": str(id)})
 
 
@@ -167,6 +170,7 @@ def move_stage(id: uuid.UUID, body: StageMove, response: Response,
                               to_stage=stage, expected_version=version, **values)
         session.refresh(opp)
         response.headers["ETag"] = f'"{opp.version}"'
+        session.commit()
         return ok(_one(opp))
 
 

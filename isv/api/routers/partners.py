@@ -55,6 +55,7 @@ def create_partner(body: PartnerIn, who: Viewer = Depends(viewer)):
     """Add a partner; a partnership manager's new partner is their own."""
     with session_scope() as session:
         partner = partners.create_partner(session=session, viewer=who, **body.model_dump())
+        session.commit()
         return ok(dump(PartnerOut, partner))
 
 
@@ -79,6 +80,7 @@ def update_partner(id: uuid.UUID, body: PartnerUpdate, response: Response,
                                           expected_version=version, **fields)
         session.flush()
         response.headers["ETag"] = f'"{partner.version}"'
+        session.commit()
         return ok(dump(PartnerOut, partner))
 
 
@@ -87,6 +89,7 @@ def delete_partner(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Delete a partner with its deals, their history, its structures and touches."""
     with session_scope() as session:
         partners.delete_partner(session=session, viewer=who, partner_id=id)
+        session.commit()
     return ok({"deleted": str(id)})
 
 
@@ -117,4 +120,5 @@ def create_structure(id: uuid.UUID, body: StructureIn, who: Viewer = Depends(vie
     with session_scope() as session:
         row = commissions.create_structure(session=session, viewer=who, partner_id=id,
                                            **values)
+        session.commit()
         return ok(dump(StructureOut, row))

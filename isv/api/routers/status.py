@@ -116,6 +116,7 @@ def submit_week(body: WeekSubmit, who: Viewer = Depends(viewer)):
     monday = parts.pop("week_start")
     with session_scope() as session:
         form = status.submit(session=session, viewer=who, week_start_date=monday, **parts)
+        session.commit()
     return ok(_week(form))
 
 
@@ -124,6 +125,7 @@ def open_week(week_start: str = WeekStart, who: Viewer = Depends(viewer)):
     """The caller's status for a week: as saved, or drafted from the data (`saved` false)."""
     with session_scope() as session:
         form = status.open_week(session=session, viewer=who, week_start_date=week_start)
+        session.commit()
     return ok(_week(form))
 
 
@@ -134,6 +136,7 @@ def update_week(body: WeekUpdate, week_start: str = WeekStart, who: Viewer = Dep
     save = status.submit if parts.pop("submit", False) else status.save_draft
     with session_scope() as session:
         form = save(session=session, viewer=who, week_start_date=week_start, **parts)
+        session.commit()
     return ok(_week(form))
 
 

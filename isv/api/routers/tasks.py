@@ -84,6 +84,7 @@ def create_task(body: TaskIn, who: Viewer = Depends(viewer)):
     """Add a task to the caller's own list."""
     with session_scope() as session:
         task = tasks.create_task(session=session, viewer=who, **body.model_dump(mode="json"))
+        session.commit()
         return ok(dump(TaskOut, task))
 
 
@@ -93,6 +94,7 @@ def rollover(who: Viewer = Depends(viewer)):
     everyone's), as the Monday job does; running it again changes nothing."""
     with session_scope() as session:
         result = tasks.rollover(session=session, viewer=who)
+        session.commit()
     return ok(dump(Rollover, result))
 
 
@@ -110,6 +112,7 @@ def update_task(id: uuid.UUID, body: TaskUpdate, who: Viewer = Depends(viewer)):
     with session_scope() as session:
         task = tasks.update_task(session=session, viewer=who, task_id=id,
                                  **body.model_dump(exclude_unset=True, mode="json"))
+        session.commit()
         return ok(dump(TaskOut, task))
 
 
@@ -118,4 +121,5 @@ def delete_task(id: uuid.UUID, who: Viewer = Depends(viewer)):
     """Delete one of the caller's tasks."""
     with session_scope() as session:
         tasks.delete_task(session=session, viewer=who, task_id=id)
+        session.commit()
     return ok({"deleted": str(id)})

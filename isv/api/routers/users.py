@@ -62,6 +62,7 @@ def create_user(body: UserIn, who: Viewer = Depends(viewer)):
     """Add a user (vp, admin)."""
     with session_scope() as session:
         user = users.create_user(session=session, viewer=who, **body.model_dump())
+        session.commit()
         return ok(dump(UserOut, user))
 
 
@@ -84,6 +85,7 @@ def update_user(id: uuid.UUID, body: UserUpdate, who: Viewer = Depends(viewer)):
             user = users.update_user(session=session, viewer=who, user_id=id, **fields)
         if active is not None:
             user = users.set_active(session=session, viewer=who, user_id=id, active=active)
+        session.commit()
         return ok(dump(UserOut, user))
 
 
@@ -94,4 +96,5 @@ def deactivate_user(id: uuid.UUID, who: Viewer = Depends(viewer)):
     with session_scope() as session:
         users.get_person(session=session, viewer=who, user_id=id)
         user = users.set_active(session=session, viewer=who, user_id=id, active=False)
+        session.commit()
         return ok(dump(UserOut, user))

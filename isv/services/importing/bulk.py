@@ -21,6 +21,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import JSON
 
+from isv.db import note_write
 from isv.models import AuditEntry
 from isv.services import audit
 
@@ -79,6 +80,7 @@ def insert_rows(session: Session, model: type, rows: Iterable[dict[str, Any]]) -
         as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
         names = ", ".join(f'"{c}"' for c in columns)
         driver = session.connection().connection.driver_connection
+        note_write(session)  # COPY goes round the session: say it wrote
         encode = JsonEncoder()  # the text audit.record would store, made much faster
         count = 0
         with driver.cursor() as cursor, cursor.copy(
