@@ -41,6 +41,7 @@ def _change_a_deal(value: int) -> None:
                               .order_by(Opportunity.created_at).limit(1))
         opportunities.update_opportunity(session=session, viewer=WRITER, opportunity_id=deal.id,
                                          expected_version=deal.version, deal_value=str(value))
+        session.commit()
 
 
 def measure(refresh: int, rounds: int, pause: float) -> tuple[list[float], list[int]]:

@@ -683,6 +683,7 @@ def main(argv: list[str] | None = None) -> list[DataTiming]:
                 migrate.upgrade(url)
                 with session_scope(url) as s:
                     load_demo(session=s, opportunities=args.opportunities)
+                    s.commit()
                 # Statistics, as autovacuum would gather soon after a bulk load.
                 with psycopg.connect(_dsn(url), autocommit=True) as conn:
                     conn.execute("ANALYZE")

@@ -78,6 +78,7 @@ def _setup(url: str) -> None:
                           first_name="Cora", last_name="Crash", role="vp")
         partners.create_partner(session=session, viewer=system, name="Crash partner",
                                 domain="FinOps")
+        session.commit()
 
 
 def _kill_at(cmd: list[str], url: str, delay: float, started=None) -> bool:
@@ -124,6 +125,7 @@ def writer(url: str, ack_path: str, seed: int) -> None:
                         customer_name=f"Crash {rng.randrange(10**9)}",
                         deal_value=Decimal(rng.randrange(100, 10**6)))
                     deal_id, stage, version = str(deal.id), deal.stage, deal.version
+                    session.commit()
             else:
                 deal_id = rng.choice(sorted(known))
                 current, seen = known[deal_id]
@@ -133,6 +135,7 @@ def writer(url: str, ack_path: str, seed: int) -> None:
                                            opportunity_id=deal_id, to_stage=to,
                                            expected_version=seen)
                     stage, version = deal.stage, deal.version
+                    session.commit()
             known[deal_id] = (stage, version)
             ack.write(f"{deal_id} {stage} {version}\n")
             ack.flush()
@@ -242,6 +245,7 @@ def _overdue_tasks(url: str) -> None:
         due = local_today() - timedelta(days=21)
         session.add_all(Task(user_id=owner, title=f"Overdue {n}", priority="medium",
                              status="pending", due_date=due) for n in range(TASKS))
+        session.commit()
 
 
 def run_scheduler(url: str, rng: random.Random) -> tuple[str, list[str]]:

@@ -79,6 +79,7 @@ def build(url: str, backend: str, opportunities: int) -> Result:
     migrated = time.perf_counter()
     with session_scope(url) as session:
         summary = load_demo(session=session, opportunities=opportunities)
+        session.commit()
     loaded = time.perf_counter()
     return Result(backend=backend, rows=summary.rows, migrate_s=migrated - started,
                   load_s=loaded - migrated)

@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         migrate.upgrade(url)
         with session_scope(url) as session:
             load_demo(session=session)
+            session.commit()
         get_engine(url).dispose()
         env = {**os.environ, "ISV_DATABASE_URL": url}
         scheduler = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT, env=env,

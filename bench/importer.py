@@ -107,6 +107,7 @@ def _timed_import(url: str, data: bytes) -> tuple[float, float, importing.Import
                                       filename="opportunities.csv")
         if not report.ok:
             raise RuntimeError("\n".join(report.error_lines()[:10]))
+        session.commit()
     return time.perf_counter() - started, time.process_time() - cpu, report
 
 
@@ -190,6 +191,7 @@ def run(url: str, backend: str, rows: int) -> Result:
     migrate.upgrade(url)
     with session_scope(url) as session:
         summary = load_demo(session=session, opportunities=0)
+        session.commit()
     data = opportunities_csv(rows, summary.today)
     import_s, import_cpu_s, report = _timed_import(url, data)
     assert report.entities[0].created == rows, report.entities[0].summary()

@@ -112,6 +112,7 @@ def load_users(url: str, count: int) -> list[str]:
             if spare[n].owner_id != user.id:
                 partners.update_partner(session=session, viewer=SYSTEM,
                                         partner_id=spare[n].id, owner_id=user.id)
+        session.commit()
     get_engine(url).dispose()
     return emails
 

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         with session_scope() as session:
             demo.load_demo(session=session, viewer=Viewer.system("bench"),
                            opportunities=args.opportunities)
+            session.commit()
         try:
             print(f"metrics on vs off: {args.runs} warm reruns each, interleaved, "
                   f"{args.opportunities} deals; load average {os.getloadavg()[0]:.1f}")

@@ -78,6 +78,7 @@ def measure(opportunities: int, runs: int) -> dict:
         use_database(url)
         with session_scope() as session:
             load_demo(session=session, opportunities=opportunities)
+            session.commit()
         today = local_today()
         with session_scope() as session:
             viewer = Viewer.of(session.scalar(select(User).where(User.email == VP)))

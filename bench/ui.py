@@ -333,6 +333,7 @@ def demo_database(backend: str, opportunities: int) -> Iterator[str]:
         migrate.upgrade(url)
         with session_scope(url) as session:
             load_demo(session=session, opportunities=opportunities)
+            session.commit()
         if backend == "postgresql":
             # As autovacuum leaves a table after a load this size (see bench/pipeline_pages.py).
             with get_engine(url).connect() as conn:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, TextClause, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from isv import datastamp
@@ -125,9 +125,20 @@ def _note_flush(session: Session, _context: object) -> None:
     note_write(session)
 
 
+_WRITING_SQL = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE"})
+
+
+def _writes(sql: str) -> bool:
+    first = sql[:40].split(None, 1)
+    return bool(first) and first[0].upper() in _WRITING_SQL
+
+
 def _note_statement(state: ORMExecuteState) -> None:
-    # Bulk statements (session.execute(insert/update/delete(...))) do not flush.
-    if state.is_insert or state.is_update or state.is_delete:
+    # Bulk statements (session.execute(insert/update/delete(...)), or their text) do not flush.
+    statement = state.statement
+    if state.is_insert or state.is_update or state.is_delete or (
+            isinstance(statement, TextClause)
+            and _writes(statement.text)):
         note_write(state.session)
 
 

@@ -44,9 +44,8 @@ def _token(api, role_or_email: str, *, scope: str = "write", name: str = "nightl
     with session_scope() as session:
         made = personal_tokens.create_token(session=session, viewer=Viewer.of(user), name=name,
                                             scope=scope, expires_in_days=days)
-        done = made.secret
         session.commit()
-        return done
+        return made.secret
 
 
 def _partner_count(name: str) -> int:

@@ -35,9 +35,8 @@ def _partner(owner_email: str | None = None) -> str:
         partner = partners.create_partner(session=session, viewer=SYSTEM,
                                           name=f"Partner {next(_n)}", domain="FinOps",
                                           owner_id=owner)
-        done = str(partner.id)
         session.commit()
-        return done
+        return str(partner.id)
 
 
 def _deal(partner_id: str, **extra) -> str:
@@ -45,9 +44,8 @@ def _deal(partner_id: str, **extra) -> str:
         opp = opps.create_opportunity(session=session, viewer=SYSTEM, partner_id=partner_id,
                                       customer_name=f"Customer {next(_n)}",
                                       deal_value="10000.00", **extra)
-        done = str(opp.id)
         session.commit()
-        return done
+        return str(opp.id)
 
 
 def _count(model) -> int:

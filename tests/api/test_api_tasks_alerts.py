@@ -26,9 +26,8 @@ def _alert(email: str, **extra) -> str:
                       **extra)
         session.add(alert)
         session.flush()
-        done = str(alert.id)
         session.commit()
-        return done
+        return str(alert.id)
 
 
 def test_a_task_is_created_changed_listed_and_deleted_by_its_owner(api):

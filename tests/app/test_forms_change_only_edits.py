@@ -158,9 +158,8 @@ def deal() -> dict[str, Any]:
                                expected_close_date=local_today() + timedelta(days=40))
         make_opportunity(s, partner, customer_name="Bolt", stage="lead",
                          deal_value=Decimal("5000.00"))
-        done = {"id": opp.id, "partner": partner.id, "other": other.id, "pm": pm.id}
         s.commit()
-        return done
+        return {"id": opp.id, "partner": partner.id, "other": other.id, "pm": pm.id}
 
 
 DEAL_WIDGETS = {  # field -> (widget kind, key stem, the strategy of values a user types)

@@ -28,9 +28,8 @@ def quiet_partner(app_db):
         partner = make_partner(s, name="Quietfield", domain="Security")
         s.add(PartnerActivity(partner_id=partner.id, activity_type="call",
                               occurred_on=local_today() - timedelta(days=45)))
-        done = partner.id
         s.commit()
-        return done
+        return partner.id
 
 
 def test_the_partner_page_shows_the_score_and_parts_that_add_up_to_it(quiet_partner, login):

@@ -35,9 +35,8 @@ def program(app_db):
                                    effective_from=date(2025, 1, 1))
         make_opportunity(s, own, customer_name="Acme", stage="demo", probability=Decimal(25),
                          deal_value=Decimal("40000.00"))
-        done = {"own": own.id, "other": other.id, "structure": structure.id, "pm": pm.id}
         s.commit()
-        return done
+        return {"own": own.id, "other": other.id, "structure": structure.id, "pm": pm.id}
 
 
 def _partner(partner_id) -> Partner | None:

@@ -549,9 +549,8 @@ def structures(app_db):
                        effective_from=date(2025, 1, 1), max_deal_size=Decimal(100000))
         make_structure(s, partner, structure_type="reseller", commission_percentage=Decimal(20),
                        effective_from=date(2025, 6, 1), is_lifetime=True)
-        done = str(partner.id)
         s.commit()
-        return done
+        return str(partner.id)
 
 
 def calculate(login, value, day, years=None):

@@ -43,9 +43,8 @@ def silver(app_db):
                              actual_close_date=day)
         make_opportunity(s, partner, stage="proposal", probability=Decimal(60),
                          deal_value=Decimal("55000"))
-        done = partner.id
         s.commit()
-        return done
+        return partner.id
 
 
 def tier_of(partner_id):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from isv.auth import Viewer
 from isv.db import UncommittedWrite, session_scope
@@ -22,10 +22,14 @@ def _add(session, name: str) -> Partner:
     return partners.create_partner(session=session, viewer=SYSTEM, name=name, domain="FinOps")
 
 
-def test_a_use_case_that_commits_keeps_its_writes(committed_url):
-    with session_scope(committed_url) as session:
-        _add(session, "Kept")
+def _committed_partner(url: str, name: str) -> None:
+    with session_scope(url) as session:
+        _add(session, name)
         session.commit()
+
+
+def test_a_use_case_that_commits_keeps_its_writes(committed_url):
+    _committed_partner(committed_url, "Kept")
     assert _names(committed_url) == ["Kept"]
 
 
@@ -35,14 +39,17 @@ def test_a_write_left_uncommitted_is_rolled_back_and_said_so(committed_url):
     assert _names(committed_url) == []
 
 
-def test_a_bulk_statement_as_the_first_write_is_not_lost_in_silence(committed_url):
-    with session_scope(committed_url) as session:
-        _add(session, "Ledgerline")
-        session.commit()
+@pytest.mark.parametrize("statement", [update(Partner).values(notes="bulk"),
+                                       text("DELETE FROM isv_partners")],
+                         ids=["bulk update", "plain SQL"])
+def test_a_statement_that_writes_without_a_flush_is_not_lost_in_silence(committed_url,
+                                                                          statement):
+    _committed_partner(committed_url, "Ledgerline")
     with pytest.raises(UncommittedWrite), session_scope(committed_url) as session:
-        session.execute(update(Partner).values(notes="bulk"))
+        session.execute(statement)
     with session_scope(committed_url) as session:
-        assert session.scalar(select(Partner.notes)) in (None, "")
+        assert session.execute(select(Partner.name, Partner.notes)).all() in (
+            [("Ledgerline", None)], [("Ledgerline", "")])
 
 
 def test_a_dry_run_in_a_savepoint_rolled_back_ends_without_error(committed_url):
@@ -64,9 +71,7 @@ def test_a_savepoint_released_but_never_committed_is_still_an_uncommitted_write(
 
 
 def test_what_a_read_loaded_stays_readable_after_the_block(committed_url):
-    with session_scope(committed_url) as session:
-        _add(session, "Readable")
-        session.commit()
+    _committed_partner(committed_url, "Readable")
     with session_scope(committed_url) as session:
         partner = session.scalar(select(Partner))
     assert partner.name == "Readable"  # the read ended without expiring what it loaded
