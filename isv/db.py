@@ -93,7 +93,7 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     session = _factory(url)()
     try:
         yield session
-        if _wrote(session):
+        if has_uncommitted_writes(session):
             raise UncommittedWrite("a use case wrote without committing; its writes were "
                                    "rolled back")
     except BaseException as exc:
@@ -109,7 +109,8 @@ WROTE = "isv_wrote"  # session.info: the open transactions (or savepoints) that 
 _ROOT = "transaction"  # the outermost one, in WROTE
 
 
-def _wrote(session: Session) -> bool:
+def has_uncommitted_writes(session: Session) -> bool:
+    """Whether the session's open transaction has written anything (flushed or not)."""
     return bool(session.info.get(WROTE) or session.new or session.deleted
                 or any(session.is_modified(obj) for obj in session.dirty))
 

@@ -3,8 +3,8 @@
 A page's data is a dozen statements that do not wait for each other (this quarter's KPIs,
 the quarter before, revenue by quarter, pipeline by domain, ...). On PostgreSQL `gather`
 runs them at once, each on a connection of its own, in a pool of WORKERS threads shared by
-the process: on the 2-core machine the dashboard's data at 100,000 deals takes 0.6-0.7 s
-instead of 1.2 s (bench/README.md, "Speed as a person feels it"). Nothing is lost in
+the process: on the 2-core machine the dashboard's data at 100,000 deals took 0.7-0.96 s
+instead of 1.0-1.25 s (bench/README.md, "Speed as a person feels it"). Nothing is lost in
 consistency: at PostgreSQL's READ COMMITTED every statement sees its own snapshot, in one
 transaction or several.
 
@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from isv import datastamp
+from isv.db import has_uncommitted_writes
 
 WORKERS = 3  # two cores: a third keeps both busy while one worker turns rows into objects
 THREAD_PREFIX = "isv-analytics-sql"
@@ -71,8 +71,7 @@ def _side_by_side(session: Session) -> bool:
     bind = session.get_bind()
     if _sequential.get() or not isinstance(bind, Engine) or bind.dialect.name == "sqlite":
         return False
-    wrote = session.info.get(datastamp.CHANGED) or session.new or session.dirty or session.deleted
-    return not wrote
+    return not has_uncommitted_writes(session)
 
 
 def _in_worker(engine: Engine, call: Call) -> Any:
