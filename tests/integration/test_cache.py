@@ -590,6 +590,30 @@ def test_only_results_slow_to_get_are_refreshed(refresh_db, monkeypatch):
     assert not cache.get_cache().has(quick[0], quick[1])  # left to the next view
 
 
+def test_quick_results_viewed_after_the_dashboard_do_not_push_it_out_of_the_refresh(
+        refresh_db, monkeypatch):
+    """The grid and the board opened after two dashboards (limit 2): both are refreshed."""
+    refresher = cached.Refresher(limit=2)  # the server's threshold
+    monkeypatch.setattr(cached, "_refresher", refresher)
+    _add_partner()
+    period = quarter_containing(local_today())
+
+    def view(domain):
+        return cached._entry(dashboard_data, SYSTEM, None, "scope",
+                             {"period": period, "as_of": local_today(),
+                              "filters": Filters.of(domains=[domain])})
+
+    slow = [view("FinOps"), view("Security")]
+    for entry in slow:
+        refresher.note(*entry, cost=cached.REFRESH_MIN_SECONDS * 4)
+    for domain in ("DevOps", "Observability", "Data/Backup"):  # quick to get, viewed last
+        refresher.note(*view(domain), cost=cached.REFRESH_MIN_SECONDS / 10)
+    refresher.note(*slow[0], cost=0.001)  # a hit later: still a slow one, viewed last
+    _add_partner("Second")
+    assert refresher.refresh(idle_timeout=5) == 2
+    assert all(cache.get_cache().has(name, parts) for name, parts, _get in slow)
+
+
 def test_only_the_last_viewed_results_are_refreshed(refresh_db):
     _, refresher = refresh_db
     _add_partner()
