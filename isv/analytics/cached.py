@@ -9,13 +9,12 @@ runs in a read transaction of its own.
 After a write every result is a miss, and at 100,000 deals a page's data is 0.5-1 s of SQL.
 So a server process remembers the few results viewed last (ISV_ANALYTICS_REFRESH, within 15
 minutes) that took a quarter second or more to get, and recomputes them in a background
-thread once the data version moves (a write of this process wakes it at once; other
-processes' writes are seen within 2 s) and no page run is under way: the rerun that shows the
-write goes first, and a page run that starts while a result is being recomputed stops it: at
-once on PostgreSQL, whose statement under way is cancelled, and at its next statement on
-SQLite (it is recomputed once idle again). The next view of them is then a hit, with the
-write in it; a view that comes while its result is still being computed waits for that
-computation instead of running its own.
+thread once the data version moves (a write of
+this process wakes it at once; other processes' writes are seen within 2 s) and no page run
+is under way: the rerun that shows the write goes first, and a page run that starts while a
+result is being recomputed stops it at its next statement (it is recomputed once idle
+again). The next view of them is then a hit, with the write in it; a view that comes while
+its result is still being computed waits for that computation instead of running its own.
 
 The four analytics pages share their filters, and a person who looked at one for some filters
 often opens another with them. So when a page's data is viewed, the others' for the same
@@ -262,7 +261,6 @@ def foreground() -> Iterator[None]:
     global _foreground_runs, _foreground_ended
     with _foreground_lock:
         _foreground_runs += 1
-    _cancel_background()
     try:
         yield
     finally:
@@ -295,75 +293,25 @@ class Yielded(Exception):
 
 _background = threading.local()  # .entry: the result a background thread is computing
 
-# A background statement under way on PostgreSQL: its thread -> (DBAPI connection, entry).
-# A page run that starts cancels it (`_cancel_background`) rather than wait for it to end:
-# the server's process for that statement would otherwise keep one of the two cores from
-# the page for up to a second at 100,000 deals (bench/README.md, 5 Dec).
-_under_way: dict[int, tuple[Any, tuple[str, Hashable]]] = {}
-_cancelled: set[int] = set()
-_under_way_lock = threading.Lock()
 
-
-def _give_way(conn: Any, *_args: Any) -> None:
+def _give_way(*_args: Any) -> None:
     # Before each statement of a refresh or prefetch (every engine's before_cursor_execute):
     # a page run that started meanwhile goes first, and the computation is abandoned and
     # taken up again later; unless that run waits for this very result, which is then
     # finished for it.
     entry = getattr(_background, "entry", None)
-    if entry is None:
-        return
-    with _under_way_lock:
-        if _foreground_runs > 0 and not cache.get_cache().awaited(*entry):
-            raise Yielded
-        if conn.dialect.name == "postgresql":
-            _under_way[threading.get_ident()] = (conn.connection.dbapi_connection, entry)
-
-
-def _statement_ended(*_args: Any) -> None:
-    # after_cursor_execute: a cancel sent meanwhile has reached the server (the lock is held
-    # while sending), so it cannot land on this connection's next statement.
-    if getattr(_background, "entry", None) is not None:
-        with _under_way_lock:
-            _under_way.pop(threading.get_ident(), None)
-            _cancelled.discard(threading.get_ident())
-
-
-def _statement_failed(context: Any) -> None:
-    # handle_error: the statement a page run cancelled ends as the computation giving way.
-    if getattr(_background, "entry", None) is None:
-        return
-    with _under_way_lock:
-        _under_way.pop(threading.get_ident(), None)
-        if threading.get_ident() in _cancelled:
-            _cancelled.discard(threading.get_ident())
-            raise Yielded from context.original_exception
-
-
-def _cancel_background() -> None:
-    """Cancel the background statements under way, but for a result a page waits for."""
-    with _under_way_lock:
-        for thread, (dbapi_connection, entry) in list(_under_way.items()):
-            if thread in _cancelled or cache.get_cache().awaited(*entry):
-                continue
-            try:
-                dbapi_connection.cancel_safe(timeout=5)
-            except Exception:  # it ends at its own pace and gives way at its next statement
-                log.warning("cancelling a background statement failed", exc_info=True)
-                continue
-            _cancelled.add(thread)
+    if entry is not None and _foreground_runs > 0 and not cache.get_cache().awaited(*entry):
+        raise Yielded
 
 
 def _listen_for_page_runs() -> None:
-    for name, listener in (("before_cursor_execute", _give_way),
-                           ("after_cursor_execute", _statement_ended),
-                           ("handle_error", _statement_failed)):
-        if not event.contains(Engine, name, listener):
-            event.listen(Engine, name, listener)
+    if not event.contains(Engine, "before_cursor_execute", _give_way):
+        event.listen(Engine, "before_cursor_execute", _give_way)
 
 
 class Prefetcher:
     """Computes queued results, newest first, only while no page run is under way; a page
-    run that starts meanwhile stops it as it stops a refresh."""
+    run that starts meanwhile stops it at its next SQL statement."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

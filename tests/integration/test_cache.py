@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, event, select, update
 
 from isv import cache
 from isv.analytics import cached
@@ -566,64 +566,6 @@ def test_a_refresh_waits_for_the_page_run_under_way_and_gives_way_to_one_that_st
     monkeypatch.setattr(cached, "_foreground_runs", 0)  # the page run ended
     assert refresher.refresh(idle_timeout=5) == 1
     assert cache.get_cache().has(name, parts)
-
-
-def _sleeping_refresh(refresher, seconds: int):
-    """A refresh whose one statement sleeps `seconds` on the server, started in a thread once
-    the data moved; returns (thread, its outcome, the result's name and parts)."""
-    _add_partner()
-    name, parts = cached.database(), ("tests", f"sleeps {seconds} s")
-
-    def compute():
-        with session_scope() as s:
-            return s.scalar(text(f"select pg_sleep({seconds})::text || 'slept'"))
-
-    refresher.note(name, parts, lambda: cache.get_cache().get_or_compute(name, parts, compute))
-    _add_partner("Second")
-    outcome: dict = {}
-    thread = threading.Thread(target=lambda: outcome.update(fetched=refresher.refresh(5)))
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not cached._under_way and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert cached._under_way, "the refresh's statement never started"
-    return thread, outcome, name, parts
-
-
-def test_a_page_run_that_starts_cancels_the_refresh_statement_under_way(refresh_db):
-    """On PostgreSQL the page does not wait for the background's statement to end."""
-    url, refresher = refresh_db
-    if not url.startswith("postgresql"):
-        pytest.skip("SQLite's statements are short: a refresh gives way at its next one")
-    thread, outcome, name, parts = _sleeping_refresh(refresher, 30)
-    started = time.monotonic()
-    with cached.foreground():
-        thread.join(timeout=20)
-        waited = time.monotonic() - started
-    assert not thread.is_alive()
-    assert outcome == {"fetched": 0}
-    assert waited < 10  # not the 30 s the statement would have taken
-    assert not cache.get_cache().has(name, parts)
-    assert cached._under_way == {} and cached._cancelled == set()
-
-
-def test_a_refresh_statement_a_page_waits_for_is_not_cancelled(refresh_db):
-    url, refresher = refresh_db
-    if not url.startswith("postgresql"):
-        pytest.skip("nothing is cancelled on SQLite")
-    thread, outcome, name, parts = _sleeping_refresh(refresher, 2)
-    views: list = []
-    view = threading.Thread(target=lambda: views.append(
-        cache.get_cache().get_or_compute(name, parts, lambda: "computed by the page")))
-    view.start()  # the page asks for that very result, and waits for it
-    deadline = time.monotonic() + 10
-    while not cache.get_cache().awaited(name, parts) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    with cached.foreground():
-        thread.join(timeout=20)
-        view.join(timeout=20)
-    assert outcome == {"fetched": 1}
-    assert views == ["slept"]
 
 
 def test_only_results_slow_to_get_are_refreshed(refresh_db, monkeypatch):
