@@ -568,19 +568,25 @@ def test_a_refresh_waits_for_the_page_run_under_way_and_gives_way_to_one_that_st
     assert cache.get_cache().has(name, parts)
 
 
-def test_only_results_slow_to_get_are_refreshed(refresh_db, monkeypatch):
-    _, _ = refresh_db
-    refresher = cached.Refresher(limit=2)  # the server's threshold
+@pytest.fixture
+def server_refresher(refresh_db, monkeypatch):
+    """The refresher of refresh_db, keeping 2 results, with the server's cost threshold."""
+    refresher = cached.Refresher(limit=2)
     monkeypatch.setattr(cached, "_refresher", refresher)
     _add_partner()
-    period = quarter_containing(local_today())
+    return refresher
 
-    def view(domain):
-        return cached._entry(dashboard_data, SYSTEM, None, "scope",
-                             {"period": period, "as_of": local_today(),
-                              "filters": Filters.of(domains=[domain])})
 
-    quick, slow = view("FinOps"), view("Security")
+def _dashboard_of(domain: str):
+    """The cache entry (name, parts, get) of this quarter's dashboard for one domain."""
+    return cached._entry(dashboard_data, SYSTEM, None, "scope",
+                         {"period": quarter_containing(local_today()), "as_of": local_today(),
+                          "filters": Filters.of(domains=[domain])})
+
+
+def test_only_results_slow_to_get_are_refreshed(server_refresher):
+    refresher = server_refresher
+    quick, slow = _dashboard_of("FinOps"), _dashboard_of("Security")
     refresher.note(*quick, cost=cached.REFRESH_MIN_SECONDS / 10)
     refresher.note(*slow, cost=cached.REFRESH_MIN_SECONDS * 2)
     refresher.note(*quick, cost=0.001)  # a hit later: still the quick one
@@ -591,23 +597,14 @@ def test_only_results_slow_to_get_are_refreshed(refresh_db, monkeypatch):
 
 
 def test_quick_results_viewed_after_the_dashboard_do_not_push_it_out_of_the_refresh(
-        refresh_db, monkeypatch):
+        server_refresher):
     """The grid and the board opened after two dashboards (limit 2): both are refreshed."""
-    refresher = cached.Refresher(limit=2)  # the server's threshold
-    monkeypatch.setattr(cached, "_refresher", refresher)
-    _add_partner()
-    period = quarter_containing(local_today())
-
-    def view(domain):
-        return cached._entry(dashboard_data, SYSTEM, None, "scope",
-                             {"period": period, "as_of": local_today(),
-                              "filters": Filters.of(domains=[domain])})
-
-    slow = [view("FinOps"), view("Security")]
+    refresher = server_refresher
+    slow = [_dashboard_of("FinOps"), _dashboard_of("Security")]
     for entry in slow:
         refresher.note(*entry, cost=cached.REFRESH_MIN_SECONDS * 4)
     for domain in ("DevOps", "Observability", "Data/Backup"):  # quick to get, viewed last
-        refresher.note(*view(domain), cost=cached.REFRESH_MIN_SECONDS / 10)
+        refresher.note(*_dashboard_of(domain), cost=cached.REFRESH_MIN_SECONDS / 10)
     refresher.note(*slow[0], cost=0.001)  # a hit later: still a slow one, viewed last
     _add_partner("Second")
     assert refresher.refresh(idle_timeout=5) == 2
