@@ -2,7 +2,8 @@
 
 st.App is Streamlit's own way to add routes to its server; `streamlit run` finds `app` here
 and serves it with the same flags and config as a plain script. The pages' modules load in
-the background from the start, not under the first sign-in (isv/ui/login.py, warm_server).
+the background from the start, not under the first sign-in, and the dashboard a VP or admin
+lands on is computed (isv/ui/login.py, warm_server).
 """
 
 import streamlit as st
@@ -11,4 +12,4 @@ from isv import web
 from isv.ui.login import warm_server
 
 app = st.App("app.py", routes=web.routes())
-warm_server()
+warm_server(landing=True)

@@ -1,7 +1,7 @@
 """Speed as a person feels it: a real Chromium against `streamlit run serve.py`.
 
     python -m bench.ui [--backend sqlite|postgresql] [--runs R] [--opportunities N]
-                       [--database URL] [--quick]
+                       [--database URL] [--quick] [--samples FILE]
 
 For each backend a server is started as `isv run` starts it (own process, 127.0.0.1, no file
 watcher) on a fresh database: SQLite with the demo (800 deals, what `make run` shows) and
@@ -25,12 +25,15 @@ Each run, as the VP (sees every deal) in a fresh browser profile, times:
 "Finished" is Streamlit's own script_finished message on the page's WebSocket, so a run
 still drawing is never mistaken for a page that is ready. Figures are p50 and p95 over all
 samples in milliseconds, with the server's CPU seconds for the whole run. --quick: SQLite
-only, 6 runs (under five minutes on the 2-core VM).
+only, 6 runs (under five minutes on the 2-core VM). --samples: every sample as JSON, in the
+order taken (navigation: analytics, opportunities, board, dashboard, a run), to find which
+run or page made a p95.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -356,7 +359,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", help="use this existing database instead of building one")
     parser.add_argument("--quick", action="store_true",
                         help="the SQLite demo only, 6 runs: a few minutes")
+    parser.add_argument("--samples", type=Path,
+                        help="write every sample (ms) to this JSON file, by backend and action")
     args = parser.parse_args(argv)
+    kept: dict[str, dict[str, list[float]]] = {}
     backends = ["sqlite"] if args.quick else (args.backend or ["sqlite", "postgresql"])
     runs = args.runs or (6 if args.quick else 10)
     print(f"bench.ui: {runs} runs per backend, Chromium {CHROMIUM}")
@@ -365,15 +371,17 @@ def main(argv: list[str] | None = None) -> None:
         with get_engine(args.database).connect() as conn:
             deals = conn.exec_driver_sql("SELECT count(*) FROM opportunities").scalar_one()
         get_engine(args.database).dispose()
-        measure(args.database, f"{backend}, {deals:,} deals (given database)", runs)
-        return
-    for backend in backends:
+        kept[backend] = measure(args.database, f"{backend}, {deals:,} deals (given database)",
+                                runs)
+    for backend in [] if args.database else backends:
         size = 800 if backend == "sqlite" else args.opportunities
         try:
             with demo_database(backend, size) as url:
-                measure(url, f"{backend}, {size:,} deals", runs)
+                kept[backend] = measure(url, f"{backend}, {size:,} deals", runs)
         except Exception as exc:  # a missing server should not hide the other figures
             print(f"  {backend} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    if args.samples:
+        args.samples.write_text(json.dumps(kept, indent=1))
 
 
 if __name__ == "__main__":

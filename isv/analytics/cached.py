@@ -9,12 +9,13 @@ runs in a read transaction of its own.
 After a write every result is a miss, and at 100,000 deals a page's data is 0.5-1 s of SQL.
 So a server process remembers the few results viewed last (ISV_ANALYTICS_REFRESH, within 15
 minutes) that took a quarter second or more to get, and recomputes them in a background
-thread once the data version moves (a write of
-this process wakes it at once; other processes' writes are seen within 2 s) and no page run
-is under way: the rerun that shows the write goes first, and a page run that starts while a
-result is being recomputed stops it at its next statement (it is recomputed once idle
-again). The next view of them is then a hit, with the write in it; a view that comes while
-its result is still being computed waits for that computation instead of running its own.
+thread once the data version moves (a write of this process wakes it at once; other
+processes' writes are seen within 2 s) and no page run is under way: the rerun that shows
+the write goes first, and a page run that starts while a result is being recomputed stops it
+at its next statement (it is recomputed once idle again). The dashboard goes first: people
+land on it and come back to it between the other pages. The next view of them is then a hit,
+with the write in it; a view that comes while its result is still being computed waits for
+that computation instead of running its own.
 
 The four analytics pages share their filters, and a person who looked at one for some filters
 often opens another with them. So when a page's data is viewed, the others' for the same
@@ -93,18 +94,20 @@ def _entry(fn: Callable[..., T], viewer: Viewer, url: str | None, share: str,
 
 
 def load(fn: Callable[..., T], /, *, viewer: Viewer, url: str | None = None,
-         share: str = "viewer", **kwargs: Any) -> T:
+         share: str = "viewer", landing: bool = False, **kwargs: Any) -> T:
     """Call a read function `fn(session=, viewer=, **kwargs)` through the shared cache.
 
     share="viewer": the entry is this viewer's alone; share="scope": viewers who see the same
     deals share it (only for results that depend on nothing else about the viewer).
+    landing: a page people come back to (the dashboard), refreshed before the others.
     """
     name, parts, get = _entry(fn, viewer, url, share, kwargs)
     started = time.perf_counter()
     value = get()
     limit = get_settings().analytics_refresh
     if limit > 0:
-        refresher(limit).note(name, parts, get, cost=time.perf_counter() - started)
+        refresher(limit).note(name, parts, get, cost=time.perf_counter() - started,
+                              landing=landing)
     return value
 
 
@@ -147,7 +150,8 @@ class Refresher:
         self.limit = limit
         self.min_seconds = min_seconds
         self._lock = threading.Lock()
-        self._recent: dict[str, OrderedDict[Hashable, tuple[float, Callable[[], Any]]]] = {}
+        # Per database: each kept result's last view, getter and whether it is a landing page.
+        self._recent: dict[str, OrderedDict[Hashable, tuple[float, Callable[[], Any], bool]]] = {}
         # The longest get seen of each result viewed lately, kept or not.
         self._cost: OrderedDict[tuple[str, Hashable], float] = OrderedDict()
         self._done: dict[str, int] = {}  # the data version each database was refreshed at
@@ -155,9 +159,10 @@ class Refresher:
         self._thread: threading.Thread | None = None
 
     def note(self, name: str, parts: Hashable, get: Callable[[], Any],
-             cost: float = math.inf) -> None:
+             cost: float = math.inf, landing: bool = False) -> None:
         """Remember a result as viewed now (`get` fetches or computes it, and took `cost`
-        seconds this time: the longest time seen is what counts)."""
+        seconds this time: the longest time seen is what counts); `landing` results are
+        refreshed first."""
         with self._lock:
             if name not in self._done:
                 self._done[name] = cache.data_version(name)
@@ -168,7 +173,7 @@ class Refresher:
             if longest < self.min_seconds:
                 return
             recent = self._recent.setdefault(name, OrderedDict())
-            recent[parts] = (time.monotonic(), get)
+            recent[parts] = (time.monotonic(), get, landing)
             recent.move_to_end(parts)
             while len(recent) > self.limit:
                 recent.popitem(last=False)
@@ -194,7 +199,8 @@ class Refresher:
 
     def refresh(self, idle_timeout: float | None = None) -> int:
         """Recompute the recent results of every database whose data version moved since
-        they were last refreshed, the last viewed first; returns how many were fetched.
+        they were last refreshed, landing pages first, each group the last viewed first;
+        returns how many were fetched.
 
         Each waits until no page run is under way (the click being answered goes first; the
         result is for the view after it) and gives way to a page run that starts meanwhile,
@@ -208,8 +214,10 @@ class Refresher:
                 continue
             cutoff = time.monotonic() - RECENT_SECONDS
             with self._lock:
-                gets = [(parts, get) for parts, (used, get) in reversed(self._recent[name].items())
-                        if used >= cutoff]
+                newest = [(parts, get, landing) for parts, (used, get, landing)
+                          in reversed(self._recent[name].items()) if used >= cutoff]
+            gets = [(parts, get) for parts, get, landing in newest if landing] + [
+                (parts, get) for parts, get, landing in newest if not landing]
             for parts, get in gets:
                 if cache.data_version(name) != version:
                     break  # changed again: start over from the newest version

@@ -51,6 +51,7 @@ from isv.auth import Viewer
 from isv.config import get_settings
 from isv.db import session_scope
 from isv.services import sessions, users
+from isv.services.settings import local_today
 from isv.ui import state
 from isv.ui.widgets import escape_md
 
@@ -321,8 +322,9 @@ _warmed = threading.Event()
 WARM_PACKAGES = ("isv.ui", "isv.services", "isv.analytics", "isv.pack")
 
 
-def warm_server() -> None:
-    """Import what the pages use, and draw one figure of each kind, in the background.
+def warm_server(*, landing: bool = False) -> None:
+    """Import what the pages use, and draw one figure of each kind, in the background; with
+    `landing`, then compute the dashboard a VP or admin lands on (kpi.warm_landing).
 
     A process imports a page's modules on its first use, and plotly builds its validators on
     a figure kind's first use: together ~0.6 s of CPU that the first signed-in people of a
@@ -345,6 +347,13 @@ def warm_server() -> None:
                 charts.style(go.Figure(trace), title="warm").to_json()
         except Exception:  # the pages import what they need anyway
             log.exception("warming the server failed")
+        if landing:
+            from isv.ui import kpi  # loaded just above; not by the login page's own import
+
+            try:
+                kpi.warm_landing(local_today())
+            except Exception as exc:  # not migrated yet, database down: the first view computes
+                log.warning("the landing dashboard was not computed ahead: %s", exc)
 
     threading.Thread(target=warm, name="isv-warm", daemon=True).start()
 

@@ -323,6 +323,31 @@ def test_a_cached_dashboard_rerun_runs_no_sql_until_the_data_changes(app_db, req
     assert statements
 
 
+def test_a_fresh_servers_first_vp_finds_the_landing_dashboard_computed(app_db, request,
+                                                                       monkeypatch):
+    from isv.ui import kpi
+
+    monkeypatch.setenv("ISV_ANALYTICS_REFRESH", "0")  # nothing else computing meanwhile
+    get_settings.cache_clear()
+    _add_partner()
+    today = local_today()
+    kpi.warm_landing(today)  # what serve.py starts with
+    statements = []
+
+    def count(conn, _cursor, statement, *_args):
+        if str(conn.engine.url) == app_db:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+    vp = Viewer(id=uuid.uuid4(), email="vp@example.com", role="vp", name="Vera Park")
+    period = quarter_containing(today)
+    shown = kpi.load_dashboard(vp, period, Filters(), today)  # as the dashboard page asks
+    assert statements == []
+    with session_scope() as s:
+        assert shown == dashboard_data(session=s, viewer=vp, period=period, as_of=today)
+
+
 CALLS: list[str] = []
 
 
@@ -609,6 +634,25 @@ def test_quick_results_viewed_after_the_dashboard_do_not_push_it_out_of_the_refr
     _add_partner("Second")
     assert refresher.refresh(idle_timeout=5) == 2
     assert all(cache.get_cache().has(name, parts) for name, parts, _get in slow)
+
+
+def test_after_a_write_the_dashboard_is_refreshed_before_the_pages_viewed_after_it(
+        server_refresher):
+    """People come back to the dashboard between pages: it is ready first."""
+    refresher = server_refresher
+    order = []
+
+    def recorded(label, entry):
+        name, parts, get = entry
+        return name, parts, lambda: (order.append(label), get())[1]
+
+    refresher.note(*recorded("dashboard", _dashboard_of("FinOps")),
+                   cost=cached.REFRESH_MIN_SECONDS * 2, landing=True)
+    refresher.note(*recorded("later page", _dashboard_of("Security")),
+                   cost=cached.REFRESH_MIN_SECONDS * 4)
+    _add_partner("Second")
+    assert refresher.refresh(idle_timeout=5) == 2
+    assert order == ["dashboard", "later page"]
 
 
 def test_only_the_last_viewed_results_are_refreshed(refresh_db):
