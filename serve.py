@@ -2,8 +2,8 @@
 
 st.App is Streamlit's own way to add routes to its server; `streamlit run` finds `app` here
 and serves it with the same flags and config as a plain script. The pages' modules load in
-the background from the start, not under the first sign-in, and the dashboard a VP or admin
-lands on is computed (isv/ui/login.py, warm_server).
+the background from the start, not under the first sign-in, and the dashboard those who see
+every deal land on is computed (isv/ui/login.py, warm_server).
 """
 
 import streamlit as st

@@ -106,11 +106,12 @@ def load_dashboard(viewer: Viewer, period: Period, filters: Filters,
 
 
 def warm_landing(today: date) -> None:
-    """Compute, into the shared cache, the dashboard everyone who sees everything lands on
-    (the current quarter, no filters), under the key its first view will ask for.
+    """Compute, into the shared cache, the dashboard everyone who sees every deal (VP, sales
+    managers, admins) lands on: the current quarter, no filters, under the key its first
+    view will ask for.
 
-    A fresh server process (a deploy, a restart) has nothing cached: its first sign-in of a
-    VP or admin computed this dashboard (0.55 s of SQL at 100,000 deals) while they waited.
+    A fresh server process (a deploy, a restart) has nothing cached: its first such sign-in
+    computed this dashboard (0.55 s of SQL at 100,000 deals) while they waited.
     """
     _, current = _quarters(today)
     cached.load(dashboard_data, viewer=Viewer.system("warm"), share="scope",

@@ -324,7 +324,7 @@ WARM_PACKAGES = ("isv.ui", "isv.services", "isv.analytics", "isv.pack")
 
 def warm_server(*, landing: bool = False) -> None:
     """Import what the pages use, and draw one figure of each kind, in the background; with
-    `landing`, then compute the dashboard a VP or admin lands on (kpi.warm_landing).
+    `landing`, then compute the dashboard those who see every deal land on (kpi.warm_landing).
 
     A process imports a page's modules on its first use, and plotly builds its validators on
     a figure kind's first use: together ~0.6 s of CPU that the first signed-in people of a
