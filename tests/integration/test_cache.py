@@ -290,18 +290,24 @@ def test_the_schedulers_heartbeat_and_run_records_do_not_make_pages_redraw(app_d
     assert cached.data_version() > before
 
 
-def test_a_cached_dashboard_rerun_runs_no_sql_until_the_data_changes(app_db, request):
-    _add_partner()
-    period = quarter_containing(local_today())
-    statements = []
+def _statements_on(url: str, request) -> list[str]:
+    """The SQL statements run against `url` from now until the test ends, by any engine."""
+    statements: list[str] = []
 
     def count(conn, _cursor, statement, *_args):
-        if str(conn.engine.url) == app_db:
+        if str(conn.engine.url) == url:
             statements.append(statement)
 
     # On the Engine class: whichever engine object the app opens for this database.
     event.listen(Engine, "before_cursor_execute", count)
     request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+    return statements
+
+
+def test_a_cached_dashboard_rerun_runs_no_sql_until_the_data_changes(app_db, request):
+    _add_partner()
+    period = quarter_containing(local_today())
+    statements = _statements_on(app_db, request)
 
     def load():
         return cached.load(dashboard_data, viewer=SYSTEM, share="scope", period=period,
@@ -332,14 +338,7 @@ def test_a_fresh_servers_first_vp_finds_the_landing_dashboard_computed(app_db, r
     _add_partner()
     today = local_today()
     kpi.warm_landing(today)  # what serve.py starts with
-    statements = []
-
-    def count(conn, _cursor, statement, *_args):
-        if str(conn.engine.url) == app_db:
-            statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", count))
+    statements = _statements_on(app_db, request)
     vp = Viewer(id=uuid.uuid4(), email="vp@example.com", role="vp", name="Vera Park")
     period = quarter_containing(today)
     shown = kpi.load_dashboard(vp, period, Filters(), today)  # as the dashboard page asks
