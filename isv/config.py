@@ -91,6 +91,9 @@ class Settings:
     # data changes (the ones viewed last, in the last 15 minutes); 0 turns that off.
     analytics_refresh: int = 4
     analytics_prefetch: bool = True
+    # How often an open page asks whether the data changed (a new alert, another person's
+    # save) and then redraws itself.
+    page_poll_seconds: int = 30
     # Operations (README "Monitoring"): Prometheus metrics, and the scheduled backup job.
     metrics_enabled: bool = True
     scheduler_metrics_port: int = 0     # 0: the scheduler serves no /metrics
@@ -182,6 +185,13 @@ def _proxies(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return entries
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise RuntimeError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 def _workers(name: str) -> int:
     """A count of processes; empty or 0 for the default, one a core."""
     value = _int(name, 0)
@@ -233,6 +243,7 @@ def get_settings() -> Settings:
         import_max_megabytes=_int("ISV_IMPORT_MAX_MEGABYTES", 256),
         import_max_problems=_int("ISV_IMPORT_MAX_PROBLEMS", 1_000),
         analytics_refresh=_int("ISV_ANALYTICS_REFRESH", 4),
+        page_poll_seconds=_positive("ISV_PAGE_POLL_SECONDS", 30),
         analytics_prefetch=_switch("ISV_ANALYTICS_PREFETCH", True),
         metrics_enabled=_switch("ISV_METRICS", True),
         scheduler_metrics_port=_int("ISV_SCHEDULER_METRICS_PORT", 0),

@@ -14,6 +14,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, Stop
 from isv import metrics
 from isv.analytics import cached
 from isv.auth import Viewer
+from isv.config import get_settings
 from isv.ui import login, nav, state
 from isv.ui.alerts import bell as alert_bell
 from isv.ui.labels import role_label
@@ -24,7 +25,8 @@ PAGE_TITLE = "ISV Pipeline Tracker"
 # browser fetch the favicon from Google's font host, a request leaving the machine.
 PAGE_ICON = str(Path(__file__).with_name("icon.png"))
 LOGOUT_KEY = "isv_logout"
-POLL_SECONDS = 30
+# Read once, when the process first draws a page (ISV_PAGE_POLL_SECONDS).
+POLL_SECONDS = get_settings().page_poll_seconds
 # Below this window width the sidebar starts collapsed: at 1024 px (a tablet) the page needs
 # the room. Streamlit itself collapses it only at phone width (768 px).
 SIDEBAR_AUTO_COLLAPSE_BELOW = 1200
@@ -106,7 +108,8 @@ def sidebar(gate: login.Gate, viewer: Viewer) -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _poll() -> None:
-    """Every 30 s: has anyone changed the data since this page was drawn? Then redraw it.
+    """Every POLL_SECONDS (30 s): has anyone changed the data since this page was drawn?
+    Then redraw it.
 
     Reading the data version is a Redis GET or a small file read, never SQL; the fragment
     draws nothing, so an idle page is never greyed out, and nothing else runs until the

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 COOKIE_NAME = "isv_e2e_auth"
 COOKIE_KEY = "e2e-cookie-key-0123456789-abcdefghijklmnop"
 LOCK_PASSWORD = "lock-me-out-2026"
+QUICK_POLL_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,9 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
-def server(request, tmp_path_factory, chromium_path) -> Server:
-    tmp = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def _serving(request, tmp: Path, **env: str) -> Iterator[Server]:
+    """`streamlit run serve.py` on a free port and a demo database of its own."""
     url = fresh_migrated(request, "sqlite", tmp / "isv.db")
     accounts = _seed(url)
     lockable = _add_lockable(url, 2)
@@ -109,7 +112,8 @@ def server(request, tmp_path_factory, chromium_path) -> Server:
 
     port = devserver.free_port()
     env = {**os.environ, "ISV_DATABASE_URL": url, "ISV_BCRYPT_ROUNDS": "4",
-           "ISV_COOKIE_NAME": COOKIE_NAME, "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_ENV": "test"}
+           "ISV_COOKIE_NAME": COOKIE_NAME, "ISV_COOKIE_KEY": COOKIE_KEY, "ISV_ENV": "test",
+           **env}
     base = f"http://127.0.0.1:{port}"
     with devserver.serving(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"),
@@ -120,6 +124,21 @@ def server(request, tmp_path_factory, chromium_path) -> Server:
             env=env, health_url=f"{base}/_stcore/health", log=tmp / "streamlit.log",
             timeout=90):
         yield Server(url=base, accounts=accounts, lockable=lockable, database_url=url)
+
+
+@pytest.fixture(scope="session")
+def server(request, tmp_path_factory, chromium_path) -> Server:
+    with _serving(request, tmp_path_factory.mktemp("e2e")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def quick_poll_server(request, tmp_path_factory, chromium_path) -> Server:
+    """A server of its own whose pages look for changed data every 2 s, not every 30 s:
+    for tests of what an open page shows without a reload, which would otherwise wait."""
+    with _serving(request, tmp_path_factory.mktemp("e2e_poll"),
+                  ISV_PAGE_POLL_SECONDS=str(QUICK_POLL_SECONDS)) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

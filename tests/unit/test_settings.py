@@ -90,3 +90,12 @@ def test_production_serves_no_error_details_and_development_does(monkeypatch, fr
     fresh_settings.cache_clear()
     command = cli.streamlit_command("127.0.0.1", 8501)
     assert command[command.index("--client.showErrorDetails") + 1] == "full"
+
+
+@pytest.mark.parametrize(("raw", "reason"), [("0", "must be 1 or more, got 0"),
+                                             ("soon", "must be a whole number, got 'soon'")])
+def test_a_page_poll_interval_below_one_second_refuses_to_start_naming_the_variable(
+        monkeypatch, fresh_settings, raw, reason):
+    monkeypatch.setenv("ISV_PAGE_POLL_SECONDS", raw)
+    with pytest.raises(RuntimeError, match=f"ISV_PAGE_POLL_SECONDS {reason}"):
+        fresh_settings()
