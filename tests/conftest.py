@@ -164,3 +164,4 @@ def session(db_url):
         s.close()
         trans.rollback()
         conn.close()
+

@@ -160,23 +160,8 @@ def wait_for_run(page: Page, timeout: float = 60_000) -> None:
 
 # Go to a path inside the app already open, as the browser's Back and Forward buttons do:
 # Streamlit's front end reads the address on `popstate` and asks its session for that page.
-# `window.isvRan` turns true once the run that follows has started (seen even if it ends
-# before the observer's callback: the old value of the attribute says so). A run quick
-# enough to start and end between two of the front end's renders never shows "running" at
-# all: then only the page's own heading says it ran.
 _GO_TO = """
 (path) => {
-  const app = document.querySelector('[data-testid=stApp]');
-  window.isvRan = false;
-  const watch = new MutationObserver((records) => {
-    if (records.some((r) => r.oldValue === 'running')
-        || app.getAttribute('data-test-script-state') === 'running') {
-      window.isvRan = true;
-      watch.disconnect();
-    }
-  });
-  watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
-                      attributeOldValue: true});
   window.history.pushState({}, '', path);
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
@@ -197,11 +182,10 @@ def visit(page: Page, base: str, spec: PageSpec, *, in_app: bool = False) -> Non
     heading = page.get_by_role("heading", name=spec.title, exact=True).first
     if in_app:
         wait_for_run(page)  # the page before has finished: its run is not mistaken for this
-        # Going to the page already shown: no new heading appears, so wait for the run.
-        same_page = heading.count() > 0
-        page.evaluate(_GO_TO, path)
-        if same_page:
-            page.wait_for_function("() => window.isvRan === true", timeout=60_000)
+        # Already there (a tour starting on the landing page): its run has just been waited
+        # for. Otherwise the new page's heading is what says its run has begun.
+        if heading.count() == 0:
+            page.evaluate(_GO_TO, path)
     else:
         page.goto(base + path)
     expect(heading).to_be_visible(timeout=60_000)
