@@ -164,4 +164,3 @@ def session(db_url):
         s.close()
         trans.rollback()
         conn.close()
-
