@@ -11,7 +11,7 @@ from sqlalchemy import select
 from isv.db import session_scope
 from isv.models import ImportMapping, Partner
 from tests.crm_exports import export_csv, salesforce_row
-from tests.e2e.helpers import open_signed_in
+from tests.e2e.helpers import open_signed_in, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,8 @@ def test_a_salesforce_export_is_mapped_checked_and_imported(server, context, tmp
     good.write_bytes(export_csv("salesforce", [row(1, "Prospecting"), row(2, "Closed Won")]))
     page.locator("input[type=file]").set_input_files(str(good))
     expect(page.get_by_test_id("stMetric").filter(has_text="To create")).to_contain_text("2")
+    # Until the run has ended the first file's form can still be on the page beside the new.
+    wait_for_run(page)
 
     page.get_by_label("Save this mapping as").fill("Salesforce e2e")
     page.get_by_role("button", name="Save mapping").click()
