@@ -137,9 +137,10 @@ def page_viewer(page_file: str | Path) -> Viewer:
 
     Normally app.py has just run start() and the gate has checked the server session. But
     while a `pages/` folder exists, Streamlit runs a file from it *directly* (without
-    app.py) until st.navigation has been called once in the process — on the first request
-    after a restart, and on every AppTest run after switch_page(). Such a run has not been
-    through the gate, so it goes through it here.
+    app.py) until st.navigation has been called once in the process: on every AppTest run
+    after switch_page(), and on the first request after a restart where serve.py (which
+    turns that off, nav.navigation_only) is not what runs. Such a run has not been through
+    the gate, so it goes through it here.
     """
     if not st.session_state.pop(state.FRAME_RAN, False):
         st.set_page_config(page_title=PAGE_TITLE, page_icon=PAGE_ICON, layout="wide")

@@ -118,6 +118,21 @@ def spec_for_file(file: str | Path) -> PageSpec | None:
     return next((page for page in PAGES if page.file == target), None)
 
 
+def navigation_only() -> None:
+    """Route every run of this process through app.py's st.navigation, from the first.
+
+    Streamlit takes a `pages/` folder beside the main script for its older multipage mode
+    until st.navigation is first called in the process. So the first request after a
+    restart, at a page's address, ran that file directly, and its widgets got other
+    identities than in every later run (the page's hash is part of them): the person's
+    first change, such as a new "What to import", came back as the default. Called before
+    any session starts (serve.py).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def navigation(viewer: Viewer) -> st.Page:
     """Register the viewer's pages with Streamlit and return the one to run."""
     sections = {

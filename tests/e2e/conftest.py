@@ -133,6 +133,14 @@ def server(request, tmp_path_factory, chromium_path) -> Server:
 
 
 @pytest.fixture(scope="module")
+def fresh_server(request, tmp_path_factory, chromium_path) -> Server:
+    """A server of the file's own, started for it: no session has run in it yet, as after a
+    restart or a deploy."""
+    with _serving(request, tmp_path_factory.mktemp("e2e_fresh")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def quick_poll_server(request, tmp_path_factory, chromium_path) -> Server:
     """A server of its own whose pages look for changed data every 2 s, not every 30 s:
     for tests of what an open page shows without a reload, which would otherwise wait."""
