@@ -18,7 +18,7 @@ TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "isv.conf.template"
 
 def test_env_example_lists_every_variable_the_settings_read():
     source = (ROOT / "isv" / "config.py").read_text()
-    read = set(re.findall(r'(?:env|_int|_switch|_proxies|_workers)\("([A-Z_]+)"', source))
+    read = set(re.findall(r'(?:env|_int|_switch|_proxies|_workers|_positive)\("([A-Z_]+)"', source))
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read <= documented, sorted(read - documented)
 

@@ -94,7 +94,7 @@ def test_production_serves_no_error_details_and_development_does(monkeypatch, fr
 
 @pytest.mark.parametrize(("raw", "reason"), [("0", "must be 1 or more, got 0"),
                                              ("soon", "must be a whole number, got 'soon'")])
-def test_a_page_poll_interval_below_one_second_refuses_to_start_naming_the_variable(
+def test_a_page_poll_interval_not_a_whole_number_of_seconds_from_1_refuses_to_start(
         monkeypatch, fresh_settings, raw, reason):
     monkeypatch.setenv("ISV_PAGE_POLL_SECONDS", raw)
     with pytest.raises(RuntimeError, match=f"ISV_PAGE_POLL_SECONDS {reason}"):
