@@ -9,6 +9,7 @@ browser and no server; tests/e2e covers it.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Iterator
@@ -18,8 +19,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
+from streamlit.components.v2 import manifest_scanner
 from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.testing.v1 import AppTest, app_test
 
 from isv import config, db
 from isv.auth import Viewer
@@ -125,6 +128,23 @@ def any_app_db(request, monkeypatch) -> Iterator[str]:
     _clear_caches()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def started_once_as_a_server_is() -> Iterator[None]:
+    """Scan the installed packages for components and compile each page once per process.
+
+    AppTest does both again for every test (the scan reads every installed package's
+    metadata, about 0.15 s of CPU) and every run (each page is parsed and compiled anew):
+    together a third of this directory's time. A running server does each once, at start
+    and at a page's first run; neither the packages nor the pages change while tests run.
+    """
+    scripts = ScriptCache()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        patch.setattr(app_test, "ScriptCache", lambda: scripts)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def navigation_as_on_a_running_server(monkeypatch):
     """Run app.py on every AppTest run, as a running server does.
@@ -164,9 +184,19 @@ def signed_in(at: AppTest) -> bool:
     return any(button.key == "isv_logout" for button in at.sidebar.button)
 
 
-def login_as(role: str) -> AppTest:
+def login_as(role: str, page: str | None = None, **params: str) -> AppTest:
+    """Sign in through the form as `role`'s user, on the landing page or at `page`'s address
+    with `params` in it.
+
+    Signing in at a page's address (a shared link) draws that page straight after the form,
+    without drawing the landing dashboard first.
+    """
     login = LOGINS[role]
-    at = submit_login(new_app().run(), login.email, login.password)
+    at = new_app()
+    if page:
+        at.switch_page(page)
+    at.query_params.update(params)
+    at = submit_login(at.run(), login.email, login.password)
     assert not at.exception, at.exception
     assert signed_in(at), [e.value for e in at.error]
     return at

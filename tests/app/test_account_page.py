@@ -29,8 +29,7 @@ def viewer_of(role: str) -> Viewer:
 
 
 def open_page(role: str = "sales_manager"):
-    at = login_as(role)
-    at.switch_page(PAGE).run()
+    at = login_as(role, PAGE)
     assert not at.exception, at.exception
     return at
 

@@ -45,8 +45,7 @@ def bell(at) -> str:
 
 
 def open_alerts(login, role: str = "sales_manager"):
-    at = login(role)
-    at.switch_page("pages/alerts.py").run()
+    at = login(role, "pages/alerts.py")
     assert not at.exception, at.exception
     return at
 
@@ -139,8 +138,7 @@ def test_filters_narrow_by_priority_and_read_state(inbox, login):
 
 @pytest.mark.parametrize("role", ["vp", "admin"])
 def test_the_system_page_says_when_no_scheduler_has_run(app_db, login, role):
-    at = login(role)
-    at.switch_page("pages/system.py").run()
+    at = login(role, "pages/system.py")
     assert not at.exception
     assert any("No scheduler has run" in w for w in messages(at.warning))
 
@@ -160,8 +158,7 @@ def test_the_system_page_shows_each_jobs_last_run_and_the_leader(app_db, login):
                         duration_ms=20, error="OperationalError: database is locked")
         s.commit()
 
-    at = login("vp")
-    at.switch_page("pages/system.py").run()
+    at = login("vp", "pages/system.py")
     assert not at.exception
 
     [leader] = messages(at.success)
@@ -191,8 +188,7 @@ def test_the_system_page_shows_a_run_whose_process_is_gone_as_interrupted(app_db
                      pid=gone.pid, heartbeat_at=started))
         s.commit()
 
-    at = login("admin")
-    at.switch_page("pages/system.py").run()
+    at = login("admin", "pages/system.py")
     assert not at.exception
     text = "\n".join(messages(at.markdown))
     assert "**Alert rules** — ✖ failed" in text

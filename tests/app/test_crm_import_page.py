@@ -21,8 +21,7 @@ def page(any_app_db):
         s.commit()
 
     def open_as(role: str, tool: str, name: str, data: bytes):
-        at = login_as(role)
-        at.switch_page("pages/import_data.py").run()
+        at = login_as(role, "pages/import_data.py")
         at.selectbox(key="import_entity").set_value("opportunities").run()
         at.selectbox(key="import_source").set_value(tool).run()
         at.file_uploader(key="import_file_0").set_value((name, data, "text/csv")).run()

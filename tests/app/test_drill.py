@@ -69,15 +69,12 @@ def demo(demo_template, tmp_path, monkeypatch):
 
 def sign_in(login=VP, page: str | None = None, **params):
     at = new_app()
+    if page:
+        at.switch_page(page)
     at.query_params.update(params)
     at = submit_login(at.run(), login[0], login[1])
     assert not at.exception, at.exception
     assert signed_in(at)
-    if page:
-        at.switch_page(page)
-        at.query_params.update(params)
-        at.run()
-        assert not at.exception, at.exception
     return at
 
 

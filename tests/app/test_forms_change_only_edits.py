@@ -129,10 +129,7 @@ def key_with(widgets, prefix: str, suffix: str = "", *, but: str | None = None) 
 
 
 def open_page(role: str, page: str, **params: str):
-    at = login_as(role)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(page).run()
+    at = login_as(role, page, **params)
     assert not at.exception, at.exception
     return at
 

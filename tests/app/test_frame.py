@@ -18,8 +18,7 @@ ALLOWED = [(role, page) for role in ROLES for page in pages_for(role)]
 @pytest.mark.parametrize(("role", "page"), ALLOWED,
                          ids=[f"{role}-{page.title}" for role, page in ALLOWED])
 def test_every_page_renders_for_every_role_that_may_use_it(login, role, page):
-    at = login(role)
-    at.switch_page(page.path).run()
+    at = login(role, page.path)
     assert not at.exception, at.exception
     assert [title.value for title in at.title] == [page.title]
 

@@ -59,9 +59,7 @@ def program(app_db):
 
 
 def open_page(login, role, page=None):
-    at = login(role)
-    if page:
-        at.switch_page(page).run()
+    at = login(role, page)
     assert not at.exception, at.exception
     return at
 

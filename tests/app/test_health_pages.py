@@ -33,9 +33,7 @@ def quiet_partner(app_db):
 
 
 def test_the_partner_page_shows_the_score_and_parts_that_add_up_to_it(quiet_partner, login):
-    at = login("vp")
-    at.query_params["id"] = str(quiet_partner)
-    at.switch_page(DETAIL).run()
+    at = login("vp", DETAIL, id=str(quiet_partner))
     assert not at.exception, at.exception
     metric = next(m for m in at.metric if m.label == "Health score")
     score = int(metric.value.split(" / ")[0])
@@ -50,8 +48,7 @@ def test_the_partner_page_shows_the_score_and_parts_that_add_up_to_it(quiet_part
 
 
 def test_the_directory_has_a_score_column_with_its_parts_beside_it(quiet_partner, login):
-    at = login("vp")
-    at.switch_page(DIRECTORY).run()
+    at = login("vp", DIRECTORY)
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     row = table[table["Partner"] == "Quietfield"].iloc[0]
@@ -62,9 +59,7 @@ def test_the_directory_has_a_score_column_with_its_parts_beside_it(quiet_partner
 
 def test_a_label_set_by_hand_with_reason_and_expiry_shows_instead_of_the_score(quiet_partner,
                                                                               login):
-    at = login("vp")
-    at.query_params["id"] = str(quiet_partner)
-    at.switch_page(DETAIL).run()
+    at = login("vp", DETAIL, id=str(quiet_partner))
     k = str(quiet_partner)
     until = local_today() + timedelta(days=14)
     at.selectbox(key=f"p_health_{k}").set_value("at_risk")
@@ -77,9 +72,7 @@ def test_a_label_set_by_hand_with_reason_and_expiry_shows_instead_of_the_score(q
 
 
 def test_a_reason_without_an_expiry_is_refused_under_its_input(quiet_partner, login):
-    at = login("vp")
-    at.query_params["id"] = str(quiet_partner)
-    at.switch_page(DETAIL).run()
+    at = login("vp", DETAIL, id=str(quiet_partner))
     k = str(quiet_partner)
     at.text_input(key=f"p_health_reason_{k}").set_value("Champion left")
     at.button(key=f"p_submit_{k}").click().run()
@@ -94,9 +87,7 @@ def test_the_partner_page_draws_the_weekly_trend_of_the_score(quiet_partner, log
             health.take_snapshots(session=s, viewer=Viewer.system("tests"),
                                   today=local_today() - timedelta(weeks=weeks))
         s.commit()
-    at = login("vp")
-    at.query_params["id"] = str(quiet_partner)
-    at.switch_page(DETAIL).run()
+    at = login("vp", DETAIL, id=str(quiet_partner))
     assert not at.exception, at.exception
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     [line] = figure["data"]
@@ -109,8 +100,7 @@ def test_partner_analytics_lists_each_partners_score_and_its_change(quiet_partne
                               today=local_today() - timedelta(weeks=1))
         make_opportunity(s, s.get(Partner, quiet_partner))  # listed: it has a deal
         s.commit()
-    at = login("vp")
-    at.switch_page("pages/partner_analytics.py").run()
+    at = login("vp", "pages/partner_analytics.py")
     assert not at.exception, at.exception
     table = next(t.value for t in at.dataframe if "Health score" in t.value.columns)
     row = table.set_index("Partner").loc["Quietfield"]

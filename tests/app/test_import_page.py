@@ -18,8 +18,7 @@ PARTNERS = b"Name,Domain,Relationship_Health\nKeyward,Security,excellent\nLogvan
 @pytest.fixture
 def page(login):
     def open_as(role: str):
-        at = login(role)
-        at.switch_page("pages/import_data.py").run()
+        at = login(role, "pages/import_data.py")
         assert not at.exception, at.exception
         assert [t.value for t in at.title] == ["Import / export"]
         return at

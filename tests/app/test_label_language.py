@@ -95,8 +95,7 @@ def test_a_priority_reads_the_same_on_the_tasks_grid_and_in_the_alerts(app_db, l
         alerts.task_overdue(session=s, today=today)
         s.commit()
 
-    at = login("sales_manager")
-    at.switch_page("pages/tasks.py").run()
+    at = login("sales_manager", "pages/tasks.py")
     assert not at.exception, at.exception
     grid = next(f.value for f in at.dataframe if "Priority" in f.value.columns)
     assert list(grid["Priority"]) == ["▲ High"]

@@ -56,8 +56,7 @@ def program(app_db):
 
 
 def open_page(login, role, page):
-    at = login(role)
-    at.switch_page(page).run()
+    at = login(role, page)
     assert not at.exception, at.exception
     return at
 

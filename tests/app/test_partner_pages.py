@@ -202,8 +202,7 @@ def test_admin_reads_a_partner_without_edit_controls(program, login):
 
 
 def test_the_directory_opens_the_selected_partner_and_links_a_new_partner(program, login):
-    at = login("sales_manager")
-    at.switch_page(DIRECTORY).run()
+    at = login("sales_manager", DIRECTORY)
     assert "New partner" in [link.label for link in at.get("page_link")]
     key = "partners_table"
     at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}

@@ -45,8 +45,7 @@ def directory(at):
 
 
 def open_partners(login, role):
-    at = login(role)
-    at.switch_page("pages/partners.py").run()
+    at = login(role, "pages/partners.py")
     assert not at.exception
     return at
 

@@ -47,8 +47,7 @@ def program(app_db):
 
 
 def open_page(login, role):
-    at = login(role)
-    at.switch_page(PAGE).run()
+    at = login(role, PAGE)
     assert not at.exception, at.exception
     return at
 

@@ -69,8 +69,7 @@ def _history(opportunity_id) -> list[tuple[str | None, str, str | None]]:
 
 
 def _open(login, role, page):
-    at = login(role)
-    at.switch_page(page).run()
+    at = login(role, page)
     assert not at.exception, at.exception
     return at
 
@@ -437,9 +436,7 @@ def test_without_an_id_the_detail_page_offers_a_picker(deals, login):
 
 
 def open_deal(login, deal_id, role="sales_manager"):
-    at = login(role)
-    at.query_params["id"] = str(deal_id)
-    at.switch_page(DETAIL).run()
+    at = login(role, DETAIL, id=str(deal_id))
     assert not at.exception, at.exception
     return at
 

@@ -132,11 +132,7 @@ def register(secret: str, **overrides) -> DealRegistration:
 
 
 def open_page(role: str = "partnership_manager", **params):
-    at = login_as(role)
-    at.switch_page(PAGE)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
+    at = login_as(role, PAGE, **params)
     assert not at.exception, at.exception
     return at
 
@@ -200,10 +196,7 @@ def test_the_filters_live_in_the_address(partner):
 
 
 def test_the_partner_page_makes_a_link_shown_once(partner):
-    at = login_as("partnership_manager")
-    at.switch_page("pages/partner_detail.py")
-    at.query_params["id"] = str(partner["id"])
-    at.run()
+    at = login_as("partnership_manager", "pages/partner_detail.py", id=str(partner["id"]))
     at.button(key="reg_link_make").click().run()
     assert not at.exception, at.exception
     [code] = [c.value for c in at.code if "token=" in c.value]

@@ -11,8 +11,7 @@ from tests.app.conftest import ROLES, messages
 
 @pytest.fixture
 def settings_page(login):
-    at = login("vp")
-    at.switch_page("pages/settings.py").run()
+    at = login("vp", "pages/settings.py")
     assert not at.exception, at.exception
     return at
 

@@ -15,8 +15,7 @@ def test_the_system_page_lists_the_kept_backups_newest_first(login, tmp_path, mo
     (folder / f"{backups.PREFIX}20261202T021500Z.zip.partial").write_bytes(b"unfinished")
     monkeypatch.setenv("ISV_BACKUP_DIR", str(folder))
     config.get_settings.cache_clear()
-    at = login("admin")
-    at.switch_page("pages/system.py").run()
+    at = login("admin", "pages/system.py")
     assert not at.exception, at.exception
     [table] = [frame.value for frame in at.dataframe if "File" in frame.value.columns]
     assert list(table["File"]) == ["isv-backup-20261201T021500Z.zip",
@@ -29,8 +28,7 @@ def test_with_no_backup_yet_the_system_page_says_where_they_will_be(login, tmp_p
                                                                   monkeypatch):
     monkeypatch.setenv("ISV_BACKUP_DIR", str(tmp_path / "none-yet"))
     config.get_settings.cache_clear()
-    at = login("vp")
-    at.switch_page("pages/system.py").run()
+    at = login("vp", "pages/system.py")
     assert not at.exception, at.exception
     assert any(plain(info.value).startswith(f"No backup in {tmp_path / 'none-yet'} yet")
                for info in at.info)

@@ -20,10 +20,7 @@ def database(any_app_db):
 
 
 def _page(role: str, page: str, **params):
-    at = login_as(role)
-    at.switch_page(page)
-    at.query_params.update(params)
-    at.run()
+    at = login_as(role, page, **params)
     assert not at.exception, at.exception
     return at
 

@@ -22,8 +22,7 @@ ANALYTICS = "pages/partner_analytics.py"
 
 
 def open_page(login, role, page):
-    at = login(role)
-    at.switch_page(page).run()
+    at = login(role, page)
     assert not at.exception, at.exception
     return at
 

@@ -16,8 +16,7 @@ from tests.app.conftest import LOGINS, messages
 
 @pytest.fixture
 def users_page(login):
-    at = login("admin")
-    at.switch_page("pages/users.py").run()
+    at = login("admin", "pages/users.py")
     assert not at.exception
     return at
 

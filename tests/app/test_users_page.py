@@ -14,8 +14,7 @@ from tests.app.conftest import LOGINS, login_as, messages, signed_in
 
 @pytest.fixture
 def users_page(login):
-    at = login("admin")
-    at.switch_page("pages/users.py").run()
+    at = login("admin", "pages/users.py")
     assert not at.exception
     return at
 
@@ -127,8 +126,7 @@ def test_an_admin_is_offered_no_vp_role_and_no_change_to_a_vps_account(users_pag
 
 
 def test_a_vp_is_offered_every_role(login):
-    at = login("vp")
-    at.switch_page("pages/users.py").run()
+    at = login("vp", "pages/users.py")
     assert len(at.selectbox(key="add_role").options) == 4
 
 

@@ -34,8 +34,7 @@ def viewer_of(role: str) -> Viewer:
 
 
 def open_page(login, role: str, path: str):
-    at = login(role)
-    at.switch_page(path).run()
+    at = login(role, path)
     assert not at.exception, at.exception
     return at
 
