@@ -14,9 +14,10 @@ PORT ?= 8501
 API_PORT ?= 8000
 HOST ?= 127.0.0.1
 # pytest-xdist workers for `make test`: each file runs whole in one worker (tests/README.md).
-# The browser tests run after them, alone and one after another: Chromium and its Streamlit
-# server time out on two cores shared with other workers.
+# The browser tests run after them, on workers of their own, each with its Chromium and its
+# Streamlit server: alongside the others' workers they time out on two cores.
 TEST_WORKERS ?= 3
+E2E_WORKERS ?= 2
 
 .PHONY: run test test-long test-fast bench lint audit venv clean
 
@@ -45,7 +46,7 @@ test: $(DEV_STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python tools/audit.py
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
-	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest -n $(E2E_WORKERS) --dist loadfile tests/e2e
 
 # The long variants of the two randomised proofs `make test` runs short (tests/README.md).
 test-long: $(DEV_STAMP)

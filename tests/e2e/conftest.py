@@ -33,6 +33,10 @@ COOKIE_NAME = "isv_e2e_auth"
 COOKIE_KEY = "e2e-cookie-key-0123456789-abcdefghijklmnop"
 LOCK_PASSWORD = "lock-me-out-2026"
 QUICK_POLL_SECONDS = 2
+# How long an action or an expectation waits by default (ms). `make test` runs the browser
+# tests in two processes on two cores, each with a Chromium and a Streamlit server of its
+# own: a loaded machine may take this long; a real failure still fails, only later.
+PATIENCE_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,7 @@ def pg_demo_template(pg_databases, pg_template) -> str:
 def browser(chromium_path):
     from playwright.sync_api import expect, sync_playwright
 
-    # A shared CI machine can be slow; a real failure still fails, only later.
-    expect.set_options(timeout=15_000)
+    expect.set_options(timeout=PATIENCE_MS)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -179,6 +182,6 @@ def browser(chromium_path):
 def context(browser):
     """A fresh browser profile: no cookies, nothing shared with other tests."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx.set_default_timeout(15_000)
+    ctx.set_default_timeout(PATIENCE_MS)
     yield ctx
     ctx.close()

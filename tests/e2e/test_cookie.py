@@ -15,7 +15,7 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME
+from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME, PATIENCE_MS
 from tests.e2e.helpers import (
     expect_login_form,
     open_app,
@@ -34,7 +34,7 @@ def patient(context):
     context.set_default_timeout(SLOW)
     expect.set_options(timeout=SLOW)
     yield
-    expect.set_options(timeout=15_000)
+    expect.set_options(timeout=PATIENCE_MS)
 
 
 def _cookie(context) -> dict:

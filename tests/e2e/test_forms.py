@@ -13,6 +13,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isv.ui.labels import DOMAINS
+from tests.e2e.conftest import PATIENCE_MS
 from tests.e2e.test_pipeline import SLOW, go_to, signed_in_page
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +32,7 @@ def two(server, browser):
 
     expect.set_options(timeout=SLOW)
     yield open_as
-    expect.set_options(timeout=15_000)  # as tests/e2e/conftest.py sets it for everyone else
+    expect.set_options(timeout=PATIENCE_MS)
     for ctx in contexts:
         ctx.close()
 

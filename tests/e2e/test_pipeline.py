@@ -9,6 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from isv.ui.board_drag import HOLD_MS
 from isv.ui.labels import stage_label
+from tests.e2e.conftest import PATIENCE_MS
 from tests.e2e.helpers import (
     click_grid_cell,
     open_signed_in,
@@ -29,7 +30,7 @@ def patient(context):
     expect.set_options(timeout=SLOW)
     context.set_default_timeout(SLOW)
     yield
-    expect.set_options(timeout=15_000)  # as tests/e2e/conftest.py sets it for everyone else
+    expect.set_options(timeout=PATIENCE_MS)
 
 
 def signed_in_page(context: BrowserContext, server, role: str) -> Page:

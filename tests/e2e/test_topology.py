@@ -41,7 +41,7 @@ from isv.cache import database_key
 from isv.demo import DEMO_LOGINS
 from isv.ui.labels import stage_label
 from tests.conftest import _require_postgres
-from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME, IN_CI, ROOT
+from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME, IN_CI, PATIENCE_MS, ROOT
 from tests.e2e.helpers import email_box, sign_out_button, submit_login, wait_for_cookie
 from tests.e2e.test_pipeline import cell, edit_first_row, go_to, save
 
@@ -386,7 +386,7 @@ def test_the_sign_in_cookie_through_nginx_is_secure_http_only_and_strict(stack, 
             finally:
                 other.close()
     finally:
-        expect.set_options(timeout=15_000)
+        expect.set_options(timeout=PATIENCE_MS)
         context.close()
     assert blocked == [], blocked
 
@@ -420,7 +420,7 @@ def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
         assert (cell(page, 0, "Customer"), cell(page, 0, "Stage")) == (customer, target)
         page.screenshot(path=str(stack["tmp"] / "grid-through-nginx.png"))
     finally:
-        expect.set_options(timeout=15_000)
+        expect.set_options(timeout=PATIENCE_MS)
         context.close()
     assert blocked == [], blocked  # the CSP lets Streamlit work
     # The page's live connection went through nginx's websocket location.
@@ -445,7 +445,7 @@ def test_the_boards_drag_and_drop_runs_under_the_production_csp(stack, browser):
         expect(page.locator("[class*='st-key-card_']").first).to_have_attribute(
             "data-isv-drag", "ready")
     finally:
-        expect.set_options(timeout=15_000)
+        expect.set_options(timeout=PATIENCE_MS)
         context.close()
     assert blocked == [], blocked
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import COOKIE_NAME
+from tests.e2e.conftest import COOKIE_NAME, PATIENCE_MS
 from tests.e2e.helpers import open_signed_in, wait_for_cookie
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +58,7 @@ def test_a_status_typed_without_leaving_the_box_survives_a_reload_and_the_vp_see
 
     vp = server.accounts["vp"]
     other = browser.new_context(viewport={"width": 1400, "height": 900})
-    other.set_default_timeout(15_000)
+    other.set_default_timeout(PATIENCE_MS)
     try:
         team = open_signed_in(other, server, vp, "/team_status")
         expect(team.get_by_role("heading", name="Team status")).to_be_visible()
