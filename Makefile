@@ -44,7 +44,8 @@ run: $(APP_STAMP)
 # The tests write Python's bytecode caches (__pycache__, ignored by git) even where the
 # environment sets PYTHONDONTWRITEBYTECODE: otherwise every worker, and every server or
 # command a test starts, compiles the same sources again, and pytest rewrites every test
-# file's asserts again in each worker (11 s of CPU per worker to collect, 6 s with them).
+# file's asserts again in each worker (11 s of CPU per worker to collect, 6 s with them:
+# from the second run in a checkout on).
 test test-fast test-long: export PYTHONDONTWRITEBYTECODE =
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
