@@ -147,9 +147,9 @@ def test_the_locks_pin_everything_pyproject_asks_for_and_agree_with_each_other()
 
 def test_make_and_the_image_install_the_locks_and_then_the_app_without_resolving():
     makefile = (ROOT / "Makefile").read_text()
-    assert "pip install --quiet -r $(LOCK)" in makefile
-    assert "pip install --quiet -r $(DEV_LOCK)" in makefile
-    assert makefile.count("pip install --quiet --no-deps -e .") == 2
+    assert "pip install --quiet --python $(BIN)/python -r $(LOCK)" in makefile
+    assert "pip install --quiet --python $(BIN)/python -r $(DEV_LOCK)" in makefile
+    assert makefile.count("pip install --quiet --python $(BIN)/python --no-deps -e .") == 2
     assert not re.search(r"pip install[^\n]*-e \"?\.\[dev\]", makefile)
     assert "$(BIN)/python tools/audit.py" in makefile.split("\ntest:", 1)[1].split("\n\n")[0]
     dockerfile = (ROOT / "Dockerfile").read_text()
