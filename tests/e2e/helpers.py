@@ -168,6 +168,22 @@ _GO_TO = """
 """
 
 
+def go_in_app(page: Page, path: str, title: str) -> None:
+    """Go to `path` (with its query) inside the app already open, as Back and Forward do,
+    and wait until the page titled `title` shows and its run has ended.
+
+    One run of the page, without loading the whole front end again: for tests about what
+    a page shows, not about opening it. The page shown before must have another heading:
+    the new one is what says the new run has begun.
+    """
+    heading = page.get_by_role("heading", name=title, exact=True).first
+    wait_for_run(page)  # the page before has finished: its run is not mistaken for this
+    assert heading.count() == 0, f"already on {title!r}"
+    page.evaluate(_GO_TO, path)
+    expect(heading).to_be_visible(timeout=60_000)
+    wait_for_run(page)
+
+
 def visit(page: Page, base: str, spec: PageSpec, *, in_app: bool = False) -> None:
     """Open a page by its address and wait for its run to end; it must show no error and
     no text cut off at the edge.
@@ -180,16 +196,15 @@ def visit(page: Page, base: str, spec: PageSpec, *, in_app: bool = False) -> Non
     # The landing page lives at the root address, every other page at its own.
     path = f"/{'' if spec == PAGES[0] else spec.url_path}"
     heading = page.get_by_role("heading", name=spec.title, exact=True).first
-    if in_app:
-        wait_for_run(page)  # the page before has finished: its run is not mistaken for this
-        # Already there (a tour starting on the landing page): its run has just been waited
-        # for. Otherwise the new page's heading is what says its run has begun.
-        if heading.count() == 0:
-            page.evaluate(_GO_TO, path)
-    else:
+    if not in_app:
         page.goto(base + path)
-    expect(heading).to_be_visible(timeout=60_000)
-    wait_for_run(page)
+        expect(heading).to_be_visible(timeout=60_000)
+        wait_for_run(page)
+    else:
+        wait_for_run(page)
+        # Already there (a tour starting on the landing page): its run has just ended.
+        if heading.count() == 0:
+            go_in_app(page, path, spec.title)
     assert page.get_by_test_id("stException").count() == 0, spec.title
     assert cut_off_text(page) == [], spec.title
 

@@ -25,7 +25,7 @@ from isv.analytics.periods import quarter_containing
 from isv.services.settings import local_today
 from isv.ui.labels import action_label, stage_label
 from tests.e2e.conftest import Account
-from tests.e2e.helpers import open_signed_in
+from tests.e2e.helpers import go_in_app, open_signed_in
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
@@ -78,15 +78,6 @@ def expect_pipeline_card(page: Page, total: Decimal, count: int) -> None:
            ).to_be_visible(timeout=SLOW)
 
 
-def open_address(page: Page, url: str, title: str) -> None:
-    """A page by its address (the cookie signs the browser in again); it must stay open."""
-    heading = page.get_by_role("heading", name=title, exact=True)
-    page.goto(url)
-    expect(heading).to_be_visible(timeout=SLOW)
-    page.wait_for_timeout(1000)  # a rerun left pending by sign-in must not take it away
-    expect(heading).to_be_visible(timeout=SLOW)
-
-
 def test_a_deal_created_and_moved_through_the_api_shows_on_grid_board_deal_page_and_dashboard(
         server, context, api):
     seller, vp = server.accounts["sales_manager"], server.accounts["vp"]
@@ -112,7 +103,7 @@ def test_a_deal_created_and_moved_through_the_api_shows_on_grid_board_deal_page_
 
             # The grid, searched by the customer: one row, in its new stage, at its value
             # (the grid's accessible table holds raw values: the stage's code).
-            open_address(page, f"{server.url}/opportunities?q={customer}", "Opportunities")
+            go_in_app(page, f"/opportunities?q={customer}", "Opportunities")
             expect(page.get_by_text("Deals 1–1 of 1")).to_be_visible(timeout=SLOW)
             row = page.get_by_test_id("stDataFrame").first.locator("table tbody tr")
             expect(row).to_have_count(1, timeout=SLOW)
@@ -120,15 +111,14 @@ def test_a_deal_created_and_moved_through_the_api_shows_on_grid_board_deal_page_
             assert cells[1:4] == [customer, "poc", str(VALUE)], cells
 
             # The board: the card sits in the PoC column and nowhere else.
-            open_address(page, f"{server.url}/board?q={customer}", "Pipeline board")
+            go_in_app(page, f"/board?q={customer}", "Pipeline board")
             cards = page.locator("[class*='st-key-card_']").filter(has_text=customer)
             expect(cards).to_have_count(1, timeout=SLOW)
             expect(page.locator(".st-key-board_col_poc").locator(
                 "[class*='st-key-card_']").filter(has_text=customer)).to_have_count(1)
 
             # Its own page: both stage-history rows and the audit trail, by the API user.
-            open_address(page, f"{server.url}/opportunity_detail?id={deal['id']}",
-                         "Opportunity detail")
+            go_in_app(page, f"/opportunity_detail?id={deal['id']}", "Opportunity detail")
             expect(page.get_by_role("heading", name=customer)).to_be_visible(timeout=SLOW)
             history = page.get_by_test_id("stDataFrame").filter(has_text="(new deal)")
             rows = history.locator("table tbody tr")
@@ -150,7 +140,7 @@ def test_a_deal_created_and_moved_through_the_api_shows_on_grid_board_deal_page_
             expect(trail).not_to_contain_text(seller.email)
 
             # The dashboard: the pipeline grew by the deal's value, one open deal more.
-            open_address(page, server.url, "Executive dashboard")
+            go_in_app(page, "/", "Executive dashboard")
             expect_pipeline_card(page, total_before + VALUE, count_before + 1)
             assert page.get_by_test_id("stException").count() == 0
         finally:

@@ -14,21 +14,21 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isv.ui.labels import DOMAINS
 from tests.e2e.conftest import PATIENCE_MS
-from tests.e2e.test_pipeline import SLOW, go_to, signed_in_page
+from tests.e2e.test_pipeline import SLOW, signed_in_page
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def two(server, browser):
-    """Two people in their own browsers: (vp page, sales manager or admin page) on demand."""
+    """Two people in their own browsers, each signed in at a page's address, on demand."""
     contexts: list[BrowserContext] = []
 
-    def open_as(role: str) -> Page:
+    def open_as(role: str, path: str, title: str) -> Page:
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
         ctx.set_default_timeout(SLOW)
         contexts.append(ctx)
-        return signed_in_page(ctx, server, role)
+        return signed_in_page(ctx, server, role, path, title)
 
     expect.set_options(timeout=SLOW)
     yield open_as
@@ -37,9 +37,8 @@ def two(server, browser):
         ctx.close()
 
 
-def profile_form(page: Page, base: str) -> Locator:
-    """The first partner's Edit profile form, opened from the picker (the page's address)."""
-    page.goto(f"{base}/partner_detail")   # signed in again by the cookie
+def profile_form(page: Page) -> Locator:
+    """The first partner's Edit profile form, opened from the partner page's picker."""
     page.get_by_test_id("stBaseButton-primary").filter(has_text="Open").click()
     page.get_by_text("Edit profile").click()
     form = page.get_by_test_id("stForm").filter(
@@ -72,8 +71,8 @@ def another_domain(form: Locator) -> str:
 
 
 def test_a_partner_saved_by_someone_else_meanwhile_is_not_overwritten(server, two):
-    a, b = two("sales_manager"), two("vp")
-    a_form, b_form = profile_form(a, server.url), profile_form(b, server.url)
+    a, b = (two(role, "/partner_detail", "Partner detail") for role in ("sales_manager", "vp"))
+    a_form, b_form = profile_form(a), profile_form(b)
 
     b_form.get_by_label("Notes").fill("Renewal moved to Q3 (from B)")
     b_form.get_by_role("button", name="Save profile").click()
@@ -99,9 +98,7 @@ def test_a_partner_saved_by_someone_else_meanwhile_is_not_overwritten(server, tw
 
 
 def test_settings_changed_by_someone_else_meanwhile_are_kept(two):
-    vp, admin = two("vp"), two("admin")
-    for page in (vp, admin):
-        go_to(page, "Settings")
+    vp, admin = (two(role, "/settings", "Settings") for role in ("vp", "admin"))
 
     admin.get_by_role("textbox", name="Currency symbol").fill("€")
     admin.get_by_role("button", name="Save settings").click()
@@ -114,7 +111,7 @@ def test_settings_changed_by_someone_else_meanwhile_are_kept(two):
     expect(vp.get_by_role("textbox", name="Currency symbol")).to_have_value("€")
 
     admin.reload()
-    go_to(admin, "Settings")
+    expect(admin.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
     currency = admin.get_by_role("textbox", name="Currency symbol")
     cadence = admin.get_by_role("textbox", name="Relationship cadence (days)")
     expect(currency).to_have_value("€")

@@ -66,11 +66,10 @@ class HeldUpdates:
                                             ("Download XLSX", ".xlsx")])
 def test_a_download_clicked_while_the_page_reruns_after_a_save_yields_the_file(
         server, context, button, suffix):
-    page = signed_in_page(context, server, "sales_manager")
     updates = HeldUpdates()
     context.route_web_socket(re.compile(r"/_stcore/stream"), updates.route)
-    page.goto(f"{server.url}/opportunities")  # a new connection, through the route
-    expect(page.get_by_role("heading", name="Opportunities", exact=True)).to_be_visible()
+    # The page's connection goes through the route from its first load.
+    page = signed_in_page(context, server, "sales_manager", "/opportunities", "Opportunities")
     download = page.get_by_role("button", name=button)
     expect(download).to_be_visible()
     target = "proposal" if cell(page, 0, "Stage") != "proposal" else "demo"

@@ -18,7 +18,7 @@ from isv.auth import Viewer
 from isv.db import session_scope
 from isv.services import opportunities, partners
 from isv.services.settings import local_today
-from tests.e2e.helpers import open_signed_in, wait_for_run
+from tests.e2e.helpers import go_in_app, open_signed_in, wait_for_run
 
 pytestmark = pytest.mark.e2e
 SLOW = 60_000  # ms: a first render on a busy two-core machine
@@ -63,9 +63,9 @@ def settled(page: Page, heading: str) -> None:
 
 def test_typed_html_and_links_show_as_text_and_never_run_on_any_page(server, context, planted):
     account = server.accounts["vp"]
-    page = open_signed_in(context, server, account)
-
-    page.goto(f"{server.url}/opportunities?q={MARK}")
+    # Signed in at the first address; each next page opened inside the app, as a person
+    # following links does (what the page draws is the same either way).
+    page = open_signed_in(context, server, account, f"/opportunities?q={MARK}")
     settled(page, "Opportunities")
     # The grid's accessible table (what a screen reader reads) holds the customer as typed.
     row = page.get_by_test_id("stDataFrame").first.locator("table tbody tr")
@@ -73,24 +73,20 @@ def test_typed_html_and_links_show_as_text_and_never_run_on_any_page(server, con
     assert CUSTOMER in [c.strip() for c in row.locator("td").all_text_contents()]
     assert_inert(page)
 
-    page.goto(f"{server.url}/board?q={MARK}")
-    settled(page, "Pipeline board")
+    go_in_app(page, f"/board?q={MARK}", "Pipeline board")
     card = page.locator("[class*='st-key-card_']").filter(has_text=f"Inert {MARK}")
     expect(card).to_have_count(1, timeout=SLOW)
     expect(card).to_contain_text(CUSTOMER)
     assert_inert(page)
 
-    page.goto(f"{server.url}/opportunity_detail?id={planted['deal']}")
-    settled(page, "Opportunity detail")
+    go_in_app(page, f"/opportunity_detail?id={planted['deal']}", "Opportunity detail")
     expect(page.get_by_role("heading", name=CUSTOMER)).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(PARTNER).first).to_be_visible()
     assert_inert(page)
 
-    page.goto(f"{server.url}/partner_detail?id={planted['partner']}")
-    settled(page, "Partner detail")
+    go_in_app(page, f"/partner_detail?id={planted['partner']}", "Partner detail")
     expect(page.get_by_text(PARTNER).first).to_be_visible(timeout=SLOW)
     assert_inert(page)
 
-    page.goto(f"{server.url}/partner_analytics")
-    settled(page, "Partner analytics")
+    go_in_app(page, "/partner_analytics", "Partner analytics")
     assert_inert(page)

@@ -39,8 +39,10 @@ def test_no_request_leaves_the_machine(server, context):
     expect(page.get_by_test_id("stPlotlyChart")).to_be_hidden()
     expect(page.get_by_test_id("stDataFrame")).to_be_hidden()
     sign_in(page, account.email, account.password)
+    # From the landing page on, as a person clicks through: each page's run, its charts and
+    # grids, and whatever they fetch.
     for spec in (p for p in PAGES if p.path in FIRST_PAGES):
-        visit(page, server.url, spec)
+        visit(page, server.url, spec, in_app=True)
         page.wait_for_load_state("networkidle")
 
     # The tab's icon is the app's own file, not a Material symbol from a font host.

@@ -33,9 +33,19 @@ def patient(context):
     expect.set_options(timeout=PATIENCE_MS)
 
 
-def signed_in_page(context: BrowserContext, server, role: str) -> Page:
-    """The landing page, signed in by its cookie (so a reload signs in again)."""
-    return open_signed_in(context, server, server.accounts[role])
+def signed_in_page(context: BrowserContext, server, role: str, path: str = "/",
+                   title: str | None = None) -> Page:
+    """`path` (the landing page unless given), signed in by its cookie (so a reload signs in
+    again); with `title`, once that page's heading shows and its first run has ended.
+
+    Opened at the page's own address, as a shared link opens it: a test of the grid or the
+    board does not draw the dashboard first.
+    """
+    page = open_signed_in(context, server, server.accounts[role], path)
+    if title is not None:
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+        wait_for_run(page)
+    return page
 
 
 def go_to(page: Page, title: str) -> None:
@@ -103,8 +113,7 @@ def save(page: Page) -> None:
 
 
 def test_a_grid_edit_is_saved_survives_a_reload_and_writes_stage_history(server, context):
-    page = signed_in_page(context, server, "sales_manager")
-    go_to(page, "Opportunities")
+    page = signed_in_page(context, server, "sales_manager", "/opportunities", "Opportunities")
     customer = cell(page, 0, "Customer")
     before = cell(page, 0, "Stage")
     target = "proposal" if before != "proposal" else "demo"
@@ -211,8 +220,7 @@ def test_a_card_dragged_by_touch_on_a_tablet_lands_in_the_new_stage(server, tabl
 
 
 def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(server, context):
-    page = signed_in_page(context, server, "sales_manager")
-    go_to(page, "Pipeline board")
+    page = signed_in_page(context, server, "sales_manager", "/board", "Pipeline board")
     count_before = column_count(page, "lead")
 
     page.get_by_role("button", name=re.compile("Move")).first.click()
@@ -234,8 +242,7 @@ def test_a_board_card_moves_to_closed_lost_through_the_menu_with_its_reason(serv
 
 
 def test_a_card_dragged_to_another_column_is_there_after_a_reload(server, context):
-    page = signed_in_page(context, server, "sales_manager")
-    go_to(page, "Pipeline board")
+    page = signed_in_page(context, server, "sales_manager", "/board", "Pipeline board")
     card = board_column(page, "demo").locator("[class*='st-key-card_']").first
     expect(card).to_have_attribute("data-isv-drag", "ready")
     customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()
@@ -254,8 +261,7 @@ def test_a_card_dragged_to_another_column_is_there_after_a_reload(server, contex
 
 def test_a_card_dropped_on_closed_lost_stays_put_when_the_reason_is_cancelled(
         server, context):
-    page = signed_in_page(context, server, "sales_manager")
-    go_to(page, "Pipeline board")
+    page = signed_in_page(context, server, "sales_manager", "/board", "Pipeline board")
     page.get_by_text("Show closed stages").click()
     expect(board_column(page, "closed_lost")).to_be_visible()
     card = board_column(page, "proposal").locator("[class*='st-key-card_']").first
@@ -277,10 +283,9 @@ def test_two_people_saving_one_deal_the_second_is_refused_and_nothing_is_overwri
     for ctx in (first_ctx, second_ctx):
         ctx.set_default_timeout(SLOW)
     try:
-        first = signed_in_page(first_ctx, server, "vp")
-        second = signed_in_page(second_ctx, server, "sales_manager")
-        for page in (first, second):
-            go_to(page, "Opportunities")
+        first = signed_in_page(first_ctx, server, "vp", "/opportunities", "Opportunities")
+        second = signed_in_page(second_ctx, server, "sales_manager", "/opportunities",
+                                "Opportunities")
         customer = cell(first, 0, "Customer")
         assert cell(second, 0, "Customer") == customer  # the same deal on both screens
 
