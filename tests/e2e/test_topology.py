@@ -43,7 +43,7 @@ from isv.ui.labels import stage_label
 from tests.conftest import _require_postgres
 from tests.e2e.conftest import COOKIE_KEY, COOKIE_NAME, IN_CI, PATIENCE_MS, ROOT
 from tests.e2e.helpers import email_box, sign_out_button, submit_login, wait_for_cookie
-from tests.e2e.test_pipeline import cell, edit_first_row, go_to, save
+from tests.e2e.test_pipeline import cell, edit_first_row, save
 
 pytestmark = pytest.mark.e2e
 NGINX = Path("/usr/sbin/nginx")
@@ -329,9 +329,10 @@ def test_each_browser_stays_on_one_replica_and_browsers_spread_over_both(stack):
     assert set().union(*served.values()) == set(stack["replicas"])
 
 
-def signed_in(context: BrowserContext, base: str, email: str, password: str):
+def signed_in(context: BrowserContext, base: str, email: str, password: str, path: str = "/"):
+    """Signed in through the form at `path`, as a person opening a link signed out does."""
     page = context.new_page()
-    page.goto(base + "/")
+    page.goto(base + path)
     for _attempt in range(3):
         expect(email_box(page)).to_be_visible()
         submit_login(page, email, password)
@@ -381,7 +382,8 @@ def test_the_sign_in_cookie_through_nginx_is_secure_http_only_and_strict(stack, 
                 other.add_cookies([cookie, {"name": "isv_route", "value": route,
                                             "url": stack["base"]}])
                 again = other.new_page()
-                again.goto(stack["base"] + "/")
+                # A light page: the dashboard was drawn under the CSP above.
+                again.goto(stack["base"] + "/account")
                 expect(sign_out_button(again)).to_be_visible()
             finally:
                 other.close()
@@ -400,10 +402,11 @@ def test_a_grid_edit_saved_through_nginx_survives_a_reload(stack, browser):
     try:
         email, password, _role, _name = next(
             login for login in DEMO_LOGINS if login[2] == "sales_manager")
-        page = signed_in(context, stack["base"], email, password)
-        page.on("console", lambda m: blocked.append(m.text)
-                if "Content Security Policy" in m.text else None)
-        go_to(page, "Opportunities")
+        # Every page of the context from its first load, the sign-in form included.
+        context.on("console", lambda m: blocked.append(m.text)
+                   if "Content Security Policy" in m.text else None)
+        page = signed_in(context, stack["base"], email, password, "/opportunities")
+        expect(page.get_by_role("heading", name="Opportunities", exact=True)).to_be_visible()
         customer = cell(page, 0, "Customer")
         before = cell(page, 0, "Stage")
         target = "proposal" if before != "proposal" else "demo"
@@ -438,10 +441,11 @@ def test_the_boards_drag_and_drop_runs_under_the_production_csp(stack, browser):
     try:
         email, password, _role, _name = next(
             login for login in DEMO_LOGINS if login[2] == "sales_manager")
-        page = signed_in(context, stack["base"], email, password)
-        page.on("console", lambda m: blocked.append(m.text)
-                if "Content Security Policy" in m.text else None)
-        go_to(page, "Pipeline board")
+        # Every page of the context from its first load, the sign-in form included.
+        context.on("console", lambda m: blocked.append(m.text)
+                   if "Content Security Policy" in m.text else None)
+        page = signed_in(context, stack["base"], email, password, "/board")
+        expect(page.get_by_role("heading", name="Pipeline board", exact=True)).to_be_visible()
         expect(page.locator("[class*='st-key-card_']").first).to_have_attribute(
             "data-isv-drag", "ready")
     finally:
