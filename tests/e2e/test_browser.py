@@ -60,7 +60,7 @@ def test_cookie_signs_in_a_new_browser_without_a_password(server, browser, conte
     other = browser.new_context()
     try:
         other.add_cookies(cookies)
-        again = open_app(other, server.url)
+        again = open_app(other, server.url, "/account")
         expect(sign_out_button(again)).to_be_visible()
         expect(again.get_by_test_id("stSidebarUserContent")
                .get_by_text(account.name, exact=True)).to_be_visible()

@@ -69,7 +69,7 @@ def test_the_cookie_is_http_only_strict_and_out_of_the_pages_reach(server, conte
 def test_reload_stays_signed_in_sign_out_ends_it_and_the_copy_is_refused(
         server, browser, context):
     account = server.lockable[1]
-    page = open_app(context, server.url)
+    page = open_app(context, server.url, "/account")  # any page: a light one
     sign_in(page, account.email, account.password)
     copied = _cookie(context)
     page.reload()
