@@ -48,18 +48,6 @@ def signed_in_page(context: BrowserContext, server, role: str, path: str = "/",
     return page
 
 
-def go_to(page: Page, title: str) -> None:
-    """Open a page from the sidebar as soon as sign-in has drawn it; it must stay open.
-
-    (A rerun left pending by sign-in once landed the browser back on the dashboard.)
-    """
-    heading = page.get_by_role("heading", name=title, exact=True)
-    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
-    expect(heading).to_be_visible()
-    page.wait_for_timeout(1500)
-    expect(heading).to_be_visible()
-
-
 def grid_rows(page: Page) -> list[list[str]]:
     """The editor's cells, read from the grid's accessible table (the canvas has no text).
 
@@ -198,12 +186,10 @@ def card_class(card) -> str:
 
 
 def test_a_card_dragged_by_touch_on_a_tablet_lands_in_the_new_stage(server, tablet):
-    page = open_signed_in(tablet, server, server.accounts["sales_manager"], "/board")
-    expect(page.get_by_role("heading", name="Pipeline board", exact=True)).to_be_visible()
+    # Once the page is idle: a run still drawing (the poll) replaces the cards under the
+    # finger.
+    page = signed_in_page(tablet, server, "sales_manager", "/board", "Pipeline board")
     assert page.evaluate("matchMedia('(hover: none)').matches")  # a touch screen, as a tablet
-    # A run still drawing (the poll) replaces the cards under the finger: the drag starts
-    # once the page is idle.
-    wait_for_run(page)
     card = board_column(page, "demo").locator("[class*='st-key-card_']").first
     expect(card).to_have_attribute("data-isv-drag", "ready")
     customer = card.get_by_test_id("stPageLink-NavLink").first.inner_text().strip()
