@@ -12,6 +12,7 @@ from isv.auth import LOGIN_REFUSED, new_token
 from isv.db import session_scope
 from isv.services import sessions
 from isv.ui.nav import PAGES, PageSpec
+from isv.ui.tables import TABLE_MAX_ROWS
 from tests.e2e.conftest import COOKIE_NAME, Account, Server
 
 
@@ -143,11 +144,12 @@ def open_signed_in(context: BrowserContext, server: Server, account: Account,
 
 
 def signed_in_window(browser: Browser, server: Server, account: Account, *, width: int,
-                     height: int = 900) -> tuple[BrowserContext, Page]:
-    """A fresh browser window of the given size, open on the landing page, signed in."""
+                     height: int = 900, path: str = "/") -> tuple[BrowserContext, Page]:
+    """A fresh browser window of the given size, open on `path` (the landing page by
+    default), signed in."""
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(60_000)
-    return context, open_signed_in(context, server, account)
+    return context, open_signed_in(context, server, account, path)
 
 
 def wait_for_run(page: Page, timeout: float = 60_000) -> None:
@@ -380,3 +382,56 @@ def type_into_cell_editor(page: Page, text: str) -> None:
     page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type(text, delay=50)
     page.wait_for_function(_EDITOR_HOLDS, arg=text)
+
+
+# The tablet checks (a 1024 px window): test_tablet.py's tour of each role's pages, and
+# test_analytics.py's of the analytics pages, so each page is drawn once per role at that
+# width.
+ROW_PX = 35  # a table row, and its header
+KPI_DELTAS = "[data-testid=stMetricDelta], [data-testid=stMetricDeltaDescription]"
+
+
+def open_data_tables(page) -> None:
+    """Open every chart's "Data: …" expander, so its table is drawn and can be measured;
+    return once each shows its table and no table's size changes between two looks."""
+    expanders = page.get_by_test_id("stExpander").filter(
+        has=page.locator("summary", has_text="Data:"))
+    # All at once: clicked one by one, each click waits for the one before to stop moving
+    # the page (0.75 s each); what is measured here is the tables, not the clicking.
+    expanders.locator("summary").evaluate_all("summaries => summaries.forEach(s => s.click())")
+    for n in range(expanders.count()):
+        grid = expanders.nth(n).get_by_test_id("stDataFrame")
+        expect(grid).to_be_visible()
+        expect(grid.locator("table[aria-rowcount]")).to_be_attached()
+    if expanders.count():
+        settled_tables(page)
+
+
+def settled_tables(page, timeout: float = 10) -> list[dict]:
+    """The page's tables once two looks 0.2 s apart measure them the same (a grid sizes
+    itself a moment after it is drawn)."""
+    deadline = time.monotonic() + timeout
+    last = tables(page)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        now = tables(page)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def tables_that_do_not_fit(page) -> list[dict]:
+    """Tables that scroll inside a box though short, or sit in a box taller than their rows
+    (one extra row allowed: an editable table's "add row" line)."""
+    return [t for t in tables(page) if t["rows"] <= TABLE_MAX_ROWS
+            and (t["scrolls"] or t["height"] > (t["rows"] + 2) * ROW_PX + 8)]
+
+
+def assert_fits_a_tablet(page: Page, title: str) -> None:
+    """The page open in a tablet window: no KPI delta cut short, KPI cards in a row equally
+    tall, and every table, its "Data: …" expander opened, as tall as its rows."""
+    assert clipped_text(page, KPI_DELTAS) == [], title
+    assert uneven_card_rows(page) == [], title
+    open_data_tables(page)
+    assert tables_that_do_not_fit(page) == [], title
