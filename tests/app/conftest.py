@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event
 from streamlit.components.v2 import manifest_scanner
+from streamlit.runtime import context as st_context
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, app_test
@@ -130,18 +131,25 @@ def any_app_db(request, monkeypatch) -> Iterator[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def started_once_as_a_server_is() -> Iterator[None]:
-    """Scan the installed packages for components and compile each page once per process.
+    """Scan the installed packages for components and compile each page once per process;
+    no browser behind the session.
 
     AppTest does both again for every test (the scan reads every installed package's
     metadata, about 0.15 s of CPU) and every run (each page is parsed and compiled anew):
     together a third of this directory's time. A running server does each once, at start
     and at a page's first run; neither the packages nor the pages change while tests run.
+
+    AppTest has no browser, so no request headers and no cookies; but its stand-in runtime
+    (a MagicMock) answers `st.context.cookies` with mock objects, built anew on every read:
+    11 s of CPU over this directory. Here the session has no client, which Streamlit reads
+    as no headers and no cookies, as it does for a session whose browser has gone.
     """
     scripts = ScriptCache()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(manifest_scanner, "scan_component_manifests",
                       functools.cache(manifest_scanner.scan_component_manifests))
         patch.setattr(app_test, "ScriptCache", lambda: scripts)
+        patch.setattr(st_context, "_get_client_context", lambda: None)
         yield
 
 
