@@ -45,7 +45,7 @@ def _cookie(context) -> dict:
 
 def test_the_cookie_is_http_only_strict_and_out_of_the_pages_reach(server, context):
     account = server.accounts["vp"]
-    page = open_app(context, server.url)
+    page = open_app(context, server.url, "/account")  # any page: a light one
     documents = []
     page.on("request", lambda r: documents.append(r.url) if r.resource_type == "document"
             else None)
