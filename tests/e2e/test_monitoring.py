@@ -201,12 +201,12 @@ def scraped(stack, browser):
     # Generous: the machine may be loaded; a refused sign-in still fails below.
     context.set_default_timeout(SLOW)
     try:
-        page = open_app(context, stack["base"])
+        # Signed in at the tasks page's address: the page is drawn straight after the form.
+        page = open_app(context, stack["base"], "/tasks")
         submit_login(page, email, "not-the-password")
         page.get_by_text(LOGIN_REFUSED).wait_for()
         submit_login(page, email, password)
         page.get_by_role("button", name="Sign out").wait_for()
-        page.goto(stack["base"] + "/tasks")
         # The task count is drawn late in the page's run: the run is under way in page_run,
         # so closing the browser now still leaves the page's series (ok or stopped).
         page.get_by_text(re.compile(r"^\d+ tasks? · ")).wait_for()
