@@ -23,7 +23,9 @@ def open_app(context: BrowserContext, base: str, path: str = "/") -> Page:
 
 
 def email_box(page: Page):
-    return page.get_by_role("textbox", name="Email")
+    """The login form's Email box. Exactly that name: Playwright matches a part of a name by
+    default, and the deal registration form has a "Contact email" box."""
+    return page.get_by_role("textbox", name="Email", exact=True)
 
 
 def sign_out_button(page: Page):
