@@ -386,9 +386,11 @@ def type_into_cell_editor(page: Page, text: str) -> None:
     page.wait_for_function(_EDITOR_HOLDS, arg=text)
 
 
-# The tablet checks (a 1024 px window): test_tablet.py's tour of each role's pages, and
-# test_analytics.py's of the analytics pages, so each page is drawn once per role at that
-# width.
+# The tablet checks: test_analytics.py tours the analytics pages of each role at tablet
+# width with them, test_tablet.py every other page, so each page is drawn once per role at
+# that width, in a window of the same size.
+TABLET, TABLET_TOUR_HEIGHT = 1024, 800
+ANALYTICS = [page for page in PAGES if page.section == "Analytics" and page.visible]
 ROW_PX = 35  # a table row, and its header
 KPI_DELTAS = "[data-testid=stMetricDelta], [data-testid=stMetricDeltaDescription]"
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from isv.ui.nav import PAGES
-from tests.e2e.helpers import assert_fits_a_tablet, signed_in_window, visit
+from tests.e2e.helpers import (
+    ANALYTICS,
+    TABLET,
+    TABLET_TOUR_HEIGHT,
+    assert_fits_a_tablet,
+    signed_in_window,
+    visit,
+)
 
 pytestmark = pytest.mark.e2e
 
-ANALYTICS = [page for page in PAGES if page.section == "Analytics" and page.visible]
-DESKTOP, TABLET = 1400, 1024
+DESKTOP = 1400
 CASES = [(role, width) for role in ("vp", "sales_manager", "partnership_manager", "admin")
          for width in ((DESKTOP, TABLET) if role == "vp" else (TABLET,))]
 
@@ -24,9 +29,8 @@ CASES = [(role, width) for role in ("vp", "sales_manager", "partnership_manager"
 @pytest.mark.parametrize(("role", "width"), CASES, ids=[f"{r}-{w}" for r, w in CASES])
 def test_each_analytics_page_renders_its_charts_within_the_window(server, browser, role, width):
     account = server.accounts[role]
-    # The tablet window as tall as test_tablet.py's.
     context, page = signed_in_window(browser, server, account, width=width,
-                                     height=800 if width == TABLET else 900)
+                                     height=TABLET_TOUR_HEIGHT if width == TABLET else 900)
     try:
         if width == TABLET:
             # The sidebar settles into its starting state once the first page is laid out.

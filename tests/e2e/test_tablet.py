@@ -15,8 +15,11 @@ from playwright.sync_api import expect
 
 from isv.ui.nav import PAGES, pages_for
 from tests.e2e.helpers import (
+    ANALYTICS,
     KPI_DELTAS,
     ROW_PX,
+    TABLET,
+    TABLET_TOUR_HEIGHT,
     assert_fits_a_tablet,
     broken_card_words,
     click_grid_cell,
@@ -32,7 +35,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-TABLET = 1024
 ROLES = ("vp", "sales_manager", "partnership_manager", "admin")
 
 
@@ -60,10 +62,10 @@ def tablet_window(server, browser):
 def test_every_page_of_a_role_fits_a_tablet_window(server, browser, role):
     # The analytics pages are toured at this width by test_analytics.py, for each role,
     # with these same checks: each page is drawn once per role at tablet width.
-    tour = [p for p in pages_for(role) if p.visible and p.section != "Analytics"]
+    tour = [p for p in pages_for(role) if p.visible and p not in ANALYTICS]
     account = server.accounts[role]
-    context, page = signed_in_window(browser, server, account, width=TABLET, height=800,
-                                     path=f"/{tour[0].url_path}")
+    context, page = signed_in_window(browser, server, account, width=TABLET,
+                                     height=TABLET_TOUR_HEIGHT, path=f"/{tour[0].url_path}")
     try:
         # The sidebar settles into its starting state once the first page is laid out (on a
         # loaded machine it read "open" for a moment).
