@@ -7,6 +7,7 @@ Nothing the app runs imports this module.
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
@@ -20,11 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 STOP_SECONDS = 15
 
 
+# Ports are drawn below the kernel's ephemeral range (32768 up on Linux), from which every
+# outgoing connection takes its local port: a port drawn from that range could be taken by a
+# connection between the draw and the server's bind, which happened to nginx in CI.
+PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A port the system says is free now: never a fixed number other runs could hold."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now on every address, outside the ephemeral range: never a fixed number
+    other runs could hold."""
+    for port in random.sample(PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def start(command: Sequence[str], *, env: Mapping[str, str], log: Path,

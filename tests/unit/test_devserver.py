@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,10 @@ def test_a_server_that_ignores_sigterm_is_killed(tmp_path):
         time.sleep(0.05)
     devserver.stop(proc, timeout=0.5)
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_free_port_is_outside_the_range_outgoing_connections_take_theirs_from():
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {devserver.free_port() for _ in range(50)}
+    assert all(port < low for port in ports)
+    assert len(ports) > 40
