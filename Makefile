@@ -56,7 +56,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python tools/audit.py
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --ignore=tests/e2e
 	$(BIN)/python -m pytest -n $(E2E_WORKERS) --dist loadfile tests/e2e
 
 # The long variants of the two randomised proofs `make test` runs short (tests/README.md).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("ISV_BCRYPT_ROUNDS", "4")
@@ -74,20 +77,60 @@ class PostgresDatabases:
         return _pg_url(name)
 
     def drop_all(self) -> None:
-        """Drop them all at once: each DROP waits for a checkpoint, and PostgreSQL serves
-        the drops waiting together with one checkpoint (a second or more each, in turn)."""
+        """Drop them in a process of their own that the run does not wait for
+        (tests/drop_databases.py says why)."""
         if not self.created:
             return
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                              pool_size=8, max_overflow=0)
+        subprocess.Popen([sys.executable, str(Path(__file__).with_name("drop_databases.py")),
+                          PG_ADMIN_URL, *self.created], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
 
-        def drop(name: str) -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(drop, self.created))
-        admin.dispose()
+# The files that take longest, slowest first. xdist hands out whole files (`--dist
+# loadfile`), by default those with the most tests first: these have few tests each
+# (subprocess servers, thousands of random steps, every page imported), so they came last
+# and one worker ran them alone at the end of the run while the others stood idle. With
+# `--no-loadscope-reorder` (Makefile) they go first, then the rest, most tests first.
+LONGEST_FILES = (
+    "tests/api/test_api_schema.py",
+    "tests/integration/test_scheduler.py",
+    "tests/app/test_forms_change_only_edits.py",
+    "tests/integration/test_service_model.py",
+    "tests/app/test_drill.py",
+    "tests/integration/test_cache.py",
+    "tests/integration/test_drill.py",
+    "tests/unit/test_warm_server.py",
+    "tests/api/test_api_workers.py",
+    "tests/integration/test_liability_by_rule.py",
+    "tests/integration/test_exec_pack.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The longest files first (LONGEST_FILES), then the rest, most tests first; each file's
+    tests stay together and in order."""
+    counts = Counter(item.nodeid.split("::")[0] for item in items)
+    first = {path: rank for rank, path in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: (first.get(path := item.nodeid.split("::")[0], len(first)),
+                                 -counts[path], path))
+
+
+def _freeze_the_survivors() -> None:
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session) -> None:
+    _freeze_the_survivors()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if nextitem is None or nextitem.module is not item.module:
+        _freeze_the_survivors()
+    return result
 
 
 @pytest.fixture(scope="session")
