@@ -117,6 +117,14 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 def _freeze_the_survivors() -> None:
+    """Keep what is alive now out of the cyclic garbage collector's full passes.
+
+    After collection a worker holds about a million objects (the app, Streamlit, pandas,
+    plotly, the collected tests), and each full pass walked them all: about 0.6 s a pass,
+    48 CPU-s of the parallel part of `make test` (tests/README.md, session 19). What is alive
+    after collection, and after a file's last teardown, is modules and session fixtures,
+    which live to the end of the run anyway; what a test makes is collected as before.
+    """
     gc.collect()
     gc.freeze()
 
@@ -127,8 +135,9 @@ def pytest_collection_finish(session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
+    """After the last teardown of each file: its module-scoped fixtures are gone by then."""
     result = yield
-    if nextitem is None or nextitem.module is not item.module:
+    if nextitem is None or nextitem.path != item.path:
         _freeze_the_survivors()
     return result
 
