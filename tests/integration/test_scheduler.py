@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from isv.auth import Viewer
 from isv.config import PROJECT_ROOT, Settings
 from isv.dates import monday_of
 from isv.db import get_engine, session_scope
+from isv.devserver import free_port
 from isv.errors import Forbidden
 from isv.models import (
     Alert,
@@ -560,17 +560,6 @@ def test_kill_9_in_the_middle_of_the_alert_job_leaves_nothing_and_a_restart_does
     assert scalar(pg_url, "SELECT count(*) FROM tasks") == 2 * TASKS
 
 
-def _port_in_our_range() -> int:
-    for port in range(8660, 8670):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 8660-8669")
-
-
 def _api_health(port: int) -> int | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
@@ -583,10 +572,10 @@ def test_isv_run_starts_the_scheduler_and_the_api_beside_the_app_and_stops_them_
         tmp_path):
     url = f"sqlite:///{tmp_path / 'run.db'}"
     env = {**os.environ, **FAST, "ISV_DATABASE_URL": url}
-    api_port = _port_in_our_range()
+    api_port = free_port()
     with (tmp_path / "run.log").open("w") as log:
         app = subprocess.Popen([sys.executable, "-m", "isv.cli", "run", "--no-demo",
-                                "--port", str(_port_in_our_range() + 1),
+                                "--port", str(free_port()),
                                 "--api-port", str(api_port)],
                                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
