@@ -6,11 +6,8 @@ BIN := $(VENV)/bin
 # Playwright, pip-audit: the `dev` extra) come with the first target that needs them.
 # Both install the exact versions of the lock files (README.md, "Dependencies"), then the
 # app itself without resolving anything again. uv does the installing: it lays out the
-# 116 packages of the dev lock in about 2 s where pip takes 25 (it copies in parallel).
-# `make run` compiles no bytecode ahead (Python writes the caches of what is imported); the
-# dev install compiles all of it on both cores (about 7 s), because `make test`'s three
-# workers would otherwise each compile the same modules at once on a clean clone (about
-# 30 CPU-s more, tests/README.md).
+# 116 packages of the dev lock in about 2 s where pip takes 25 (it copies in parallel and
+# compiles no bytecode ahead; Python writes the caches of what is imported).
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 LOCK := requirements.lock
@@ -40,7 +37,7 @@ $(APP_STAMP): pyproject.toml $(LOCK) | $(UV)
 
 # The dev lock includes the app's, so it stamps both.
 $(DEV_STAMP): pyproject.toml $(LOCK) $(DEV_LOCK) | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -r $(DEV_LOCK) --compile-bytecode
+	$(UV) pip install --quiet --python $(BIN)/python -r $(DEV_LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(APP_STAMP) $(DEV_STAMP)
 
