@@ -36,7 +36,8 @@ def _viewer(session, role: str = "vp", **overrides) -> Viewer:
 
 def _audit(session, entity_id, entity_type: str = "partner") -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).where(
-        AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))))
+        AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.at, AuditEntry.id)))
 
 
 def _create(session, viewer, **overrides) -> Partner:

@@ -38,7 +38,8 @@ def _count(session, model) -> int:
 
 def _audit(session, task) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).where(
-        AuditEntry.entity_type == "task", AuditEntry.entity_id == str(task.id))))
+        AuditEntry.entity_type == "task", AuditEntry.entity_id == str(task.id))
+        .order_by(AuditEntry.at, AuditEntry.id)))
 
 
 # --- the list ------------------------------------------------------------------------------
