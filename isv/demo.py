@@ -7,7 +7,7 @@ dicts and inserted in bulk; ids come from a seeded generator, so two loads with 
 and day produce the same rows, ids included.
 
 One file, over 500 lines, because the demo is one story (partners, deals with believable
-histories, people, weeks, registrations) told by one builder; a sixth of it is the word
+histories, people, weeks, registrations, tiers) told by one builder; a sixth of it is the word
 lists names are drawn from.
 """
 
@@ -25,10 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from isv import auth
+from isv.analytics.tiers import tier_review
 from isv.auth import Viewer
 from isv.errors import ValidationError
 from isv.models import (
@@ -45,6 +46,7 @@ from isv.models import (
     User,
     WeeklyStatus,
 )
+from isv.rules import tiers as tier_rules
 from isv.rules.defaults import DEFAULT_PROBABILITY
 from isv.rules.registration import Customer
 from isv.services import audit, status
@@ -268,6 +270,8 @@ def load_demo(*, session: Session, opportunities: int = 800, seed: int = 42,
     for generation in build.tasks():
         put(Task, generation)
     counts.update(_registrations(session, build))
+    session.flush()
+    _tiers(session, today)
     audit.record(session, actor=viewer, action="demo_load", entity_type="database",
                  entity_id=None,
                  new={"seed": seed, "today": today, "opportunities": opportunities, **counts})
@@ -329,6 +333,23 @@ def _registrations(session: Session, build: _Builder) -> dict[str, int]:
         tell_earlier(session, registration)
         made += 1
     return {RegistrationLink.__tablename__: made, DealRegistration.__tablename__: made}
+
+
+def _tiers(session: Session, today: date) -> None:
+    """Each partner holds the tier its figures earned at the last review, as a running program
+    does; since then one in five has grown and one in ten has slipped, so this quarter's
+    review has a few moves to decide.
+    """
+    review = tier_review(session=session, viewer=Viewer.system("demo"), as_of=today)
+    tiers = review.tiers
+    for k, suggestion in enumerate(review.suggestions):
+        held = tier_rules.rank(tiers, suggestion.move.to_tier)
+        if k % 5 == 1:
+            held = max(held - 1, -1)             # grew since: a promotion to decide
+        elif k % 10 == 3:
+            held = min(held + 1, len(tiers) - 1)  # slipped since: a demotion to decide
+        session.execute(update(Partner).where(Partner.id == suggestion.partner_id)
+                        .values(tier=tiers[held].name if held >= 0 else None))
 
 
 _CHUNK = 5000

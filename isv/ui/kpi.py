@@ -323,7 +323,7 @@ def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None,
     won = (_count(kpis.won_count, "deals won"), drill.won(f, kpis.period))
     closed = (_count(kpis.won_count + kpis.lost_count, "deals won or lost"),
               drill.closed(f, kpis.period))
-    due = (_count(kpis.period_pipeline_count, "open deals due this period"),
+    due = (_count(kpis.period_pipeline_count, "deals due this period"),
            drill.due(f, kpis.period.start, kpis.period.end))
     cards = [
         lambda: card(
@@ -364,7 +364,9 @@ def kpi_cards(kpis: Kpis, previous: Kpis, filters: Filters | None = None,
         lambda: card(
             "Coverage", display.times(kpis.coverage),
             delta=display.change(kpis.coverage, previous.coverage, display.times), versus=vs,
-            note="open pipeline due ÷ target still to win",
+            note=("open pipeline due ÷ target still to win" if kpis.coverage is not None
+                  else "target met · nothing left to cover" if kpis.revenue_target
+                  else "no revenue target"),
             help=f"Open deals expected this period: {display.money(kpis.period_pipeline)}",
             deals=due),
         lambda: card(

@@ -160,6 +160,22 @@ def test_an_empty_program_shows_dashes_not_errors(login):
     assert cards["Pipeline"][0] == "$0"
 
 
+def test_coverage_says_why_it_is_a_dash(login):
+    at = login("vp")
+    assert metrics(at)["Coverage"][0] == display.NONE
+    assert "no revenue target" in [c.value for c in at.caption]
+    this = quarter_containing(local_today())
+    with session_scope() as s:
+        vp = _user(s, "vp")
+        make_opportunity(s, make_partner(s), stage="closed_won", deal_value=Decimal("50000"),
+                         actual_close_date=this.start, assigned_user_id=vp.id)
+        make_goal(s, vp, year=this.year, quarter=this.quarter, revenue_target=Decimal("30000"))
+        s.commit()
+    at = login("vp")
+    assert metrics(at)["Coverage"][0] == display.NONE
+    assert "target met · nothing left to cover" in [c.value for c in at.caption]
+
+
 def test_a_rerun_with_no_data_change_runs_no_analytics_sql(program, login, app_db):
     at = login("vp")
     rerun_before_and_after_a_new_deal(at, app_db, domain="Security",

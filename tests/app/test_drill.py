@@ -173,7 +173,7 @@ def test_each_dashboard_card_opens_the_grid_on_the_deals_it_counts(demo):
         assert said == figure == grid_count(at), card
     # Coverage: the open deals due this period that its pipeline sums.
     assert kpis.period_pipeline_count
-    at, said = follow(sign_in(), f"See the {kpis.period_pipeline_count:,} open deals due")
+    at, said = follow(sign_in(), f"See the {kpis.period_pipeline_count:,} deals due this period")
     assert said == kpis.period_pipeline_count == grid_count(at)
     at = sign_in()
     at, said = follow(at, "See all ")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from isv.analytics.tiers import tier_review
 from isv.auth import Viewer
 from isv.demo import DEMO_LOGINS, LOST_REASONS, database_is_empty, load_demo
 from isv.errors import ValidationError
@@ -201,6 +202,16 @@ def test_the_registrations_page_has_pending_ones_to_decide_with_their_conflicts(
     assert [r.reject_reason for r in registrations.list_registrations(
         session=session, viewer=viewer, status="rejected", now=now)[0]] == [
         "Direct account: the customer already buys from us without a partner"]
+
+
+def test_partners_hold_tiers_and_the_quarters_review_has_a_few_moves_to_decide(session,
+                                                                                loaded):
+    held = [tier for (tier,) in session.execute(select(Partner.tier))]
+    assert {"Registered", "Silver"} <= set(held)
+    review = tier_review(session=session, viewer=Viewer.system("tests"), as_of=TODAY)
+    directions = {s.move.direction for s in review.suggestions}
+    assert 0 < len(review.suggestions) <= len(held) // 2
+    assert directions == {"promote", "demote"}
 
 
 def test_rolled_over_tasks_point_to_one_successor_each(session, loaded):
