@@ -151,7 +151,8 @@ def page_viewer(page_file: str | Path) -> Viewer:
     if viewer is None:  # cannot happen after start(); kept so a page never runs signed out
         st.stop()
     if spec is None or viewer.role not in spec.roles:
-        st.error("This page is not available for your role.")
+        st.error(nav.not_for_role(spec, viewer.role) if spec is not None
+                 else "This page is not available for your role.")
         st.stop()
     return viewer
 

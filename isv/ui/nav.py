@@ -1,13 +1,14 @@
 """The page registry: every page once, with the roles that may use it.
 
-A page a role may not use is not registered for that role at all, so it is neither in the
-sidebar nor reachable by URL. Later features add a line here.
+A page a role may not use is never run for that role: it is not in the sidebar, and its
+address (a link someone shared) shows who may use it instead. Later features add a line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +16,7 @@ import streamlit as st
 from isv.auth import Viewer
 from isv.config import PROJECT_ROOT
 from isv.models import ROLES
+from isv.ui.labels import role_label
 
 EVERYONE = frozenset(ROLES)
 USER_ADMINS = frozenset({"vp", "admin"})
@@ -145,8 +147,28 @@ def navigation(viewer: Viewer) -> st.Page:
     sections.setdefault("Account", []).extend(
         st.Page(page.file, title=page.title, icon=page.icon, visibility="hidden")
         for page in PUBLIC_PAGES)
+    # A link to a page this role may not use says so, rather than Streamlit's "Page not
+    # found" over the dashboard; the page's own file is never registered, so never run.
+    sections["Account"].extend(
+        st.Page(partial(_not_for_role, page, viewer.role), title=page.title, icon=page.icon,
+                url_path=page.url_path, visibility="hidden")
+        for page in PAGES if viewer.role not in page.roles)
     # Expanded: every page the role may use is one click away, not behind "View more".
     return st.navigation(sections, position="sidebar", expanded=True)
+
+
+def not_for_role(page: PageSpec, role: str) -> str:
+    """Why this role cannot open the page, naming the roles that can."""
+    allowed = [role_label(r) for r in ROLES if r in page.roles]
+    who = ", ".join(allowed[:-1]) + " and " + allowed[-1] if len(allowed) > 1 else allowed[0]
+    return f"{page.title} is open to {who} only; you are signed in as {role_label(role)}."
+
+
+def _not_for_role(page: PageSpec, role: str) -> None:
+    st.title(page.title)
+    st.error(not_for_role(page, role), icon=":material/block:")
+    st.page_link(PAGES[0].file, label=f"Go to the {PAGES[0].title.lower()}",
+                 icon=PAGES[0].icon)
 
 
 def login_navigation(login_page: Callable[[], None]) -> st.Page:

@@ -86,5 +86,6 @@ def test_a_page_file_run_directly_still_checks_the_role(app_db):
     sales = LOGINS["sales_manager"]
     submit_login(at, sales.email, sales.password)
     assert not at.exception
-    assert "This page is not available for your role." in messages(at.error)
+    assert ("Users is open to VP and Admin only; you are signed in as Sales manager."
+            in messages(at.error))
     assert not at.dataframe

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from isv.ui.nav import pages_for
+from isv.ui.nav import PAGES, not_for_role, pages_for
 from tests.e2e.conftest import COOKIE_NAME
 from tests.e2e.helpers import (
     expect_login_form,
     expect_refused,
+    go_in_app,
     nav_entries,
     open_app,
     open_signed_in,
@@ -34,6 +35,13 @@ def test_each_role_sees_exactly_its_navigation(server, context, role):
     # The sidebar names who is signed in (a page's content may name them too).
     expect(page.get_by_test_id("stSidebarUserContent").get_by_text(account.name, exact=True)
            ).to_be_visible()
+    # A link someone shared to a page this role may not use says who may, and shows nothing
+    # of the page.
+    barred = next((spec for spec in PAGES if role not in spec.roles), None)
+    if barred is not None:
+        go_in_app(page, f"/{barred.url_path}", barred.title)
+        expect(page.get_by_text(not_for_role(barred, role))).to_be_visible()
+        expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 
 
 def test_six_wrong_passwords_from_six_browsers_lock_the_account(server, browser):
