@@ -89,6 +89,9 @@ def start() -> st.Page:
     st.session_state[state.DATA_VERSION] = cached.data_version()
     sidebar(gate, viewer)
     page = nav.navigation(viewer)
+    # The tab and the browser's history name the page, so a person with five tabs open
+    # can tell them apart.
+    st.set_page_config(page_title=f"{page.title} · {PAGE_TITLE}")
     st.session_state[state.FRAME_RAN] = True
     return page
 

@@ -32,6 +32,7 @@ def test_each_role_sees_exactly_its_navigation(server, context, role):
     page = open_signed_in(context, server, account, "/account")
     titles = [spec.title for spec in pages_for(role) if spec.visible]
     assert nav_entries(page, titles) == (titles if len(titles) > 1 else [])
+    expect(page).to_have_title("Account · ISV Pipeline Tracker")  # the tab names the page
     # The sidebar names who is signed in (a page's content may name them too).
     expect(page.get_by_test_id("stSidebarUserContent").get_by_text(account.name, exact=True)
            ).to_be_visible()
