@@ -73,9 +73,9 @@ def decision_form(review: review_data.Review) -> None:
         note = st.text_area("Note", key="tier_note", max_chars=2000,
                             placeholder="Why you accept or reject it (kept in the audit log)")
         errors.slot("note", "Note")
-        accept_col, reject_col = st.columns(2)
-        accept = accept_col.form_submit_button("Accept", key="tier_accept", type="primary")
-        reject = reject_col.form_submit_button("Reject", key="tier_reject")
+        buttons = st.container(horizontal=True)
+        accept = buttons.form_submit_button("Accept", key="tier_accept", type="primary")
+        reject = buttons.form_submit_button("Reject", key="tier_reject")
     if not (accept or reject) or picked is None:
         return
     chosen = by_id[picked]
