@@ -18,6 +18,7 @@ if view is None:
     deal.picker()
     st.stop()
 
+ui.name_tab(view.fields["customer_name"])
 if st.button("Choose another deal", key="deal_choose_another", icon=":material/search:"):
     deal.forget_choice()
     st.rerun()

@@ -33,6 +33,7 @@ if view is None:
     partner.picker(options, viewer)
     st.stop()
 
+ui.name_tab(view.fields["name"])
 if st.button("Choose another partner", key="partner_choose_another", icon=":material/search:"):
     partner.forget()
     st.rerun()

@@ -160,6 +160,12 @@ def page_viewer(page_file: str | Path) -> Viewer:
     return viewer
 
 
+def name_tab(record: str) -> None:
+    """Name the browser tab after the open record ("Budgetbeam · ISV Pipeline Tracker"), so
+    several partners or deals open in tabs can be told apart. The tab shows it as text."""
+    st.set_page_config(page_title=f"{record} · {PAGE_TITLE}")
+
+
 @contextmanager
 def page_run(page: str) -> Iterator[None]:
     """Time one run of a page script for the metrics (st.rerun and st.stop are not errors),

@@ -82,10 +82,12 @@ def test_typed_html_and_links_show_as_text_and_never_run_on_any_page(server, con
     go_in_app(page, f"/opportunity_detail?id={planted['deal']}", "Opportunity detail")
     expect(page.get_by_role("heading", name=CUSTOMER)).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(PARTNER).first).to_be_visible()
+    expect(page).to_have_title(f"{CUSTOMER} · ISV Pipeline Tracker")  # the tab, as typed
     assert_inert(page)
 
     go_in_app(page, f"/partner_detail?id={planted['partner']}", "Partner detail")
     expect(page.get_by_text(PARTNER).first).to_be_visible(timeout=SLOW)
+    expect(page).to_have_title(f"{PARTNER} · ISV Pipeline Tracker")
     assert_inert(page)
 
     go_in_app(page, "/partner_analytics", "Partner analytics")
