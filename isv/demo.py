@@ -270,7 +270,6 @@ def load_demo(*, session: Session, opportunities: int = 800, seed: int = 42,
     for generation in build.tasks():
         put(Task, generation)
     counts.update(_registrations(session, build))
-    session.flush()
     _tiers(session, today)
     audit.record(session, actor=viewer, action="demo_load", entity_type="database",
                  entity_id=None,

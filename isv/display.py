@@ -337,6 +337,11 @@ _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "
 _WEEKDAY_NUMBERS = {name[:3].lower(): k for k, name in enumerate(_WEEKDAYS)}
 
 
+def series(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c': a list as a sentence writes it."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _weekday(token: str) -> int | None:
     token = token.strip().lower()
     if token.isdigit() and int(token) <= 7:
@@ -354,7 +359,7 @@ def _weekdays(field: str) -> str | None:
     if any(d is None for d in days):
         return None
     names = [f"{_WEEKDAYS[d]}s" for d in days]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return series(names)
 
 
 def _ordinal(n: int) -> str:
@@ -392,7 +397,7 @@ def schedule(expression: str) -> str:
     if not all(h.isdigit() and int(h) < 24 for h in hours) or int(minute) > 59:
         return f"on the schedule {expression}"
     times = [f"{int(h):02d}:{int(minute):02d}" for h in hours]
-    at = times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+    at = series(times)
     if every_day:
         return f"daily at {at}"
     if day == "*":

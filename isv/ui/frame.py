@@ -89,9 +89,7 @@ def start() -> st.Page:
     st.session_state[state.DATA_VERSION] = cached.data_version()
     sidebar(gate, viewer)
     page = nav.navigation(viewer)
-    # The tab and the browser's history name the page, so a person with five tabs open
-    # can tell them apart.
-    st.set_page_config(page_title=f"{page.title} · {PAGE_TITLE}")
+    name_tab(page.title)
     st.session_state[state.FRAME_RAN] = True
     return page
 
@@ -160,10 +158,11 @@ def page_viewer(page_file: str | Path) -> Viewer:
     return viewer
 
 
-def name_tab(record: str) -> None:
-    """Name the browser tab after the open record ("Budgetbeam · ISV Pipeline Tracker"), so
-    several partners or deals open in tabs can be told apart. The tab shows it as text."""
-    st.set_page_config(page_title=f"{record} · {PAGE_TITLE}")
+def name_tab(name: str) -> None:
+    """Name the browser tab (and the history entry) after the page, or the record open on
+    it ("Budgetbeam · ISV Pipeline Tracker"), so several tabs can be told apart. The tab
+    shows it as text."""
+    st.set_page_config(page_title=f"{name} · {PAGE_TITLE}")
 
 
 @contextmanager

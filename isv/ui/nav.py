@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from isv import display
 from isv.auth import Viewer
 from isv.config import PROJECT_ROOT
 from isv.models import ROLES
@@ -159,8 +160,7 @@ def navigation(viewer: Viewer) -> st.Page:
 
 def not_for_role(page: PageSpec, role: str) -> str:
     """Why this role cannot open the page, naming the roles that can."""
-    allowed = [role_label(r) for r in ROLES if r in page.roles]
-    who = ", ".join(allowed[:-1]) + " and " + allowed[-1] if len(allowed) > 1 else allowed[0]
+    who = display.series([role_label(r) for r in ROLES if r in page.roles])
     return f"{page.title} is open to {who} only; you are signed in as {role_label(role)}."
 
 

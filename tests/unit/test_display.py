@@ -163,3 +163,9 @@ def test_table_money_columns_drop_cents_only_when_no_row_has_any():
 def test_a_schedule_reads_in_words_and_an_unusual_one_as_written(line, words):
     assert display.schedule(line) == words
     assert "\\" not in display.schedule(line)
+
+
+def test_a_list_reads_as_a_sentence_writes_it():
+    assert display.series(["VP"]) == "VP"
+    assert display.series(["VP", "Admin"]) == "VP and Admin"
+    assert display.series(["VP", "Sales manager", "Admin"]) == "VP, Sales manager and Admin"
